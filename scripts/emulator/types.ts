@@ -150,6 +150,7 @@ export interface ShareResourceEntry {
   createTime?: string;
   updateTime?: string;
   readyAt?: number; // epoch ms when Associating becomes Associated (or Disassociating becomes Disassociated)
+  failureReason?: 'Unavailable' | 'LimitExceeded' | 'UnsupportedOperation'; // set when status is Failed
 }
 
 export interface ShareTargetEntry {
@@ -160,6 +161,7 @@ export interface ShareTargetEntry {
   createTime?: string;
   updateTime?: string;
   readyAt?: number;
+  failureReason?: 'Unavailable' | 'LimitExceeded' | 'UnsupportedOperation'; // set when status is Failed
 }
 
 export interface ResourceShare {

@@ -1,0 +1,515 @@
+// RAM policy language for the emulator: parse and validate documents, format them the way RAM returns them,
+// and evaluate permission and trust policies. Pure functions over plain data (no I/O, no clock except the
+// default acs:CurrentTime context key).
+import { ApiError, type Caller, type FullState } from './types';
+
+export type PolicyValue = string | string[];
+export type ConditionBlock = Record<string, Record<string, PolicyValue>>;
+
+/** One statement, values kept as sent (a string stays a string, an array stays an array) so formatting keeps them. */
+export interface Statement {
+  Effect: 'Allow' | 'Deny';
+  Action?: PolicyValue;
+  NotAction?: PolicyValue;
+  Resource?: PolicyValue;
+  NotResource?: PolicyValue;
+  Principal?: Record<string, PolicyValue>;
+  Condition?: ConditionBlock;
+}
+
+export interface PolicyDocument {
+  Version: '1';
+  Statement: Statement[];
+}
+
+export type PolicyKind = 'permission' | 'trust';
+export type Decision = 'Allow' | 'Deny' | 'NoMatch';
+export type ConditionContext = Record<string, string | string[]>;
+
+/**
+ * MalformedPolicyDocument status: the old RAM error list says 400, the newer ResourceManager mirror says 409.
+ * The emulator answers 400; clients must match on the code.
+ */
+export const MALFORMED_STATUS = 400;
+
+const STATEMENT_KEYS = ['Effect', 'Action', 'NotAction', 'Resource', 'NotResource', 'Principal', 'Condition'];
+const PRINCIPAL_KEYS = ['RAM', 'Service', 'Federated'];
+
+const POSITIVE_OPERATORS = [
+  'StringEquals', 'StringEqualsIgnoreCase', 'StringLike',
+  'NumericEquals', 'NumericLessThan', 'NumericLessThanEquals', 'NumericGreaterThan', 'NumericGreaterThanEquals',
+  'DateEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals',
+  'Bool', 'IpAddress',
+] as const;
+/** Negated operator -> the positive operator it negates. */
+const NEGATED_OPERATORS: Record<string, string> = {
+  StringNotEquals: 'StringEquals',
+  StringNotEqualsIgnoreCase: 'StringEqualsIgnoreCase',
+  StringNotLike: 'StringLike',
+  NumericNotEquals: 'NumericEquals',
+  DateNotEquals: 'DateEquals',
+  NotIpAddress: 'IpAddress',
+};
+const KNOWN_OPERATORS = new Set<string>([...POSITIVE_OPERATORS, ...Object.keys(NEGATED_OPERATORS)]);
+
+// ---------------------------------------------------------------- parsing
+
+function malformed(detail: string): ApiError {
+  return new ApiError(MALFORMED_STATUS, 'MalformedPolicyDocument', `The policy document is malformed: ${detail}`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkStringOrList(v: unknown, what: string): PolicyValue {
+  if (typeof v === 'string' && v !== '') return v;
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x !== '')) return v as string[];
+  throw malformed(`${what} must be a non-empty string or array of strings`);
+}
+
+/** Condition values may be JSON strings, numbers or booleans; they are compared as strings. */
+function checkConditionValue(v: unknown, what: string): PolicyValue {
+  const scalar = (x: unknown) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean';
+  if (scalar(v)) return String(v);
+  if (Array.isArray(v) && v.length > 0 && v.every(scalar)) return v.map(String);
+  throw malformed(`${what} must be a value or an array of values`);
+}
+
+function checkCondition(v: unknown): ConditionBlock {
+  if (!isPlainObject(v)) throw malformed('Condition must be an object');
+  const out: ConditionBlock = {};
+  for (const [op, block] of Object.entries(v)) {
+    if (!KNOWN_OPERATORS.has(op)) throw malformed(`unknown condition operator ${op}`);
+    if (!isPlainObject(block) || Object.keys(block).length === 0) throw malformed(`${op} must map keys to values`);
+    out[op] = {};
+    for (const [key, value] of Object.entries(block)) out[op][key] = checkConditionValue(value, `${op}.${key}`);
+  }
+  return out;
+}
+
+function checkPrincipal(v: unknown): Record<string, PolicyValue> {
+  if (!isPlainObject(v) || Object.keys(v).length === 0) throw malformed('Principal must be a non-empty object');
+  const out: Record<string, PolicyValue> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (!PRINCIPAL_KEYS.includes(k)) throw malformed(`unknown principal type ${k}`);
+    out[k] = checkStringOrList(value, `Principal.${k}`);
+  }
+  return out;
+}
+
+function checkStatement(raw: unknown, kind: PolicyKind): Statement {
+  if (!isPlainObject(raw)) throw malformed('each Statement must be an object');
+  for (const k of Object.keys(raw)) if (!STATEMENT_KEYS.includes(k)) throw malformed(`unknown element ${k}`);
+  if (raw.Effect !== 'Allow' && raw.Effect !== 'Deny') throw malformed('Effect must be Allow or Deny');
+  if ((raw.Action === undefined) === (raw.NotAction === undefined)) throw malformed('exactly one of Action, NotAction is required');
+  const st: Statement = { Effect: raw.Effect };
+  if (raw.Action !== undefined) st.Action = checkStringOrList(raw.Action, 'Action');
+  if (raw.NotAction !== undefined) st.NotAction = checkStringOrList(raw.NotAction, 'NotAction');
+  if (kind === 'trust') {
+    if (raw.Principal === undefined) throw malformed('a trust policy statement needs a Principal');
+    st.Principal = checkPrincipal(raw.Principal);
+  } else {
+    if (raw.Principal !== undefined) throw malformed('a permission policy statement cannot have a Principal');
+    if ((raw.Resource === undefined) === (raw.NotResource === undefined)) throw malformed('exactly one of Resource, NotResource is required');
+  }
+  if (raw.Resource !== undefined) st.Resource = checkStringOrList(raw.Resource, 'Resource');
+  if (raw.NotResource !== undefined) st.NotResource = checkStringOrList(raw.NotResource, 'NotResource');
+  if (raw.Condition !== undefined) st.Condition = checkCondition(raw.Condition);
+  return st;
+}
+
+/**
+ * Validates a policy document as RAM does. `lengthCode` is the error for an over-long document; it differs per
+ * parameter (PolicyDocument, AssumeRolePolicyDocument, NewAssumeRolePolicyDocument).
+ */
+export function parsePolicyDocument(
+  text: string,
+  kind: PolicyKind,
+  maxLength: number,
+  lengthCode = kind === 'trust' ? 'InvalidParameter.AssumeRolePolicyDocument.Length' : 'InvalidParameter.PolicyDocument.Length',
+): PolicyDocument {
+  if (text.length > maxLength) {
+    throw new ApiError(400, lengthCode, `The length of the policy document exceeds the limit of ${maxLength} characters.`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw malformed('not valid JSON');
+  }
+  if (!isPlainObject(raw)) throw malformed('the document must be a JSON object');
+  for (const k of Object.keys(raw)) if (k !== 'Version' && k !== 'Statement') throw malformed(`unknown element ${k}`);
+  if (raw.Version !== '1') throw malformed('Version must be "1"');
+  if (!Array.isArray(raw.Statement) || raw.Statement.length === 0) throw malformed('Statement must be a non-empty array');
+  return { Version: '1', Statement: raw.Statement.map((s) => checkStatement(s, kind)) };
+}
+
+// ---------------------------------------------------------------- formatting
+
+/**
+ * How RAM hands a stored document back: not the text that was sent. The emulator pretty-prints with a 2-space
+ * indent, puts Statement before Version, orders statement keys Action, NotAction, Effect, Principal, Resource,
+ * NotResource, Condition, and turns every Principal value into an array (as RAM does for trust policies).
+ * Deterministic, so two equal documents format identically.
+ */
+export function formatPolicyDocument(doc: PolicyDocument): string {
+  const statements = doc.Statement.map((s) => {
+    const out: Record<string, unknown> = {};
+    if (s.Action !== undefined) out.Action = s.Action;
+    if (s.NotAction !== undefined) out.NotAction = s.NotAction;
+    out.Effect = s.Effect;
+    if (s.Principal !== undefined) {
+      out.Principal = Object.fromEntries(Object.entries(s.Principal).map(([k, v]) => [k, asList(v)]));
+    }
+    if (s.Resource !== undefined) out.Resource = s.Resource;
+    if (s.NotResource !== undefined) out.NotResource = s.NotResource;
+    if (s.Condition !== undefined) out.Condition = s.Condition;
+    return out;
+  });
+  return JSON.stringify({ Statement: statements, Version: doc.Version }, null, 2);
+}
+
+// ---------------------------------------------------------------- matching
+
+export function asList(v: PolicyValue | undefined): string[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** `*` any run of characters (also empty), `?` exactly one. */
+export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
+  const re = '^' + pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('') + '$';
+  return new RegExp(re, ignoreCase ? 'is' : 's').test(value);
+}
+
+/**
+ * Action patterns: the service prefix matches case-insensitively, the action name case-sensitively
+ * (the emulator's choice; RAM documents element values as case-sensitive).
+ */
+export function actionMatches(pattern: string, action: string): boolean {
+  if (pattern === '*') return true;
+  const [pPrefix, ...pRest] = pattern.split(':');
+  const [aPrefix, ...aRest] = action.split(':');
+  if (pRest.length === 0) return wildcardMatch(pattern, action, true);
+  return wildcardMatch(pPrefix, aPrefix, true) && wildcardMatch(pRest.join(':'), aRest.join(':'));
+}
+
+function contextValues(context: ConditionContext, key: string): string[] | undefined {
+  const found = Object.keys(context).find((k) => k.toLowerCase() === key.toLowerCase());
+  if (found === undefined) return undefined;
+  return asList(context[found]);
+}
+
+function ipv4ToInt(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
+  return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
+}
+
+function ipInCidr(ip: string, cidr: string): boolean {
+  const [base, bitsText] = cidr.split('/');
+  const bits = bitsText === undefined ? 32 : Number(bitsText);
+  const a = ipv4ToInt(ip);
+  const b = ipv4ToInt(base);
+  if (a === undefined || b === undefined || !(bits >= 0 && bits <= 32)) return false;
+  const size = 2 ** (32 - bits);
+  return Math.floor(a / size) === Math.floor(b / size);
+}
+
+function compareNumbers(op: string, actual: number, expected: number): boolean {
+  if (Number.isNaN(actual) || Number.isNaN(expected)) return false;
+  switch (op) {
+    case 'Equals': return actual === expected;
+    case 'LessThan': return actual < expected;
+    case 'LessThanEquals': return actual <= expected;
+    case 'GreaterThan': return actual > expected;
+    case 'GreaterThanEquals': return actual >= expected;
+    default: return false;
+  }
+}
+
+/** Dates as ISO 8601 text or epoch seconds. */
+function parseDate(v: string): number {
+  return /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+}
+
+/** One positive operator, one context value against one policy value. */
+function positiveMatch(op: string, actual: string, expected: string): boolean {
+  switch (op) {
+    case 'StringEquals': return actual === expected;
+    case 'StringEqualsIgnoreCase': return actual.toLowerCase() === expected.toLowerCase();
+    case 'StringLike': return wildcardMatch(expected, actual);
+    case 'Bool': return actual.toLowerCase() === expected.toLowerCase();
+    case 'IpAddress': return ipInCidr(actual, expected);
+  }
+  if (op.startsWith('Numeric')) return compareNumbers(op.slice('Numeric'.length), Number(actual), Number(expected));
+  if (op.startsWith('Date')) return compareNumbers(op.slice('Date'.length), parseDate(actual), parseDate(expected));
+  return false;
+}
+
+/**
+ * Several policy values for one key are OR-ed; a multi-valued context key matches if any of its values does.
+ * A missing key makes a positive operator false and a negated one true.
+ */
+function operatorHolds(op: string, key: string, expected: string[], context: ConditionContext): boolean {
+  const actual = contextValues(context, key);
+  const positive = NEGATED_OPERATORS[op] ?? op;
+  const any = actual !== undefined && actual.some((a) => expected.some((e) => positiveMatch(positive, a, e)));
+  return op in NEGATED_OPERATORS ? !any : any;
+}
+
+/** Every operator and every key of a Condition block must hold (AND). */
+export function conditionHolds(condition: ConditionBlock | undefined, context: ConditionContext): boolean {
+  if (!condition) return true;
+  return Object.entries(condition).every(([op, block]) =>
+    Object.entries(block).every(([key, values]) => operatorHolds(op, key, asList(values), context)),
+  );
+}
+
+export interface Request {
+  action: string;
+  resource: string;
+  context: ConditionContext;
+}
+
+function statementMatches(st: Statement, req: Request): boolean {
+  const actionOk = st.Action !== undefined
+    ? asList(st.Action).some((p) => actionMatches(p, req.action))
+    : !asList(st.NotAction).some((p) => actionMatches(p, req.action));
+  if (!actionOk) return false;
+  const resourceOk = st.NotResource !== undefined
+    ? !asList(st.NotResource).some((p) => wildcardMatch(p, req.resource))
+    : asList(st.Resource ?? '*').some((p) => wildcardMatch(p, req.resource));
+  return resourceOk && conditionHolds(st.Condition, req.context);
+}
+
+/** Explicit Deny wins over Allow; nothing matching is 'NoMatch' (an implicit deny). */
+export function evaluate(docs: PolicyDocument[], req: Request): Decision {
+  let allowed = false;
+  for (const doc of docs) {
+    for (const st of doc.Statement) {
+      if (!statementMatches(st, req)) continue;
+      if (st.Effect === 'Deny') return 'Deny';
+      allowed = true;
+    }
+  }
+  return allowed ? 'Allow' : 'NoMatch';
+}
+
+export function policiesAllow(docs: PolicyDocument[], action: string, resource: string, context: ConditionContext): boolean {
+  return evaluate(docs, { action, resource, context }) === 'Allow';
+}
+
+// ---------------------------------------------------------------- system policies and attachments
+
+function systemPolicy(statements: Array<Omit<Statement, 'Effect'>>): PolicyDocument {
+  return { Version: '1', Statement: statements.map((s) => ({ Effect: 'Allow', ...s })) };
+}
+
+/** The built-in system policies the emulator knows (simplified to their effect on the five emulated products). */
+export const SYSTEM_POLICIES: Record<string, { description: string; document: PolicyDocument }> = {
+  AdministratorAccess: {
+    description: 'Provides full access to Alibaba Cloud services and resources.',
+    document: systemPolicy([{ Action: '*', Resource: '*' }]),
+  },
+  ReadOnlyAccess: {
+    description: 'Provides read-only access to Alibaba Cloud services and resources.',
+    document: systemPolicy([{ Action: ['*:Describe*', '*:List*', '*:Get*', '*:Query*'], Resource: '*' }]),
+  },
+  AliyunKMSFullAccess: {
+    description: 'Provides full access to Key Management Service (KMS).',
+    document: systemPolicy([{ Action: 'kms:*', Resource: '*' }]),
+  },
+  AliyunECSDiskEncryptDefaultRolePolicy: {
+    description: 'The policy for the ECS disk encryption default role.',
+    document: systemPolicy([{
+      Action: ['kms:List*', 'kms:DescribeKey', 'kms:TagResource', 'kms:UntagResource', 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: '*',
+    }]),
+  },
+  AliyunECSFullAccess: {
+    description: 'Provides full access to Elastic Compute Service (ECS).',
+    document: systemPolicy([{ Action: 'ecs:*', Resource: '*' }]),
+  },
+  AliyunECSReadOnlyAccess: {
+    description: 'Provides read-only access to Elastic Compute Service (ECS).',
+    document: systemPolicy([{ Action: 'ecs:Describe*', Resource: '*' }]),
+  },
+  AliyunRAMFullAccess: {
+    description: 'Provides full access to Resource Access Management (RAM).',
+    document: systemPolicy([{ Action: 'ram:*', Resource: '*' }]),
+  },
+  AliyunSTSAssumeRoleAccess: {
+    description: 'Provides access to call the AssumeRole operation of STS.',
+    document: systemPolicy([{ Action: 'sts:AssumeRole', Resource: '*' }]),
+  },
+  AliyunResourceSharingFullAccess: {
+    description: 'Provides full access to Resource Sharing.',
+    document: systemPolicy([{ Action: 'resourcesharing:*', Resource: '*' }]),
+  },
+};
+
+/** Role names are matched case-insensitively, as RAM treats them (the emulator's choice where unconfirmed). */
+export function findRole(state: FullState, accountId: string, roleName: string) {
+  const wanted = roleName.toLowerCase();
+  return state.roles.find((r) => r.accountId === accountId && r.roleName.toLowerCase() === wanted);
+}
+
+export function findCustomPolicy(state: FullState, accountId: string, policyName: string) {
+  return state.policies.find((p) => p.accountId === accountId && p.policyName === policyName);
+}
+
+export interface TypedDocument {
+  type: 'System' | 'Custom';
+  name: string;
+  document: PolicyDocument;
+}
+
+/** Documents stored in state were validated when written; a state file may still hold junk, which then grants nothing. */
+function parseStored(text: string): PolicyDocument | undefined {
+  try {
+    return parsePolicyDocument(text, 'permission', Number.MAX_SAFE_INTEGER);
+  } catch {
+    return undefined;
+  }
+}
+
+function attachedTypedDocuments(
+  state: FullState,
+  accountId: string,
+  principal: { roleName: string } | { userName: string },
+): TypedDocument[] {
+  const attached = 'roleName' in principal
+    ? findRole(state, accountId, principal.roleName)?.attachedPolicies
+    : state.accounts.find((a) => a.uid === accountId)?.users?.find((u) => u.userName === principal.userName)?.attachedPolicies;
+  const out: TypedDocument[] = [];
+  for (const p of attached ?? []) {
+    if (p.policyType === 'System') {
+      const sys = SYSTEM_POLICIES[p.policyName];
+      if (sys) out.push({ type: 'System', name: p.policyName, document: sys.document });
+      continue;
+    }
+    const custom = findCustomPolicy(state, accountId, p.policyName);
+    const version = custom?.versions.find((v) => v.versionId === custom.defaultVersion);
+    const doc = version && parseStored(version.document);
+    if (doc) out.push({ type: 'Custom', name: p.policyName, document: doc });
+  }
+  return out;
+}
+
+/** The permission documents attached to a role or RAM user (custom policies at their default version). */
+export function attachedPolicyDocuments(
+  state: FullState,
+  accountId: string,
+  principal: { roleName: string } | { userName: string },
+): PolicyDocument[] {
+  return attachedTypedDocuments(state, accountId, principal).map((t) => t.document);
+}
+
+// ---------------------------------------------------------------- caller authorization
+
+export interface AuthorizationResult {
+  allowed: boolean;
+  explicitDeny: boolean;
+  /** Type of the policy that denied explicitly (a session policy counts as Custom). */
+  policyType?: 'System' | 'Custom';
+  deniedResource?: string;
+}
+
+export function defaultContext(now = new Date()): ConditionContext {
+  return {
+    'acs:CurrentTime': now.toISOString(),
+    'acs:SecureTransport': 'false',
+    'acs:SourceIp': '127.0.0.1',
+  };
+}
+
+function explicitDenier(docs: TypedDocument[], req: Request): TypedDocument | undefined {
+  return docs.find((d) => evaluate([d.document], req) === 'Deny');
+}
+
+/**
+ * Root may do anything. A RAM user is limited by its attached policies; a role session by its role's attached
+ * policies and, on top, by the session policy given to AssumeRole. Every resource must be allowed.
+ */
+export function isCallerAllowed(
+  state: FullState,
+  caller: Caller,
+  action: string,
+  resources: string[],
+  context: ConditionContext,
+): AuthorizationResult {
+  if (caller.type === 'root') return { allowed: true, explicitDeny: false };
+  const docs = caller.type === 'role'
+    ? attachedTypedDocuments(state, caller.accountId, { roleName: caller.roleName ?? '' })
+    : attachedTypedDocuments(state, caller.accountId, { userName: caller.userName ?? '' });
+  const session = caller.type === 'role' && caller.sessionPolicy ? parseStored(caller.sessionPolicy) : undefined;
+  const fullContext = { ...defaultContext(), ...context };
+  for (const resource of resources.length ? resources : ['*']) {
+    const req = { action, resource, context: fullContext };
+    const denier = explicitDenier(docs, req);
+    if (denier) return { allowed: false, explicitDeny: true, policyType: denier.type, deniedResource: resource };
+    if (session && evaluate([session], req) === 'Deny') {
+      return { allowed: false, explicitDeny: true, policyType: 'Custom', deniedResource: resource };
+    }
+    const identityAllows = evaluate(docs.map((d) => d.document), req) === 'Allow';
+    const sessionAllows = !caller.sessionPolicy || (session !== undefined && evaluate([session], req) === 'Allow');
+    if (!identityAllows || !sessionAllows) return { allowed: false, explicitDeny: false, deniedResource: resource };
+  }
+  return { allowed: true, explicitDeny: false };
+}
+
+// ---------------------------------------------------------------- trust policies
+
+export interface TrustPrincipal {
+  /** A service principal as the calling service presents it, e.g. "1000000000000002@ecs.aliyuncs.com". */
+  service?: string;
+  /** The RAM identity: acs:ram::<uid>:root, acs:ram::<uid>:user/<name> or acs:ram::<uid>:role/<name>. */
+  ram?: string;
+}
+
+const RAM_ROOT = /^acs:ram::(\d+):root$/i;
+const RAM_IDENTITY = /^acs:ram::(\d+):(root|user\/.+|role\/.+)$/i;
+
+/** `acs:ram::<uid>:root` trusts every identity of that account; otherwise the identity ARN must match. */
+function ramPrincipalMatches(entry: string, ram: string): boolean {
+  const identity = RAM_IDENTITY.exec(ram);
+  if (!identity) return false;
+  const root = RAM_ROOT.exec(entry);
+  if (root) return root[1] === identity[1];
+  // Names in RAM ARNs are compared case-insensitively (role names are case-insensitive in RAM).
+  return wildcardMatch(entry, ram, true);
+}
+
+function principalMatches(principal: Record<string, PolicyValue> | undefined, who: TrustPrincipal): boolean {
+  if (!principal) return false;
+  const services = asList(principal.Service);
+  const rams = asList(principal.RAM);
+  if (who.service !== undefined && services.some((s) => wildcardMatch(s, who.service ?? '', true))) return true;
+  if (who.ram !== undefined && rams.some((r) => ramPrincipalMatches(r, who.ram ?? ''))) return true;
+  return false;
+}
+
+/** Whether a role's trust policy lets this principal call sts:AssumeRole, given the condition context. */
+export function trustAllows(trustDocument: string, principal: TrustPrincipal, context: ConditionContext): boolean {
+  const doc = (() => {
+    try {
+      return parsePolicyDocument(trustDocument, 'trust', Number.MAX_SAFE_INTEGER);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!doc) return false;
+  const fullContext = { ...defaultContext(), ...context };
+  let allowed = false;
+  for (const st of doc.Statement) {
+    const actionOk = st.Action !== undefined
+      ? asList(st.Action).some((p) => actionMatches(p, 'sts:AssumeRole'))
+      : !asList(st.NotAction).some((p) => actionMatches(p, 'sts:AssumeRole'));
+    if (!actionOk || !principalMatches(st.Principal, principal) || !conditionHolds(st.Condition, fullContext)) continue;
+    if (st.Effect === 'Deny') return false;
+    allowed = true;
+  }
+  return allowed;
+}

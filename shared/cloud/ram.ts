@@ -1,0 +1,113 @@
+// RAM adapter: the share roles, their trust policy and description, and the KMS permission policies.
+import * as $dara from '@darabonba/typescript';
+import { GetRoleResponseBody } from '@alicloud/ram20150501/dist/models/GetRoleResponseBody';
+import { ListPoliciesForRoleResponseBody } from '@alicloud/ram20150501/dist/models/ListPoliciesForRoleResponseBody';
+import { GetPolicyResponseBody } from '@alicloud/ram20150501/dist/models/GetPolicyResponseBody';
+import { ListPolicyVersionsResponseBody } from '@alicloud/ram20150501/dist/models/ListPolicyVersionsResponseBody';
+import type { CloudApi } from './api';
+import { CloudError, classify } from '../errors';
+
+export interface RoleInfo {
+  roleName: string;
+  arn?: string;
+  trustPolicy: string;
+  description: string;
+}
+
+export interface PolicyVersionInfo {
+  versionId: string;
+  isDefault: boolean;
+  document: string;
+  createDate?: string;
+}
+
+export interface AttachedPolicyInfo {
+  policyName: string;
+  policyType: 'System' | 'Custom';
+}
+
+const GLOBAL = 'cn-hangzhou'; // RAM is a central service; the region only picks nothing but the client
+
+async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof CloudError && classify(e) === 'not-found') return undefined;
+    throw e;
+  }
+}
+
+export class RamAdapter {
+  constructor(private readonly api: CloudApi) {}
+
+  async getRole(roleName: string): Promise<RoleInfo | undefined> {
+    const raw = await orUndefined(this.api.call('ram', 'GetRole', { RoleName: roleName }, GLOBAL));
+    if (!raw) return undefined;
+    const role = $dara.cast(raw, new GetRoleResponseBody({})).role;
+    return { roleName, arn: role?.arn, trustPolicy: role?.assumeRolePolicyDocument ?? '', description: role?.description ?? '' };
+  }
+
+  async createRole(roleName: string, trustPolicy: string, description: string): Promise<void> {
+    await this.api.call('ram', 'CreateRole', { RoleName: roleName, AssumeRolePolicyDocument: trustPolicy, Description: description }, GLOBAL);
+  }
+
+  /** One write for the trust policy and the ownership record in the description, so they never disagree. */
+  async updateRole(roleName: string, trustPolicy: string, description: string): Promise<void> {
+    await this.api.call('ram', 'UpdateRole', { RoleName: roleName, NewAssumeRolePolicyDocument: trustPolicy, NewDescription: description }, GLOBAL);
+  }
+
+  async listPoliciesForRole(roleName: string): Promise<AttachedPolicyInfo[]> {
+    const raw = await orUndefined(this.api.call('ram', 'ListPoliciesForRole', { RoleName: roleName }, GLOBAL));
+    if (!raw) return [];
+    const body = $dara.cast(raw, new ListPoliciesForRoleResponseBody({}));
+    return (body.policies?.policy ?? []).map((p) => ({ policyName: p.policyName!, policyType: p.policyType === 'System' ? 'System' : 'Custom' }));
+  }
+
+  async attachPolicy(roleName: string, policyName: string, policyType: 'System' | 'Custom'): Promise<void> {
+    try {
+      await this.api.call('ram', 'AttachPolicyToRole', { RoleName: roleName, PolicyName: policyName, PolicyType: policyType }, GLOBAL);
+    } catch (e) {
+      if (e instanceof CloudError && classify(e) === 'already-done') return; // EntityAlreadyExists.Role.Policy
+      throw e;
+    }
+  }
+
+  async detachPolicy(roleName: string, policyName: string, policyType: 'System' | 'Custom'): Promise<void> {
+    await orUndefined(this.api.call('ram', 'DetachPolicyFromRole', { RoleName: roleName, PolicyName: policyName, PolicyType: policyType }, GLOBAL));
+  }
+
+  /** The default version's document of a custom policy, or undefined when the policy does not exist. */
+  async getPolicyDocument(policyName: string): Promise<string | undefined> {
+    const raw = await orUndefined(this.api.call('ram', 'GetPolicy', { PolicyName: policyName, PolicyType: 'Custom' }, GLOBAL));
+    if (!raw) return undefined;
+    const body = $dara.cast(raw, new GetPolicyResponseBody({}));
+    return body.defaultPolicyVersion?.policyDocument ?? body.policy?.policyDocument ?? '';
+  }
+
+  async createPolicy(policyName: string, document: string, description: string): Promise<void> {
+    await this.api.call('ram', 'CreatePolicy', { PolicyName: policyName, PolicyDocument: document, Description: description }, GLOBAL);
+  }
+
+  async listPolicyVersions(policyName: string): Promise<PolicyVersionInfo[]> {
+    const raw = await this.api.call('ram', 'ListPolicyVersions', { PolicyName: policyName, PolicyType: 'Custom' }, GLOBAL);
+    const body = $dara.cast(raw, new ListPolicyVersionsResponseBody({}));
+    return (body.policyVersions?.policyVersion ?? []).map((v) => ({
+      versionId: v.versionId!,
+      isDefault: Boolean(v.isDefaultVersion),
+      document: v.policyDocument ?? '',
+      createDate: v.createDate,
+    }));
+  }
+
+  async deletePolicyVersion(policyName: string, versionId: string): Promise<void> {
+    await orUndefined(this.api.call('ram', 'DeletePolicyVersion', { PolicyName: policyName, VersionId: versionId }, GLOBAL));
+  }
+
+  async createPolicyVersion(policyName: string, document: string): Promise<void> {
+    await this.api.call('ram', 'CreatePolicyVersion', { PolicyName: policyName, PolicyDocument: document, SetAsDefault: true }, GLOBAL);
+  }
+
+  async deletePolicy(policyName: string): Promise<void> {
+    await orUndefined(this.api.call('ram', 'DeletePolicy', { PolicyName: policyName }, GLOBAL));
+  }
+}

@@ -1,0 +1,103 @@
+// Resource Sharing (2020-01-10) adapter: snapshots, and RD/folder targets of images. There is no npm SDK for it
+// here, so it is called through openapi-core's generic call and the raw PascalCase body is read defensively.
+import type { CloudApi } from './api';
+import { chunk } from './ecs';
+
+export type SharedResourceType = 'Snapshot' | 'Image';
+
+export interface ResourceShareInfo {
+  id: string;
+  name: string;
+  allowExternalTargets: boolean;
+  status: string;
+}
+
+export interface AssociationInfo {
+  entityId: string;
+  entityType: string;
+  status: string;
+  message?: string;
+  external?: boolean;
+}
+
+/** Resource Sharing takes at most 5 resources and 5 targets a call. */
+export const SHARING_BATCH = 5;
+
+const arr = (x: unknown): any[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x] : []);
+
+export class SharingAdapter {
+  constructor(private readonly api: CloudApi) {}
+
+  private shareInfo(s: any): ResourceShareInfo {
+    return { id: String(s.ResourceShareId), name: String(s.ResourceShareName ?? ''), allowExternalTargets: s.AllowExternalTargets === true || s.AllowExternalTargets === 'true', status: String(s.ResourceShareStatus ?? '') };
+  }
+
+  /** The owner's live resource shares whose name starts with a prefix, page by page. */
+  async *sharesNamed(region: string, prefix: string, exactName?: string): AsyncGenerator<ResourceShareInfo[]> {
+    let nextToken: string | undefined;
+    do {
+      const body = await this.api.call('resourcesharing', 'ListResourceShares', { RegionId: region, ResourceOwner: 'Self', ResourceShareName: exactName, MaxResults: 100, NextToken: nextToken }, region);
+      yield arr(body.ResourceShares)
+        .map((s) => this.shareInfo(s))
+        .filter((s) => s.name.startsWith(prefix) && s.status !== 'Deleted' && s.status !== 'Deleting');
+      nextToken = body.NextToken || undefined;
+    } while (nextToken);
+  }
+
+  async findShare(region: string, name: string): Promise<ResourceShareInfo | undefined> {
+    for await (const page of this.sharesNamed(region, name, name)) {
+      const hit = page.find((s) => s.name === name);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  async createShare(region: string, name: string, resource: { id: string; type: SharedResourceType }, targets: string[], allowExternalTargets: boolean): Promise<string> {
+    const [first, ...rest] = chunk(targets, SHARING_BATCH);
+    const body = await this.api.call(
+      'resourcesharing',
+      'CreateResourceShare',
+      { RegionId: region, ResourceShareName: name, Resources: [{ ResourceId: resource.id, ResourceType: resource.type }], Targets: first ?? [], AllowExternalTargets: allowExternalTargets },
+      region,
+    );
+    const id = String(body?.ResourceShare?.ResourceShareId ?? '');
+    for (const part of rest) await this.associateTargets(region, id, part);
+    return id;
+  }
+
+  async updateAllowExternal(region: string, shareId: string, allow: boolean): Promise<void> {
+    await this.api.call('resourcesharing', 'UpdateResourceShare', { RegionId: region, ResourceShareId: shareId, AllowExternalTargets: allow }, region);
+  }
+
+  async associateTargets(region: string, shareId: string, targets: string[]): Promise<void> {
+    for (const part of chunk(targets, SHARING_BATCH)) {
+      await this.api.call('resourcesharing', 'AssociateResourceShare', { RegionId: region, ResourceShareId: shareId, Targets: part }, region);
+    }
+  }
+
+  async disassociateTargets(region: string, shareId: string, targets: string[]): Promise<void> {
+    for (const part of chunk(targets, SHARING_BATCH)) {
+      await this.api.call('resourcesharing', 'DisassociateResourceShare', { RegionId: region, ResourceShareId: shareId, Targets: part }, region);
+    }
+  }
+
+  async deleteShare(region: string, shareId: string): Promise<void> {
+    await this.api.call('resourcesharing', 'DeleteResourceShare', { RegionId: region, ResourceShareId: shareId }, region);
+  }
+
+  /** Current associations of one share (resources or targets), Disassociated ones left out. */
+  async associations(region: string, shareId: string, type: 'Resource' | 'Target'): Promise<AssociationInfo[]> {
+    const out: AssociationInfo[] = [];
+    let nextToken: string | undefined;
+    do {
+      const body = await this.api.call('resourcesharing', 'ListResourceShareAssociations', { RegionId: region, AssociationType: type, ResourceShareIds: [shareId], MaxResults: 100, NextToken: nextToken }, region);
+      for (const a of arr(body.ResourceShareAssociations)) {
+        const status = String(a.AssociationStatus ?? '');
+        if (status === 'Disassociated') continue;
+        out.push({ entityId: String(a.EntityId), entityType: String(a.EntityType ?? ''), status, message: a.AssociationStatusMessage || undefined, external: a.External === true || a.External === 'true' });
+      }
+      nextToken = body.NextToken || undefined;
+    } while (nextToken);
+    return out;
+  }
+}

@@ -1,0 +1,65 @@
+// Typed configuration, read once per invocation from the environment (s.yaml environmentVariables).
+import { InvalidInputError } from './errors';
+
+export interface Allowlist {
+  accounts?: string[];
+  rds?: string[];
+  folders?: string[];
+}
+
+export interface Config {
+  /** Base tag key; continuation keys are `<tagKey>.2` ... (see README, tag contract). */
+  tagKey: string;
+  /** Tag keys on an image that record the accounts ecs-share itself added through ModifyImageSharePermission. */
+  ledgerKey: string;
+  /** Regions the reconcile run covers; default: the function's region. */
+  regions: string[];
+  allowlist?: Allowlist;
+  /** Seed's older behaviour for resources encrypted with the ECS service key (attach AliyunKMSFullAccess and try). */
+  legacyServiceKey: boolean;
+  /** Every product endpoint goes here when set (the local emulator); otherwise the real regional endpoints. */
+  endpointOverride?: string;
+  /** Refuse to write a trust policy longer than this (the real limit is unconfirmed). */
+  trustPolicyMaxLength: number;
+  /** How long to wait for a Resource Sharing association to leave Associating before reporting pending. */
+  associationWaitMs: number;
+  /** Concurrency of the reconcile run. */
+  concurrency: number;
+}
+
+function list(v: string | undefined): string[] | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  return v.split(/[\s,]+/).filter(Boolean);
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidInputError(`${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const allow: Allowlist = {
+    accounts: list(env.SHARE_ALLOW_ACCOUNTS),
+    rds: list(env.SHARE_ALLOW_RDS),
+    folders: list(env.SHARE_ALLOW_FOLDERS),
+  };
+  const hasAllowlist = Boolean(allow.accounts || allow.rds || allow.folders);
+  const tagKey = env.SHARE_TAG_KEY?.trim() || 'share-with';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,100}$/.test(tagKey) || /^(acs:|aliyun)/i.test(tagKey)) {
+    throw new InvalidInputError(`SHARE_TAG_KEY "${tagKey}" is not a valid ECS tag key`);
+  }
+  return {
+    tagKey,
+    ledgerKey: env.SHARE_LEDGER_KEY?.trim() || 'ecs-share:granted',
+    regions: list(env.SHARE_REGIONS) ?? [env.FC_REGION || env.ALIBABA_CLOUD_REGION_ID || 'cn-hangzhou'],
+    allowlist: hasAllowlist ? { accounts: allow.accounts ?? [], rds: allow.rds ?? [], folders: allow.folders ?? [] } : undefined,
+    legacyServiceKey: /^(1|true|yes)$/i.test(env.SHARE_LEGACY_SERVICE_KEY ?? ''),
+    endpointOverride: env.ALIBABA_CLOUD_ENDPOINT_OVERRIDE?.trim() || undefined,
+    trustPolicyMaxLength: int(env, 'SHARE_TRUST_POLICY_MAX_LENGTH', 4096),
+    associationWaitMs: int(env, 'SHARE_ASSOCIATION_WAIT_MS', 3000),
+    concurrency: Math.max(1, int(env, 'SHARE_CONCURRENCY', 4)),
+  };
+}

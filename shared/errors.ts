@@ -1,0 +1,104 @@
+// One error type for every cloud call, and one place that decides what an error means.
+// The SDK generations fail differently (openapi-core ClientError/ServerError/ThrottlingError; the old rpc-client
+// throws a plain Error whose code has "Error" appended; network errors are plain Errors with errno codes), so the
+// adapters turn all of them into CloudError before anything else looks at them.
+
+export class CloudError extends Error {
+  readonly code: string;
+  readonly status?: number;
+  readonly requestId?: string;
+  readonly action: string;
+  readonly retryAfterMs?: number;
+
+  constructor(fields: { code: string; message: string; action: string; status?: number; requestId?: string; retryAfterMs?: number; cause?: unknown }) {
+    super(fields.message, { cause: fields.cause });
+    this.name = 'CloudError';
+    this.code = fields.code;
+    this.status = fields.status;
+    this.requestId = fields.requestId;
+    this.action = fields.action;
+    this.retryAfterMs = fields.retryAfterMs;
+  }
+}
+
+/** A tag, an event or a command that cannot be acted on. Nothing is changed. */
+export class InvalidInputError extends Error {
+  constructor(message: string, readonly details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'InvalidInputError';
+  }
+}
+
+/** The share cannot be made as asked (service key, disabled key, quota...). Carries the fix for the user. */
+export class ShareRefusedError extends Error {
+  constructor(readonly reason: string, readonly code: string, readonly resourceId?: string) {
+    super(reason);
+    this.name = 'ShareRefusedError';
+  }
+}
+
+/** A document the tool must write would break a limit of the service (trust policy length, description length). */
+export class LimitError extends ShareRefusedError {}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
+
+/** Normalise whatever an SDK call threw. */
+export function toCloudError(err: unknown, action: string): CloudError {
+  if (err instanceof CloudError) return err;
+  const e = (err ?? {}) as Record<string, any>;
+  const data = (e.data ?? {}) as Record<string, any>;
+  let code: string = typeof data.Code === 'string' ? data.Code : typeof e.code === 'string' ? e.code : 'Unknown';
+  if (code === 'undefined') code = 'Unknown';
+  // The old rpc-client (KMS 1.2.0) appends "Error" to the code; the body still has the real one.
+  if (!data.Code && /Error$/.test(code) && e.name === 'Error' && e.data) code = code.replace(/Error$/, '');
+  let status: number | undefined = typeof e.statusCode === 'number' ? e.statusCode : typeof data.statusCode === 'number' ? data.statusCode : undefined;
+  if (e.name === 'RequestTimeoutError' || /ReadTimeout|ConnectTimeout/i.test(String(e.message))) code = 'RequestTimeout';
+  if (NETWORK_CODES.has(String(e.code))) code = String(e.code);
+  if (/socket hang up/i.test(String(e.message))) code = 'ECONNRESET';
+  const retryAfter = typeof e.retryAfter === 'number' ? e.retryAfter : undefined;
+  return new CloudError({
+    code,
+    status,
+    action,
+    requestId: data.RequestId ?? e.requestId,
+    message: String(data.Message ?? e.message ?? err),
+    retryAfterMs: retryAfter,
+    cause: err,
+  });
+}
+
+export type ErrorClass = 'retryable' | 'already-done' | 'not-found' | 'terminal';
+
+/** The error taxonomy: retry it, treat it as success, treat it as absent, or stop with a message. */
+export function classify(err: CloudError): ErrorClass {
+  const c = err.code;
+  if (/Throttling/i.test(c) || c === 'ServiceUnavailable' || c === 'InternalError' || c === 'ConcurrentExecutionError') return 'retryable';
+  if (c === 'RequestTimeout' || NETWORK_CODES.has(c)) return 'retryable';
+  if (err.status !== undefined && err.status >= 500) return 'retryable';
+  if (c.startsWith('EntityAlreadyExists')) return 'already-done';
+  if (c.startsWith('EntityNotExist') || /NotFound$/.test(c) || c === 'Forbidden.KeyNotFound' || c.startsWith('EntityNotExists')) return 'not-found';
+  return 'terminal';
+}
+
+/** What a person should do about a terminal error the tool cannot fix itself. */
+export function adviceFor(code: string): string | undefined {
+  const table: Record<string, string> = {
+    'InvalidOperation.ServiceKeyEncryptedImageUnsupported':
+      'Alibaba Cloud does not share resources encrypted with the ECS service key. Copy it with CopyImage/CopySnapshot and a customer master key (KMSKeyId), then tag the copy.',
+    AssumeRoleError: 'The share role is missing or does not trust the recipient; run the share again so ecs-share repairs the role.',
+    'QuotaExceed.ShareImageUser': 'An image can be shared with at most 50 accounts (Quota Center can raise it). Share with a resource directory or folder instead.',
+    'InvalidAccount.NotFound': 'The account id does not exist; check the share-with tag.',
+    'InvalidAccount.Forbbiden': 'An image cannot be shared with its own account; remove the owner from the share-with tag.',
+    'InvalidParameter.KMSKeyId.CMKNotEnabled': 'The KMS key is disabled or pending deletion; enable it (kms:EnableKey) and run the share again.',
+    'InvalidImageId.BidMismatch': 'Images cannot be shared between the China site and the international site.',
+    NotEnableSharingWithResourceDirectory: 'Enable resource sharing for the resource directory (EnableSharingWithResourceDirectory) before sharing with an RD or folder.',
+    AccountNotInResourceDirectory: 'The target account is not in the resource directory.',
+    'Forbidden.RAM': 'The function role lacks a permission; compare it with the policy in the README.',
+    NoPermission: 'The function role lacks a permission; compare it with the policy in the README.',
+    'Forbidden.NoPermission': 'The function role lacks a permission; compare it with the policy in the README.',
+    'LimitExceeded.Policy.Version': 'The KMS policy has 5 versions; ecs-share deletes the oldest non-default one, so this means another writer raced it. Run again.',
+    'InvalidParameter.AssumeRolePolicyDocument.Length': 'The trust policy is too long; share with a resource directory or folder instead of many single accounts.',
+    'InvalidParameter.NewAssumeRolePolicyDocument.Length': 'The trust policy is too long; share with a resource directory or folder instead of many single accounts.',
+  };
+  return table[code];
+}

@@ -1,0 +1,280 @@
+// Invocation normalisation. The event is only a trigger: this reads which resources it names and
+// in which region, defensively (the exact ActionTrail parameter shape for tag calls is unconfirmed),
+// and the engine re-reads tags, keys and shares from the API before deciding anything.
+
+import { isRecord } from './domain/policy-json';
+
+export type ResourceKind = 'snapshot' | 'image';
+
+export type TagEvent = {
+  eventId: string;
+  eventName: string;
+  region: string;
+  accountId?: string;
+  resourceType: ResourceKind;
+  resourceIds: string[];
+  /** Tag keys the call named; [] when unknown (e.g. UntagResources All=true). */
+  tagKeys: string[];
+};
+
+export type Skipped = { eventId?: string; reason: string };
+
+export type Invocation =
+  | { kind: 'events'; events: TagEvent[]; skipped: Skipped[] }
+  | { kind: 'timer'; payload: unknown; triggerName: string }
+  | { kind: 'manual'; command: Record<string, unknown> }
+  | { kind: 'invalid'; error: string };
+
+export const HANDLED_EVENT_NAMES = [
+  'TagResources',
+  'UntagResources',
+  'AddTags',
+  'RemoveTags',
+  'CreateSnapshot',
+  'CreateImage',
+  'CopySnapshot',
+  'CopyImage',
+] as const;
+
+const ACTIONTRAIL_TYPE = /^ecs:ActionTrail:(ApiCall|ConsoleOperation)$/i;
+const RESOURCE_ID = /^[sm]-[A-Za-z0-9]{4,64}$/;
+const ACCOUNT_ID = /^\d{16}$/;
+const REGION = /^[a-z]{2,}(-[a-z0-9]+)+$/;
+
+/** What each Create/Copy call produces: the new resource's kind and the response field naming it. */
+const CREATES: Record<string, { kind: ResourceKind; idField: string; sourceField: string }> = {
+  CreateSnapshot: { kind: 'snapshot', idField: 'SnapshotId', sourceField: 'DiskId' },
+  CopySnapshot: { kind: 'snapshot', idField: 'SnapshotId', sourceField: 'SourceSnapshotId' },
+  CreateImage: { kind: 'image', idField: 'ImageId', sourceField: 'SnapshotId' },
+  CopyImage: { kind: 'image', idField: 'ImageId', sourceField: 'SourceImageId' },
+};
+
+const REFERENCED_KEYS: Record<string, ResourceKind> = {
+  'acs::ecs::snapshot': 'snapshot',
+  'acs::ecs::image': 'image',
+  snapshot: 'snapshot', // trails created before 2020-12 also emitted short keys
+  image: 'image',
+};
+
+/** FC passes a Buffer; `s invoke` and tests may pass text or an object. */
+export function parseInvocation(raw: unknown): Invocation {
+  let value: unknown = raw;
+  if (Buffer.isBuffer(raw) || raw instanceof Uint8Array) value = Buffer.from(raw).toString('utf8');
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text === '') return { kind: 'invalid', error: 'The invocation payload is empty' };
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return { kind: 'invalid', error: `The invocation payload is not JSON: ${(err as Error).message}` };
+    }
+  }
+  if (Array.isArray(value)) return normaliseEvents(value);
+  if (!isRecord(value)) return { kind: 'invalid', error: 'The invocation payload must be a JSON object or an array of CloudEvents' };
+  if (isCloudEvent(value) || isActionTrailRecord(value)) return normaliseEvents([value]);
+  if (typeof value.triggerName === 'string' && 'triggerTime' in value) {
+    return { kind: 'timer', triggerName: value.triggerName, payload: parseMaybeJson(value.payload) };
+  }
+  return { kind: 'manual', command: value };
+}
+
+function isCloudEvent(x: Record<string, unknown>): boolean {
+  return 'specversion' in x || (typeof x.type === 'string' && 'data' in x);
+}
+
+/** EventBridge's RawData schema delivers the ActionTrail record without the envelope. */
+function isActionTrailRecord(x: Record<string, unknown>): boolean {
+  return typeof x.eventName === 'string' && ('serviceName' in x || 'acsRegion' in x);
+}
+
+function normaliseEvents(items: unknown[]): Invocation {
+  const events: TagEvent[] = [];
+  const skipped: Skipped[] = [];
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (!isRecord(item) || !(isCloudEvent(item) || isActionTrailRecord(item))) {
+      skipped.push({ reason: 'not a CloudEvent or ActionTrail record' });
+      continue;
+    }
+    const result = normaliseOne(item);
+    const id = result.eventId;
+    if (id !== undefined && seen.has(id)) {
+      skipped.push({ eventId: id, reason: 'duplicate delivery of an event already in this batch' });
+      continue;
+    }
+    if (id !== undefined) seen.add(id);
+    events.push(...result.events);
+    skipped.push(...result.skipped);
+  }
+  return { kind: 'events', events, skipped };
+}
+
+function normaliseOne(item: Record<string, unknown>): { eventId?: string; events: TagEvent[]; skipped: Skipped[] } {
+  const envelope = isCloudEvent(item);
+  const data = envelope ? parseMaybeJson(item.data) : item;
+  const eventId = (isRecord(data) ? str(data.eventId) : undefined) ?? str(item.id);
+  const skip = (reason: string) => ({ eventId, events: [], skipped: [{ eventId, reason }] });
+
+  if (envelope && !ACTIONTRAIL_TYPE.test(str(item.type) ?? '')) {
+    return skip(`event type ${str(item.type) ?? '(none)'} is not an ECS ActionTrail API call or console operation`);
+  }
+  if (!isRecord(data)) return skip('the event has no ActionTrail record in data');
+  const errorCode = str(data.errorCode);
+  if (errorCode) return skip(`the ${str(data.eventName) ?? ''} call failed (${errorCode}); nothing changed`);
+  const service = str(data.serviceName);
+  if (service?.toLowerCase() !== 'ecs') return skip(`service ${service ?? '(none)'} is not ECS`);
+  const eventName = str(data.eventName) ?? '';
+  if (!(HANDLED_EVENT_NAMES as readonly string[]).includes(eventName)) return skip(`event ${eventName || '(none)'} does not affect sharing`);
+
+  const params = requestParameters(data);
+  const create = CREATES[eventName];
+  // A copy lands in the destination region; everything else happens where the call was made.
+  const region =
+    (create && eventName.startsWith('Copy') ? str(params.destinationregionid) : undefined) ??
+    str(data.acsRegion) ??
+    str(item.aliyunregionid) ??
+    str(params.regionid);
+  if (!region || !REGION.test(region)) return skip(`no valid region in the event (${region ?? 'none'})`);
+
+  const declared = str(params.resourcetype)?.toLowerCase();
+  if (!create && declared !== undefined && declared !== 'snapshot' && declared !== 'image') {
+    return skip(`resource type ${declared} is not a snapshot or image`);
+  }
+
+  const candidates = create ? createdIds(data, params, create) : taggedIds(data, params, declared as ResourceKind | undefined);
+  const skipped: Skipped[] = [];
+  const byKind: Record<ResourceKind, string[]> = { snapshot: [], image: [] };
+  for (const { id, kind } of candidates) {
+    if (!RESOURCE_ID.test(id)) {
+      skipped.push({ eventId, reason: `invalid resource id "${id}"` });
+      continue;
+    }
+    const actual = kindOfId(id);
+    if (kind !== undefined && kind !== actual) {
+      skipped.push({ eventId, reason: `resource id ${id} is not a ${kind}` });
+      continue;
+    }
+    if (!byKind[actual].includes(id)) byKind[actual].push(id);
+  }
+
+  const base = { eventId: eventId ?? `${eventName}:${region}:${[...byKind.snapshot, ...byKind.image].join(',')}`, eventName, region };
+  // Only string fields: a UID sent as a bare JSON number may already have lost precision.
+  const identity = isRecord(data.userIdentity) ? data.userIdentity : {};
+  const accountId = [item.aliyunaccountid, data.recipientAccountId, identity.accountId].find(
+    (a): a is string => typeof a === 'string' && ACCOUNT_ID.test(a),
+  );
+  const tagKeys = collectTagKeys(params);
+  const events: TagEvent[] = (['snapshot', 'image'] as const)
+    .filter((kind) => byKind[kind].length > 0)
+    .map((kind) => ({ ...base, ...(accountId ? { accountId } : {}), resourceType: kind, resourceIds: byKind[kind], tagKeys }));
+  if (events.length === 0) skipped.push({ eventId, reason: `no snapshot or image id in the ${eventName} event` });
+  return { eventId, events, skipped };
+}
+
+type Candidate = { id: string; kind?: ResourceKind };
+
+function taggedIds(data: Record<string, unknown>, params: Params, declared?: ResourceKind): Candidate[] {
+  const fromParams = collectList(params, 'resourceid').map((id) => ({ id, kind: declared }));
+  const fromRefs = referencedIds(data).filter((c) => declared === undefined || c.kind === declared);
+  return [...fromParams, ...fromRefs];
+}
+
+/** The new resource only: never the source snapshot/disk/image the call also references. */
+function createdIds(data: Record<string, unknown>, params: Params, create: (typeof CREATES)[string]): Candidate[] {
+  const response = isRecord(data.responseElements) ? data.responseElements : {};
+  const fromResponse = str(lowerKeys(response)[create.idField.toLowerCase()]);
+  if (fromResponse) return [{ id: fromResponse, kind: create.kind }];
+  const sources = new Set(collectList(params, create.sourceField.toLowerCase()));
+  return referencedIds(data).filter((c) => c.kind === create.kind && !sources.has(c.id));
+}
+
+function referencedIds(data: Record<string, unknown>): Candidate[] {
+  const refs = parseMaybeJson(data.referencedResources);
+  if (!isRecord(refs)) return [];
+  const out: Candidate[] = [];
+  for (const [key, ids] of Object.entries(refs)) {
+    const kind = REFERENCED_KEYS[key.toLowerCase()];
+    if (kind) for (const id of listValues(ids)) out.push({ id, kind });
+  }
+  return out;
+}
+
+function kindOfId(id: string): ResourceKind {
+  return id.startsWith('s-') ? 'snapshot' : 'image';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request parameters: flat RPC keys (`ResourceId.1`), arrays, scalars, JSON strings, camelCase.
+// Keys are looked up lower-cased; values are coerced to strings.
+
+type Params = Record<string, unknown>;
+
+function requestParameters(data: Record<string, unknown>): Params {
+  const fromJson = parseMaybeJson(data.requestParameterJson);
+  const fromParams = parseMaybeJson(data.requestParameters);
+  return { ...lowerKeys(isRecord(fromJson) ? fromJson : {}), ...lowerKeys(isRecord(fromParams) ? fromParams : {}) };
+}
+
+function lowerKeys(o: Record<string, unknown>): Params {
+  const out: Params = {};
+  for (const [k, v] of Object.entries(o)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+/** `name` as scalar, array or JSON-array string, plus `name.1 … name.N` in index order. */
+function collectList(params: Params, name: string): string[] {
+  const direct = listValues(params[name]);
+  const indexed = Object.keys(params)
+    .map((k) => ({ k, n: new RegExp(`^${escapeRegExp(name)}\\.(\\d+)$`).exec(k)?.[1] }))
+    .filter((e): e is { k: string; n: string } => e.n !== undefined)
+    .sort((a, b) => Number(a.n) - Number(b.n))
+    .flatMap((e) => listValues(params[e.k]));
+  return [...direct, ...indexed];
+}
+
+function collectTagKeys(params: Params): string[] {
+  const keys = [
+    ...collectList(params, 'tagkey'),
+    ...Object.keys(params)
+      .map((k) => ({ k, n: /^tags?\.(\d+)\.key$/.exec(k)?.[1] }))
+      .filter((e) => e.n !== undefined)
+      .sort((a, b) => Number(a.n) - Number(b.n))
+      .flatMap((e) => listValues(params[e.k])),
+    ...['tag', 'tags'].flatMap((name) => {
+      const v = parseMaybeJson(params[name]);
+      return (Array.isArray(v) ? v : [])
+        .map((t) => (isRecord(t) ? str(lowerKeys(t).key) : undefined))
+        .filter((k): k is string => k !== undefined);
+    }),
+  ];
+  return [...new Set(keys)];
+}
+
+/** Strings, numbers coerced to strings, arrays flattened, JSON array strings parsed. */
+function listValues(value: unknown): string[] {
+  const v = parseMaybeJson(value);
+  if (Array.isArray(v)) return v.flatMap((x) => listValues(x));
+  const s = str(v);
+  return s === undefined || s === '' ? [] : [s];
+}
+
+function parseMaybeJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const t = value.trim();
+  if (!(t.startsWith('[') || t.startsWith('{'))) return value;
+  try {
+    return JSON.parse(t);
+  } catch {
+    return value;
+  }
+}
+
+function str(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.trim() || undefined;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,45 @@
+// Function Compute glue shared by the handlers: the FC context, credentials and the time budget.
+import type { Credentials } from './cloud/api';
+import { readConfig, type Config } from './config';
+import { createLogger, type Logger } from './log';
+import { createContext, type EngineContext } from './share/context';
+
+/** The parts of the FC 3.0 context the handlers use (https://www.alibabacloud.com/help/en/functioncompute/user-guide/context). */
+export interface FcContext {
+  requestId?: string;
+  accountId?: string;
+  region?: string;
+  credentials?: { accessKeyId?: string; accessKeySecret?: string; securityToken?: string };
+  function?: { name?: string; timeout?: number };
+}
+
+/** The function role's credentials from the context; absent locally, where the default credential chain applies. */
+export function contextCredentials(context: FcContext): Credentials | undefined {
+  const c = context.credentials;
+  if (!c?.accessKeyId || !c.accessKeySecret) return undefined;
+  return { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken || undefined };
+}
+
+export interface Invocation {
+  cfg: Config;
+  log: Logger;
+  engine: () => Promise<EngineContext>;
+  remainingMs: () => number;
+}
+
+/** Read configuration once, make the logger, and build the engine lazily (bad input fails before any call). */
+export function startInvocation(fn: string, context: FcContext, env: NodeJS.ProcessEnv = process.env): Invocation {
+  const started = Date.now();
+  const timeoutMs = (context.function?.timeout ?? Number(env.FC_FUNCTION_TIMEOUT ?? 0) ?? 0) * 1000 || 300_000;
+  const remainingMs = () => timeoutMs - (Date.now() - started);
+  const log = createLogger({ fn, requestId: context.requestId });
+  const cfg = readConfig(env);
+  let engine: Promise<EngineContext> | undefined;
+  return {
+    cfg,
+    log,
+    remainingMs,
+    engine: () =>
+      (engine ??= createContext({ cfg, log, credentials: contextCredentials(context), accountId: context.accountId || env.FC_ACCOUNT_ID, remainingMs })),
+  };
+}

@@ -1,0 +1,169 @@
+// Execute a plan. The role documents are shared by every resource of a type and RAM has no conditional write, so
+// the trust policy and the KMS policies are written read-merge-write, then re-read after a jittered pause: when a
+// concurrent writer's update dropped ours, the merge reports a change again and is re-applied (bounded).
+import { parsePolicy, type PolicyDocument } from '../domain/policy-json';
+import { mergeTrust, readTrustLedger, trustPolicyLength, writeTrustLedger, type TrustGrant } from '../domain/trust-policy';
+import { buildKmsPolicies, keyArn, keysInPolicy, policyNameFor, versionToDelete, type KeyRef } from '../domain/kms-policy';
+import { samePolicy } from '../domain/policy-json';
+import { CloudError, LimitError, classify } from '../errors';
+import type { EngineContext } from './context';
+import type { PlanAction } from './model';
+import type { ResourceType } from '../cloud/ecs';
+
+export const MAX_MERGE_ATTEMPTS = 6;
+const ROLE_DESCRIPTION = 'Lets ECS of the recipients of shared encrypted resources use the KMS keys. Managed by ecs-share.';
+const EMPTY_TRUST: PolicyDocument = { Version: '1', Statement: [] };
+
+export class ConcurrentUpdateError extends Error {
+  constructor(what: string) {
+    super(`${what} kept changing under concurrent writers after ${MAX_MERGE_ATTEMPTS} attempts; the next run repairs it`);
+    this.name = 'ConcurrentUpdateError';
+  }
+}
+
+async function settle(ctx: EngineContext, attempt: number): Promise<void> {
+  // Long enough for a concurrent writer's update to land before we verify; jittered so two writers desynchronise.
+  await ctx.sleep(100 + Math.floor(ctx.random() * 150 * attempt));
+}
+
+/** Merge grants into (or out of) a role's trust policy until a re-read shows them. Returns the number of writes. */
+export async function ensureTrust(ctx: EngineContext, roleName: string, add: TrustGrant[], remove: TrustGrant[]): Promise<number> {
+  let writes = 0;
+  for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; attempt++) {
+    const role = await ctx.ports.ram.getRole(roleName);
+    const doc = role ? parsePolicy(role.trustPolicy) : EMPTY_TRUST;
+    const merged = mergeTrust(doc, readTrustLedger(role?.description), { add, remove });
+    if (role && !merged.changed) return writes;
+    if (!role && add.length === 0) return writes;
+    const text = JSON.stringify(merged.document);
+    if (trustPolicyLength(merged.document) > ctx.cfg.trustPolicyMaxLength) {
+      throw new LimitError(
+        `The trust policy of ${roleName} would be ${text.length} characters, over the limit of ${ctx.cfg.trustPolicyMaxLength}; share with a resource directory or folder instead of single accounts`,
+        'TrustPolicyTooLong',
+      );
+    }
+    const description = writeTrustLedger(role?.description || ROLE_DESCRIPTION, merged.ledger);
+    try {
+      if (role) await ctx.ports.ram.updateRole(roleName, text, description);
+      else await ctx.ports.ram.createRole(roleName, text, description);
+      writes++;
+    } catch (e) {
+      // Another instance created the role first: merge into theirs on the next round.
+      if (!(e instanceof CloudError && classify(e) === 'already-done')) throw e;
+    }
+    ctx.log.info('trust policy written', { role: roleName, attempt, added: merged.added, removed: merged.removed });
+    await settle(ctx, attempt);
+  }
+  throw new ConcurrentUpdateError(`The trust policy of ${roleName}`);
+}
+
+async function readKmsPolicies(ctx: EngineContext, type: ResourceType): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (let i = 1; ; i++) {
+    const name = policyNameFor(type, i);
+    const doc = await ctx.ports.ram.getPolicyDocument(name);
+    if (doc === undefined) return out;
+    out[name] = doc;
+  }
+}
+
+async function writePolicyVersion(ctx: EngineContext, policyName: string, text: string): Promise<void> {
+  const versions = await ctx.ports.ram.listPolicyVersions(policyName);
+  const victim = versionToDelete(versions.map((v) => ({ versionId: v.versionId, isDefault: v.isDefault, createDate: v.createDate })));
+  if (victim) await ctx.ports.ram.deletePolicyVersion(policyName, victim);
+  await ctx.ports.ram.createPolicyVersion(policyName, text);
+}
+
+/** Make ecs-share's KMS policies of a role grant `keys` (plus what they grant already, unless exact). */
+export async function ensureKmsPolicies(ctx: EngineContext, roleName: string, type: ResourceType, keys: KeyRef[], exact: boolean): Promise<number> {
+  let writes = 0;
+  for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; attempt++) {
+    const current = await readKmsPolicies(ctx, type);
+    const granted = Object.values(current).flatMap((d) => keysInPolicy(parsePolicy(d)));
+    const wanted = new Map<string, KeyRef>();
+    for (const k of exact ? keys : [...granted, ...keys]) wanted.set(keyArn(k), k);
+    const docs = buildKmsPolicies([...wanted.values()]);
+    let changed = false;
+    for (const [i, doc] of docs.entries()) {
+      const name = policyNameFor(type, i + 1);
+      const text = JSON.stringify(doc);
+      if (current[name] === undefined) {
+        await ctx.ports.ram.createPolicy(name, text, `KMS keys that ${roleName} may use for shared encrypted resources. Managed by ecs-share.`);
+      } else if (!samePolicy(parsePolicy(current[name]), doc)) {
+        await writePolicyVersion(ctx, name, text);
+      } else continue;
+      changed = true;
+      writes++;
+    }
+    // Parts no longer needed (fewer keys than before): detach and delete them.
+    for (const name of Object.keys(current).slice(docs.length)) {
+      await ctx.ports.ram.detachPolicy(roleName, name, 'Custom');
+      for (const v of await ctx.ports.ram.listPolicyVersions(name)) if (!v.isDefault) await ctx.ports.ram.deletePolicyVersion(name, v.versionId);
+      await ctx.ports.ram.deletePolicy(name);
+      changed = true;
+      writes += 2;
+    }
+    if (!changed) return writes + (await attachKmsPolicies(ctx, roleName, docs.length, type));
+    ctx.log.info('kms policies written', { role: roleName, keys: wanted.size, attempt });
+    await settle(ctx, attempt);
+  }
+  throw new ConcurrentUpdateError(`The KMS policies of ${roleName}`);
+}
+
+async function attachKmsPolicies(ctx: EngineContext, roleName: string, parts: number, type: ResourceType): Promise<number> {
+  const attached = new Set((await ctx.ports.ram.listPoliciesForRole(roleName)).map((p) => p.policyName));
+  let writes = 0;
+  for (let i = 1; i <= parts; i++) {
+    if (attached.has(policyNameFor(type, i))) continue;
+    await ctx.ports.ram.attachPolicy(roleName, policyNameFor(type, i), 'Custom');
+    writes++;
+  }
+  return writes;
+}
+
+/** Apply one action; returns the number of write calls it made. */
+export async function applyAction(ctx: EngineContext, a: PlanAction): Promise<number> {
+  const { ecs, ram, sharing } = ctx.ports;
+  switch (a.kind) {
+    case 'createRole':
+      return ensureTrust(ctx, a.roleName, a.grants, []);
+    case 'mergeTrust':
+      return ensureTrust(ctx, a.roleName, a.add, a.remove);
+    case 'writeKmsPolicies':
+      return ensureKmsPolicies(ctx, a.roleName, a.type, a.keys, a.exact);
+    case 'attachPolicy':
+      await ram.attachPolicy(a.roleName, a.policyName, a.policyType);
+      return 1;
+    case 'shareImageAccounts':
+      await ecs.modifyImageShare(a.ref.region, a.ref.id, { add: a.add });
+      return Math.ceil(a.add.length / 10);
+    case 'unshareImageAccounts':
+      await ecs.modifyImageShare(a.ref.region, a.ref.id, { remove: a.remove });
+      return Math.ceil(a.remove.length / 10);
+    case 'writeGrantLedger':
+      await ecs.tagResource(a.ref.region, a.ref.type, a.ref.id, a.tags);
+      await ecs.untagResource(a.ref.region, a.ref.type, a.ref.id, a.removeKeys);
+      return (Object.keys(a.tags).length ? 1 : 0) + (a.removeKeys.length ? 1 : 0);
+    case 'createResourceShare':
+      await sharing.createShare(a.ref.region, a.name, { id: a.ref.id, type: a.ref.type === 'image' ? 'Image' : 'Snapshot' }, a.targets, a.allowExternalTargets);
+      return 1;
+    case 'allowExternalTargets':
+      await sharing.updateAllowExternal(a.ref.region, a.shareId, true);
+      return 1;
+    case 'associateTargets':
+      await sharing.associateTargets(a.ref.region, a.shareId, a.targets);
+      return 1;
+    case 'disassociateTargets':
+      await sharing.disassociateTargets(a.ref.region, a.shareId, a.targets);
+      return 1;
+    case 'deleteResourceShare':
+      await sharing.deleteShare(a.ref.region, a.shareId);
+      return 1;
+  }
+}
+
+export async function applyPlan(ctx: EngineContext, actions: PlanAction[]): Promise<number> {
+  let writes = 0;
+  for (const a of actions) writes += await applyAction(ctx, a);
+  return writes;
+}

@@ -1,0 +1,69 @@
+// Everything a use case needs: configuration, the adapters, the owner account, a logger, and per-run caches.
+import { CloudApi, type ApiOptions, type Credentials } from '../cloud/api';
+import { EcsAdapter } from '../cloud/ecs';
+import { RamAdapter } from '../cloud/ram';
+import { KmsAdapter, type KeyInfo } from '../cloud/kms';
+import { SharingAdapter } from '../cloud/sharing';
+import { StsAdapter } from '../cloud/sts';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+
+export interface Ports {
+  ecs: EcsAdapter;
+  ram: RamAdapter;
+  kms: KmsAdapter;
+  sharing: SharingAdapter;
+  sts: StsAdapter;
+}
+
+export interface EngineContext {
+  cfg: Config;
+  ports: Ports;
+  api: CloudApi;
+  ownerUid: string;
+  log: Logger;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+  /** Key lookups are the same for every resource in a run. */
+  keyCache: Map<string, Promise<KeyInfo | undefined>>;
+}
+
+export function createPorts(api: CloudApi): Ports {
+  return { ecs: new EcsAdapter(api), ram: new RamAdapter(api), kms: new KmsAdapter(api), sharing: new SharingAdapter(api), sts: new StsAdapter(api) };
+}
+
+export interface ContextOptions {
+  cfg: Config;
+  log: Logger;
+  credentials?: Credentials;
+  /** The owner account, when the platform already knows it (FC context.accountId); else STS GetCallerIdentity. */
+  accountId?: string;
+  remainingMs?: () => number;
+  api?: Partial<ApiOptions>;
+}
+
+export async function createContext(opts: ContextOptions): Promise<EngineContext> {
+  const api = new CloudApi({ endpointOverride: opts.cfg.endpointOverride, credentials: opts.credentials, remainingMs: opts.remainingMs, ...opts.api });
+  const ports = createPorts(api);
+  const ownerUid = opts.accountId && /^\d{16}$/.test(opts.accountId) ? opts.accountId : await ports.sts.accountId(opts.cfg.regions[0]);
+  return {
+    cfg: opts.cfg,
+    ports,
+    api,
+    ownerUid,
+    log: opts.log,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    random: Math.random,
+    keyCache: new Map(),
+  };
+}
+
+export function describeKeyCached(ctx: EngineContext, region: string, keyId: string): Promise<KeyInfo | undefined> {
+  const k = `${region}/${keyId}`;
+  let p = ctx.keyCache.get(k);
+  if (!p) {
+    p = ctx.ports.kms.describeKey(region, keyId);
+    ctx.keyCache.set(k, p);
+  }
+  return p;
+}

@@ -1,0 +1,91 @@
+// The share engine's data: what was observed, what must change (the plan, as data), and what happened.
+import type { ShareTarget } from '../domain/targets';
+import type { TrustGrant } from '../domain/trust-policy';
+import type { KeyRef } from '../domain/kms-policy';
+import type { ResourceType } from '../cloud/ecs';
+
+export interface ResourceRef {
+  type: ResourceType;
+  id: string;
+  region: string;
+}
+
+export const ROLE_NAMES: Record<ResourceType, string> = {
+  snapshot: 'AliyunECSShareEncryptSnapshotDefaultRole',
+  image: 'AliyunECSShareEncryptImageDefaultRole',
+};
+
+/** Resource shares ecs-share creates are named after the resource, so it recognises its own: ecs-share-<resource id>. */
+export const SHARE_NAME_PREFIX = 'ecs-share-';
+export const shareNameFor = (resourceId: string) => `${SHARE_NAME_PREFIX}${resourceId}`;
+
+export type Encryption =
+  | { kind: 'none' }
+  | { kind: 'cmk'; keys: KeyRef[] }
+  | { kind: 'service-key'; keys: KeyRef[] };
+
+export interface ToolShareState {
+  id: string;
+  allowExternalTargets: boolean;
+  /** Target id -> association status (Associating, Associated, Failed...). */
+  targets: Record<string, { status: string; message?: string; external?: boolean }>;
+}
+
+export interface ResourceObservation {
+  ref: ResourceRef;
+  exists: boolean;
+  tags: Record<string, string>;
+  encryption: Encryption;
+  /** Keys that are not Enabled (state by key id). */
+  disabledKeys: Array<{ keyId: string; state: string }>;
+  /** Image only: accounts shared through ModifyImageSharePermission, and those ecs-share added (the ledger tag). */
+  imageAccounts?: string[];
+  grantLedger?: string[];
+  /** The resource share ecs-share owns for this resource, if any. */
+  toolShare?: ToolShareState;
+}
+
+export interface RoleObservation {
+  roleName: string;
+  exists: boolean;
+  trustPolicy?: string;
+  description?: string;
+  attached: Array<{ policyName: string; policyType: 'System' | 'Custom' }>;
+  /** Custom KMS policies of this role by name: default document. */
+  kmsPolicies: Record<string, string | undefined>;
+}
+
+export type PlanAction =
+  | { kind: 'createRole'; roleName: string; grants: TrustGrant[] }
+  | { kind: 'mergeTrust'; roleName: string; add: TrustGrant[]; remove: TrustGrant[] }
+  /** Make ecs-share's KMS policies grant `keys` (added to what they grant, or exactly them when `exact`). */
+  | { kind: 'writeKmsPolicies'; roleName: string; type: ResourceType; keys: KeyRef[]; exact: boolean }
+  | { kind: 'attachPolicy'; roleName: string; policyName: string; policyType: 'System' | 'Custom' }
+  | { kind: 'shareImageAccounts'; ref: ResourceRef; add: string[] }
+  | { kind: 'unshareImageAccounts'; ref: ResourceRef; remove: string[] }
+  | { kind: 'writeGrantLedger'; ref: ResourceRef; accounts: string[]; tags: Record<string, string>; removeKeys: string[] }
+  | { kind: 'createResourceShare'; ref: ResourceRef; name: string; targets: string[]; allowExternalTargets: boolean }
+  | { kind: 'allowExternalTargets'; ref: ResourceRef; shareId: string }
+  | { kind: 'associateTargets'; ref: ResourceRef; shareId: string; targets: string[] }
+  | { kind: 'disassociateTargets'; ref: ResourceRef; shareId: string; targets: string[] }
+  | { kind: 'deleteResourceShare'; ref: ResourceRef; shareId: string };
+
+export type OutcomeKind = 'shared' | 'unchanged' | 'pending' | 'refused' | 'failed';
+
+export interface ResourceOutcome {
+  resourceId: string;
+  resourceType: ResourceType;
+  region: string;
+  outcome: OutcomeKind;
+  targets: string[];
+  /** Targets still waiting (an external account must accept the invitation; an association still Associating). */
+  pending?: string[];
+  reason?: string;
+  error?: { code: string; message: string; requestId?: string };
+  advice?: string;
+  /** The plan: every change, as data. In a dry run nothing of it was applied. */
+  actions: PlanAction[];
+  dryRun?: boolean;
+}
+
+export type { ShareTarget, TrustGrant, KeyRef };

@@ -1,0 +1,118 @@
+// Use case: make one snapshot or image shared exactly as its tags ask (or, in a dry run, say what that takes).
+import { formatTarget, parseShareTags, type ShareTarget } from '../domain/targets';
+import { CloudError, LimitError, ShareRefusedError, adviceFor } from '../errors';
+import type { EngineContext } from './context';
+import { applyPlan } from './apply';
+import { observeResource, observeRole, observeToolShare } from './observe';
+import { planShare, splitTargets } from './plan';
+import type { PlanAction, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation } from './model';
+
+export interface ShareOptions {
+  dryRun?: boolean;
+  /** Already-read description of the resource (reconcile lists them); skips the re-read. */
+  known?: Parameters<typeof observeResource>[2];
+  /** Role observations shared by the resources of one run (reconcile); refreshed after any role write. */
+  roleCache?: Map<string, Promise<RoleObservation>>;
+}
+
+function outcome(ref: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>): ResourceOutcome {
+  return { resourceId: ref.id, resourceType: ref.type, region: ref.region, targets: [], actions: [], ...fields };
+}
+
+/** Why a resource cannot be shared as it is, before anything is planned; undefined when it can. */
+export function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyServiceKey: boolean): { reason: string; code: string } | undefined {
+  if (targets.length === 0) return undefined; // nothing asked: only take back what ecs-share granted
+  if (obs.encryption.kind === 'service-key' && !legacyServiceKey) {
+    return {
+      code: 'ServiceKeyEncrypted',
+      reason: `${obs.ref.id} is encrypted with the ECS service key (alias/acs/ecs), which Alibaba Cloud no longer shares. Copy it with a customer master key (${obs.ref.type === 'image' ? 'CopyImage' : 'CopySnapshot'} with Encrypted=true and KMSKeyId) and tag the copy.`,
+    };
+  }
+  if (obs.disabledKeys.length) {
+    const list = obs.disabledKeys.map((k) => `${k.keyId} (${k.state})`).join(', ');
+    return { code: 'KeyNotEnabled', reason: `The KMS key(s) ${list} of ${obs.ref.id} must be Enabled before the resource can be shared; enable them and run again.` };
+  }
+  const owners = new Set(obs.encryption.kind === 'cmk' ? obs.encryption.keys.map((k) => k.accountId) : []);
+  if (owners.size > 1) return { code: 'MixedKeyOwners', reason: `${obs.ref.id} uses keys of several accounts; ecs-share only grants keys of one owner.` };
+  return undefined;
+}
+
+async function roleFor(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[], cache?: ShareOptions['roleCache']): Promise<RoleObservation | undefined> {
+  if (obs.encryption.kind === 'none' || targets.length === 0) return undefined;
+  const key = obs.ref.type;
+  let p = cache?.get(key);
+  if (!p) {
+    p = observeRole(ctx, obs.ref.type);
+    cache?.set(key, p);
+  }
+  return p;
+}
+
+/** Poll the tool's resource share until its targets leave Associating, within the configured wait. */
+async function settledTargets(ctx: EngineContext, ref: ResourceRef, wanted: string[]): Promise<{ pending: string[]; failed: Array<{ id: string; message?: string }> }> {
+  if (wanted.length === 0) return { pending: [], failed: [] };
+  const deadline = Date.now() + ctx.cfg.associationWaitMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    const share = await observeToolShare(ctx, ref);
+    const status = (id: string) => share?.targets[id]?.status ?? 'Missing';
+    const pending = wanted.filter((id) => status(id) === 'Associating' || status(id) === 'Missing');
+    const failed = wanted.filter((id) => status(id) === 'Failed').map((id) => ({ id, message: share?.targets[id]?.message }));
+    // An external account stays Associating until it accepts the invitation: no point waiting for that.
+    const waiting = pending.filter((id) => !share?.targets[id]?.external);
+    if (waiting.length === 0 || Date.now() + delay > deadline) return { pending, failed };
+    await ctx.sleep(delay);
+  }
+}
+
+export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions = {}): Promise<ResourceOutcome> {
+  const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region });
+  let actions: PlanAction[] = [];
+  try {
+    const obs = await observeResource(ctx, ref, opts.known);
+    if (!obs.exists) {
+      return outcome(ref, { outcome: 'refused', reason: `${ref.type} ${ref.id} does not exist in ${ref.region} (or is not owned by account ${ctx.ownerUid}).` });
+    }
+    const parsed = parseShareTags(obs.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid, allowlist: ctx.cfg.allowlist });
+    if (parsed.errors.length) {
+      // All or nothing: one bad target refuses the whole tag, so a typo never shares with the wrong set, nor revokes.
+      const reason = `The ${ctx.cfg.tagKey} tag is refused, nothing was changed: ${parsed.errors.map((e) => `"${e.value}": ${e.reason}`).join('; ')}`;
+      const res = outcome(ref, { outcome: 'refused', reason });
+      log.warn('tag refused', { outcome: res.outcome, reason });
+      return res;
+    }
+    const targets = parsed.targets;
+    const names = targets.map(formatTarget);
+    const refused = refusal(obs, targets, ctx.cfg.legacyServiceKey);
+    if (refused) {
+      log.warn('share refused', { code: refused.code, reason: refused.reason });
+      return outcome(ref, { outcome: 'refused', targets: names, reason: refused.reason, error: { code: refused.code, message: refused.reason } });
+    }
+    const role = await roleFor(ctx, obs, targets, opts.roleCache);
+    actions = planShare(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ledgerKey: ctx.cfg.ledgerKey });
+    if (opts.dryRun) return outcome(ref, { outcome: actions.length ? 'shared' : 'unchanged', targets: names, actions, dryRun: true });
+
+    const writes = await applyPlan(ctx, actions);
+    if (writes > 0 && role && opts.roleCache) opts.roleCache.delete(ref.type);
+    const { sharingTargets } = splitTargets(ref.type, targets);
+    const { pending, failed } = await settledTargets(ctx, ref, sharingTargets);
+    if (failed.length) {
+      const message = failed.map((f) => `${f.id}: ${f.message ?? 'association failed'}`).join('; ');
+      const res = outcome(ref, { outcome: 'failed', targets: names, actions, error: { code: 'AssociationFailed', message } });
+      log.error('share failed', { outcome: res.outcome, error: res.error });
+      return res;
+    }
+    const kind = pending.length ? 'pending' : writes > 0 ? 'shared' : 'unchanged';
+    const res = outcome(ref, { outcome: kind, targets: names, actions, ...(pending.length ? { pending } : {}) });
+    log.info('resource processed', { outcome: kind, targets: names, writes, pending });
+    return res;
+  } catch (e) {
+    if (e instanceof ShareRefusedError || e instanceof LimitError) {
+      log.warn('share refused', { code: e.code, reason: e.reason });
+      return outcome(ref, { outcome: 'refused', actions, reason: e.reason, error: { code: e.code, message: e.reason } });
+    }
+    const err = e instanceof CloudError ? e : undefined;
+    const error = { code: err?.code ?? (e as Error).name ?? 'Error', message: (e as Error).message, requestId: err?.requestId };
+    log.error('share failed', { outcome: 'failed', action: err?.action, error });
+    return outcome(ref, { outcome: 'failed', actions, error, advice: adviceFor(error.code) });
+  }
+}

@@ -1,0 +1,306 @@
+// Faults, rate limits, latency, the call log and the /_emulator/ admin surface, observed through the real SDKs.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as $Ecs from '@alicloud/ecs20140526';
+import * as $Kms from '@alicloud/kms20160120';
+import * as $Ram from '@alicloud/ram20150501';
+import { DEMO, demoState, startEmulator, type Emulator, type EmulatorState } from '../../scripts/emulator';
+import { sdkClients, type Creds } from '../helpers/sdk';
+
+const OWNER: Creds = { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret };
+const SESSION = { accessKeyId: 'STS.logSession0001', accessKeySecret: 'logSessionSecret01', securityToken: 'CAIS-log-session-token' };
+
+function testState(): EmulatorState {
+  const s = demoState();
+  s.stsSessions = [{
+    accessKeyId: SESSION.accessKeyId, secret: SESSION.accessKeySecret, token: SESSION.securityToken, accountId: DEMO.owner.uid,
+    roleName: 'ops', sessionName: 'log-test', expiration: new Date(Date.now() + 3600_000).toISOString(),
+  }];
+  return s;
+}
+
+async function outcome(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return e;
+  }
+}
+
+describe('faults, rate limits and the admin surface', () => {
+  let emu: Emulator;
+  let ecs: ReturnType<typeof sdkClients>['ecs'];
+  let ram: ReturnType<typeof sdkClients>['ram'];
+  const describeSnapshots = () => ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: 'cn-hangzhou' }));
+  const listRoles = () => ram.listRoles(new $Ram.ListRolesRequest({}));
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${emu.endpoint}/_emulator/${path}`, {
+      method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' },
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  beforeAll(async () => {
+    emu = await startEmulator({ state: testState() });
+    ({ ecs, ram } = sdkClients(emu.endpoint, OWNER));
+  });
+  afterAll(async () => {
+    await emu.stop();
+  });
+  beforeEach(() => {
+    emu.clearFaults();
+    emu.setLatency(0);
+    emu.setRateLimit('*', null);
+    emu.setRateLimit('DescribeSnapshots', null);
+    emu.setState(testState());
+    emu.clearCalls();
+  });
+
+  describe('fault rules', () => {
+    it('throttles exactly the Nth matching call with Throttling.User and x-acs-retry-after', async () => {
+      emu.addFault({ action: 'DescribeSnapshots', kind: 'throttle', nth: 2, retryAfterMs: 50 });
+
+      const results = [await outcome(describeSnapshots()), await outcome(describeSnapshots()), await outcome(describeSnapshots())];
+
+      expect(results[0]).toBe('ok');
+      expect(results[1].name).toBe('ThrottlingError');
+      expect(results[1].code).toBe('Throttling.User');
+      expect(results[1].statusCode).toBe(400);
+      expect(results[1].retryAfter).toBe(50);
+      expect(results[2]).toBe('ok');
+    });
+
+    it('affects `times` consecutive calls from the Nth on', async () => {
+      emu.addFault({ action: 'ListRoles', kind: 'unavailable', nth: 1, times: 2 });
+
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push((await outcome(listRoles())).code ?? 'ok');
+
+      expect(codes).toEqual(['ServiceUnavailable', 'ServiceUnavailable', 'ok']);
+    });
+
+    it('fails every Nth call with `every`', async () => {
+      emu.addFault({ action: 'ListRoles', kind: 'internal', every: 2 });
+
+      const results = [];
+      for (let i = 0; i < 4; i++) results.push(await outcome(listRoles()));
+
+      expect(results.map((r) => (r === 'ok' ? 'ok' : `${r.name} ${r.code} ${r.statusCode}`))).toEqual([
+        'ok', 'ServerError InternalError 500', 'ok', 'ServerError InternalError 500',
+      ]);
+    });
+
+    it('fails a seeded share of calls with `rate`, the same ones on every run', async () => {
+      const run = async () => {
+        emu.clearFaults();
+        emu.addFault({ action: 'ListRoles', kind: 'unavailable', rate: 0.5, seed: 42 });
+        const pattern = [];
+        for (let i = 0; i < 16; i++) pattern.push((await outcome(listRoles())) === 'ok' ? '.' : 'x');
+        return pattern.join('');
+      };
+
+      const first = await run();
+      const second = await run();
+
+      expect(first).toBe(second);
+      expect(first).toMatch(/x/);
+      expect(first).toMatch(/\./);
+    });
+
+    it('limits a rule to one product with `product`', async () => {
+      emu.addFault({ action: '*', product: 'ram', kind: 'unavailable' });
+
+      const ecsResult = await outcome(describeSnapshots());
+      const ramResult = await outcome(listRoles());
+
+      expect(ecsResult).toBe('ok');
+      expect(ramResult.code).toBe('ServiceUnavailable');
+    });
+
+    it('drops the connection without an answer: the SDK sees a network error', async () => {
+      emu.addFault({ action: 'DescribeSnapshots', kind: 'drop', nth: 1 });
+
+      const err = await outcome(describeSnapshots());
+
+      expect(err).toBeInstanceOf(Error);
+      expect(err.statusCode).toBeUndefined();
+      expect(String(err.code ?? err.message)).toMatch(/ECONNRESET|socket hang up|EPIPE/);
+      expect(emu.calls({ action: 'DescribeSnapshots' }).at(-1)).toMatchObject({ status: 0, code: 'ConnectionDropped' });
+    });
+
+    it('adds latency to the matching calls only', async () => {
+      emu.addFault({ action: 'ListRoles', kind: 'latency', latencyMs: 150 });
+
+      const t0 = Date.now();
+      await listRoles();
+      const slow = Date.now() - t0;
+      const t1 = Date.now();
+      await describeSnapshots();
+      const fast = Date.now() - t1;
+
+      expect(slow).toBeGreaterThanOrEqual(145);
+      expect(fast).toBeLessThan(145);
+    });
+  });
+
+  describe('rate limits and global latency', () => {
+    it('throttles the (N+1)th call within a second, then lets calls through again after retry-after', async () => {
+      emu.setRateLimit('DescribeSnapshots', 3);
+
+      for (let i = 0; i < 3; i++) await describeSnapshots();
+      const err = await outcome(describeSnapshots());
+      const other = await outcome(listRoles());
+      await new Promise((r) => setTimeout(r, err.retryAfter + 5));
+      const later = await outcome(describeSnapshots());
+
+      expect(err.name).toBe('ThrottlingError');
+      expect(err.code).toBe('Throttling.User');
+      expect(err.retryAfter).toBeGreaterThan(0);
+      expect(err.retryAfter).toBeLessThanOrEqual(1000);
+      expect(other).toBe('ok');
+      expect(later).toBe('ok');
+      expect(emu.calls().filter((c) => c.code === 'Throttling.User')).toHaveLength(1);
+    });
+
+    it('delays every call by the global latency', async () => {
+      emu.setLatency(120);
+
+      const t0 = Date.now();
+      await listRoles();
+
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(115);
+    });
+  });
+
+  describe('call log', () => {
+    it('records caller, action, parameters and outcome, but no signature, token or secret', async () => {
+      const session = sdkClients(emu.endpoint, SESSION);
+      await session.kms.describeKey(new $Kms.DescribeKeyRequest({ keyId: DEMO.cmkId })).catch(() => undefined);
+      await sdkClients(emu.endpoint, { ...OWNER, accessKeySecret: 'wrong' }).ram.listRoles(new $Ram.ListRolesRequest({})).catch(() => undefined);
+
+      const [kmsCall, rejected] = emu.calls();
+
+      expect(kmsCall).toMatchObject({
+        seq: expect.any(Number), product: 'kms', action: 'DescribeKey', version: '2016-01-20',
+        caller: { accountId: DEMO.owner.uid, type: 'role', name: 'ops:log-test', accessKeyId: SESSION.accessKeyId },
+        params: { KeyId: DEMO.cmkId }, status: 403, code: 'Forbidden.NoPermission', write: false,
+      });
+      expect(Object.keys(kmsCall.params)).toEqual(['KeyId']);
+      expect(rejected).toMatchObject({ action: 'ListRoles', status: 400, code: 'SignatureDoesNotMatch', caller: { accessKeyId: OWNER.accessKeyId } });
+      const text = JSON.stringify(emu.calls());
+      for (const secret of [SESSION.securityToken, SESSION.accessKeySecret, OWNER.accessKeySecret, 'wrong', 'SignatureNonce']) {
+        expect(text).not.toContain(secret);
+      }
+    });
+
+    it('lists successful writes apart from reads and failures', async () => {
+      const doc = JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }] });
+      await ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'logged', assumeRolePolicyDocument: doc }));
+      await ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'logged', assumeRolePolicyDocument: doc })).catch(() => undefined);
+      await listRoles();
+
+      expect(emu.writes().map((c) => `${c.action} ${c.status}`)).toEqual(['CreateRole 200']);
+      expect(emu.calls().map((c) => c.action)).toEqual(['CreateRole', 'CreateRole', 'ListRoles']);
+    });
+
+    it('logs faulted calls with their code and cause', async () => {
+      emu.addFault({ action: 'ListRoles', kind: 'throttle', nth: 1 });
+      await listRoles().catch(() => undefined);
+
+      expect(emu.calls()[0]).toMatchObject({ action: 'ListRoles', status: 400, code: 'Throttling.User', cause: expect.stringMatching(/throttle/) });
+    });
+  });
+
+  describe('admin HTTP API', () => {
+    it('round-trips the state: what GET returns, PUT accepts unchanged', async () => {
+      const got = await admin('GET', 'state');
+
+      const put = await admin('PUT', 'state', got.body);
+      const again = await admin('GET', 'state');
+
+      expect(put.status).toBe(200);
+      expect(again.body).toEqual(got.body);
+      expect(got.body.accounts.map((a: any) => a.uid)).toEqual([DEMO.owner.uid, DEMO.rdRecipient.uid, DEMO.externalRecipient.uid]);
+    });
+
+    it('replaces the state with PUT, so new keys work at once', async () => {
+      const next = demoState();
+      next.accounts.push({ uid: '1000000000000009', accessKeys: [{ id: 'LTAInewAccount0009', secret: 'newSecret9' }] });
+
+      await admin('PUT', 'state', next);
+      const who = await sdkClients(emu.endpoint, { accessKeyId: 'LTAInewAccount0009', accessKeySecret: 'newSecret9' }).sts.getCallerIdentity();
+
+      expect(who.body?.accountId).toBe('1000000000000009');
+    });
+
+    it('refuses a state whose account uid is not 16 digits, keeping the old state', async () => {
+      const bad = demoState();
+      bad.accounts[0].uid = '123';
+
+      const res = await admin('PUT', 'state', bad);
+
+      expect(res.status).toBe(400);
+      expect(res.body.Code).toBe('InvalidState');
+      expect(emu.state.accounts[0].uid).toBe(DEMO.owner.uid);
+    });
+
+    it('serves the call log, since a sequence number, and clears it', async () => {
+      await listRoles();
+      await describeSnapshots();
+      const first = emu.calls()[0].seq;
+
+      const since = await admin('GET', `calls?since=${first}`);
+      const cleared = await admin('DELETE', 'calls');
+      const after = await admin('GET', 'calls');
+
+      expect(since.body.calls.map((c: any) => c.action)).toEqual(['DescribeSnapshots']);
+      expect(cleared.status).toBe(200);
+      expect(after.body.calls).toEqual([]);
+    });
+
+    it('adds and removes fault rules', async () => {
+      const added = await admin('POST', 'faults', { action: 'ListRoles', kind: 'unavailable' });
+      const failed = await outcome(listRoles());
+      await admin('DELETE', 'faults');
+      const recovered = await outcome(listRoles());
+
+      expect(added.body.added[0]).toMatchObject({ id: expect.any(Number), action: 'ListRoles', kind: 'unavailable' });
+      expect(failed.code).toBe('ServiceUnavailable');
+      expect(recovered).toBe('ok');
+    });
+
+    it('refuses a malformed fault rule with 400', async () => {
+      const res = await admin('POST', 'faults', { action: 'ListRoles', kind: 'explode' });
+
+      expect(res.status).toBe(400);
+    });
+
+    it('sets rate limits and latency', async () => {
+      await admin('PUT', 'rate-limits', { ListRoles: 1 });
+      await admin('PUT', 'latency', { ms: 60 });
+
+      const t0 = Date.now();
+      const first = await outcome(listRoles());
+      const second = await outcome(listRoles());
+
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(110);
+      expect(first).toBe('ok');
+      expect(second.code).toBe('Throttling.User');
+      await admin('PUT', 'rate-limits', {});
+      expect((await admin('GET', 'rate-limits')).body).toEqual({});
+    });
+
+    it('merges emulator options', async () => {
+      const res = await admin('PUT', 'options', { imageShareQuota: 7 });
+
+      expect(res.body.imageShareQuota).toBe(7);
+      expect(res.body.snapshotShareQuota).toBe(64);
+      expect(emu.state.options.imageShareQuota).toBe(7);
+    });
+
+    it('answers an unknown admin route with 404 and needs no signature for known ones', async () => {
+      expect((await admin('GET', 'nothing-here')).status).toBe(404);
+      expect((await admin('GET', 'health')).body).toEqual({ ok: true });
+    });
+  });
+});
