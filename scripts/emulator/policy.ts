@@ -267,13 +267,13 @@ export function conditionHolds(condition: ConditionBlock | undefined, context: C
   );
 }
 
-export interface Request {
+export interface EvaluationRequest {
   action: string;
   resource: string;
   context: ConditionContext;
 }
 
-function statementMatches(st: Statement, req: Request): boolean {
+function statementMatches(st: Statement, req: EvaluationRequest): boolean {
   const actionOk = st.Action !== undefined
     ? asList(st.Action).some((p) => actionMatches(p, req.action))
     : !asList(st.NotAction).some((p) => actionMatches(p, req.action));
@@ -285,7 +285,7 @@ function statementMatches(st: Statement, req: Request): boolean {
 }
 
 /** Explicit Deny wins over Allow; nothing matching is 'NoMatch' (an implicit deny). */
-export function evaluate(docs: PolicyDocument[], req: Request): Decision {
+export function evaluate(docs: PolicyDocument[], req: EvaluationRequest): Decision {
   let allowed = false;
   for (const doc of docs) {
     for (const st of doc.Statement) {
@@ -425,7 +425,7 @@ export function defaultContext(now = new Date()): ConditionContext {
   };
 }
 
-function explicitDenier(docs: TypedDocument[], req: Request): TypedDocument | undefined {
+function explicitDenier(docs: TypedDocument[], req: EvaluationRequest): TypedDocument | undefined {
   return docs.find((d) => evaluate([d.document], req) === 'Deny');
 }
 

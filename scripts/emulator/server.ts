@@ -49,6 +49,8 @@ const DENIAL: Record<Product, { code: string; message: string }> = {
   resourcesharing: { code: 'NoPermission', message: 'You are not authorized to perform the operation.' },
 };
 
+const CALL_LOG_LIMIT = 50_000;
+
 export interface CallRecord {
   seq: number;
   time: string;
@@ -263,7 +265,7 @@ class EmulatorCore {
     let claimedKey: string | undefined;
     let cause: string | undefined;
     const log = (status: number, code?: string) =>
-      this.callLog.push({
+      this.record({
         seq: ++this.seq,
         time: new Date(started).toISOString(),
         product,
@@ -337,6 +339,12 @@ class EmulatorCore {
       sendError(res, product, requestId, err, req.headers.host);
       log(err.status, err.code);
     }
+  }
+
+  private record(entry: CallRecord): void {
+    this.callLog.push(entry);
+    // A long-running `npm run emulator` must not grow without bound; tests never come near this.
+    if (this.callLog.length > CALL_LOG_LIMIT) this.callLog.splice(0, this.callLog.length - CALL_LOG_LIMIT);
   }
 
   private serialised<T>(fn: () => T | Promise<T>): Promise<T> {

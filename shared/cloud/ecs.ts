@@ -31,6 +31,9 @@ export interface ImageInfo {
 /** At most 10 accounts a call: ModifyImageSharePermission silently drops the rest. */
 export const IMAGE_SHARE_BATCH = 10;
 
+/** DescribeSnapshots/DescribeImages tag filters cover at most this many resources; past it, use ListTagResources. */
+export const TAG_FILTER_LIMIT = 1000;
+
 function tagMap(tags: Array<{ tagKey?: string; tagValue?: string }> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of tags ?? []) if (t.tagKey) out[t.tagKey] = t.tagValue ?? '';
@@ -65,15 +68,33 @@ export class EcsAdapter {
     return { id: s.snapshotId!, region, encrypted: Boolean(s.encrypted), kmsKeyId: s.KMSKeyId || undefined, status: s.status, tags: tagMap(s.tags?.tag) };
   }
 
-  /** Snapshots carrying a tag key, page by page (MaxResults/NextToken), so memory stays flat. */
-  async *snapshotsWithTag(region: string, tagKey: string): AsyncGenerator<SnapshotInfo[]> {
-    let nextToken: string | undefined;
+  /**
+   * One page of own snapshots carrying a tag key, resumable from `token`. DescribeSnapshots filters by tag up to
+   * 1,000 matches; past that its docs send you to ListTagResources, so the listing switches to it (ids, then
+   * DescribeSnapshots by id). Tokens are "d:<NextToken>" or "l:<NextToken>".
+   */
+  async snapshotPage(region: string, tagKey: string, token?: string): Promise<{ items: SnapshotInfo[]; next?: string }> {
+    if (token?.startsWith('l:')) return this.viaTagIndex(region, 'snapshot', tagKey, token.slice(2), (ids) => this.getSnapshots(region, ids));
+    const raw = await this.api.call('ecs', 'DescribeSnapshots', { RegionId: region, Tag: [{ Key: tagKey }], MaxResults: 100, NextToken: token?.slice(2) || undefined }, region);
+    const body = $dara.cast(raw, new DescribeSnapshotsResponseBody({}));
+    if (!token && (body.totalCount ?? 0) > TAG_FILTER_LIMIT) return this.snapshotPage(region, tagKey, 'l:');
+    return { items: (body.snapshots?.snapshot ?? []).map((s) => this.snapshotInfo(s, region)), next: body.nextToken ? `d:${body.nextToken}` : undefined };
+  }
+
+  private async viaTagIndex<T>(region: string, type: ResourceType, tagKey: string, nextToken: string, read: (ids: string[]) => Promise<T[]>): Promise<{ items: T[]; next?: string }> {
+    const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: tagKey }], NextToken: nextToken || undefined }, region);
+    const body = $dara.cast(raw, new ListTagResourcesResponseBody({}));
+    const ids = [...new Set((body.tagResources?.tagResource ?? []).map((t) => t.resourceId!).filter(Boolean))];
+    return { items: ids.length ? await read(ids) : [], next: body.nextToken ? `l:${body.nextToken}` : undefined };
+  }
+
+  /** All pages from a start token (see snapshotPage / imagePage). */
+  async *pages<T>(fetch: (token?: string) => Promise<{ items: T[]; next?: string }>, token?: string): AsyncGenerator<{ items: T[]; next?: string }> {
     do {
-      const raw = await this.api.call('ecs', 'DescribeSnapshots', { RegionId: region, Tag: [{ Key: tagKey }], MaxResults: 100, NextToken: nextToken }, region);
-      const body = $dara.cast(raw, new DescribeSnapshotsResponseBody({}));
-      yield (body.snapshots?.snapshot ?? []).map((s) => this.snapshotInfo(s, region));
-      nextToken = body.nextToken || undefined;
-    } while (nextToken);
+      const page = await fetch(token);
+      yield page;
+      token = page.next;
+    } while (token);
   }
 
   async getImage(region: string, imageId: string): Promise<ImageInfo | undefined> {
@@ -93,26 +114,26 @@ export class EcsAdapter {
     };
   }
 
-  /** Own images carrying a tag key, page by page (PageNumber/PageSize: DescribeImages has no NextToken). */
-  async *imagesWithTag(region: string, tagKey: string): AsyncGenerator<ImageInfo[]> {
-    for (let page = 1; ; page++) {
-      const raw = await this.api.call('ecs', 'DescribeImages', { RegionId: region, ImageOwnerAlias: 'self', Tag: [{ Key: tagKey }], PageNumber: page, PageSize: 100 }, region);
-      const body = $dara.cast(raw, new DescribeImagesResponseBody({}));
-      const images = body.images?.image ?? [];
-      yield images.map((i) => this.imageInfo(i, region));
-      if (images.length < 100 || page * 100 >= (body.totalCount ?? 0)) return;
-    }
+  /** One page of own images carrying a tag key (PageNumber/PageSize: DescribeImages has no NextToken). Tokens "p:<n>" or "l:<NextToken>". */
+  async imagePage(region: string, tagKey: string, token?: string): Promise<{ items: ImageInfo[]; next?: string }> {
+    if (token?.startsWith('l:')) return this.viaTagIndex(region, 'image', tagKey, token.slice(2), (ids) => this.getImages(region, ids));
+    const page = token ? Number(token.slice(2)) : 1;
+    const raw = await this.api.call('ecs', 'DescribeImages', { RegionId: region, ImageOwnerAlias: 'self', Tag: [{ Key: tagKey }], PageNumber: page, PageSize: 100 }, region);
+    const body = $dara.cast(raw, new DescribeImagesResponseBody({}));
+    if (!token && (body.totalCount ?? 0) > TAG_FILTER_LIMIT) return this.imagePage(region, tagKey, 'l:');
+    const images = body.images?.image ?? [];
+    const more = images.length === 100 && page * 100 < (body.totalCount ?? 0);
+    return { items: images.map((i) => this.imageInfo(i, region)), next: more ? `p:${page + 1}` : undefined };
   }
 
-  /** Ids of resources carrying a tag key, through ListTagResources (used when more than 1,000 resources match). */
-  async *idsWithTag(region: string, type: ResourceType, tagKey: string): AsyncGenerator<string[]> {
-    let nextToken: string | undefined;
-    do {
-      const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: tagKey }], NextToken: nextToken }, region);
-      const body = $dara.cast(raw, new ListTagResourcesResponseBody({}));
-      yield [...new Set((body.tagResources?.tagResource ?? []).map((t) => t.resourceId!).filter(Boolean))];
-      nextToken = body.nextToken || undefined;
-    } while (nextToken);
+  /** Own images by id (comma-separated, at most 100 a call). */
+  async getImages(region: string, ids: string[]): Promise<ImageInfo[]> {
+    const out: ImageInfo[] = [];
+    for (const part of chunk(ids, 100)) {
+      const raw = await this.api.call('ecs', 'DescribeImages', { RegionId: region, ImageId: part.join(','), ImageOwnerAlias: 'self', PageSize: 100 }, region);
+      out.push(...($dara.cast(raw, new DescribeImagesResponseBody({})).images?.image ?? []).map((i) => this.imageInfo(i, region)));
+    }
+    return out;
   }
 
   /** Every account the image is shared with through ModifyImageSharePermission, read page by page. */

@@ -22,7 +22,7 @@ export class KmsAdapter {
   async describeKey(region: string, keyIdOrAlias: string): Promise<KeyInfo | undefined> {
     let raw: any;
     try {
-      raw = await this.api.call('kms', 'DescribeKey', { KeyId: keyIdOrAlias }, region);
+      raw = await this.api.call('kms', 'DescribeKey', { RegionId: region, KeyId: keyIdOrAlias }, region);
     } catch (e) {
       if (e instanceof CloudError && classify(e) === 'not-found') return undefined;
       throw e;

@@ -85,6 +85,22 @@ export class SharingAdapter {
     await this.api.call('resourcesharing', 'DeleteResourceShare', { RegionId: region, ResourceShareId: shareId }, region);
   }
 
+  /** Every target association of the owner's shares in a region, in a few paged calls. */
+  async allTargetAssociations(region: string): Promise<Array<AssociationInfo & { resourceShareId: string }>> {
+    const out: Array<AssociationInfo & { resourceShareId: string }> = [];
+    let nextToken: string | undefined;
+    do {
+      const body = await this.api.call('resourcesharing', 'ListResourceShareAssociations', { RegionId: region, AssociationType: 'Target', MaxResults: 100, NextToken: nextToken }, region);
+      for (const a of arr(body.ResourceShareAssociations)) {
+        const status = String(a.AssociationStatus ?? '');
+        if (status === 'Disassociated') continue;
+        out.push({ resourceShareId: String(a.ResourceShareId), entityId: String(a.EntityId), entityType: String(a.EntityType ?? ''), status, message: a.AssociationStatusMessage || undefined, external: a.External === true || a.External === 'true' });
+      }
+      nextToken = body.NextToken || undefined;
+    } while (nextToken);
+    return out;
+  }
+
   /** Current associations of one share (resources or targets), Disassociated ones left out. */
   async associations(region: string, shareId: string, type: 'Resource' | 'Target'): Promise<AssociationInfo[]> {
     const out: AssociationInfo[] = [];

@@ -7,6 +7,7 @@ import { buildKmsPolicies, keyArn, keysInPolicy, policyNameFor, versionToDelete,
 import { samePolicy } from '../domain/policy-json';
 import { CloudError, LimitError, classify } from '../errors';
 import type { EngineContext } from './context';
+import { readKmsPolicies } from './observe';
 import type { PlanAction } from './model';
 import type { ResourceType } from '../cloud/ecs';
 
@@ -20,6 +21,8 @@ export class ConcurrentUpdateError extends Error {
     this.name = 'ConcurrentUpdateError';
   }
 }
+
+const ownerOnlyStatement = (uid: string) => ({ Action: 'sts:AssumeRole', Effect: 'Allow' as const, Principal: { Service: [`${uid}@ecs.aliyuncs.com`] } });
 
 async function settle(ctx: EngineContext, attempt: number): Promise<void> {
   // Long enough for a concurrent writer's update to land before we verify; jittered so two writers desynchronise.
@@ -35,6 +38,8 @@ export async function ensureTrust(ctx: EngineContext, roleName: string, add: Tru
     const merged = mergeTrust(doc, readTrustLedger(role?.description), { add, remove });
     if (role && !merged.changed) return writes;
     if (!role && add.length === 0) return writes;
+    // RAM needs at least one statement: when the last grant goes, keep one that trusts only the owner's own ECS.
+    if (merged.document.Statement.length === 0) merged.document.Statement = [ownerOnlyStatement(ctx.ownerUid)];
     const text = JSON.stringify(merged.document);
     if (trustPolicyLength(merged.document) > ctx.cfg.trustPolicyMaxLength) {
       throw new LimitError(
@@ -57,16 +62,6 @@ export async function ensureTrust(ctx: EngineContext, roleName: string, add: Tru
   throw new ConcurrentUpdateError(`The trust policy of ${roleName}`);
 }
 
-async function readKmsPolicies(ctx: EngineContext, type: ResourceType): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (let i = 1; ; i++) {
-    const name = policyNameFor(type, i);
-    const doc = await ctx.ports.ram.getPolicyDocument(name);
-    if (doc === undefined) return out;
-    out[name] = doc;
-  }
-}
-
 async function writePolicyVersion(ctx: EngineContext, policyName: string, text: string): Promise<void> {
   const versions = await ctx.ports.ram.listPolicyVersions(policyName);
   const victim = versionToDelete(versions.map((v) => ({ versionId: v.versionId, isDefault: v.isDefault, createDate: v.createDate })));
@@ -85,7 +80,7 @@ export async function ensureKmsPolicies(ctx: EngineContext, roleName: string, ty
     const docs = buildKmsPolicies([...wanted.values()]);
     let changed = false;
     for (const [i, doc] of docs.entries()) {
-      const name = policyNameFor(type, i + 1);
+      const name = policyNameFor(type, i);
       const text = JSON.stringify(doc);
       if (current[name] === undefined) {
         await ctx.ports.ram.createPolicy(name, text, `KMS keys that ${roleName} may use for shared encrypted resources. Managed by ecs-share.`);
@@ -113,7 +108,7 @@ export async function ensureKmsPolicies(ctx: EngineContext, roleName: string, ty
 async function attachKmsPolicies(ctx: EngineContext, roleName: string, parts: number, type: ResourceType): Promise<number> {
   const attached = new Set((await ctx.ports.ram.listPoliciesForRole(roleName)).map((p) => p.policyName));
   let writes = 0;
-  for (let i = 1; i <= parts; i++) {
+  for (let i = 0; i < parts; i++) {
     if (attached.has(policyNameFor(type, i))) continue;
     await ctx.ports.ram.attachPolicy(roleName, policyNameFor(type, i), 'Custom');
     writes++;

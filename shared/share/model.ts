@@ -70,7 +70,7 @@ export type PlanAction =
   | { kind: 'disassociateTargets'; ref: ResourceRef; shareId: string; targets: string[] }
   | { kind: 'deleteResourceShare'; ref: ResourceRef; shareId: string };
 
-export type OutcomeKind = 'shared' | 'unchanged' | 'pending' | 'refused' | 'failed';
+export type OutcomeKind = 'shared' | 'revoked' | 'unchanged' | 'pending' | 'refused' | 'failed';
 
 export interface ResourceOutcome {
   resourceId: string;
@@ -86,6 +86,8 @@ export interface ResourceOutcome {
   /** The plan: every change, as data. In a dry run nothing of it was applied. */
   actions: PlanAction[];
   dryRun?: boolean;
+  /** What the share role must keep granting for this resource (reconcile sums these to take back the rest). */
+  needs?: { grants: TrustGrant[]; keys: KeyRef[] };
 }
 
 export type { ShareTarget, TrustGrant, KeyRef };

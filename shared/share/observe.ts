@@ -41,15 +41,24 @@ export async function observeToolShare(ctx: EngineContext, ref: ResourceRef): Pr
   return { id: share.id, allowExternalTargets: share.allowExternalTargets, targets };
 }
 
+/** What a listing already read: the resource (absent when it no longer exists) and ecs-share's resource share. */
+export interface KnownResource {
+  exists: boolean;
+  tags: Record<string, string>;
+  snapshots: SnapshotInfo[];
+  toolShare: ToolShareState | undefined;
+}
+
 /** Observe a resource, given its already-read description when a listing produced it (reconcile). */
 export async function observeResource(
   ctx: EngineContext,
   ref: ResourceRef,
-  known?: { tags: Record<string, string>; snapshots: SnapshotInfo[] },
+  known?: KnownResource,
 ): Promise<ResourceObservation> {
   let tags: Record<string, string>;
   let snapshots: SnapshotInfo[];
   if (known) {
+    if (!known.exists) return { ref, exists: false, tags: {}, encryption: { kind: 'none' }, disabledKeys: [], toolShare: known.toolShare };
     ({ tags, snapshots } = known);
   } else if (ref.type === 'snapshot') {
     const [s] = await ctx.ports.ecs.getSnapshots(ref.region, [ref.id]);
@@ -68,7 +77,7 @@ export async function observeResource(
     obs.imageAccounts = await ctx.ports.ecs.imageShareAccounts(ref.region, ref.id);
     obs.grantLedger = parseGrantLedger(tags, ctx.cfg.ledgerKey);
   }
-  obs.toolShare = await observeToolShare(ctx, ref);
+  obs.toolShare = known ? known.toolShare : await observeToolShare(ctx, ref);
   return obs;
 }
 
@@ -78,15 +87,19 @@ export async function observeRole(ctx: EngineContext, type: ResourceType): Promi
   const role = await ctx.ports.ram.getRole(roleName);
   if (!role) return { roleName, exists: false, attached: [], kmsPolicies: {} };
   const attached = await ctx.ports.ram.listPoliciesForRole(roleName);
-  const kmsPolicies: Record<string, string | undefined> = {};
-  // ecs-share's KMS policies are numbered; read until the first one that does not exist.
-  for (let i = 1; ; i++) {
+  const kmsPolicies = await readKmsPolicies(ctx, type);
+  return { roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies };
+}
+
+/** ecs-share's KMS policies of a role type by name (they are numbered; read until the first that does not exist). */
+export async function readKmsPolicies(ctx: EngineContext, type: ResourceType): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (let i = 0; ; i++) {
     const name = policyNameFor(type, i);
     const doc = await ctx.ports.ram.getPolicyDocument(name);
-    if (doc === undefined) break;
-    kmsPolicies[name] = doc;
+    if (doc === undefined) return out;
+    out[name] = doc;
   }
-  return { roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies };
 }
 
 /** Keys granted by the role's ecs-share KMS policies. */

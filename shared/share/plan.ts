@@ -56,7 +56,7 @@ export function planRole(role: RoleObservation, obs: ResourceObservation, target
 export function planKmsPolicies(role: RoleObservation, keys: KeyRef[], type: 'snapshot' | 'image', exact = false): PlanAction[] {
   const actions: PlanAction[] = [];
   const docs = buildKmsPolicies(keys);
-  const names = docs.map((_, i) => policyNameFor(type, i + 1));
+  const names = docs.map((_, i) => policyNameFor(type, i));
   const differs =
     docs.some((doc, i) => {
       const current = role.kmsPolicies[names[i]];

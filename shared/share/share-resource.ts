@@ -4,7 +4,7 @@ import { CloudError, LimitError, ShareRefusedError, adviceFor } from '../errors'
 import type { EngineContext } from './context';
 import { applyPlan } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
-import { planShare, splitTargets } from './plan';
+import { grantsFor, planShare, splitTargets } from './plan';
 import type { PlanAction, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation } from './model';
 
 export interface ShareOptions {
@@ -64,13 +64,25 @@ async function settledTargets(ctx: EngineContext, ref: ResourceRef, wanted: stri
   }
 }
 
+/** What the share role must grant for this resource: a trust grant per target and every key in use. */
+function needsOf(obs: ResourceObservation, targets: ShareTarget[]): ResourceOutcome['needs'] {
+  if (obs.encryption.kind === 'none' || targets.length === 0) return { grants: [], keys: [] };
+  return { grants: grantsFor(targets), keys: obs.encryption.kind === 'cmk' ? obs.encryption.keys : [] };
+}
+
 export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions = {}): Promise<ResourceOutcome> {
   const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region });
   let actions: PlanAction[] = [];
   try {
     const obs = await observeResource(ctx, ref, opts.known);
     if (!obs.exists) {
-      return outcome(ref, { outcome: 'refused', reason: `${ref.type} ${ref.id} does not exist in ${ref.region} (or is not owned by account ${ctx.ownerUid}).` });
+      // A deleted resource takes its image share permissions with it; only ecs-share's resource share is left behind.
+      const share = opts.known ? obs.toolShare : await observeToolShare(ctx, ref);
+      if (!share) return outcome(ref, { outcome: 'refused', reason: `${ref.type} ${ref.id} does not exist in ${ref.region} (or is not owned by account ${ctx.ownerUid}).` });
+      actions = [{ kind: 'deleteResourceShare', ref, shareId: share.id }];
+      if (!opts.dryRun) await applyPlan(ctx, actions);
+      log.info('resource gone, its share deleted', { outcome: 'revoked', shareId: share.id });
+      return outcome(ref, { outcome: 'revoked', reason: `${ref.id} no longer exists`, actions, dryRun: opts.dryRun });
     }
     const parsed = parseShareTags(obs.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid, allowlist: ctx.cfg.allowlist });
     if (parsed.errors.length) {
@@ -89,7 +101,9 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     }
     const role = await roleFor(ctx, obs, targets, opts.roleCache);
     actions = planShare(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ledgerKey: ctx.cfg.ledgerKey });
-    if (opts.dryRun) return outcome(ref, { outcome: actions.length ? 'shared' : 'unchanged', targets: names, actions, dryRun: true });
+    const needs = role || obs.encryption.kind !== 'none' ? needsOf(obs, targets) : undefined;
+    const changedKind = targets.length ? 'shared' : 'revoked';
+    if (opts.dryRun) return outcome(ref, { outcome: actions.length ? changedKind : 'unchanged', targets: names, actions, dryRun: true, needs });
 
     const writes = await applyPlan(ctx, actions);
     if (writes > 0 && role && opts.roleCache) opts.roleCache.delete(ref.type);
@@ -101,8 +115,8 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
       log.error('share failed', { outcome: res.outcome, error: res.error });
       return res;
     }
-    const kind = pending.length ? 'pending' : writes > 0 ? 'shared' : 'unchanged';
-    const res = outcome(ref, { outcome: kind, targets: names, actions, ...(pending.length ? { pending } : {}) });
+    const kind = pending.length ? 'pending' : writes > 0 ? changedKind : 'unchanged';
+    const res = outcome(ref, { outcome: kind, targets: names, actions, needs, ...(pending.length ? { pending } : {}) });
     log.info('resource processed', { outcome: kind, targets: names, writes, pending });
     return res;
   } catch (e) {

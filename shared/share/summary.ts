@@ -14,7 +14,7 @@ export interface RunSummary {
   durationMs: number;
 }
 
-export const emptyCounts = (): Counts => ({ shared: 0, unchanged: 0, pending: 0, refused: 0, failed: 0 });
+export const emptyCounts = (): Counts => ({ shared: 0, revoked: 0, unchanged: 0, pending: 0, refused: 0, failed: 0 });
 
 export function summarise(results: ResourceOutcome[], opts: { started: number; dryRun?: boolean; skipped?: RunSummary['skipped'] }): RunSummary {
   const counts = emptyCounts();

@@ -1,5 +1,9 @@
 // The server core through the real SDKs: dispatch, error shapes, required parameters, RAM authorization and
 // handler failures; plus the service credentials Function Compute would hand a function.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as $Ecs from '@alicloud/ecs20140526';
 import * as $Kms from '@alicloud/kms20160120';
@@ -253,5 +257,48 @@ describe('emulator server', () => {
     it('refuses an unknown role', () => {
       expect(() => emu.issueServiceCredentials(DEMO.owner.uid, 'missing')).toThrow(ApiError);
     });
+  });
+});
+
+describe('the emulator command', () => {
+  /** Starts `tsx scripts/emulator/cli.ts` with args; resolves with its first stdout block and the process. */
+  function startCli(args: string[]) {
+    const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'scripts/emulator/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = new Promise<string>((resolve, reject) => {
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (text.includes('ALIBABA_CLOUD_ENDPOINT_OVERRIDE')) resolve(text);
+      });
+      child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      child.on('exit', () => reject(new Error(`emulator exited: ${text}`)));
+    });
+    return { child, output };
+  }
+
+  it('starts from a state file on a free port, prints the endpoint, and stops on SIGTERM', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'emu-cli-'));
+    const file = path.join(dir, 'state.json');
+    writeFileSync(file, JSON.stringify({ accounts: [{ uid: '1234567890123456', accessKeys: [{ id: 'LTAIcliKey', secret: 'cliSecret' }] }] }));
+    const { child, output } = startCli(['--port', '0', '--state', file]);
+
+    const text = await output;
+    const endpoint = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
+    const who = await sdkClients(endpoint!, { accessKeyId: 'LTAIcliKey', accessKeySecret: 'cliSecret' }).sts.getCallerIdentity();
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+
+    expect(text).toContain(`ALIBABA_CLOUD_ENDPOINT_OVERRIDE=${endpoint}`);
+    expect(who.body?.accountId).toBe('1234567890123456');
+    expect(await exited).toBe(0);
+  });
+
+  it('prints the demo accounts when started without a state file', async () => {
+    const { child, output } = startCli([]);
+
+    const text = await output.finally(() => child.kill('SIGTERM'));
+
+    expect(text).toContain(DEMO.owner.accessKeyId);
+    expect(text).toContain(DEMO.externalRecipient.uid);
   });
 });

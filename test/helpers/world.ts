@@ -1,20 +1,14 @@
 // End-to-end harness: a running emulator, the owner's function role built from EXACTLY the policy we ship,
 // the product's handlers invoked in-process with FC-shaped contexts carrying that role's STS credentials,
 // and real SDK clients for the owner and the recipients.
-import fs from 'node:fs';
-import path from 'node:path';
 import { startEmulator, demoState, DEMO, type Emulator, type EmulatorState } from '../../scripts/emulator';
-import * as $Ram from '@alicloud/ram20150501';
+import { createFunctionRole, functionContext } from '../../scripts/function-role';
 import { sdkClients, type SdkClients } from './sdk';
 import type { FcContext } from '../../shared/runtime';
 import { handler as onTag } from '../../functions/on-tag/index';
 import { handler as share } from '../../functions/share/index';
 
-const root = path.resolve(__dirname, '../..');
-export const FUNCTION_ROLE = 'ecs-share-fc-role';
-export const FUNCTION_POLICY = 'ecs-share-fc-policy';
-export const shippedPolicy = () => fs.readFileSync(path.join(root, 'shared/policies/function-role.json'), 'utf8');
-export const shippedTrust = () => fs.readFileSync(path.join(root, 'shared/policies/function-role-trust.json'), 'utf8');
+export { FUNCTION_ROLE, FUNCTION_POLICY, shippedPolicy, shippedTrust } from '../../scripts/function-role';
 
 type Handler = (event: unknown, context: FcContext) => Promise<any>;
 const handlers: Record<string, Handler> = {
@@ -51,29 +45,14 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   };
   const owner = sdkClients(emu.endpoint, keyOf(ownerUid));
   // The function role, created through the real RAM SDK from the files we ship.
-  await owner.ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName: FUNCTION_POLICY, policyDocument: shippedPolicy() }));
-  await owner.ram.createRole(new $Ram.CreateRoleRequest({ roleName: FUNCTION_ROLE, assumeRolePolicyDocument: shippedTrust() }));
-  await owner.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName: FUNCTION_ROLE, policyName: FUNCTION_POLICY, policyType: 'Custom' }));
-  for (const [i, doc] of (opts.extraPolicies ?? []).entries()) {
-    await owner.ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName: `${FUNCTION_POLICY}-extra${i}`, policyDocument: doc }));
-    await owner.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName: FUNCTION_ROLE, policyName: `${FUNCTION_POLICY}-extra${i}`, policyType: 'Custom' }));
-  }
+  await createFunctionRole(owner.ram, opts.extraPolicies);
   Object.assign(process.env, {
     ALIBABA_CLOUD_ENDPOINT_OVERRIDE: emu.endpoint,
     SHARE_ASSOCIATION_WAIT_MS: '2000',
     FC_REGION: 'cn-hangzhou',
     ...opts.env,
   });
-  const context = (fn: string): FcContext => {
-    const creds = emu.issueServiceCredentials(ownerUid, FUNCTION_ROLE, 'fc.aliyuncs.com');
-    return {
-      requestId: `test-${Math.random().toString(36).slice(2)}`,
-      accountId: ownerUid,
-      region: 'cn-hangzhou',
-      credentials: { accessKeyId: creds.accessKeyId, accessKeySecret: creds.accessKeySecret, securityToken: creds.securityToken },
-      function: { name: `ecs-share-${fn}`, timeout: 120 },
-    };
-  };
+  const context = (fn: string): FcContext => functionContext(emu, ownerUid, fn);
   const delivered = new Set<string>();
   const world: World = {
     emu,

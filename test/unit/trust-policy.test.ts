@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonical, parsePolicy, samePolicy, type PolicyDocument, type Statement } from '../../shared/domain/policy-json';
+import { parsePolicy, samePolicy, type PolicyDocument, type Statement } from '../../shared/domain/policy-json';
 import {
   emptyTrustLedger,
   grantForTarget,

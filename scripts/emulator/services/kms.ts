@@ -12,7 +12,7 @@ export const keyArn = (k: KmsKey) => `acs:kms:${k.region}:${k.accountId}:key/${k
 /** AliasArn names the alias without its "alias/" prefix: acs:kms:<region>:<uid>:alias/<name>. */
 export const aliasArn = (region: string, accountId: string, alias: string) => `acs:kms:${region}:${accountId}:${alias}`;
 
-/** Key ids in the "key-<region code><random>" style of current KMS. */
+/** Key ids shaped like current KMS ids ("key-" and 21 lowercase characters); the real ones also encode the region. */
 export function newKeyId(): string {
   return 'key-' + randomBytes(12).toString('hex').slice(0, 21);
 }
@@ -108,7 +108,7 @@ function pageOf<T>(items: T[], pageNumber: number, pageSize: number): T[] {
   return items.slice((pageNumber - 1) * pageSize, pageNumber * pageSize);
 }
 
-function aliasesOf(ctx: CallContext, keys: KmsKey[]) {
+function aliasesOf(keys: KmsKey[]) {
   return keys.flatMap((k) => (k.aliases ?? []).map((a) => ({ AliasName: a, AliasArn: aliasArn(k.region, k.accountId, a), KeyId: k.keyId })));
 }
 
@@ -133,9 +133,9 @@ export const actions: ActionTable = {
     resources: (ctx) => collection(ctx, 'key'),
     write: true,
     handler(ctx) {
-      oneOf(ctx, 'KeyUsage', KEY_USAGES, 'ENCRYPT/DECRYPT');
-      oneOf(ctx, 'Origin', ORIGINS, 'Aliyun_KMS');
-      oneOf(ctx, 'ProtectionLevel', PROTECTION_LEVELS, 'SOFTWARE');
+      const keyUsage = oneOf(ctx, 'KeyUsage', KEY_USAGES, 'ENCRYPT/DECRYPT');
+      const origin = oneOf(ctx, 'Origin', ORIGINS, 'Aliyun_KMS');
+      const protectionLevel = oneOf(ctx, 'ProtectionLevel', PROTECTION_LEVELS, 'SOFTWARE');
       const key: KmsKey = {
         keyId: newKeyId(),
         accountId: ctx.caller.accountId,
@@ -147,7 +147,8 @@ export const actions: ActionTable = {
         creator: ctx.caller.accountId,
       };
       ctx.state.keys.push(key);
-      return { KeyMetadata: { ...metadata(key), KeyUsage: ctx.params.KeyUsage || 'ENCRYPT/DECRYPT', Origin: ctx.params.Origin || 'Aliyun_KMS', ProtectionLevel: ctx.params.ProtectionLevel || 'SOFTWARE', PrimaryKeyVersion: randomUUID() } };
+      // The state keeps no usage/origin/level (every emulated key is a symmetric software key); echo what was asked.
+      return { KeyMetadata: { ...metadata(key), KeyUsage: keyUsage, Origin: origin, ProtectionLevel: protectionLevel, PrimaryKeyVersion: randomUUID() } };
     },
   },
 
@@ -196,7 +197,7 @@ export const actions: ActionTable = {
     resources: (ctx) => collection(ctx, 'alias'),
     handler(ctx) {
       const { pageNumber, pageSize } = paging(ctx);
-      const aliases = aliasesOf(ctx, regionKeys(ctx));
+      const aliases = aliasesOf(regionKeys(ctx));
       return { TotalCount: aliases.length, PageNumber: pageNumber, PageSize: pageSize, Aliases: { Alias: pageOf(aliases, pageNumber, pageSize) } };
     },
   },
@@ -206,7 +207,7 @@ export const actions: ActionTable = {
     resources: keyResource,
     handler(ctx) {
       const { pageNumber, pageSize } = paging(ctx);
-      const aliases = aliasesOf(ctx, [keyOrThrow(ctx)]);
+      const aliases = aliasesOf([keyOrThrow(ctx)]);
       return { TotalCount: aliases.length, PageNumber: pageNumber, PageSize: pageSize, Aliases: { Alias: pageOf(aliases, pageNumber, pageSize) } };
     },
   },
