@@ -49,8 +49,26 @@ export function settleEntry(entry: ShareResourceEntry | ShareTargetEntry, nowMs:
 export function settleShares(state: FullState, nowMs: number): void {
   for (const share of state.resourceShares) {
     share.resources.forEach((e) => settleEntry(e, nowMs));
-    share.targets.forEach((e) => settleEntry(e, nowMs));
+    share.targets.forEach((e) => (e.external && e.status === 'Associating' ? settleExternal(state, share, e, nowMs) : settleEntry(e, nowMs)));
   }
+}
+
+/**
+ * An external account's association stays Associating until it accepts the invitation (the emulator's choice,
+ * as AWS RAM does; Alibaba's owner-side view of a pending invitation is unconfirmed). Rejected or expired: Failed.
+ */
+function settleExternal(state: FullState, share: ResourceShare, e: ShareTargetEntry, nowMs: number): void {
+  const inv = state.invitations.find((i) => i.resourceShareId === share.resourceShareId && i.receiverAccountId === e.targetId);
+  if (!inv || inv.status === 'Pending') return;
+  if (inv.status === 'Accepted') {
+    settleEntry(e, nowMs);
+    if (e.readyAt === undefined && e.status === 'Associating') e.status = 'Associated';
+    return;
+  }
+  e.status = 'Failed';
+  e.statusMessage = `The invitation of ${e.targetId} was ${inv.status.toLowerCase()}.`;
+  e.updateTime = new Date(nowMs).toISOString();
+  delete e.readyAt;
 }
 
 // ---- reach ----

@@ -5,7 +5,7 @@ import type { EngineContext } from './context';
 import { applyPlan } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
 import { grantsFor, planShare, splitTargets } from './plan';
-import type { PlanAction, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation } from './model';
+import type { PlanAction, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
 
 export interface ShareOptions {
   dryRun?: boolean;
@@ -48,18 +48,29 @@ async function roleFor(ctx: EngineContext, obs: ResourceObservation, targets: Sh
   return p;
 }
 
+function targetStatus(share: ToolShareState | undefined, wanted: string[]): { pending: string[]; failed: Array<{ id: string; message?: string }> } {
+  const status = (id: string) => share?.targets[id]?.status ?? 'Missing';
+  return {
+    pending: wanted.filter((id) => status(id) === 'Associating' || status(id) === 'Missing'),
+    failed: wanted.filter((id) => status(id) === 'Failed').map((id) => ({ id, message: share?.targets[id]?.message })),
+  };
+}
+
 /** Poll the tool's resource share until its targets leave Associating, within the configured wait. */
 async function settledTargets(ctx: EngineContext, ref: ResourceRef, wanted: string[]): Promise<{ pending: string[]; failed: Array<{ id: string; message?: string }> }> {
   if (wanted.length === 0) return { pending: [], failed: [] };
   const deadline = Date.now() + ctx.cfg.associationWaitMs;
   for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
     const share = await observeToolShare(ctx, ref);
-    const status = (id: string) => share?.targets[id]?.status ?? 'Missing';
-    const pending = wanted.filter((id) => status(id) === 'Associating' || status(id) === 'Missing');
-    const failed = wanted.filter((id) => status(id) === 'Failed').map((id) => ({ id, message: share?.targets[id]?.message }));
+    const { pending, failed } = targetStatus(share, wanted);
     // An external account stays Associating until it accepts the invitation: no point waiting for that.
     const waiting = pending.filter((id) => !share?.targets[id]?.external);
-    if (waiting.length === 0 || Date.now() + delay > deadline) return { pending, failed };
+    if (waiting.length === 0 || Date.now() + delay > deadline) {
+      // The resource's own association fails too (e.g. a service-key snapshot): then no target can use it.
+      const resource = share ? (await ctx.ports.sharing.associations(ref.region, share.id, 'Resource')).find((a) => a.entityId === ref.id) : undefined;
+      if (resource?.status === 'Failed') failed.unshift({ id: ref.id, message: resource.message });
+      return { pending, failed };
+    }
     await ctx.sleep(delay);
   }
 }
@@ -108,7 +119,8 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     const writes = await applyPlan(ctx, actions);
     if (writes > 0 && role && opts.roleCache) opts.roleCache.delete(ref.type);
     const { sharingTargets } = splitTargets(ref.type, targets);
-    const { pending, failed } = await settledTargets(ctx, ref, sharingTargets);
+    // Nothing written: what was observed is still the truth, no need to read it again.
+    const { pending, failed } = writes > 0 ? await settledTargets(ctx, ref, sharingTargets) : targetStatus(obs.toolShare, sharingTargets);
     if (failed.length) {
       const message = failed.map((f) => `${f.id}: ${f.message ?? 'association failed'}`).join('; ');
       const res = outcome(ref, { outcome: 'failed', targets: names, actions, error: { code: 'AssociationFailed', message } });

@@ -29,9 +29,9 @@ describe('untagging a shared resource', () => {
   });
   afterAll(() => w.stop());
 
-  it('reports both untagged resources as changed', () => {
-    expect(outcomeFor(revoked, snap).outcome).toBe('shared');
-    expect(outcomeFor(revoked, image).outcome).toBe('shared');
+  it('reports both untagged resources revoked', () => {
+    expect(outcomeFor(revoked, snap).outcome).toBe('revoked');
+    expect(outcomeFor(revoked, image).outcome).toBe('revoked');
     expect(outcomeFor(revoked, image).actions.map((a) => a.kind).sort()).toEqual(['deleteResourceShare', 'unshareImageAccounts', 'writeGrantLedger']);
   });
 

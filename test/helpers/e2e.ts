@@ -32,7 +32,7 @@ export async function tagAndDeliver(w: World, id: string, value: string | Record
 
 export interface Outcome {
   resourceId: string;
-  outcome: 'shared' | 'unchanged' | 'pending' | 'refused' | 'failed';
+  outcome: 'shared' | 'revoked' | 'unchanged' | 'pending' | 'refused' | 'failed';
   targets: string[];
   pending?: string[];
   reason?: string;

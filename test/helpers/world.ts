@@ -7,6 +7,7 @@ import { sdkClients, type SdkClients } from './sdk';
 import type { FcContext } from '../../shared/runtime';
 import { handler as onTag } from '../../functions/on-tag/index';
 import { handler as share } from '../../functions/share/index';
+import { handler as reconcile } from '../../functions/reconcile/index';
 
 export { FUNCTION_ROLE, FUNCTION_POLICY, shippedPolicy, shippedTrust } from '../../scripts/function-role';
 
@@ -14,6 +15,7 @@ type Handler = (event: unknown, context: FcContext) => Promise<any>;
 const handlers: Record<string, Handler> = {
   'on-tag': onTag,
   share,
+  reconcile,
 };
 
 export interface World {
@@ -21,6 +23,8 @@ export interface World {
   owner: SdkClients;
   ownerUid: string;
   client(uid: string): SdkClients;
+  /** A fresh FC-shaped context with new STS credentials of the function role (what each invocation gets). */
+  context(fn: string): FcContext;
   /** Invoke a function the way FC does: event as a Buffer, context with the function role's credentials. */
   invoke(fn: keyof typeof handlers, event: unknown): Promise<any>;
   /** Deliver the events the emulator emitted since the last call to on-tag (as EventBridge would) and return the results. */
@@ -59,6 +63,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     owner,
     ownerUid,
     client: (uid) => sdkClients(emu.endpoint, keyOf(uid)),
+    context,
     invoke: (fn, event) => handlers[fn](Buffer.from(typeof event === 'string' ? event : JSON.stringify(event)), context(fn)),
     async deliverEvents() {
       await emu.flushEvents();

@@ -1,0 +1,59 @@
+// The cold-start strategy holds: each function bundle stays small because it never pulls in a full SDK client.
+// Bundles are built fresh from the current source into a temp folder, and a full ECS client bundle is the control
+// that proves the markers below are what a full client drags in.
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_BUDGET_BYTES, buildFunction, functionNames } from '../../scripts/build';
+
+const root = path.resolve(__dirname, '../..');
+/** A model class only the full ECS client's model table contains, and a method only its client class has. */
+const FULL_ECS_MARKERS = ['RunInstancesRequest', 'runInstancesWithOptions'];
+
+let outDir: string;
+let fullClientText: string;
+const bundles: Record<string, { bytes: number; text: string }> = {};
+
+beforeAll(async () => {
+  outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-share-bundles-'));
+  for (const name of functionNames()) {
+    const b = await buildFunction(name, outDir);
+    bundles[name] = { bytes: b.bytes, text: fs.readFileSync(b.file, 'utf8') };
+  }
+  const control = path.join(outDir, 'full-ecs.js');
+  await build({
+    stdin: { contents: "import Ecs from '@alicloud/ecs20140526'; export const client = Ecs;", resolveDir: root, loader: 'ts' },
+    outfile: control,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'warning',
+  });
+  fullClientText = fs.readFileSync(control, 'utf8');
+});
+
+afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
+
+describe('function bundles', () => {
+  it('are built for every function folder', () => {
+    expect(Object.keys(bundles).sort()).toEqual(functionNames());
+    expect(functionNames()).toEqual(expect.arrayContaining(['on-tag', 'share']));
+  });
+
+  it.each(functionNames())('keeps %s within the 800 KB budget', (name) => {
+    expect(BUNDLE_BUDGET_BYTES).toBe(800 * 1024);
+    expect(bundles[name].bytes).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
+  });
+
+  it('control: a bundle of the full ECS client is over the budget and carries the markers', () => {
+    expect(fullClientText.length).toBeGreaterThan(BUNDLE_BUDGET_BYTES);
+    for (const marker of FULL_ECS_MARKERS) expect(fullClientText).toContain(marker);
+  });
+
+  it.each(functionNames())('leaves the full ECS client and its model table out of %s', (name) => {
+    for (const marker of FULL_ECS_MARKERS) expect(bundles[name].text).not.toContain(marker);
+  });
+});

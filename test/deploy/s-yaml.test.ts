@@ -1,0 +1,106 @@
+// s.yaml is what `s deploy` ships: check its structure against the code and the bundles `npm run build` makes.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { HANDLED_EVENT_NAMES } from '../../shared/events';
+import { FUNCTION_ROLE } from '../../scripts/function-role';
+
+const root = path.resolve(__dirname, '../..');
+const requireFromRoot = createRequire(path.join(root, 'package.json'));
+
+interface FcProps {
+  functionName: string;
+  runtime: string;
+  handler: string;
+  code: string;
+  role: string;
+  triggers?: Array<{ triggerType: string; triggerConfig: Record<string, unknown> }>;
+}
+interface SYaml {
+  edition: string;
+  vars: { role: string };
+  resources: Record<string, { component: string; props: FcProps }>;
+}
+
+// s.yaml uses ${vars.x} only in values; the yaml package leaves them as text, so resolve the few the checks need.
+function loadSYaml(): SYaml {
+  const doc = parse(fs.readFileSync(path.join(root, 's.yaml'), 'utf8')) as SYaml;
+  for (const r of Object.values(doc.resources)) if (r.props.role === '${vars.role}') r.props.role = doc.vars.role;
+  return doc;
+}
+
+const s = loadSYaml();
+const resources = Object.entries(s.resources);
+const trigger = (type: string) => resources.flatMap(([, r]) => r.props.triggers ?? []).find((t) => t.triggerType === type);
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, env: process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('s.yaml', () => {
+  it('is a Serverless Devs edition 3.0.0 project with at least the on-tag and share functions', () => {
+    expect(s.edition).toBe('3.0.0');
+    expect(Object.keys(s.resources)).toEqual(expect.arrayContaining(['on-tag', 'share']));
+  });
+
+  it.each(resources)('deploys %s with fc3 on nodejs20, handler index.handler, from its bundle folder', (name, r) => {
+    expect(r.component).toBe('fc3');
+    expect(r.props.runtime).toBe('nodejs20');
+    expect(r.props.handler).toBe('index.handler');
+    expect(path.normalize(r.props.code)).toBe(path.join('dist', name));
+    expect(fs.existsSync(path.join(root, 'functions', name, 'index.ts')), `functions/${name}/index.ts`).toBe(true);
+  });
+
+  it.each(resources)('finds %s\'s handler exported by the built bundle (run npm run build first)', (name) => {
+    const bundle = path.join(root, 'dist', name, 'index.js');
+    expect(fs.existsSync(bundle), `${bundle} is missing: run npm run build`).toBe(true);
+    const mod = requireFromRoot(bundle) as { handler?: unknown };
+    expect(typeof mod.handler).toBe('function');
+  });
+
+  it('filters the EventBridge trigger to ECS ActionTrail calls and exactly the event names on-tag handles', () => {
+    const pattern = JSON.parse(String(trigger('eventbridge')?.triggerConfig.eventRuleFilterPattern));
+    expect(pattern.source).toEqual(['acs.ecs']);
+    expect(pattern.type).toContain('ecs:ActionTrail:ApiCall');
+    expect(pattern.data.eventName).toEqual([...HANDLED_EVENT_NAMES]);
+  });
+
+  it('puts the EventBridge trigger on the on-tag function', () => {
+    expect(s.resources['on-tag'].props.triggers?.map((t) => t.triggerType)).toContain('eventbridge');
+  });
+
+  it('gives the timer trigger a six-field cron expression and a JSON payload', () => {
+    const cfg = trigger('timer')?.triggerConfig ?? {};
+    expect(String(cfg.cronExpression).trim().split(/\s+/)).toHaveLength(6);
+    expect(() => JSON.parse(String(cfg.payload))).not.toThrow();
+  });
+
+  it('runs every function under the role the end-to-end suite builds from the shipped policy', () => {
+    for (const [, r] of resources) expect(r.props.role).toBe(FUNCTION_ROLE);
+  });
+
+  // The README is written alongside; once it exists it must name the same role.
+  it.skipIf(!fs.existsSync(path.join(root, 'README.md')))('names the same function role as the README', () => {
+    expect(fs.readFileSync(path.join(root, 'README.md'), 'utf8')).toContain(s.vars.role);
+  });
+
+  it('renders offline with `s preview` to the same function names', async () => {
+    const r = await run(path.join(root, 'node_modules/.bin/s'), ['preview', '--silent', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rendered = JSON.parse(r.stdout) as SYaml;
+    const names = (doc: SYaml) => Object.values(doc.resources).map((x) => x.props.functionName);
+    expect(names(rendered)).toEqual(names(s));
+    expect(Object.values(rendered.resources).map((x) => x.props.role)).toEqual(resources.map(() => FUNCTION_ROLE));
+  });
+});
