@@ -4,6 +4,7 @@
 // in separate processes so each one's memory is its own.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { EmulatorState, ResourceShare, Role, CustomPolicy, Snapshot, Image } from './emulator/types';
@@ -97,9 +98,18 @@ async function startEmulatorProcess(stateFile: string): Promise<{ endpoint: stri
   return { endpoint, stop: () => child.kill('SIGTERM') };
 }
 
-async function admin(endpoint: string, method: string, route: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${endpoint}/_emulator/${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return res.json();
+/** The emulator's admin API, one connection per request (the bench blocks long enough for keep-alive sockets to go stale). */
+function admin(endpoint: string, method: string, route: string, body?: unknown): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${endpoint}/_emulator/${route}`, { method, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve(JSON.parse(text)));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
 
 /** Run the bundled reconcile handler in a fresh node process; returns its summary and peak RSS. */
@@ -162,4 +172,3 @@ if (require.main === module) {
   const sizes = process.argv[2] === '--small' ? ([[300, 60], [1200, 240]] as Array<[number, number]>) : undefined;
   reconcileBench(sizes).then((l) => console.log(l.join('\n')), (e) => (console.error(e), process.exit(1)));
 }
-void spawnSync;

@@ -1,7 +1,11 @@
 // npm run bench: prints figures, one section after another. It always exits 0: a timed run is a measurement, not a test.
 import { coldStartBench } from './bench-coldstart';
+import { reconcileBench } from './bench-reconcile';
 
-const sections: Array<{ title: string; run: () => Promise<string[]> }> = [{ title: 'Cold start', run: () => coldStartBench() }];
+const sections: Array<{ title: string; run: () => Promise<string[]> }> = [
+  { title: 'Cold start', run: () => coldStartBench() },
+  { title: 'Reconcile at scale', run: () => reconcileBench() },
+];
 
 export async function main(): Promise<void> {
   for (const s of sections) {

@@ -34,7 +34,8 @@ function divertStdout(file: string): () => void {
   const original = process.stdout.write.bind(process.stdout);
   const fd = fs.openSync(file, 'a');
   process.stdout.write = ((chunk: string | Uint8Array) => {
-    fs.writeSync(fd, typeof chunk === 'string' ? chunk : Buffer.from(chunk));
+    if (typeof chunk === 'string') fs.writeSync(fd, chunk);
+    else fs.writeSync(fd, chunk);
     return true;
   }) as typeof process.stdout.write;
   return () => {
@@ -149,6 +150,9 @@ function reportRuns(runs: Run[]): void {
       if (res.outcome === 'failed' || res.outcome === 'refused') failures.push(`on-tag for ${res.resourceId}`);
     }
     if (r.result && !r.result.results) say(`  ${r.event.data.eventName} ${ids}: ${JSON.stringify(r.result)}`);
+  }
+  if (runs.some((r) => r.result?.results?.some((x: { outcome: string }) => x.outcome === 'unchanged'))) {
+    say('  (on-tag records what it granted in a tag, which emits an event too; handling it again changes nothing)');
   }
 }
 

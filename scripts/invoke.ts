@@ -3,6 +3,7 @@
 // ALIBABA_CLOUD_ENDPOINT_OVERRIDE is set (with that emulator's keys in ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET), else against
 // the real cloud with the standard Alibaba Cloud credential chain (environment, profile, RAM role...).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { buildFunction, functionNames } from './build';
@@ -22,7 +23,8 @@ async function main() {
   else if (arg) event = fs.readFileSync(path.resolve(arg), 'utf8');
   else usage('pass an event file (see events/) or --dry-run');
 
-  const { file } = await buildFunction(fn);
+  // Built apart from dist/, so a local run never races a deploy build or the tests that read dist/.
+  const { file } = await buildFunction(fn, path.join(os.tmpdir(), 'ecs-share-invoke'));
   const { handler } = require(file) as { handler: (e: Buffer, c: unknown) => Promise<unknown> };
   const env = process.env;
   const context = {

@@ -11,20 +11,12 @@ const root = path.resolve(__dirname, '../..');
 const SHIPPED_EVENT = 'events/manual-share-snapshot.json';
 const shipped = JSON.parse(fs.readFileSync(path.join(root, SHIPPED_EVENT), 'utf8')) as { resourceId: string; region: string; dryRun: boolean };
 
-/** The demo state plus the CMK-encrypted snapshot the shipped sample event names, tagged for the external recipient. */
+/** The demo state with the CMK-encrypted snapshot the shipped sample event names tagged for the external recipient. */
 function stateWithSampleSnapshot(): EmulatorState {
   const state = demoState();
-  state.snapshots!.push({
-    snapshotId: shipped.resourceId,
-    accountId: DEMO.owner.uid,
-    region: DEMO.region,
-    sourceDiskId: 'd-demo0cmk0000000001',
-    encrypted: true,
-    kmsKeyId: DEMO.cmkId,
-    status: 'accomplished',
-    size: 40,
-    tags: { 'share-with': DEMO.externalRecipient.uid },
-  });
+  const snap = state.snapshots!.find((s) => s.snapshotId === shipped.resourceId);
+  if (!snap) throw new Error(`${SHIPPED_EVENT} names ${shipped.resourceId}, which the demo state does not have`);
+  snap.tags = { ...snap.tags, 'share-with': DEMO.externalRecipient.uid };
   return state;
 }
 

@@ -83,10 +83,6 @@ describe('a service-key resource in the legacy mode, where the cloud refuses it'
   });
 
   // The emulator reports this refusal asynchronously, as a Failed *resource* association of the share.
-  // PRODUCT BUG: shared/share/observe.ts observeToolShare reads only the 'Target' associations and
-  // shared/share/share-resource.ts settledTargets only checks targets, so a Failed resource association
-  // (AssociationFailedDetails / AssociationStatusMessage) is never seen: the outcome is 'shared' although no
-  // recipient can use the snapshot, and every replay says 'unchanged'. Expected: 'failed' with that message.
   it('reports the snapshot failed with the reason the share association gives', async () => {
     const result = outcomeFor(await tagAndDeliver(w, svcSnapshot, member), svcSnapshot);
     expect(result.outcome).toBe('failed');

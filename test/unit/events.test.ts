@@ -18,7 +18,7 @@ const tagEvent = (e: Partial<TagEvent> & Pick<TagEvent, 'eventId' | 'eventName' 
 const FIXTURES: Record<string, Invocation> = {
   'on-tag-tagresources-snapshot.json': {
     kind: 'events',
-    events: [tagEvent({ eventId: '6B1F0C2D-3E4F-5A6B-7C8D-9E0F1A2B3C4D', eventName: 'TagResources', resourceType: 'snapshot', resourceIds: ['s-bp1demosnap0001'] })],
+    events: [tagEvent({ eventId: '6B1F0C2D-3E4F-5A6B-7C8D-9E0F1A2B3C4D', eventName: 'TagResources', resourceType: 'snapshot', resourceIds: ['s-demo0cmk0000000001'] })],
     skipped: [],
   },
   'on-tag-tagresources-image.json': {
@@ -28,7 +28,7 @@ const FIXTURES: Record<string, Invocation> = {
         eventId: '7C2A1D3E-4F5A-6B7C-8D9E-0F1A2B3C4D5E',
         eventName: 'TagResources',
         resourceType: 'image',
-        resourceIds: ['m-bp1demoimage0001', 'm-bp1demoimage0002'],
+        resourceIds: ['m-demo0cmk0000000001', 'm-bp1demoimage0002'],
         tagKeys: ['share-with', 'share-with.2'],
       }),
     ],
@@ -36,12 +36,12 @@ const FIXTURES: Record<string, Invocation> = {
   },
   'on-tag-untagresources-snapshot.json': {
     kind: 'events',
-    events: [tagEvent({ eventId: '8D3B2E4F-5A6B-7C8D-9E0F-1A2B3C4D5E6F', eventName: 'UntagResources', resourceType: 'snapshot', resourceIds: ['s-bp1demosnap0001'] })],
+    events: [tagEvent({ eventId: '8D3B2E4F-5A6B-7C8D-9E0F-1A2B3C4D5E6F', eventName: 'UntagResources', resourceType: 'snapshot', resourceIds: ['s-demo0cmk0000000001'] })],
     skipped: [],
   },
   'on-tag-addtags-image.json': {
     kind: 'events',
-    events: [tagEvent({ eventId: '9E4C3F5A-6B7C-8D9E-0F1A-2B3C4D5E6F7A', eventName: 'AddTags', resourceType: 'image', resourceIds: ['m-bp1demoimage0001'] })],
+    events: [tagEvent({ eventId: '9E4C3F5A-6B7C-8D9E-0F1A-2B3C4D5E6F7A', eventName: 'AddTags', resourceType: 'image', resourceIds: ['m-demo0cmk0000000001'] })],
     skipped: [],
   },
   'on-tag-createsnapshot-with-tags.json': {
@@ -57,7 +57,7 @@ const FIXTURES: Record<string, Invocation> = {
   'on-tag-batch.json': {
     kind: 'events',
     events: [
-      tagEvent({ eventId: '2B7F6C8D-9E0F-1A2B-3C4D-5E6F7A8B9C0D', eventName: 'TagResources', resourceType: 'snapshot', resourceIds: ['s-bp1demosnap0001', 's-bp1demosnap0002'] }),
+      tagEvent({ eventId: '2B7F6C8D-9E0F-1A2B-3C4D-5E6F7A8B9C0D', eventName: 'TagResources', resourceType: 'snapshot', resourceIds: ['s-demo0cmk0000000001', 's-bp1demosnap0002'] }),
       tagEvent({ eventId: '3C8A7D9E-0F1A-2B3C-4D5E-6F7A8B9C0D1E', eventName: 'RemoveTags', region: 'cn-shanghai', resourceType: 'image', resourceIds: ['m-uf6demoimage0003'] }),
     ],
     skipped: [],
@@ -67,8 +67,8 @@ const FIXTURES: Record<string, Invocation> = {
     events: [],
     skipped: [{ eventId: '4D9B8E0F-1A2B-3C4D-5E6F-7A8B9C0D1E2F', reason: expect.stringContaining('tag:ActionTrail:ApiCall') }],
   },
-  'manual-share-snapshot.json': { kind: 'manual', command: { resourceId: 's-bp1demosnap0001', region: 'cn-hangzhou', dryRun: true } },
-  'manual-share-image.json': { kind: 'manual', command: { resourceId: 'm-bp1demoimage0001', region: 'cn-hangzhou', dryRun: true } },
+  'manual-share-snapshot.json': { kind: 'manual', command: { resourceId: 's-demo0cmk0000000001', region: 'cn-hangzhou', dryRun: true } },
+  'manual-share-image.json': { kind: 'manual', command: { resourceId: 'm-demo0cmk0000000001', region: 'cn-hangzhou', dryRun: true } },
   'timer-reconcile.json': { kind: 'timer', triggerName: 'reconcile-timer', payload: { action: 'reconcile' } },
   'reconcile-dry-run.json': { kind: 'manual', command: { action: 'reconcile', regions: ['cn-hangzhou'], dryRun: true } },
 };

@@ -1,0 +1,75 @@
+// A pass cut short resumes where it stopped: 250 tagged snapshots (three listing pages of 100) handled 100 at a time.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO } from '../../scripts/emulator';
+import type { World } from '../helpers/world';
+import { e2eState } from '../helpers/states';
+import { use } from '../helpers/e2e';
+import { bulkSnapshotId, checkpointFile, productCalls, reconcile, reconcileWorld, withTaggedSnapshots } from '../helpers/reconcile';
+import type { ReconcileSummary } from '../../shared/usecases/reconcile';
+
+const member = DEMO.rdRecipient.uid;
+const COUNT = 250;
+const total = (s: ReconcileSummary) => Object.values(s.counts).reduce((a, b) => a + b, 0);
+
+/** The snapshots ecs-share has a live resource share for, read back through the API. */
+async function sharedSnapshots(w: World): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (let token: string | undefined; ; ) {
+    const page = await w.owner.rs('ListResourceShares', { RegionId: DEMO.region, ResourceOwner: 'Self', MaxResults: 100, NextToken: token });
+    for (const s of page.ResourceShares ?? []) if (s.ResourceShareStatus === 'Active' && s.ResourceShareName.startsWith('ecs-share-s-')) ids.add(s.ResourceShareName.slice('ecs-share-'.length));
+    token = page.NextToken;
+    if (!token) return ids;
+  }
+}
+
+/** DescribeSnapshots calls of the product: tag-filtered listings (pages) and reads by id (re-observations). */
+function describeSnapshotCalls(w: World) {
+  const calls = productCalls(w).filter((c) => c.action === 'DescribeSnapshots');
+  return { listings: calls.filter((c) => !c.params.SnapshotIds), byId: calls.filter((c) => c.params.SnapshotIds) };
+}
+
+describe('a reconcile pass cut short by maxResources', () => {
+  let w: World;
+  const runs: Array<{ summary: ReconcileSummary; listings: number; byId: number; shared: number }> = [];
+  beforeAll(async () => {
+    // One resource at a time, so this suite measures resuming alone (concurrent first writers: reconcile-steady).
+    w = await reconcileWorld({ state: withTaggedSnapshots(e2eState(), COUNT, { 'share-with': member }), env: { SHARE_CONCURRENCY: '1' } });
+    for (let i = 0; i < 3; i++) {
+      w.emu.clearCalls();
+      const summary = await reconcile(w, { maxResources: 100 });
+      const { listings, byId } = describeSnapshotCalls(w);
+      runs.push({ summary, listings: listings.length, byId: byId.length, shared: (await sharedSnapshots(w)).size });
+    }
+  }, 120_000);
+  afterAll(() => w.stop());
+
+  it('stops after the first page, incomplete, with some snapshots shared and a checkpoint written', () => {
+    expect(runs[0].summary).toMatchObject({ ok: true, complete: false, resumed: false });
+    expect(runs[0].summary.counts.shared).toBe(100);
+    expect(runs[0].shared).toBe(100);
+  });
+
+  it('resumes on the second run and continues with the next page', () => {
+    expect(runs[1].summary).toMatchObject({ ok: true, complete: false, resumed: true });
+    expect(runs[1].summary.counts.shared).toBe(100);
+    expect(runs[1].shared).toBe(200);
+  });
+
+  it('finishes on the third run with every snapshot shared and the checkpoint cleared', async () => {
+    expect(runs[2].summary).toMatchObject({ ok: true, complete: true, resumed: true });
+    expect(runs[2].shared).toBe(COUNT);
+    expect(fs.existsSync(checkpointFile(w))).toBe(false);
+    expect(await use(w, member, bulkSnapshotId(1))).toMatchObject({ ok: true });
+    expect(await use(w, member, bulkSnapshotId(COUNT))).toMatchObject({ ok: true });
+  });
+
+  it('lists each page once over the three runs (one listing call per run)', () => {
+    expect(runs.map((r) => r.listings)).toEqual([1, 1, 1]);
+  });
+
+  it('does not revisit the snapshots earlier runs handled', () => {
+    expect(runs.map((r) => total(r.summary))).toEqual([100, 100, 50]);
+    expect(runs.map((r) => r.byId)).toEqual([0, 0, 0]);
+  });
+});

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { planRole, planShares, splitTargets } from '../../shared/share/plan';
+import { planRoleTrim } from '../../shared/usecases/reconcile';
+import { buildKmsPolicies, policyNameFor, type KeyRef } from '../../shared/domain/kms-policy';
+import { writeTrustLedger } from '../../shared/domain/trust-policy';
+import type { ResourceObservation, RoleObservation, ShareTarget } from '../../shared/share/model';
+
+const OWNER = '1000000000000001';
+const A = '1000000000000002';
+const B = '1000000000000003';
+const C = '1000000000000004';
+const KEY: KeyRef = { region: 'cn-hangzhou', accountId: OWNER, keyId: 'key-1' };
+const account = (uid: string): ShareTarget => ({ kind: 'account', uid });
+const folder: ShareTarget = { kind: 'folder', rdId: 'rd-demo01', path: 'rd-demo01/r-demo01/fd-demofold01', folderId: 'fd-demofold01' };
+
+function image(fields: Partial<ResourceObservation> = {}): ResourceObservation {
+  return { ref: { type: 'image', id: 'm-img1', region: 'cn-hangzhou' }, exists: true, tags: {}, encryption: { kind: 'cmk', keys: [KEY] }, disabledKeys: [], imageAccounts: [], grantLedger: [], ...fields };
+}
+function snapshot(fields: Partial<ResourceObservation> = {}): ResourceObservation {
+  return { ref: { type: 'snapshot', id: 's-snap1', region: 'cn-hangzhou' }, exists: true, tags: {}, encryption: { kind: 'cmk', keys: [KEY] }, disabledKeys: [], ...fields };
+}
+function trustFor(uids: string[]): string {
+  return JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: uids.map((u) => `${u}@ecs.aliyuncs.com`) } }] });
+}
+function role(fields: Partial<RoleObservation> = {}): RoleObservation {
+  const name = policyNameFor('image', 0);
+  return {
+    roleName: 'AliyunECSShareEncryptImageDefaultRole',
+    exists: true,
+    trustPolicy: trustFor([A]),
+    description: writeTrustLedger('', { accounts: [A], rds: [], folders: [] }),
+    attached: [{ policyName: name, policyType: 'Custom' }],
+    kmsPolicies: { [name]: JSON.stringify(buildKmsPolicies([KEY])[0]) },
+    ...fields,
+  };
+}
+const kinds = (actions: Array<{ kind: string }>) => actions.map((a) => a.kind);
+
+describe('splitTargets', () => {
+  it('sends image accounts to ModifyImageSharePermission and everything else to Resource Sharing', () => {
+    expect(splitTargets('image', [account(A), folder])).toEqual({ imageAccounts: [A], sharingTargets: ['fd-demofold01'] });
+    expect(splitTargets('snapshot', [account(A), folder])).toEqual({ imageAccounts: [], sharingTargets: [A, 'fd-demofold01'] });
+  });
+});
+
+describe('planShares', () => {
+  it('adds only the accounts an image is not yet shared with, and records them as granted', () => {
+    const actions = planShares(image({ imageAccounts: [A] }), [account(A), account(B)], 'ecs-share:granted');
+    expect(actions).toEqual([
+      { kind: 'shareImageAccounts', ref: image().ref, add: [B] },
+      { kind: 'writeGrantLedger', ref: image().ref, accounts: [B], tags: { 'ecs-share:granted': B }, removeKeys: [] },
+    ]);
+  });
+
+  it('takes back an account it granted that the tag no longer names, and leaves a manual share alone', () => {
+    const obs = image({ imageAccounts: [A, B, C], grantLedger: [A, B], tags: { 'ecs-share:granted': `${A},${B}` } });
+    const actions = planShares(obs, [account(A)], 'ecs-share:granted');
+    expect(actions[0]).toEqual({ kind: 'unshareImageAccounts', ref: obs.ref, remove: [B] });
+    expect(kinds(actions)).toEqual(['unshareImageAccounts', 'writeGrantLedger']);
+  });
+
+  it('plans nothing when the image is shared exactly as asked', () => {
+    expect(planShares(image({ imageAccounts: [A], grantLedger: [A] }), [account(A)], 'ecs-share:granted')).toEqual([]);
+  });
+
+  it('creates a resource share for a snapshot, allowing external targets when an account is named', () => {
+    const [a] = planShares(snapshot(), [account(A)], 'ecs-share:granted');
+    expect(a).toMatchObject({ kind: 'createResourceShare', name: 'ecs-share-s-snap1', targets: [A], allowExternalTargets: true });
+  });
+
+  it('associates missing targets and disassociates the ones no longer asked for', () => {
+    const obs = snapshot({ toolShare: { id: 'rs-1', allowExternalTargets: true, targets: { [A]: { status: 'Associated' }, [B]: { status: 'Associating' } } } });
+    const actions = planShares(obs, [account(A), account(C)], 'ecs-share:granted');
+    expect(actions).toEqual([
+      { kind: 'associateTargets', ref: obs.ref, shareId: 'rs-1', targets: [C] },
+      { kind: 'disassociateTargets', ref: obs.ref, shareId: 'rs-1', targets: [B] },
+    ]);
+  });
+
+  it('re-associates a target whose association failed', () => {
+    const obs = snapshot({ toolShare: { id: 'rs-1', allowExternalTargets: true, targets: { [A]: { status: 'Failed' } } } });
+    expect(planShares(obs, [account(A)], 'ecs-share:granted')).toEqual([{ kind: 'associateTargets', ref: obs.ref, shareId: 'rs-1', targets: [A] }]);
+  });
+
+  it('deletes its resource share when no target is left', () => {
+    const obs = snapshot({ toolShare: { id: 'rs-1', allowExternalTargets: true, targets: { [A]: { status: 'Associated' } } } });
+    expect(planShares(obs, [], 'ecs-share:granted')).toEqual([{ kind: 'deleteResourceShare', ref: obs.ref, shareId: 'rs-1' }]);
+  });
+});
+
+describe('planRole', () => {
+  it('needs no role for an unencrypted resource', () => {
+    expect(planRole(role({ exists: false }), image({ encryption: { kind: 'none' } }), [account(A)], false)).toEqual([]);
+  });
+
+  it('creates the role and writes the KMS policy when the role is missing', () => {
+    const actions = planRole({ roleName: 'R', exists: false, attached: [], kmsPolicies: {} }, image(), [account(A)], false);
+    expect(kinds(actions)).toEqual(['createRole', 'writeKmsPolicies']);
+  });
+
+  it('plans nothing when trust, policy and attachment are already right', () => {
+    expect(planRole(role(), image(), [account(A)], false)).toEqual([]);
+  });
+
+  it('merges only the grants the trust policy does not yet satisfy', () => {
+    const actions = planRole(role(), image(), [account(A), account(B)], false);
+    expect(actions).toEqual([{ kind: 'mergeTrust', roleName: 'AliyunECSShareEncryptImageDefaultRole', add: [{ kind: 'account', uid: B }], remove: [] }]);
+  });
+
+  it('re-attaches a KMS policy that was detached by hand', () => {
+    expect(kinds(planRole(role({ attached: [] }), image(), [account(A)], false))).toEqual(['attachPolicy']);
+  });
+
+  it('adds a new key to the KMS policy without dropping the ones granted before', () => {
+    const other: KeyRef = { ...KEY, keyId: 'key-2' };
+    const [a] = planRole(role(), image({ encryption: { kind: 'cmk', keys: [other] } }), [account(A)], false);
+    expect(a).toMatchObject({ kind: 'writeKmsPolicies', exact: false });
+    expect(a.kind === 'writeKmsPolicies' && a.keys.map((k) => k.keyId).sort()).toEqual(['key-1', 'key-2']);
+  });
+
+  it('attaches AliyunKMSFullAccess for a service-key resource only in legacy mode', () => {
+    const obs = image({ encryption: { kind: 'service-key', keys: [KEY] } });
+    expect(kinds(planRole(role(), obs, [account(A)], true))).toEqual(['attachPolicy']);
+    expect(planRole(role(), obs, [account(A)], false)).toEqual([]);
+  });
+});
+
+describe('planRoleTrim', () => {
+  it('removes a granted principal that no resource needs any more, keeping the needed one', () => {
+    const r = role({ trustPolicy: trustFor([A, B]), description: writeTrustLedger('', { accounts: [A, B], rds: [], folders: [] }) });
+    const actions = planRoleTrim(r, 'image', { grants: [{ kind: 'account', uid: A }], keys: [KEY], incomplete: false });
+    expect(actions).toEqual([{ kind: 'mergeTrust', roleName: r.roleName, add: [{ kind: 'account', uid: A }], remove: [{ kind: 'account', uid: B }] }]);
+  });
+
+  it('never removes a principal that ecs-share did not add', () => {
+    const r = role({ trustPolicy: trustFor([A, C]), description: writeTrustLedger('', { accounts: [A], rds: [], folders: [] }) });
+    expect(planRoleTrim(r, 'image', { grants: [{ kind: 'account', uid: A }], keys: [KEY], incomplete: false })).toEqual([]);
+  });
+
+  it('takes nothing back when some resource of the type could not be evaluated', () => {
+    expect(planRoleTrim(role(), 'image', { grants: [], keys: [], incomplete: true })).toEqual([]);
+  });
+
+  it('drops the KMS policy when no shared resource uses a key any more', () => {
+    const actions = planRoleTrim(role({ description: '' }), 'image', { grants: [], keys: [], incomplete: false });
+    expect(actions).toEqual([{ kind: 'writeKmsPolicies', roleName: 'AliyunECSShareEncryptImageDefaultRole', type: 'image', keys: [], exact: true }]);
+  });
+});
