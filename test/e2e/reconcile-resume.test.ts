@@ -31,7 +31,7 @@ function describeSnapshotCalls(w: World) {
 
 describe('a reconcile pass cut short by maxResources', () => {
   let w: World;
-  const runs: Array<{ summary: ReconcileSummary; listings: number; byId: number; shared: number }> = [];
+  const runs: Array<{ summary: ReconcileSummary; listings: Array<string | undefined>; byId: number; shared: number; checkpoint: boolean }> = [];
   beforeAll(async () => {
     // One resource at a time, so this suite measures resuming alone (concurrent first writers: reconcile-steady).
     w = await reconcileWorld({ state: withTaggedSnapshots(e2eState(), COUNT, { 'share-with': member }), env: { SHARE_CONCURRENCY: '1' } });
@@ -39,7 +39,7 @@ describe('a reconcile pass cut short by maxResources', () => {
       w.emu.clearCalls();
       const summary = await reconcile(w, { maxResources: 100 });
       const { listings, byId } = describeSnapshotCalls(w);
-      runs.push({ summary, listings: listings.length, byId: byId.length, shared: (await sharedSnapshots(w)).size });
+      runs.push({ summary, listings: listings.map((c) => c.params.NextToken), byId: byId.length, shared: (await sharedSnapshots(w)).size, checkpoint: fs.existsSync(checkpointFile(w)) });
     }
   }, 120_000);
   afterAll(() => w.stop());
@@ -48,28 +48,38 @@ describe('a reconcile pass cut short by maxResources', () => {
     expect(runs[0].summary).toMatchObject({ ok: true, complete: false, resumed: false });
     expect(runs[0].summary.counts.shared).toBe(100);
     expect(runs[0].shared).toBe(100);
+    expect(runs[0].checkpoint).toBe(true);
   });
 
   it('resumes on the second run and continues with the next page', () => {
     expect(runs[1].summary).toMatchObject({ ok: true, complete: false, resumed: true });
     expect(runs[1].summary.counts.shared).toBe(100);
     expect(runs[1].shared).toBe(200);
+    expect(runs[1].checkpoint).toBe(true);
   });
 
   it('finishes on the third run with every snapshot shared and the checkpoint cleared', async () => {
     expect(runs[2].summary).toMatchObject({ ok: true, complete: true, resumed: true });
     expect(runs[2].shared).toBe(COUNT);
-    expect(fs.existsSync(checkpointFile(w))).toBe(false);
+    expect(runs[2].checkpoint).toBe(false);
     expect(await use(w, member, bulkSnapshotId(1))).toMatchObject({ ok: true });
     expect(await use(w, member, bulkSnapshotId(COUNT))).toMatchObject({ ok: true });
   });
 
-  it('lists each page once over the three runs (one listing call per run)', () => {
-    expect(runs.map((r) => r.listings)).toEqual([1, 1, 1]);
+  it('lists each page once over the three runs: one listing call per run, each from where the last stopped', () => {
+    expect(runs.map((r) => r.listings.length)).toEqual([1, 1, 1]);
+    const [first, second, third] = runs.map((r) => r.listings[0]);
+    expect(first).toBeUndefined();
+    expect(second).toBeTruthy();
+    expect(third).toBeTruthy();
+    expect(third).not.toBe(second);
   });
 
-  it('does not revisit the snapshots earlier runs handled', () => {
+  it('does not count again the snapshots earlier runs handled', () => {
     expect(runs.map((r) => total(r.summary))).toEqual([100, 100, 50]);
+  });
+
+  it('does not read again, one by one, the snapshots earlier runs handled', () => {
     expect(runs.map((r) => r.byId)).toEqual([0, 0, 0]);
   });
 });
