@@ -33,12 +33,16 @@ function describe(a: PlanAction): string {
 }
 
 export function formatPlan(summary: unknown): string {
-  const s = summary as { results?: Array<{ resourceId: string; region: string; outcome: string; reason?: string; actions?: PlanAction[] }>; planExtra?: PlanAction[] };
+  const s = summary as { results?: Array<{ resourceId: string; region: string; outcome: string; reason?: string; actions?: PlanAction[] }>; roleActions?: PlanAction[] };
   const lines: string[] = [];
   for (const r of s.results ?? []) {
     const acts = r.actions ?? [];
     lines.push(`${r.region} ${r.resourceId}: ${acts.length ? `${acts.length} change(s)` : r.outcome}${r.reason ? ` — ${r.reason}` : ''}`);
     for (const a of acts) lines.push(`  - ${describe(a)}`);
+  }
+  if (s.roleActions?.length) {
+    lines.push(`share roles: ${s.roleActions.length} change(s)`);
+    for (const a of s.roleActions) lines.push(`  - ${describe(a)}`);
   }
   return lines.length ? lines.join('\n') : 'nothing to change';
 }

@@ -83,7 +83,14 @@ export async function ensureKmsPolicies(ctx: EngineContext, roleName: string, ty
       const name = policyNameFor(type, i);
       const text = JSON.stringify(doc);
       if (current[name] === undefined) {
-        await ctx.ports.ram.createPolicy(name, text, `KMS keys that ${roleName} may use for shared encrypted resources. Managed by ecs-share.`);
+        try {
+          await ctx.ports.ram.createPolicy(name, text, `KMS keys that ${roleName} may use for shared encrypted resources. Managed by ecs-share.`);
+        } catch (e) {
+          // Another worker created it first: merge into theirs on the next round.
+          if (!(e instanceof CloudError && classify(e) === 'already-done')) throw e;
+          changed = true;
+          continue;
+        }
       } else if (!samePolicy(parsePolicy(current[name]), doc)) {
         await writePolicyVersion(ctx, name, text);
       } else continue;

@@ -32,8 +32,14 @@ export interface ReconcileSummary {
   counts: Counts;
   byRegion: Record<string, Counts>;
   errors: Array<{ resourceId: string; region: string; outcome: string; code?: string; message: string }>;
-  /** Resources with changes (or, in a dry run, with planned changes), refusals or failures. Unchanged ones are only counted. */
+  /**
+   * Resources with changes (or, in a dry run, with planned changes), refusals or failures. Unchanged ones are only
+   * counted. A real run keeps every refusal and failure but at most MAX_CHANGED_RESULTS changed ones (the summary
+   * must stay small at any scale); a dry run keeps the full plan.
+   */
   results: ResourceOutcome[];
+  /** Changed resources left out of `results` (counted in `counts`). */
+  resultsOmitted: number;
   /** Changes to the share roles themselves (trust principals and KMS keys taken back). */
   roleActions: PlanAction[];
   apiCalls: number;
@@ -41,6 +47,7 @@ export interface ReconcileSummary {
 }
 
 const KNOWN = new Set(['action', 'regions', 'dryRun', 'maxResources']);
+export const MAX_CHANGED_RESULTS = 500;
 
 export function parseReconcileCommand(command: Record<string, unknown>, defaultRegions: string[]): ReconcileCommand {
   const unknown = Object.keys(command).filter((k) => !KNOWN.has(k));
@@ -103,6 +110,15 @@ export function planRoleTrim(role: RoleObservation, type: ResourceType, needs: R
   return actions;
 }
 
+/** Which of these resources still carry the share tag, read in batches of 100 ids. */
+async function taggedAmong(ctx: EngineContext, region: string, refs: ResourceRef[]): Promise<Set<string>> {
+  const ids = (type: ResourceType) => refs.filter((r) => r.type === type).map((r) => r.id);
+  const carries = (tags: Record<string, string>) => ctx.cfg.tagKey in tags;
+  const snapshots = ids('snapshot').length ? await ctx.ports.ecs.getSnapshots(region, ids('snapshot')) : [];
+  const images = ids('image').length ? await ctx.ports.ecs.getImages(region, ids('image')) : [];
+  return new Set([...snapshots, ...images].filter((r) => carries(r.tags)).map((r) => r.id));
+}
+
 export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store: CheckpointStore, remainingMs: () => number): Promise<ReconcileSummary> {
   const started = Date.now();
   const callsBefore = ctx.api.countCalls();
@@ -114,6 +130,8 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
   const kept: ResourceOutcome[] = [];
   const roleCache = new Map<string, Promise<RoleObservation>>();
   let handled = 0;
+  let changedKept = 0;
+  let resultsOmitted = 0;
   // Keep a reserve to write the checkpoint and the summary before Function Compute stops the instance.
   const reserveMs = 15_000;
   const outOfBudget = () => remainingMs() < reserveMs || (cmd.maxResources !== undefined && handled >= cmd.maxResources);
@@ -122,7 +140,12 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
     counts[r.outcome]++;
     (byRegion[r.region] ??= emptyCounts())[r.outcome]++;
     addNeeds(cp.needs[r.resourceType], r);
-    if (r.outcome !== 'unchanged') kept.push(r);
+    if (r.outcome === 'unchanged') return;
+    const isError = r.outcome === 'refused' || r.outcome === 'failed';
+    if (isError || cmd.dryRun || changedKept < MAX_CHANGED_RESULTS) {
+      kept.push(r);
+      if (!isError) changedKept++;
+    } else resultsOmitted++;
   };
   const run = async (refs: Array<{ ref: ResourceRef; known?: KnownResource }>) => {
     const results = await mapLimit(refs, ctx.cfg.concurrency, ({ ref, known }) => shareResource(ctx, ref, { dryRun: cmd.dryRun, known, roleCache }));
@@ -180,7 +203,10 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
     for await (const page of ctx.ports.ecs.pages((t) => ctx.ports.ecs.imagePage(region, ctx.cfg.ledgerKey, t))) {
       for (const i of page.items) if (!tagged.has(i.id)) candidates.set(i.id, { type: 'image', id: i.id, region });
     }
-    await run([...candidates.values()].map((ref) => ({ ref })));
+    // After a resume, resources an earlier run of this pass handled are not in `tagged`: one batched read tells
+    // which candidates still carry the tag (already handled) from those to take back.
+    const stillTagged = await taggedAmong(ctx, region, [...candidates.values()]);
+    await run([...candidates.values()].filter((ref) => !stillTagged.has(ref.id)).map((ref) => ({ ref })));
     await checkpoint();
   }
 
@@ -208,6 +234,7 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
       byRegion,
       errors,
       results: kept,
+      resultsOmitted,
       roleActions,
       apiCalls: ctx.api.countCalls() - callsBefore,
       durationMs: Date.now() - started,

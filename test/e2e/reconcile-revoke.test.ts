@@ -135,3 +135,29 @@ describe('untagging through on-tag, then reconcile', () => {
     expect(JSON.stringify(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(member);
   });
 });
+
+describe('reconcile after the tag is removed from the only snapshot under a second key', () => {
+  let w: World;
+  const kept = E2E.spareSnapshots[0]; // key 1
+  const gone = E2E.cmk2Snapshot; // key 2
+  let s: Awaited<ReturnType<typeof reconcile>>;
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    await tag(w, kept, member);
+    await tag(w, gone, member);
+    await reconcileOk(w);
+    await untag(w, gone);
+    s = await reconcile(w);
+  });
+  afterAll(() => w.stop());
+
+  it('takes the unused key out of the KMS policy and keeps the key and the principal still in use', async () => {
+    expect(s.roleActions).toEqual([expect.objectContaining({ kind: 'writeKmsPolicies', roleName: SNAPSHOT_ROLE, exact: true, keys: [expect.objectContaining({ keyId: DEMO.cmkId })] })]);
+    const doc = JSON.stringify(await policyDocument(w, 'ecs-share-snapshot-kms'));
+    expect(doc).toContain(DEMO.cmkId);
+    expect(doc).not.toContain(E2E.cmk2Id);
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
+    expect(await use(w, member, kept)).toMatchObject({ ok: true });
+    expect(await use(w, member, gone)).toMatchObject({ ok: false });
+  });
+});
