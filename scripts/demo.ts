@@ -149,10 +149,8 @@ function reportRuns(runs: Run[]): void {
       say(`  ${r.event.data.eventName} ${res.resourceId}: ${res.outcome}, ${res.actions?.length ?? 0} change(s)${pending}${why}`);
       if (res.outcome === 'failed' || res.outcome === 'refused') failures.push(`on-tag for ${res.resourceId}`);
     }
+    for (const skip of r.result?.skipped ?? []) say(`  ${r.event.data.eventName} ${ids}: skipped, ${skip.reason}`);
     if (r.result && !r.result.results) say(`  ${r.event.data.eventName} ${ids}: ${JSON.stringify(r.result)}`);
-  }
-  if (runs.some((r) => r.result?.results?.some((x: { outcome: string }) => x.outcome === 'unchanged'))) {
-    say('  (on-tag records what it granted in a tag, which emits an event too; handling it again changes nothing)');
   }
 }
 

@@ -3,6 +3,7 @@ import { parseInvocation } from '../../shared/events';
 import { startInvocation, type FcContext } from '../../shared/runtime';
 import { handleTagEvents } from '../../shared/usecases/on-tag';
 import { failure, inputError } from '../../shared/handler-result';
+import { summarise } from '../../shared/share/summary';
 
 export const handler = async (event: unknown, context: FcContext = {}) => {
   const run = startInvocation('on-tag', context);
@@ -10,8 +11,9 @@ export const handler = async (event: unknown, context: FcContext = {}) => {
   if (invocation.kind === 'invalid') return inputError(run.log, invocation.error);
   if (invocation.kind !== 'events') return inputError(run.log, `on-tag takes EventBridge ActionTrail events, got a ${invocation.kind} invocation`);
   if (invocation.events.length === 0) {
+    const summary = summarise([], { started: Date.now(), skipped: invocation.skipped });
     run.log.info('nothing to do', { skipped: invocation.skipped });
-    return { ok: true, skipped: invocation.skipped, results: [] };
+    return summary;
   }
   try {
     const summary = await handleTagEvents(await run.engine(), invocation.events, invocation.skipped);

@@ -1,16 +1,30 @@
 // Use case: tag events arrived; share (or take back) each resource they name, once, from its current state.
+import { ledgerTagKeys } from '../domain/targets';
 import type { TagEvent, Skipped } from '../events';
 import type { EngineContext } from '../share/context';
 import { shareResource } from '../share/share-resource';
 import { mapLimit, summarise, type RunSummary } from '../share/summary';
 import type { ResourceRef } from '../share/model';
 
+/** A tag call that touched only ecs-share's own grant record (it writes one after sharing an image): nothing to do. */
+export function onlyLedgerKeys(e: TagEvent, ledgerKey: string): boolean {
+  if (e.tagKeys.length === 0) return false; // unknown keys (e.g. UntagResources All=true, create calls): look
+  return ledgerTagKeys(Object.fromEntries(e.tagKeys.map((k) => [k, ''])), ledgerKey).length === e.tagKeys.length;
+}
+
 export async function handleTagEvents(ctx: EngineContext, events: TagEvent[], skipped: Skipped[] = []): Promise<RunSummary> {
   const started = Date.now();
   const refs = new Map<string, ResourceRef>();
-  // Duplicates and several events for one resource collapse: the resource is re-read anyway.
-  for (const e of events) for (const id of e.resourceIds) refs.set(`${e.region}/${id}`, { type: e.resourceType, id, region: e.region });
+  const skips = [...skipped];
+  for (const e of events) {
+    if (onlyLedgerKeys(e, ctx.cfg.ledgerKey)) {
+      skips.push({ eventId: e.eventId, reason: `${e.eventName} changed only ecs-share's own ${ctx.cfg.ledgerKey} tags` });
+      continue;
+    }
+    // Duplicates and several events for one resource collapse: the resource is re-read anyway.
+    for (const id of e.resourceIds) refs.set(`${e.region}/${id}`, { type: e.resourceType, id, region: e.region });
+  }
   const roleCache = new Map();
   const results = await mapLimit([...refs.values()], 2, (ref) => shareResource(ctx, ref, { roleCache }));
-  return summarise(results, { started, skipped });
+  return summarise(results, { started, skipped: skips });
 }

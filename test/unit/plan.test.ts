@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planRole, planShares, splitTargets } from '../../shared/share/plan';
 import { planRoleTrim } from '../../shared/usecases/reconcile';
+import { onlyLedgerKeys } from '../../shared/usecases/on-tag';
 import { buildKmsPolicies, policyNameFor, type KeyRef } from '../../shared/domain/kms-policy';
 import { writeTrustLedger } from '../../shared/domain/trust-policy';
 import type { ResourceObservation, RoleObservation, ShareTarget } from '../../shared/share/model';
@@ -144,5 +145,18 @@ describe('planRoleTrim', () => {
   it('drops the KMS policy when no shared resource uses a key any more', () => {
     const actions = planRoleTrim(role({ description: '' }), 'image', { grants: [], keys: [], incomplete: false });
     expect(actions).toEqual([{ kind: 'writeKmsPolicies', roleName: 'AliyunECSShareEncryptImageDefaultRole', type: 'image', keys: [], exact: true }]);
+  });
+});
+
+describe('onlyLedgerKeys', () => {
+  const event = (tagKeys: string[]) => ({ eventId: 'e', eventName: 'TagResources', region: 'cn-hangzhou', resourceType: 'image' as const, resourceIds: ['m-img1'], tagKeys });
+  it.each([
+    [['ecs-share:granted'], true],
+    [['ecs-share:granted', 'ecs-share:granted.2'], true],
+    [['ecs-share:granted', 'share-with'], false],
+    [['share-with'], false],
+    [[], false],
+  ])('tag keys %j touch only the grant record: %s', (keys, expected) => {
+    expect(onlyLedgerKeys(event(keys), 'ecs-share:granted')).toBe(expected);
   });
 });
