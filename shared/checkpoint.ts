@@ -24,7 +24,7 @@ export interface Checkpoint {
   pageToken?: string;
   /** What the share roles must keep granting, accumulated over the pass. */
   needs: { snapshot: RoleNeeds; image: RoleNeeds };
-  /** Resource ids already handled in this pass (tagged ones), so the revocation phase does not revisit them. */
+  /** How many resources this pass has handled so far, over all its runs. */
   processed: number;
 }
 

@@ -48,6 +48,7 @@ export interface ReconcileSummary {
 
 const KNOWN = new Set(['action', 'regions', 'dryRun', 'maxResources']);
 export const MAX_CHANGED_RESULTS = 500;
+const REVOKE_BATCH = 100;
 
 export function parseReconcileCommand(command: Record<string, unknown>, defaultRegions: string[]): ReconcileCommand {
   const unknown = Object.keys(command).filter((k) => !KNOWN.has(k));
@@ -206,7 +207,16 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
     // After a resume, resources an earlier run of this pass handled are not in `tagged`: one batched read tells
     // which candidates still carry the tag (already handled) from those to take back.
     const stillTagged = await taggedAmong(ctx, region, [...candidates.values()]);
-    await run([...candidates.values()].filter((ref) => !stillTagged.has(ref.id)).map((ref) => ({ ref })));
+    const toRevoke = [...candidates.values()].filter((ref) => !stillTagged.has(ref.id));
+    // In batches, within the budget: what is revoked stops being a candidate, so a resumed run simply recomputes.
+    for (let i = 0; i < toRevoke.length; ) {
+      if (outOfBudget()) return finish(false);
+      const room = cmd.maxResources === undefined ? REVOKE_BATCH : Math.min(REVOKE_BATCH, cmd.maxResources - handled);
+      const batch = toRevoke.slice(i, i + room);
+      await run(batch.map((ref) => ({ ref })));
+      await checkpoint();
+      i += batch.length;
+    }
     await checkpoint();
   }
 
