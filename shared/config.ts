@@ -25,6 +25,8 @@ export interface Config {
   associationWaitMs: number;
   /** Concurrency of the reconcile run. */
   concurrency: number;
+  /** Where a reconcile pass cut short records how far it got (a NAS/OSS mount survives instance recycling). */
+  checkpointFile: string;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -61,5 +63,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustPolicyMaxLength: int(env, 'SHARE_TRUST_POLICY_MAX_LENGTH', 4096),
     associationWaitMs: int(env, 'SHARE_ASSOCIATION_WAIT_MS', 3000),
     concurrency: Math.max(1, int(env, 'SHARE_CONCURRENCY', 4)),
+    checkpointFile: env.SHARE_CHECKPOINT_FILE?.trim() || '/tmp/ecs-share/reconcile-checkpoint.json',
   };
 }

@@ -30,7 +30,7 @@ export interface Invocation {
 /** Read configuration once, make the logger, and build the engine lazily (bad input fails before any call). */
 export function startInvocation(fn: string, context: FcContext, env: NodeJS.ProcessEnv = process.env): Invocation {
   const started = Date.now();
-  const timeoutMs = (context.function?.timeout ?? Number(env.FC_FUNCTION_TIMEOUT ?? 0) ?? 0) * 1000 || 300_000;
+  const timeoutMs = (context.function?.timeout || 300) * 1000; // FC passes the function's timeout in seconds
   const remainingMs = () => timeoutMs - (Date.now() - started);
   const log = createLogger({ fn, requestId: context.requestId });
   const cfg = readConfig(env);

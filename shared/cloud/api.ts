@@ -137,7 +137,7 @@ export class CloudApi {
     }
   }
 
-  /** Calls made so far that changed nothing server-side are reads; the rest are counted by the caller. */
+  /** HTTP attempts made so far, retries included. */
   countCalls(): number {
     return this.log.length;
   }

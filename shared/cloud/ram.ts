@@ -26,7 +26,7 @@ export interface AttachedPolicyInfo {
   policyType: 'System' | 'Custom';
 }
 
-const GLOBAL = 'cn-hangzhou'; // RAM is a central service; the region only picks nothing but the client
+const GLOBAL = 'cn-hangzhou'; // RAM is central (ram.aliyuncs.com): any region will do for the client
 
 async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
   try {

@@ -1,0 +1,34 @@
+// The shape every function shares: read configuration once (a bad setting is a clear error result), normalise the
+// event, run one use case, and turn what escapes it into a result or a platform retry.
+import { parseInvocation, type Invocation as ParsedInvocation } from './events';
+import { startInvocation, type FcContext, type Invocation } from './runtime';
+import { createLogger, type Logger } from './log';
+import { InvalidInputError } from './errors';
+
+export interface InputErrorResult {
+  ok: false;
+  error: { code: 'InvalidInput' | 'ConfigError'; message: string };
+}
+
+export function inputError(log: Logger, message: string, code: InputErrorResult['error']['code'] = 'InvalidInput'): InputErrorResult {
+  log.error('invalid input, nothing changed', { outcome: 'refused', error: { code, message } });
+  return { ok: false, error: { code, message } };
+}
+
+export function makeHandler<R>(fn: string, body: (run: Invocation, invocation: ParsedInvocation) => Promise<R | InputErrorResult>) {
+  return async (event: unknown, context: FcContext = {}): Promise<R | InputErrorResult> => {
+    let run: Invocation;
+    try {
+      run = startInvocation(fn, context);
+    } catch (e) {
+      return inputError(createLogger({ fn, requestId: context.requestId }), (e as Error).message, 'ConfigError');
+    }
+    try {
+      return await body(run, parseInvocation(event));
+    } catch (e) {
+      if (e instanceof InvalidInputError) return inputError(run.log, e.message);
+      run.log.error('invocation failed', { error: { code: (e as { code?: string })?.code ?? 'InternalError', message: (e as Error)?.message ?? String(e) } });
+      throw e; // unexpected: let the platform retry the event
+    }
+  };
+}
