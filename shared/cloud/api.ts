@@ -62,8 +62,6 @@ export function endpointFor(product: Product, region: string, override?: string)
 export class CloudApi {
   private readonly clients = new Map<string, OpenApi>();
   private credential?: Credential;
-  /** Per action: when the service last told us (by throttling) that the next call may go. Every worker waits for it. */
-  private readonly gates = new Map<string, number>();
   readonly log: CallRecord[] = [];
 
   constructor(private readonly opts: ApiOptions = {}) {}
@@ -110,10 +108,7 @@ export class CloudApi {
       bodyType: 'json',
     });
     const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
-    const gateKey = `${product}:${action}`;
     for (let attempt = 1; ; attempt++) {
-      const gate = this.gates.get(gateKey) ?? 0;
-      if (gate > Date.now()) await sleep(gate - Date.now() + Math.floor(random() * 20));
       try {
         const res = await this.client(product, region).callApi(
           apiParams,
@@ -128,8 +123,6 @@ export class CloudApi {
         if (classify(err) !== 'retryable' || attempt >= maxAttempts) throw err;
         const backoff = Math.min(8_000, 200 * 2 ** (attempt - 1));
         const wait = Math.max(err.retryAfterMs ?? 0, Math.floor(random() * backoff));
-        // Throttling is per action: hold every concurrent caller of this action back, not only this one.
-        if (/Throttling/i.test(err.code)) this.gates.set(gateKey, Math.max(this.gates.get(gateKey) ?? 0, Date.now() + wait));
         const left = this.opts.remainingMs?.();
         if (left !== undefined && left < wait + 2_000) throw err; // leave time to report
         await sleep(wait);
