@@ -19,21 +19,28 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-export function createLogger(base: LogFields = {}, write: (line: string) => void = (l) => process.stdout.write(l + '\n')): Logger {
-  const emit = (level: string, msg: string, fields?: LogFields) => {
+const LEVELS = { info: 1, warn: 2, error: 3, off: 4 } as const;
+export type LogLevel = keyof typeof LEVELS;
+
+/** SHARE_LOG_LEVEL: info (default), warn, error or off. */
+export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  const v = (env.SHARE_LOG_LEVEL ?? '').trim().toLowerCase();
+  return v in LEVELS ? (v as LogLevel) : 'info';
+}
+
+export function createLogger(
+  base: LogFields = {},
+  write: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+  minLevel: LogLevel = logLevelFrom(),
+): Logger {
+  const emit = (level: Exclude<LogLevel, 'off'>, msg: string, fields?: LogFields) => {
+    if (LEVELS[level] < LEVELS[minLevel]) return;
     write(JSON.stringify(redact({ time: new Date().toISOString(), level, msg, ...base, ...fields })));
   };
   return {
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (f) => createLogger({ ...base, ...f }, write),
+    child: (f) => createLogger({ ...base, ...f }, write, minLevel),
   };
-}
-
-/** A logger that keeps lines in memory (tests, and the demo's quiet mode). */
-export function memoryLogger(): Logger & { lines: LogFields[] } {
-  const lines: LogFields[] = [];
-  const logger = createLogger({}, (l) => lines.push(JSON.parse(l)));
-  return Object.assign(logger, { lines });
 }

@@ -9,7 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // The product logs one JSON line per step; show them only for tests that fail.
-    silent: 'passed-only',
+    // The product logs one JSON line per step to stdout; tests that check logs turn them back on.
+    env: { SHARE_LOG_LEVEL: 'off' },
   },
 });
