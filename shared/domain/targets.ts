@@ -10,7 +10,7 @@
 //     - an account UID, exactly 16 digits                      1000000000000002
 //     - a whole resource directory                             rd-demo01
 //     - a folder, by its full RD path (GetFolder's ResourceDirectoryPath)
-//                                                              rd-demo01/r-demo01/fd-demofolder1[/fd-...]
+//                                                              rd-demo01/r-demo01/fd-demofold01[/fd-...]
 //   Refused, each with a reason: wildcards (`*`, `?`, `%`), malformed ids, `rd-…/r-…` alone (the
 //   root folder: write `rd-…` instead), the owner's own account, anything outside a configured
 //   allowlist, and keys such as `share-with.11` that the contract does not define.
@@ -42,7 +42,9 @@ export const TAG_VALUE_MAX = 128;
 const ACCOUNT = /^\d{16}$/;
 const RD_ID = /^rd-[A-Za-z0-9]{4,32}$/;
 const ROOT_ID = /^r-[A-Za-z0-9]{4,32}$/;
-const FOLDER_ID = /^fd-[A-Za-z0-9]{6,32}$/;
+// Exactly 10 characters, as GetFolder documents: the trust policy matches a folder's members with StringLike
+// "<path>*", and only fixed-length ids keep that wildcard from also matching a sibling whose id merely starts the same.
+const FOLDER_ID = /^fd-[A-Za-z0-9]{10}$/;
 const WILDCARD = /[*?%]/;
 
 export function targetKey(t: ShareTarget): string {
@@ -160,7 +162,7 @@ export function parseTarget(token: string): ShareTarget | TargetError {
     };
   }
   const bad = folders.find((f) => !FOLDER_ID.test(f));
-  if (bad !== undefined) return malformed(token, `"${bad}" is not a folder id (fd- followed by 6-32 letters or digits)`);
+  if (bad !== undefined) return malformed(token, `"${bad}" is not a folder id (fd- followed by exactly 10 letters or digits)`);
   return { kind: 'folder', rdId, path: token, folderId: folders[folders.length - 1] };
 }
 

@@ -262,7 +262,7 @@ export function mergeTrust(doc: PolicyDocument, ledger: TrustLedger, change: Tru
 
 // ---------------------------------------------------------------------------------------------
 // The ledger in the role Description: human text kept, one marker line owned by the tool:
-//   [ecs-share] {"a":["1000000000000002"],"rd":["rd-demo01"],"fd":["rd-demo01/r-demo01/fd-demofolder1*"]}
+//   [ecs-share] {"a":["1000000000000002"],"rd":["rd-demo01"],"fd":["rd-demo01/r-demo01/fd-demofold01*"]}
 
 export function readTrustLedger(description?: string): TrustLedger {
   const line = (description ?? '')

@@ -16,7 +16,7 @@ import {
 const OWNER = '1000000000000001';
 const A2 = '1000000000000002';
 const A3 = '1000000000000003';
-const FOLDER = 'rd-demo01/r-demo01/fd-demofolder1';
+const FOLDER = 'rd-demo01/r-demo01/fd-demofold01';
 const opts = { tagKey: 'share-with', ownerUid: OWNER };
 
 const account = (uid: string): ShareTarget => ({ kind: 'account', uid });
@@ -35,7 +35,7 @@ describe('parseShareTags accepts', () => {
     ['accounts separated by spaces, commas and newlines', { 'share-with': ` ${A3} ,\n ${A2}  ` }, [account(A2), account(A3)]],
     ['a resource directory', { 'share-with': 'rd-demo01' }, [rd('rd-demo01')]],
     ['a folder by its RD path', { 'share-with': FOLDER }, [folder(FOLDER)]],
-    ['a nested folder', { 'share-with': `${FOLDER}/fd-demofolder2` }, [folder(`${FOLDER}/fd-demofolder2`)]],
+    ['a nested folder', { 'share-with': `${FOLDER}/fd-demofold02` }, [folder(`${FOLDER}/fd-demofold02`)]],
     ['the id lengths the docs give', { 'share-with': 'rd-3Gab12/r-Wmab12/fd-Jyl5U7ab12' }, [folder('rd-3Gab12/r-Wmab12/fd-Jyl5U7ab12')]],
     ['a mix, in deterministic order', { 'share-with': `${FOLDER} rd-demo01 ${A3} ${A2}` }, [account(A2), account(A3), rd('rd-demo01'), folder(FOLDER)]],
     ['duplicates collapsed', { 'share-with': `${A2} ${A2}`, 'share-with.2': A2 }, [account(A2)]],
@@ -66,16 +66,18 @@ describe('parseShareTags refuses', () => {
     ['a 15-digit account', '100000000000000', 'Malformed'],
     ['a 17-digit account', '10000000000000021', 'Malformed'],
     ['an account with letters', '10000000000000a2', 'Malformed'],
+    ['a truncated folder id, whose trust wildcard would also match siblings', 'rd-demo01/r-demo01/fd-demofold0', 'Malformed'],
+    ['a folder id longer than 10 characters', 'rd-demo01/r-demo01/fd-demofold011', 'Malformed'],
     ['a too short RD id', 'rd-ab', 'Malformed'],
     ['an RD id with a dash inside', 'rd-demo-01', 'Malformed'],
     ['an upper-case prefix', 'RD-demo01', 'Malformed'],
     ['a trailing slash', `${FOLDER}/`, 'Malformed'],
-    ['an empty segment', 'rd-demo01//fd-demofolder1', 'Malformed'],
-    ['a dot-dot segment', 'rd-demo01/r-demo01/../fd-demofolder1', 'Malformed'],
-    ['a path without the RD id', 'r-demo01/fd-demofolder1', 'Malformed'],
-    ['a path without the root folder', 'rd-demo01/fd-demofolder1', 'Malformed'],
+    ['an empty segment', 'rd-demo01//fd-demofold01', 'Malformed'],
+    ['a dot-dot segment', 'rd-demo01/r-demo01/../fd-demofold01', 'Malformed'],
+    ['a path without the RD id', 'r-demo01/fd-demofold01', 'Malformed'],
+    ['a path without the root folder', 'rd-demo01/fd-demofold01', 'Malformed'],
     ['a folder id that is too short', 'rd-demo01/r-demo01/fd-abc', 'Malformed'],
-    ['a bare folder id', 'fd-demofolder1', 'Malformed'],
+    ['a bare folder id', 'fd-demofold01', 'Malformed'],
     ['a name', 'alice', 'Malformed'],
     ['the root folder path', 'rd-demo01/r-demo01', 'RootFolder'],
     ["the owner's own account", OWNER, 'Self'],
@@ -108,7 +110,7 @@ describe('parseShareTags refuses', () => {
 });
 
 describe('parseShareTags with an allowlist', () => {
-  const allowlist = { accounts: [A2], rds: ['rd-allowed1'], folders: [FOLDER, 'fd-listedonly1'] };
+  const allowlist = { accounts: [A2], rds: ['rd-allowed1'], folders: [FOLDER, 'fd-listedonl1'] };
 
   it.each<[string, string, boolean]>([
     ['a listed account', A2, true],
@@ -116,11 +118,11 @@ describe('parseShareTags with an allowlist', () => {
     ['a listed RD', 'rd-allowed1', true],
     ['an unlisted RD', 'rd-demo01', false],
     ['a listed folder', FOLDER, true],
-    ['a folder under a listed folder', `${FOLDER}/fd-demofolder2`, true],
+    ['a folder under a listed folder', `${FOLDER}/fd-demofold02`, true],
     ['a folder under a listed RD', 'rd-allowed1/r-root01/fd-anyfolder1', true],
-    ['a folder under a folder listed by id', 'rd-other01/r-root01/fd-listedonly1/fd-child00001', true],
-    ['a sibling whose id starts like a listed folder', 'rd-demo01/r-demo01/fd-demofolder12', false],
-    ['an unlisted folder', 'rd-demo01/r-demo01/fd-otherfolder', false],
+    ['a folder under a folder listed by id', 'rd-other01/r-root01/fd-listedonl1/fd-child00001', true],
+    ['a sibling whose id starts like a listed folder', 'rd-demo01/r-demo01/fd-demofold12', false],
+    ['an unlisted folder', 'rd-demo01/r-demo01/fd-otherfoldr', false],
   ])('%s is allowed: %s', (_name, value, allowed) => {
     const result = parseShareTags({ 'share-with': value }, { ...opts, allowlist });
     expect(result.targets).toHaveLength(allowed ? 1 : 0);

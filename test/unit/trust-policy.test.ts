@@ -16,7 +16,7 @@ import {
 const A2 = '1000000000000002';
 const A3 = '1000000000000003';
 const A4 = '1000000000000004';
-const FOLDER = 'rd-demo01/r-demo01/fd-demofolder1';
+const FOLDER = 'rd-demo01/r-demo01/fd-demofold01';
 
 const acct = (uid: string): TrustGrant => ({ kind: 'account', uid });
 const rdG = (rdId: string): TrustGrant => ({ kind: 'rd', rdId });
@@ -49,7 +49,7 @@ describe('grantForTarget', () => {
   it.each([
     [{ kind: 'account', uid: A2 } as const, acct(A2)],
     [{ kind: 'rd', rdId: 'rd-demo01' } as const, rdG('rd-demo01')],
-    [{ kind: 'folder', rdId: 'rd-demo01', path: FOLDER, folderId: 'fd-demofolder1' } as const, { kind: 'folder', pattern: `${FOLDER}*` }],
+    [{ kind: 'folder', rdId: 'rd-demo01', path: FOLDER, folderId: 'fd-demofold01' } as const, { kind: 'folder', pattern: `${FOLDER}*` }],
   ])('maps %j', (target, grant) => {
     expect(grantForTarget(target)).toEqual(grant);
   });
@@ -77,9 +77,9 @@ describe('grantSatisfied', () => {
     ['a folder by its pattern', folderStmt(`${FOLDER}*`), fdG(FOLDER), true],
     ['a folder under a parent pattern', folderStmt('rd-demo01/r-demo01/*'), fdG(FOLDER), true],
     ['a folder by its RD', rdStmt('rd-demo01'), fdG(FOLDER), true],
-    ['a folder by a sibling pattern', folderStmt('rd-demo01/r-demo01/fd-demofolder2*'), fdG(FOLDER), false],
+    ['a folder by a sibling pattern', folderStmt('rd-demo01/r-demo01/fd-demofold02*'), fdG(FOLDER), false],
     ['a folder by the exact path without star', folderStmt(FOLDER), fdG(FOLDER), false],
-    ['a folder by a pattern with an inner wildcard', folderStmt('rd-demo01/*/fd-demofolder1*'), fdG(FOLDER), false],
+    ['a folder by a pattern with an inner wildcard', folderStmt('rd-demo01/*/fd-demofold01*'), fdG(FOLDER), false],
     ['a parent folder by a child pattern', folderStmt(`${FOLDER}/fd-child00001*`), fdG(FOLDER), false],
   ])('%s: %s', (_name, statement, grant, expected) => {
     expect(grantSatisfied(doc(statement), grant)).toBe(expected);
@@ -238,7 +238,7 @@ describe('mergeTrust is idempotent and converges', () => {
   it.each<[string, TrustGrant, TrustGrant]>([
     ['two accounts', acct(A2), acct(A3)],
     ['an account and an RD', acct(A2), rdG('rd-demo01')],
-    ['two folders', fdG(FOLDER), fdG('rd-demo01/r-demo01/fd-demofolder2')],
+    ['two folders', fdG(FOLDER), fdG('rd-demo01/r-demo01/fd-demofold02')],
   ])('two concurrent merges of %s re-applied in either order agree', (_name, a, b) => {
     const ab1 = mergeTrust(start, ledger(), { add: [a], remove: [] });
     const ab = mergeTrust(ab1.document, ab1.ledger, { add: [b], remove: [] });
