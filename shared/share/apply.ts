@@ -92,7 +92,14 @@ export async function ensureKmsPolicies(ctx: EngineContext, roleName: string, ty
           continue;
         }
       } else if (!samePolicy(parsePolicy(current[name]), doc)) {
-        await writePolicyVersion(ctx, name, text);
+        try {
+          await writePolicyVersion(ctx, name, text);
+        } catch (e) {
+          // Another writer added a version between our listing and our write: list again next round.
+          if (!(e instanceof CloudError && e.code === 'LimitExceeded.Policy.Version')) throw e;
+          changed = true;
+          continue;
+        }
       } else continue;
       changed = true;
       writes++;
@@ -147,7 +154,15 @@ export async function applyAction(ctx: EngineContext, a: PlanAction): Promise<nu
       await ecs.untagResource(a.ref.region, a.ref.type, a.ref.id, a.removeKeys);
       return (Object.keys(a.tags).length ? 1 : 0) + (a.removeKeys.length ? 1 : 0);
     case 'createResourceShare':
-      await sharing.createShare(a.ref.region, a.name, { id: a.ref.id, type: a.ref.type === 'image' ? 'Image' : 'Snapshot' }, a.targets, a.allowExternalTargets);
+      try {
+        await sharing.createShare(a.ref.region, a.name, { id: a.ref.id, type: a.ref.type === 'image' ? 'Image' : 'Snapshot' }, a.targets, a.allowExternalTargets);
+      } catch (e) {
+        // A concurrent instance (a duplicate event) created it first: add our targets to theirs (idempotent).
+        const existing = e instanceof CloudError && classify(e) === 'already-done' ? await sharing.findShare(a.ref.region, a.name) : undefined;
+        if (!existing) throw e;
+        if (a.allowExternalTargets && !existing.allowExternalTargets) await sharing.updateAllowExternal(a.ref.region, existing.id, true);
+        await sharing.associateTargets(a.ref.region, existing.id, a.targets);
+      }
       return 1;
     case 'allowExternalTargets':
       await sharing.updateAllowExternal(a.ref.region, a.shareId, true);
