@@ -163,39 +163,48 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
     const shares = await loadShareIndex(ctx, region);
     const tagged = new Set<string>();
 
-    if (cp.phase === 'snapshots') {
-      for await (const page of ctx.ports.ecs.pages((t) => ctx.ports.ecs.snapshotPage(region, ctx.cfg.tagKey, t), cp.pageToken)) {
-        await run(page.items.map((s) => ({ ref: { type: 'snapshot' as const, id: s.id, region }, known: { exists: true, tags: s.tags, snapshots: [s], toolShare: shares.get(s.id) } })));
-        for (const s of page.items) tagged.add(s.id);
+    /** One listing phase, page by page from the checkpoint; false when the budget ran out before its end. */
+    const listPhase = async <T extends { id: string }>(
+      fetch: (token?: string) => Promise<{ items: T[]; next?: string }>,
+      toRuns: (items: T[]) => Promise<Array<{ ref: ResourceRef; known: KnownResource }>>,
+      nextPhase: Checkpoint['phase'],
+    ): Promise<boolean> => {
+      for await (const page of ctx.ports.ecs.pages(fetch, cp.pageToken)) {
+        await run(await toRuns(page.items));
+        for (const item of page.items) tagged.add(item.id);
         cp.pageToken = page.next;
         await checkpoint();
-        if (outOfBudget() && page.next) return finish(false);
+        if (outOfBudget() && page.next) return false;
       }
-      cp.phase = 'images';
+      cp.phase = nextPhase;
       cp.pageToken = undefined;
       await checkpoint();
-      if (outOfBudget()) return finish(false);
+      return !outOfBudget();
+    };
+
+    if (cp.phase === 'snapshots') {
+      const done = await listPhase(
+        (t) => ctx.ports.ecs.snapshotPage(region, ctx.cfg.tagKey, t),
+        async (items) => items.map((s) => ({ ref: { type: 'snapshot' as const, id: s.id, region }, known: { exists: true, tags: s.tags, snapshots: [s], toolShare: shares.get(s.id) } })),
+        'images',
+      );
+      if (!done) return finish(false);
     }
 
     if (cp.phase === 'images') {
-      for await (const page of ctx.ports.ecs.pages((t) => ctx.ports.ecs.imagePage(region, ctx.cfg.tagKey, t), cp.pageToken)) {
-        const snapshotIds = page.items.flatMap((i) => i.snapshotIds);
-        const snapshots = new Map<string, SnapshotInfo>((await ctx.ports.ecs.getSnapshots(region, snapshotIds)).map((s) => [s.id, s]));
-        await run(
-          page.items.map((i) => ({
+      const done = await listPhase(
+        (t) => ctx.ports.ecs.imagePage(region, ctx.cfg.tagKey, t),
+        async (items) => {
+          // The snapshots behind a whole page of images in one read: their keys decide the images' encryption.
+          const snapshots = new Map((await ctx.ports.ecs.getSnapshots(region, items.flatMap((i) => i.snapshotIds))).map((s) => [s.id, s]));
+          return items.map((i) => ({
             ref: { type: 'image' as const, id: i.id, region },
             known: { exists: true, tags: i.tags, snapshots: i.snapshotIds.map((id) => snapshots.get(id)).filter((s): s is SnapshotInfo => Boolean(s)), toolShare: shares.get(i.id) },
-          })),
-        );
-        for (const i of page.items) tagged.add(i.id);
-        cp.pageToken = page.next;
-        await checkpoint();
-        if (outOfBudget() && page.next) return finish(false);
-      }
-      cp.phase = 'revoke';
-      cp.pageToken = undefined;
-      await checkpoint();
-      if (outOfBudget()) return finish(false);
+          }));
+        },
+        'revoke',
+      );
+      if (!done) return finish(false);
     }
 
     // What ecs-share shared earlier and no longer carries the tag (tag removed, resource deleted): take it back.
