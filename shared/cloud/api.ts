@@ -120,9 +120,13 @@ export class CloudApi {
       } catch (raw) {
         const err = toCloudError(raw, action);
         this.log.push({ product, action, attempt, ok: false, code: err.code });
-        if (classify(err) !== 'retryable' || attempt >= maxAttempts) throw err;
+        if (classify(err) !== 'retryable') throw err;
+        // The service says when to come back: do exactly that (plus a little jitter so waiting callers spread out),
+        // for as long as the time budget lasts. Anything else: bounded exponential backoff with full jitter.
+        const told = err.retryAfterMs !== undefined && /Throttling/i.test(err.code);
+        if (attempt >= (told ? maxAttempts * 5 : maxAttempts)) throw err;
         const backoff = Math.min(8_000, 200 * 2 ** (attempt - 1));
-        const wait = Math.max(err.retryAfterMs ?? 0, Math.floor(random() * backoff));
+        const wait = told ? err.retryAfterMs! + Math.floor(random() * 50) : Math.floor(random() * backoff);
         const left = this.opts.remainingMs?.();
         if (left !== undefined && left < wait + 2_000) throw err; // leave time to report
         await sleep(wait);
