@@ -47,7 +47,13 @@ export async function ensureTrust(ctx: EngineContext, roleName: string, add: Tru
         'TrustPolicyTooLong',
       );
     }
-    const description = writeTrustLedger(role?.description || ROLE_DESCRIPTION, merged.ledger);
+    let description: string;
+    try {
+      description = writeTrustLedger(role?.description || ROLE_DESCRIPTION, merged.ledger);
+    } catch (e) {
+      // The ownership record no longer fits the role's 1,024-character description: refuse rather than lose track.
+      throw new LimitError(`${(e as Error).message} (role ${roleName})`, 'TrustRecordTooLong');
+    }
     try {
       if (role) await ctx.ports.ram.updateRole(roleName, text, description);
       else await ctx.ports.ram.createRole(roleName, text, description);

@@ -1,6 +1,6 @@
 // Use case: make one snapshot or image shared exactly as its tags ask (or, in a dry run, say what that takes).
 import { formatTarget, parseShareTags, type ShareTarget } from '../domain/targets';
-import { CloudError, LimitError, ShareRefusedError, adviceFor } from '../errors';
+import { CloudError, ShareRefusedError, adviceFor } from '../errors';
 import type { EngineContext } from './context';
 import { applyPlan } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
@@ -89,7 +89,11 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     if (!obs.exists) {
       // A deleted resource takes its image share permissions with it; only ecs-share's resource share is left behind.
       const share = opts.known ? obs.toolShare : await observeToolShare(ctx, ref);
-      if (!share) return outcome(ref, { outcome: 'refused', reason: `${ref.type} ${ref.id} does not exist in ${ref.region} (or is not owned by account ${ctx.ownerUid}).` });
+      if (!share) {
+        const reason = `${ref.type} ${ref.id} does not exist in ${ref.region} (or is not owned by account ${ctx.ownerUid}).`;
+        log.warn('resource not found', { outcome: 'refused', reason });
+        return outcome(ref, { outcome: 'refused', reason, error: { code: 'ResourceNotFound', message: reason } });
+      }
       actions = [{ kind: 'deleteResourceShare', ref, shareId: share.id }];
       if (!opts.dryRun) await applyPlan(ctx, actions);
       log.info('resource gone, its share deleted', { outcome: 'revoked', shareId: share.id });
@@ -99,7 +103,7 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     if (parsed.errors.length) {
       // All or nothing: one bad target refuses the whole tag, so a typo never shares with the wrong set, nor revokes.
       const reason = `The ${ctx.cfg.tagKey} tag is refused, nothing was changed: ${parsed.errors.map((e) => `"${e.value}": ${e.reason}`).join('; ')}`;
-      const res = outcome(ref, { outcome: 'refused', reason });
+      const res = outcome(ref, { outcome: 'refused', reason, error: { code: parsed.errors[0].code, message: reason } });
       log.warn('tag refused', { outcome: res.outcome, reason });
       return res;
     }
@@ -132,7 +136,7 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     log.info('resource processed', { outcome: kind, targets: names, writes, pending });
     return res;
   } catch (e) {
-    if (e instanceof ShareRefusedError || e instanceof LimitError) {
+    if (e instanceof ShareRefusedError) {
       log.warn('share refused', { code: e.code, reason: e.reason });
       return outcome(ref, { outcome: 'refused', actions, reason: e.reason, error: { code: e.code, message: e.reason } });
     }
