@@ -1,0 +1,38 @@
+// Tags set at creation produce CreateSnapshot / CopyImage events, not TagResources: the new resource is shared from
+// them, and the source it was made from is left alone.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as $Ecs from '@alicloud/ecs20140526';
+import { DEMO } from '../../scripts/emulator';
+import { startWorld, type World } from '../helpers/world';
+import { outcomes, toolShare, use, imageShareAccounts } from '../helpers/e2e';
+
+describe('resources created with a share-with tag', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld();
+  });
+  afterAll(() => w.stop());
+
+  it('shares a snapshot created from an encrypted disk with the tag, and not its disk or source', async () => {
+    const created = await w.owner.ecs.createSnapshot(
+      new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', snapshotName: 'nightly', tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.rdRecipient.uid })] }),
+    );
+    const id = created.body!.snapshotId!;
+    const results = outcomes(await w.deliverEvents());
+    expect(results.map((r) => [r.resourceId, r.outcome])).toEqual([[id, 'shared']]);
+    expect((await toolShare(w, id))?.targets.map((t) => t.id)).toEqual([DEMO.rdRecipient.uid]);
+    expect(await use(w, DEMO.rdRecipient.uid, id)).toMatchObject({ ok: true });
+  });
+
+  it('shares an image copied with the tag, leaving the source image unshared', async () => {
+    const copied = await w.owner.ecs.copyImage(
+      new $Ecs.CopyImageRequest({ regionId: DEMO.region, imageId: DEMO.images.cmk, destinationRegionId: DEMO.region, tag: [new $Ecs.CopyImageRequestTag({ key: 'share-with', value: DEMO.externalRecipient.uid })] }),
+    );
+    const id = copied.body!.imageId!;
+    const results = outcomes(await w.deliverEvents());
+    expect(results.map((r) => [r.resourceId, r.outcome])).toEqual([[id, 'shared']]);
+    expect(await imageShareAccounts(w, id)).toEqual([DEMO.externalRecipient.uid]);
+    expect(await imageShareAccounts(w, DEMO.images.cmk)).toEqual([]);
+    expect(await use(w, DEMO.externalRecipient.uid, id)).toMatchObject({ ok: true });
+  });
+});
