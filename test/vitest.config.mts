@@ -9,6 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    reporters: ['default', './test/count-reporter.ts'],
     // The product logs one JSON line per step to stdout; tests that check logs turn them back on.
     env: { SHARE_LOG_LEVEL: 'off' },
   },
