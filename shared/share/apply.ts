@@ -8,7 +8,7 @@ import { samePolicy } from '../domain/policy-json';
 import { CloudError, LimitError, classify } from '../errors';
 import type { EngineContext } from './context';
 import { readKmsPolicies } from './observe';
-import type { PlanAction } from './model';
+import type { PlanAction, ResourceRef } from './model';
 import type { ResourceType } from '../cloud/ecs';
 
 export const MAX_MERGE_ATTEMPTS = 6;
@@ -136,6 +136,19 @@ async function attachKmsPolicies(ctx: EngineContext, roleName: string, parts: nu
   return writes;
 }
 
+/** Read the image's share list back: the API answers success even for accounts it silently dropped (past 10 a call). */
+async function verifyImageAccounts(ctx: EngineContext, ref: ResourceRef, accounts: string[], shared: boolean): Promise<void> {
+  const now = new Set(await ctx.ports.ecs.imageShareAccounts(ref.region, ref.id));
+  const wrong = accounts.filter((uid) => now.has(uid) !== shared);
+  if (wrong.length) {
+    throw new CloudError({
+      code: 'ShareNotApplied',
+      action: 'ModifyImageSharePermission',
+      message: `ModifyImageSharePermission succeeded, yet ${wrong.join(', ')} ${shared ? 'is not in' : 'is still in'} the share list of ${ref.id}`,
+    });
+  }
+}
+
 /** Apply one action; returns the number of write calls it made. */
 export async function applyAction(ctx: EngineContext, a: PlanAction): Promise<number> {
   const { ecs, ram, sharing } = ctx.ports;
@@ -151,9 +164,11 @@ export async function applyAction(ctx: EngineContext, a: PlanAction): Promise<nu
       return 1;
     case 'shareImageAccounts':
       await ecs.modifyImageShare(a.ref.region, a.ref.id, { add: a.add });
+      await verifyImageAccounts(ctx, a.ref, a.add, true);
       return Math.ceil(a.add.length / 10);
     case 'unshareImageAccounts':
       await ecs.modifyImageShare(a.ref.region, a.ref.id, { remove: a.remove });
+      await verifyImageAccounts(ctx, a.ref, a.remove, false);
       return Math.ceil(a.remove.length / 10);
     case 'writeGrantLedger':
       await ecs.tagResource(a.ref.region, a.ref.type, a.ref.id, a.tags);

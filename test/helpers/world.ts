@@ -1,7 +1,7 @@
 // End-to-end harness: a running emulator, the owner's function role built from EXACTLY the policy we ship,
 // the product's handlers invoked in-process with FC-shaped contexts carrying that role's STS credentials,
 // and real SDK clients for the owner and the recipients.
-import { startEmulator, demoState, DEMO, type Emulator, type EmulatorState } from '../../scripts/emulator';
+import { startEmulator, demoState, DEMO, type Emulator, type EmulatorState, type StartOptions } from '../../scripts/emulator';
 import { createFunctionRole, functionContext } from '../../scripts/function-role';
 import { sdkClients, type SdkClients } from './sdk';
 import type { FcContext } from '../../shared/runtime';
@@ -37,10 +37,12 @@ export interface WorldOptions {
   env?: Record<string, string>;
   /** Extra policy documents attached to the function role (e.g. the legacy service-key add-on). */
   extraPolicies?: string[];
+  /** Replacement emulator actions, to make the cloud misbehave in ways its documented behaviour does not cover. */
+  actions?: StartOptions['actions'];
 }
 
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
-  const emu = await startEmulator({ state: opts.state ?? demoState() });
+  const emu = await startEmulator({ state: opts.state ?? demoState(), actions: opts.actions });
   const ownerUid = DEMO.owner.uid;
   const keyOf = (uid: string) => {
     const account = emu.state.accounts.find((a) => a.uid === uid);
