@@ -8,6 +8,7 @@ import { samePolicy } from '../domain/policy-json';
 import { CloudError, LimitError, classify } from '../errors';
 import type { EngineContext } from './context';
 import { readKmsPolicies } from './observe';
+import { formatGrantLedger } from '../domain/targets';
 import type { PlanAction, ResourceRef } from './model';
 import type { ResourceType } from '../cloud/ecs';
 
@@ -171,9 +172,7 @@ export async function applyAction(ctx: EngineContext, a: PlanAction): Promise<nu
       await verifyImageAccounts(ctx, a.ref, a.remove, false);
       return Math.ceil(a.remove.length / 10);
     case 'writeGrantLedger':
-      await ecs.tagResource(a.ref.region, a.ref.type, a.ref.id, a.tags);
-      await ecs.untagResource(a.ref.region, a.ref.type, a.ref.id, a.removeKeys);
-      return (Object.keys(a.tags).length ? 1 : 0) + (a.removeKeys.length ? 1 : 0);
+      return writeGrantLedger(ctx, a.ref, a.accounts, a.existingKeys);
     case 'createResourceShare':
       try {
         await sharing.createShare(a.ref.region, a.name, { id: a.ref.id, type: a.ref.type === 'image' ? 'Image' : 'Snapshot' }, a.targets, a.allowExternalTargets);
@@ -200,8 +199,40 @@ export async function applyAction(ctx: EngineContext, a: PlanAction): Promise<nu
   }
 }
 
+async function writeGrantLedger(ctx: EngineContext, ref: ResourceRef, accounts: string[], existingKeys: string[]): Promise<number> {
+  const tags = formatGrantLedger(accounts, ctx.cfg.ledgerKey);
+  const stale = existingKeys.filter((k) => !(k in tags));
+  await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, tags);
+  await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, stale);
+  return (Object.keys(tags).length ? 1 : 0) + (stale.length ? 1 : 0);
+}
+
 export async function applyPlan(ctx: EngineContext, actions: PlanAction[]): Promise<number> {
   let writes = 0;
-  for (const a of actions) writes += await applyAction(ctx, a);
+  for (const [i, a] of actions.entries()) {
+    try {
+      writes += await applyAction(ctx, a);
+    } catch (e) {
+      await recordPartialGrants(ctx, actions.slice(i + 1));
+      throw e;
+    }
+  }
   return writes;
+}
+
+/**
+ * An image share failed part-way (e.g. the 50-account quota after two batches of 10): the accounts that did get
+ * added must still be recorded as ecs-share's, or a later revocation would mistake them for manual shares.
+ */
+async function recordPartialGrants(ctx: EngineContext, rest: PlanAction[]): Promise<void> {
+  for (const a of rest) {
+    if (a.kind !== 'writeGrantLedger') continue;
+    try {
+      const now = new Set(await ctx.ports.ecs.imageShareAccounts(a.ref.region, a.ref.id));
+      const accounts = [...new Set([...a.previous, ...a.accounts])].filter((uid) => now.has(uid)).sort();
+      if (accounts.join() !== a.previous.join()) await writeGrantLedger(ctx, a.ref, accounts, a.existingKeys);
+    } catch (e) {
+      ctx.log.error('could not record the accounts granted before the failure', { resourceId: a.ref.id, error: (e as Error).message });
+    }
+  }
 }

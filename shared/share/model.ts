@@ -63,7 +63,8 @@ export type PlanAction =
   | { kind: 'attachPolicy'; roleName: string; policyName: string; policyType: 'System' | 'Custom' }
   | { kind: 'shareImageAccounts'; ref: ResourceRef; add: string[] }
   | { kind: 'unshareImageAccounts'; ref: ResourceRef; remove: string[] }
-  | { kind: 'writeGrantLedger'; ref: ResourceRef; accounts: string[]; tags: Record<string, string>; removeKeys: string[] }
+  /** Record on the image the accounts ecs-share added (`previous`: the record before; `existingKeys`: its tag keys). */
+  | { kind: 'writeGrantLedger'; ref: ResourceRef; accounts: string[]; previous: string[]; existingKeys: string[] }
   | { kind: 'createResourceShare'; ref: ResourceRef; name: string; targets: string[]; allowExternalTargets: boolean }
   | { kind: 'allowExternalTargets'; ref: ResourceRef; shareId: string }
   | { kind: 'associateTargets'; ref: ResourceRef; shareId: string; targets: string[] }

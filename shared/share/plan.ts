@@ -1,6 +1,6 @@
 // Pure decisions: from what was observed and what the tags ask, the list of changes (as data) that makes the
 // resource shared exactly as asked. No I/O here; a dry run returns this plan, apply executes it.
-import { formatGrantLedger, ledgerTagKeys, type ShareTarget } from '../domain/targets';
+import { ledgerTagKeys, type ShareTarget } from '../domain/targets';
 import { grantForTarget, grantSatisfied, type TrustGrant } from '../domain/trust-policy';
 import { buildKmsPolicies, keyArn, keysInPolicy, policyNameFor, type KeyRef } from '../domain/kms-policy';
 import { parsePolicy, samePolicy } from '../domain/policy-json';
@@ -88,9 +88,7 @@ export function planShares(obs: ResourceObservation, targets: ShareTarget[], led
     if (remove.length) actions.push({ kind: 'unshareImageAccounts', ref, remove });
     const nextLedger = [...new Set([...[...ledger].filter((a) => wanted.has(a)), ...add])].sort();
     if (nextLedger.join(',') !== [...ledger].sort().join(',')) {
-      const tags = formatGrantLedger(nextLedger, ledgerKey);
-      const removeKeys = ledgerTagKeys(obs.tags, ledgerKey).filter((k) => !(k in tags));
-      actions.push({ kind: 'writeGrantLedger', ref, accounts: nextLedger, tags, removeKeys });
+      actions.push({ kind: 'writeGrantLedger', ref, accounts: nextLedger, previous: [...ledger].sort(), existingKeys: ledgerTagKeys(obs.tags, ledgerKey) });
     }
   }
 

@@ -49,7 +49,7 @@ describe('planShares', () => {
     const actions = planShares(image({ imageAccounts: [A] }), [account(A), account(B)], 'ecs-share:granted');
     expect(actions).toEqual([
       { kind: 'shareImageAccounts', ref: image().ref, add: [B] },
-      { kind: 'writeGrantLedger', ref: image().ref, accounts: [B], tags: { 'ecs-share:granted': B }, removeKeys: [] },
+      { kind: 'writeGrantLedger', ref: image().ref, accounts: [B], previous: [], existingKeys: [] },
     ]);
   });
 
