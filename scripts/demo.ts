@@ -11,7 +11,7 @@ import * as $Ram from '@alicloud/ram20150501';
 import { startEmulator, demoState, DEMO, type CloudEvent, type Emulator } from './emulator';
 import { buildFunction } from './build';
 import { createFunctionRole, functionContext } from './function-role';
-import { sdkClients, type SdkClients } from '../test/helpers/sdk';
+import { sdkClients, type SdkClients } from './sdk-clients';
 import type { FcContext } from '../shared/runtime';
 
 const SNAPSHOT_TAG = DEMO.externalRecipient.uid;
