@@ -133,7 +133,7 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     }
     const kind = pending.length ? 'pending' : writes > 0 ? changedKind : 'unchanged';
     const res = outcome(ref, { outcome: kind, targets: names, actions, needs, ...(pending.length ? { pending } : {}) });
-    log.info('resource processed', { outcome: kind, targets: names, writes, pending });
+    log.info('resource processed', { outcome: kind, targets: names, actions: actions.map((x) => x.kind), writes, pending });
     return res;
   } catch (e) {
     if (e instanceof ShareRefusedError) {
