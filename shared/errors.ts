@@ -37,6 +37,15 @@ export class ShareRefusedError extends Error {
   }
 }
 
+/** Some resources failed for a transient reason: fail the invocation so the platform delivers the event again. */
+export class TransientFailure extends Error {
+  readonly code = 'TransientFailure';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransientFailure';
+  }
+}
+
 /** A document the tool must write would break a limit of the service (trust policy length, description length). */
 export class LimitError extends ShareRefusedError {}
 

@@ -2,6 +2,7 @@
 import { makeHandler, inputError } from '../../shared/handler';
 import { handleTagEvents } from '../../shared/usecases/on-tag';
 import { summarise } from '../../shared/share/summary';
+import { TransientFailure } from '../../shared/errors';
 
 export const handler = makeHandler('on-tag', async (run, invocation) => {
   if (invocation.kind === 'invalid') return inputError(run.log, invocation.error);
@@ -10,5 +11,9 @@ export const handler = makeHandler('on-tag', async (run, invocation) => {
     ? await handleTagEvents(await run.engine(), invocation.events, invocation.skipped)
     : summarise([], { started: Date.now(), skipped: invocation.skipped });
   run.log.info('summary', { counts: summary.counts, errors: summary.errors, skipped: summary.skipped, durationMs: summary.durationMs });
+  // A transient failure fails the invocation, so EventBridge's push retry delivers the event again (replays of the
+  // parts already done write nothing). Refusals and terminal errors are answers, not retried.
+  const transient = summary.results.filter((r) => r.error?.retryable).map((r) => `${r.resourceId} (${r.error!.code})`);
+  if (transient.length) throw new TransientFailure(`${transient.join(', ')} failed transiently; the event will be retried`);
   return summary;
 });

@@ -82,7 +82,8 @@ export interface ResourceOutcome {
   /** Targets still waiting (an external account must accept the invitation; an association still Associating). */
   pending?: string[];
   reason?: string;
-  error?: { code: string; message: string; requestId?: string };
+  /** `retryable`: a transient failure (throttling, 5xx, timeout, concurrent writers) that a later run can get past. */
+  error?: { code: string; message: string; requestId?: string; retryable?: boolean };
   advice?: string;
   /** The plan: every change, as data. In a dry run nothing of it was applied. */
   actions: PlanAction[];

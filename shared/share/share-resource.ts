@@ -1,8 +1,8 @@
 // Use case: make one snapshot or image shared exactly as its tags ask (or, in a dry run, say what that takes).
 import { formatTarget, parseShareTags, type ShareTarget } from '../domain/targets';
-import { CloudError, ShareRefusedError, adviceFor } from '../errors';
+import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
 import type { EngineContext } from './context';
-import { applyPlan } from './apply';
+import { ConcurrentUpdateError, applyPlan } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
 import { grantsFor, planShare, splitTargets } from './plan';
 import type { PlanAction, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
@@ -141,7 +141,8 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
       return outcome(ref, { outcome: 'refused', actions, reason: e.reason, error: { code: e.code, message: e.reason } });
     }
     const err = e instanceof CloudError ? e : undefined;
-    const error = { code: err?.code ?? (e as Error).name ?? 'Error', message: (e as Error).message, requestId: err?.requestId };
+    const retryable = err ? classify(err) === 'retryable' : e instanceof ConcurrentUpdateError;
+    const error = { code: err?.code ?? (e as Error).name ?? 'Error', message: (e as Error).message, requestId: err?.requestId, ...(retryable ? { retryable } : {}) };
     log.error('share failed', { outcome: 'failed', action: err?.action, error });
     return outcome(ref, { outcome: 'failed', actions, error, advice: adviceFor(error.code) });
   }
