@@ -27,15 +27,7 @@ export async function start(state: EmulatorState = twoAccounts()): Promise<Start
   return { emu, clients: (creds, region) => sdkClients(emu.endpoint, creds, region) };
 }
 
-/** The error a call rejects with; fails the test if it resolves. */
-export async function errorOf(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to fail, but it succeeded');
-}
+export { errorOf } from '../helpers/error-of';
 
 export const doc = (...Statement: unknown[]) => JSON.stringify({ Version: '1', Statement });
 export const allow = (Action: unknown, Resource: unknown = '*', extra: object = {}) => ({ Effect: 'Allow', Action, Resource, ...extra });

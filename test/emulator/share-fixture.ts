@@ -126,14 +126,6 @@ export async function start(state: EmulatorState = baseState()): Promise<Started
   return { emu, as: (who, region = REGION) => sdkClients(emu.endpoint, who, region) };
 }
 
-/** The error a call rejects with; fails the test if it resolves. */
-export async function errorOf(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to fail, but it succeeded');
-}
+export { errorOf } from '../helpers/error-of';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
