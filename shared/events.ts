@@ -56,26 +56,94 @@ const REFERENCED_KEYS: Record<string, ResourceKind> = {
   image: 'image',
 };
 
+/**
+ * What an invocation may hold. An ActionTrail event is a few KB and about 6 levels deep (an EventBridge event is at
+ * most 256 KB); these bounds are far above that and far below what could exhaust the stack or the memory of the
+ * recursive readers below, so nothing past them is ever walked. Nested JSON strings (`requestParameterJson`, a
+ * `ResourceId` sent as a JSON array string) count with the depth of the field that holds them.
+ */
+export const INPUT_LIMITS = { maxBytes: 6 * 1024 * 1024, maxDepth: 64, maxValues: 200_000 } as const;
+
 /** FC passes a Buffer; `s invoke` and tests may pass text or an object. */
 export function parseInvocation(raw: unknown): Invocation {
   let value: unknown = raw;
-  if (Buffer.isBuffer(raw) || raw instanceof Uint8Array) value = Buffer.from(raw).toString('utf8');
+  const tooLarge = (size: number) => ({
+    kind: 'invalid' as const,
+    error: `The invocation payload is larger than ${INPUT_LIMITS.maxBytes} bytes (${size}); an ECS ActionTrail event or a command is a few KB`,
+  });
+  if (Buffer.isBuffer(raw) || raw instanceof Uint8Array) {
+    if (raw.byteLength > INPUT_LIMITS.maxBytes) return tooLarge(raw.byteLength);
+    value = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  }
   if (typeof value === 'string') {
+    if (value.length > INPUT_LIMITS.maxBytes) return tooLarge(value.length);
     const text = value.trim();
     if (text === '') return { kind: 'invalid', error: 'The invocation payload is empty' };
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return { kind: 'invalid', error: `The invocation payload is not JSON: ${(err as Error).message}` };
+      return { kind: 'invalid', error: `The invocation payload is not JSON: ${clip((err as Error).message)}` };
     }
   }
+  const problem = checkShape(value);
+  if (problem) return { kind: 'invalid', error: `The invocation payload ${problem}` };
   if (Array.isArray(value)) return normaliseEvents(value);
   if (!isRecord(value)) return { kind: 'invalid', error: 'The invocation payload must be a JSON object or an array of CloudEvents' };
   if (isCloudEvent(value) || isActionTrailRecord(value)) return normaliseEvents([value]);
   if (typeof value.triggerName === 'string' && 'triggerTime' in value) {
-    return { kind: 'timer', triggerName: value.triggerName, payload: parseMaybeJson(value.payload) };
+    const payload = parseMaybeJson(value.payload);
+    // A payload that starts like JSON but is not: a typo in the trigger's configuration, never "no payload".
+    if (typeof payload === 'string' && /^\s*[[{]/.test(payload)) return { kind: 'invalid', error: `The timer payload is not JSON: ${clip(payload)}` };
+    return { kind: 'timer', triggerName: value.triggerName, payload };
   }
   return { kind: 'manual', command: value };
+}
+
+/**
+ * Walks the payload once, without recursion, and says what is wrong with it, if anything: nested deeper than
+ * INPUT_LIMITS.maxDepth (JSON strings included), more values or characters than the limits, or a value JSON cannot
+ * carry (an object handed in-process may hold anything). Everything past this point may recurse safely.
+ */
+function checkShape(root: unknown): string | undefined {
+  const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: root, depth: 0, path: '' }];
+  let values = 0;
+  let chars = 0;
+  const at = (path: string) => (path ? ` at ${path}` : '');
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (++values > INPUT_LIMITS.maxValues) return `holds more than ${INPUT_LIMITS.maxValues} values`;
+    if (v === null || v === undefined || typeof v === 'boolean') continue; // undefined: absent, as JSON.stringify has it
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return `holds a number JSON cannot carry${at(path)}`;
+      continue;
+    }
+    if (typeof v === 'string') {
+      chars += v.length; // nested JSON strings are counted again when their contents are walked
+      if (chars > 2 * INPUT_LIMITS.maxBytes) return `holds more than ${2 * INPUT_LIMITS.maxBytes} characters`;
+      const inner = parseMaybeJson(v);
+      if (inner !== v) stack.push({ v: inner, depth, path: path && `${path}(JSON)` });
+      continue;
+    }
+    if (typeof v !== 'object') return `holds a ${typeof v}, which JSON cannot carry${at(path)}`;
+    if (depth >= INPUT_LIMITS.maxDepth) return `is nested more than ${INPUT_LIMITS.maxDepth} levels deep${at(path)}`;
+    const proto = Object.getPrototypeOf(v);
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth: depth + 1, path: depth < 12 ? `${path}[${i}]` : path });
+    } else if (proto === Object.prototype || proto === null) {
+      for (const [k, x] of Object.entries(v)) {
+        chars += k.length;
+        stack.push({ v: x, depth: depth + 1, path: depth < 12 ? (path ? `${path}.${clip(k, 40)}` : clip(k, 40)) : path });
+      }
+    } else {
+      return `holds an object JSON cannot carry${at(path)}`;
+    }
+  }
+  return undefined;
+}
+
+/** A value as it may appear in a reason: quoted, and never longer than a line. */
+export function clip(s: string, max = 200): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
 }
 
 function isCloudEvent(x: Record<string, unknown>): boolean {
@@ -116,15 +184,15 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
   const skip = (reason: string) => ({ eventId, events: [], skipped: [{ eventId, reason }] });
 
   if (envelope && !ACTIONTRAIL_TYPE.test(str(item.type) ?? '')) {
-    return skip(`event type ${str(item.type) ?? '(none)'} is not an ECS ActionTrail API call or console operation`);
+    return skip(`event type ${clip(str(item.type) ?? '(none)')} is not an ECS ActionTrail API call or console operation`);
   }
   if (!isRecord(data)) return skip('the event has no ActionTrail record in data');
   const errorCode = str(data.errorCode);
-  if (errorCode) return skip(`the ${str(data.eventName) ?? ''} call failed (${errorCode}); nothing changed`);
+  if (errorCode) return skip(`the ${clip(str(data.eventName) ?? '')} call failed (${clip(errorCode)}); nothing changed`);
   const service = str(data.serviceName);
-  if (service?.toLowerCase() !== 'ecs') return skip(`service ${service ?? '(none)'} is not ECS`);
+  if (service?.toLowerCase() !== 'ecs') return skip(`service ${clip(service ?? '(none)')} is not ECS`);
   const eventName = str(data.eventName) ?? '';
-  if (!(HANDLED_EVENT_NAMES as readonly string[]).includes(eventName)) return skip(`event ${eventName || '(none)'} does not affect sharing`);
+  if (!(HANDLED_EVENT_NAMES as readonly string[]).includes(eventName)) return skip(`event ${clip(eventName || '(none)')} does not affect sharing`);
 
   const params = requestParameters(data);
   const create = CREATES[eventName];
@@ -134,11 +202,11 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
     str(data.acsRegion) ??
     str(item.aliyunregionid) ??
     str(params.regionid);
-  if (!region || !REGION.test(region)) return skip(`no valid region in the event (${region ?? 'none'})`);
+  if (!region || !REGION.test(region)) return skip(`no valid region in the event (${clip(region ?? 'none')})`);
 
   const declared = str(params.resourcetype)?.toLowerCase();
   if (!create && declared !== undefined && declared !== 'snapshot' && declared !== 'image') {
-    return skip(`resource type ${declared} is not a snapshot or image`);
+    return skip(`resource type ${clip(declared)} is not a snapshot or image`);
   }
 
   const candidates = create ? createdIds(data, params, create) : taggedIds(data, params, declared as ResourceKind | undefined);
@@ -146,7 +214,7 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
   const byKind: Record<ResourceKind, string[]> = { snapshot: [], image: [] };
   for (const { id, kind } of candidates) {
     if (!RESOURCE_ID.test(id)) {
-      skipped.push({ eventId, reason: `invalid resource id "${id}"` });
+      skipped.push({ eventId, reason: `invalid resource id "${clip(id)}"` });
       continue;
     }
     const actual = kindOfId(id);
@@ -193,7 +261,7 @@ function referencedIds(data: Record<string, unknown>): Candidate[] {
   if (!isRecord(refs)) return [];
   const out: Candidate[] = [];
   for (const [key, ids] of Object.entries(refs)) {
-    const kind = REFERENCED_KEYS[key.toLowerCase()];
+    const kind = Object.hasOwn(REFERENCED_KEYS, key.toLowerCase()) ? REFERENCED_KEYS[key.toLowerCase()] : undefined;
     if (kind) for (const id of listValues(ids)) out.push({ id, kind });
   }
   return out;
@@ -212,11 +280,11 @@ type Params = Record<string, unknown>;
 function requestParameters(data: Record<string, unknown>): Params {
   const fromJson = parseMaybeJson(data.requestParameterJson);
   const fromParams = parseMaybeJson(data.requestParameters);
-  return { ...lowerKeys(isRecord(fromJson) ? fromJson : {}), ...lowerKeys(isRecord(fromParams) ? fromParams : {}) };
+  return Object.assign(lowerKeys(isRecord(fromJson) ? fromJson : {}), lowerKeys(isRecord(fromParams) ? fromParams : {}));
 }
 
 function lowerKeys(o: Record<string, unknown>): Params {
-  const out: Params = {};
+  const out: Params = Object.create(null); // a "__proto__" key is a key like any other, never a prototype
   for (const [k, v] of Object.entries(o)) out[k.toLowerCase()] = v;
   return out;
 }
@@ -224,8 +292,9 @@ function lowerKeys(o: Record<string, unknown>): Params {
 /** `name` as scalar, array or JSON-array string, plus `name.1 … name.N` in index order. */
 function collectList(params: Params, name: string): string[] {
   const direct = listValues(params[name]);
+  const index = new RegExp(`^${escapeRegExp(name)}\\.(\\d+)$`);
   const indexed = Object.keys(params)
-    .map((k) => ({ k, n: new RegExp(`^${escapeRegExp(name)}\\.(\\d+)$`).exec(k)?.[1] }))
+    .map((k) => ({ k, n: index.exec(k)?.[1] }))
     .filter((e): e is { k: string; n: string } => e.n !== undefined)
     .sort((a, b) => Number(a.n) - Number(b.n))
     .flatMap((e) => listValues(params[e.k]));

@@ -1,5 +1,6 @@
 // Use case: an operator asks to share one resource now (s invoke -e '{"resourceId":"s-…","region":"cn-hangzhou","dryRun":true}').
 import { InvalidInputError } from '../errors';
+import { clip } from '../events';
 import type { EngineContext } from '../share/context';
 import { shareResource } from '../share/share-resource';
 import { summarise, type RunSummary } from '../share/summary';
@@ -10,20 +11,25 @@ const KNOWN = new Set(['resourceId', 'region', 'regionId', 'dryRun', 'resourceTy
 /** Validate a manual share command strictly: an unknown field or a malformed id is an error, not a guess. */
 export function parseShareCommand(command: Record<string, unknown>, defaultRegion: string): { ref: ResourceRef; dryRun: boolean } {
   const unknown = Object.keys(command).filter((k) => !KNOWN.has(k));
-  if (unknown.length) throw new InvalidInputError(`Unknown field(s) ${unknown.join(', ')}; expected resourceId, region, dryRun`);
-  if (command.action !== undefined && command.action !== 'share') throw new InvalidInputError(`action must be "share" for this function, got ${JSON.stringify(command.action)}`);
+  if (unknown.length) throw new InvalidInputError(`Unknown field(s) ${clip(unknown.join(', '))}; expected resourceId, region, dryRun`);
+  if (command.action !== undefined && command.action !== 'share') throw new InvalidInputError(`action must be "share" for this function, got ${show(command.action)}`);
   const id = command.resourceId;
   if (typeof id !== 'string' || !/^[sm]-[A-Za-z0-9]{4,64}$/.test(id)) {
-    throw new InvalidInputError(`resourceId must be a snapshot (s-…) or image (m-…) id, got ${JSON.stringify(id)}`);
+    throw new InvalidInputError(`resourceId must be a snapshot (s-…) or image (m-…) id, got ${show(id)}`);
   }
   const region = command.region ?? command.regionId ?? defaultRegion;
-  if (typeof region !== 'string' || !/^[a-z]{2,}(-[a-z0-9]+)+$/.test(region)) throw new InvalidInputError(`region must look like cn-hangzhou, got ${JSON.stringify(region)}`);
+  if (typeof region !== 'string' || !/^[a-z]{2,}(-[a-z0-9]+)+$/.test(region)) throw new InvalidInputError(`region must look like cn-hangzhou, got ${show(region)}`);
   const type = id.startsWith('s-') ? 'snapshot' : 'image';
   if (command.resourceType !== undefined && command.resourceType !== type) {
-    throw new InvalidInputError(`resourceType ${JSON.stringify(command.resourceType)} does not match the id ${id}`);
+    throw new InvalidInputError(`resourceType ${show(command.resourceType)} does not match the id ${id}`);
   }
   if (command.dryRun !== undefined && typeof command.dryRun !== 'boolean') throw new InvalidInputError('dryRun must be true or false');
   return { ref: { type, id, region }, dryRun: command.dryRun === true };
+}
+
+/** A value as the error shows it: JSON, one line, clipped (the parser has already bounded its depth). */
+function show(value: unknown): string {
+  return value === undefined ? 'nothing' : clip(JSON.stringify(value));
 }
 
 export async function runShareCommand(ctx: EngineContext, ref: ResourceRef, dryRun: boolean): Promise<RunSummary> {

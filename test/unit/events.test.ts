@@ -243,7 +243,7 @@ describe('parseInvocation routes other invocations', () => {
 
   it.each<[string, unknown, Invocation]>([
     ['a timer with a plain payload', { triggerTime: 't', triggerName: 'tt', payload: 'awesome-fc' }, { kind: 'timer', triggerName: 'tt', payload: 'awesome-fc' }],
-    ['a timer with a broken JSON payload', { triggerTime: 't', triggerName: 'tt', payload: '{"action"' }, { kind: 'timer', triggerName: 'tt', payload: '{"action"' }],
+    ['a timer with a broken JSON payload', { triggerTime: 't', triggerName: 'tt', payload: '{"action"' }, { kind: 'invalid', error: 'The timer payload is not JSON: {"action"' }],
     ['a timer without a payload', { triggerTime: 't', triggerName: 'tt' }, { kind: 'timer', triggerName: 'tt', payload: undefined }],
     ['an empty array', [], { kind: 'events', events: [], skipped: [] }],
     ['any other object', { action: 'share' }, { kind: 'manual', command: { action: 'share' } }],
