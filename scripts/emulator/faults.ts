@@ -2,7 +2,18 @@
 // Decisions are made here; server.ts carries them out (error body, added latency, destroyed socket).
 import { ApiError, type Product } from './types';
 
-export type FaultKind = 'throttle' | 'unavailable' | 'internal' | 'latency' | 'drop';
+/**
+ * - `throttle` (400 Throttling.User), `unavailable` (503), `internal` (500): refused before the call is applied.
+ * - `latency`: the call waits `latencyMs` first (adds up with other latency rules and the global latency).
+ * - `drop`: the connection is destroyed before the call is applied (the client sees a network error).
+ * - `dropAfter`: the call is applied (state changed, events emitted, onWrite hooks run), then the connection is
+ *   destroyed without an answer: a write that happened although the client saw a network error.
+ * - `unavailableAfter`: the call is applied, then answered 503 ServiceUnavailable instead of its result.
+ * For the two `...After` kinds a call that fails on its own (e.g. a 404) loses its error answer the same way.
+ */
+export type FaultKind = 'throttle' | 'unavailable' | 'internal' | 'latency' | 'drop' | 'dropAfter' | 'unavailableAfter';
+
+export const FAULT_KINDS: readonly FaultKind[] = ['throttle', 'unavailable', 'internal', 'latency', 'drop', 'dropAfter', 'unavailableAfter'];
 
 export interface FaultRule {
   /** Action name, or '*' for every action. */
@@ -35,6 +46,8 @@ export interface FaultDecision {
   latencyMs: number;
   error?: ApiError;
   drop?: boolean;
+  /** Apply the call, then lose its answer: 'drop' destroys the connection, 'unavailable' answers 503 instead. */
+  after?: 'drop' | 'unavailable';
   /** A human-readable reason for the call log ("fault #2 throttle", "rate limit 5/s"). */
   cause?: string;
 }
@@ -51,6 +64,10 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+export function serviceUnavailable(): ApiError {
+  return new ApiError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.');
+}
+
 export function throttlingError(retryAfterMs: number): ApiError {
   const ms = Math.max(1, Math.ceil(retryAfterMs));
   return new ApiError(400, 'Throttling.User', 'Request was denied due to user flow control.', {}, { 'x-acs-retry-after': String(ms) });
@@ -61,7 +78,7 @@ function faultError(rule: FaultRule): ApiError | undefined {
     case 'throttle':
       return throttlingError(rule.retryAfterMs ?? 1000);
     case 'unavailable':
-      return new ApiError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.');
+      return serviceUnavailable();
     case 'internal':
       return new ApiError(500, 'InternalError', 'The request processing has failed due to some unknown error, exception or failure.');
     default:
@@ -117,11 +134,13 @@ export class Faults {
   /** Decides the fate of one authenticated call. Counting happens here, so call it exactly once per call. */
   decide(product: Product, action: string, now: number): FaultDecision {
     const decision: FaultDecision = { latencyMs: this.globalLatencyMs };
+    let afterRule: FaultRuleState | undefined;
     for (const rule of this.rules) {
       if (rule.action !== '*' && rule.action !== action) continue;
       if (rule.product && rule.product !== product) continue;
       rule.matched++;
-      if (decision.error || decision.drop) continue; // the first failing rule wins; later rules still count the call
+      // The first failing rule wins; later rules still count the call.
+      if (decision.error || decision.drop || decision.after) continue;
       if (!triggers(rule)) continue;
       rule.affected++;
       if (rule.kind === 'latency') {
@@ -129,6 +148,10 @@ export class Faults {
       } else if (rule.kind === 'drop') {
         decision.drop = true;
         decision.cause = `fault #${rule.id} drop`;
+      } else if (rule.kind === 'dropAfter' || rule.kind === 'unavailableAfter') {
+        decision.after = rule.kind === 'dropAfter' ? 'drop' : 'unavailable';
+        decision.cause = `fault #${rule.id} ${rule.kind}`;
+        afterRule = rule;
       } else {
         decision.error = faultError(rule);
         decision.cause = `fault #${rule.id} ${rule.kind}`;
@@ -137,6 +160,11 @@ export class Faults {
     if (!decision.error && !decision.drop) {
       const limited = this.checkRateLimit(action, now);
       if (limited) {
+        // A throttled call is never applied, so an apply-then-lose rule has not had its effect yet: it stays armed.
+        if (afterRule) {
+          afterRule.affected--;
+          decision.after = undefined;
+        }
         decision.error = limited;
         decision.cause = `rate limit ${this.limitFor(action)}/s`;
       }
@@ -174,7 +202,7 @@ function triggers(rule: FaultRuleState & { random: () => number }): boolean {
 }
 
 function validateRule(rule: FaultRule): void {
-  const kinds: FaultKind[] = ['throttle', 'unavailable', 'internal', 'latency', 'drop'];
+  const kinds = FAULT_KINDS;
   if (!rule || typeof rule.action !== 'string' || !kinds.includes(rule.kind)) {
     throw new Error(`a fault rule needs "action" and "kind" (one of ${kinds.join(', ')})`);
   }

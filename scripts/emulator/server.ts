@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildTrailEvent, EventBus, type CloudEvent, type EventDeliveryOptions, type EventListener } from './events';
-import { Faults, type FaultRule, type FaultRuleState } from './faults';
+import { Faults, serviceUnavailable, type FaultRule, type FaultRuleState } from './faults';
 import { isCallerAllowed, trustAllows } from './policy';
 import { actions as ecsActions } from './services/ecs';
 import { actions as kmsActions } from './services/kms';
@@ -61,6 +61,8 @@ export interface CallRecord {
   params: Params;
   status: number; // 0 when the connection was dropped
   code?: string;
+  /** A write that changed the state although its answer was lost (dropAfter) or replaced (unavailableAfter). */
+  applied?: true;
   /** Why a fault or rate limit changed the call. */
   cause?: string;
   write: boolean;
@@ -75,6 +77,27 @@ export interface CallFilter {
   accountId?: string;
   status?: number;
 }
+
+/**
+ * A state-changing call that has just been applied, handed to onWrite hooks before its answer is sent.
+ * `requestId` is the one the call log (and the answer, if any) carries.
+ */
+export interface AppliedWrite {
+  product: Product;
+  action: string;
+  version: string;
+  params: Params;
+  region: string;
+  caller: { accountId: string; type: Caller['type']; name: string; accessKeyId: string };
+  requestId: string;
+  /** The handler's result (what a 200 answer would carry). */
+  result: Record<string, unknown>;
+  /** What happens to the answer after the hooks: sent, dropped (dropAfter) or replaced by a 503 (unavailableAfter). */
+  answer: 'ok' | 'drop' | 'unavailable';
+}
+
+/** Runs after a write is applied; the answer waits until the returned promise settles (a rejection is logged, ignored). */
+export type WriteHook = (call: AppliedWrite) => void | Promise<void>;
 
 export interface ServiceCredentials {
   accessKeyId: string;
@@ -101,8 +124,14 @@ export interface Emulator {
   setOptions(partial: Partial<EmulatorOptions>): EmulatorOptions;
   calls(filter?: CallFilter): CallRecord[];
   clearCalls(): void;
-  /** Successful calls that change state. */
+  /** Calls that changed state: answered 200, or applied with their answer lost (`applied: true`). */
   writes(filter?: CallFilter): CallRecord[];
+  /**
+   * Calls `fn` after each state-changing call is applied and before its answer is sent; the answer waits for it.
+   * Only successful writes (a handler that threw changed nothing). Returns an unsubscribe function.
+   * A client that vanished meanwhile (e.g. a SIGKILLed child process) gets no answer; the call log records status 0.
+   */
+  onWrite(fn: WriteHook): () => void;
   addFault(rule: FaultRule): FaultRuleState;
   removeFault(id: number): boolean;
   clearFaults(): void;
@@ -154,6 +183,7 @@ class EmulatorCore {
   readonly faults = new Faults();
   readonly bus = new EventBus();
   private handlerQueue: Promise<unknown> = Promise.resolve();
+  readonly writeHooks = new Set<WriteHook>();
 
   constructor(
     public state: FullState,
@@ -173,7 +203,11 @@ class EmulatorCore {
       setOptions: (p) => core.setOptions(p),
       calls: (f) => core.calls(f),
       clearCalls: () => void (core.callLog = []),
-      writes: (f) => core.calls(f).filter((c) => c.write && c.status === 200),
+      writes: (f) => core.calls(f).filter((c) => c.write && (c.status === 200 || c.applied)),
+      onWrite: (fn) => {
+        core.writeHooks.add(fn);
+        return () => void core.writeHooks.delete(fn);
+      },
       addFault: (r) => core.faults.add(r),
       removeFault: (id) => core.faults.remove(id),
       clearFaults: () => core.faults.clear(),
@@ -264,6 +298,7 @@ class EmulatorCore {
     let params: Params = {};
     let claimedKey: string | undefined;
     let cause: string | undefined;
+    let applied = false;
     const log = (status: number, code?: string) =>
       this.record({
         seq: ++this.seq,
@@ -280,6 +315,7 @@ class EmulatorCore {
         status,
         ...(code ? { code } : {}),
         ...(cause ? { cause } : {}),
+        ...(applied && status !== 200 ? { applied: true as const } : {}),
         write: spec?.write ?? isWriteAction(action),
         durationMs: Date.now() - started,
         requestId,
@@ -326,18 +362,51 @@ class EmulatorCore {
       };
       const handlerSpec = spec;
       // One handler at a time: an async handler must not interleave with another call's changes to the state.
-      const result = await this.serialised(() => {
-        authorize(ctx, handlerSpec);
-        return handlerSpec.handler(ctx);
-      });
+      let result: Record<string, unknown> | undefined;
+      let failure: unknown;
+      try {
+        result = await this.serialised(() => {
+          authorize(ctx, handlerSpec);
+          return handlerSpec.handler(ctx);
+        });
+      } catch (e) {
+        failure = e;
+      }
+      const isWrite = handlerSpec.write ?? isWriteAction(action);
+      if (result && isWrite) {
+        applied = true;
+        await this.runWriteHooks({
+          product, action, version, params, region: ctx.region,
+          caller: { accountId: caller.accountId, type: caller.type, name: callerName(caller), accessKeyId: caller.accessKeyId },
+          requestId, result, answer: decision.after ?? 'ok',
+        });
+      }
+      // The call happened: ActionTrail records it whatever becomes of the answer.
+      if (result && product === 'ecs') this.publishTrailEvent(ctx, result, req);
+      if (decision.after === 'drop' || req.socket.destroyed) {
+        req.socket.destroy();
+        log(0, decision.after === 'drop' ? 'ConnectionDropped' : 'ClientGone');
+        return;
+      }
+      if (decision.after === 'unavailable') throw serviceUnavailable();
+      if (failure) throw failure;
       // RequestId first, and ours even if a handler returned one.
       send(res, 200, Object.assign({ RequestId: requestId }, result, { RequestId: requestId }));
       log(200);
-      if (product === 'ecs') this.publishTrailEvent(ctx, result, req);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError(e, action);
       sendError(res, product, requestId, err, req.headers.host);
       log(err.status, err.code);
+    }
+  }
+
+  private async runWriteHooks(call: AppliedWrite): Promise<void> {
+    for (const hook of [...this.writeHooks]) {
+      try {
+        await hook(structuredClone(call));
+      } catch (e) {
+        process.stderr.write(`[emulator] onWrite hook failed for ${call.action}: ${(e as Error)?.stack ?? String(e)}\n`);
+      }
     }
   }
 

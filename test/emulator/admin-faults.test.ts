@@ -18,6 +18,8 @@ function testState(): EmulatorState {
   return s;
 }
 
+const FC_TRUST = JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }] });
+
 async function outcome(p: Promise<unknown>): Promise<any> {
   try {
     await p;
@@ -128,6 +130,62 @@ describe('faults, rate limits and the admin surface', () => {
       expect(emu.calls({ action: 'DescribeSnapshots' }).at(-1)).toMatchObject({ status: 0, code: 'ConnectionDropped' });
     });
 
+    it('applies a dropAfter call, then drops the connection: the role exists although the SDK saw a network error', async () => {
+      emu.addFault({ action: 'CreateRole', kind: 'dropAfter', nth: 1 });
+
+      const err = await outcome(ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'lost-answer', assumeRolePolicyDocument: FC_TRUST })));
+      const role = await ram.getRole(new $Ram.GetRoleRequest({ roleName: 'lost-answer' }));
+
+      expect(err).toBeInstanceOf(Error);
+      expect(err.statusCode).toBeUndefined();
+      expect(String(err.code ?? err.message)).toMatch(/ECONNRESET|socket hang up|EPIPE/);
+      expect(role.body?.role?.roleName).toBe('lost-answer');
+      expect(emu.calls({ action: 'CreateRole' })).toEqual([
+        expect.objectContaining({ status: 0, code: 'ConnectionDropped', applied: true, write: true, cause: expect.stringMatching(/dropAfter/) }),
+      ]);
+      expect(emu.writes().map((c) => c.action)).toEqual(['CreateRole']);
+    });
+
+    it('applies an unavailableAfter call, then answers 503: the tag is set and its event emitted', async () => {
+      emu.addFault({ action: 'TagResources', kind: 'unavailableAfter', every: 1 });
+      const published = emu.events().length;
+
+      const err = await outcome(ecs.tagResources(new $Ecs.TagResourcesRequest({
+        regionId: 'cn-hangzhou', resourceType: 'snapshot', resourceId: [DEMO.snapshots.plain], tag: [{ key: 'lost', value: 'answer' }],
+      })));
+      const tags = await ecs.listTagResources(new $Ecs.ListTagResourcesRequest({
+        regionId: 'cn-hangzhou', resourceType: 'snapshot', resourceId: [DEMO.snapshots.plain],
+      }));
+
+      expect([err.name, err.code, err.statusCode]).toEqual(['ServerError', 'ServiceUnavailable', 503]);
+      expect(tags.body?.tagResources?.tagResource?.map((t) => `${t.tagKey}=${t.tagValue}`)).toContain('lost=answer');
+      expect(emu.events().length - published).toBe(1);
+      expect(emu.calls({ action: 'TagResources' })[0]).toMatchObject({ status: 503, code: 'ServiceUnavailable', applied: true });
+    });
+
+    it('loses the answer of a failing call under unavailableAfter without marking it applied', async () => {
+      emu.addFault({ action: 'GetRole', kind: 'unavailableAfter', nth: 1 });
+
+      const err = await outcome(ram.getRole(new $Ram.GetRoleRequest({ roleName: 'no-such-role' })));
+
+      expect(err.code).toBe('ServiceUnavailable');
+      expect(emu.calls({ action: 'GetRole' })[0].applied).toBeUndefined();
+    });
+
+    it('selects apply-then-lose calls with nth and times like the other kinds', async () => {
+      emu.addFault({ action: 'CreateRole', kind: 'unavailableAfter', nth: 2, times: 2 });
+
+      const codes = [];
+      for (let i = 1; i <= 4; i++) {
+        const r = await outcome(ram.createRole(new $Ram.CreateRoleRequest({ roleName: `sel-${i}`, assumeRolePolicyDocument: FC_TRUST })));
+        codes.push(r === 'ok' ? 'ok' : r.code);
+      }
+      const roles = (await listRoles()).body?.roles?.role?.map((r) => r.roleName) ?? [];
+
+      expect(codes).toEqual(['ok', 'ServiceUnavailable', 'ServiceUnavailable', 'ok']);
+      expect(roles).toEqual(expect.arrayContaining(['sel-1', 'sel-2', 'sel-3', 'sel-4']));
+    });
+
     it('adds latency to the matching calls only', async () => {
       emu.addFault({ action: 'ListRoles', kind: 'latency', latencyMs: 150 });
 
@@ -140,6 +198,50 @@ describe('faults, rate limits and the admin surface', () => {
 
       expect(slow).toBeGreaterThanOrEqual(145);
       expect(fast).toBeLessThan(145);
+    });
+  });
+
+  describe('onWrite hook', () => {
+    it('runs after a write is applied and holds its answer until the hook resolves', async () => {
+      const seen: Array<{ action: string; roleExists: boolean; answer: string }> = [];
+      const off = emu.onWrite(async (call) => {
+        seen.push({
+          action: call.action, answer: call.answer,
+          roleExists: emu.state.roles.some((r) => r.roleName === call.params.RoleName),
+        });
+        await new Promise((r) => setTimeout(r, 150));
+      });
+
+      const t0 = Date.now();
+      await ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'hooked', assumeRolePolicyDocument: FC_TRUST }));
+      const took = Date.now() - t0;
+      off();
+
+      expect(seen).toEqual([{ action: 'CreateRole', roleExists: true, answer: 'ok' }]);
+      expect(took).toBeGreaterThanOrEqual(145);
+    });
+
+    it('is not called for reads, refused writes or after unsubscribing', async () => {
+      const seen: string[] = [];
+      const off = emu.onWrite((call) => void seen.push(call.action));
+      await listRoles();
+      await ram.deleteRole(new $Ram.DeleteRoleRequest({ roleName: 'no-such-role' })).catch(() => undefined);
+      await ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'seen', assumeRolePolicyDocument: FC_TRUST }));
+      off();
+      await ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'unseen', assumeRolePolicyDocument: FC_TRUST }));
+
+      expect(seen).toEqual(['CreateRole']);
+    });
+
+    it('tells the hook when the answer will be lost, and carries the call log request id', async () => {
+      const seen: Array<{ answer: string; requestId: string; caller: string }> = [];
+      const off = emu.onWrite((c) => void seen.push({ answer: c.answer, requestId: c.requestId, caller: c.caller.accountId }));
+      emu.addFault({ action: 'CreateRole', kind: 'dropAfter', nth: 1 });
+
+      await outcome(ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'lost', assumeRolePolicyDocument: FC_TRUST })));
+      off();
+
+      expect(seen).toEqual([{ answer: 'drop', requestId: emu.calls({ action: 'CreateRole' })[0].requestId, caller: DEMO.owner.uid }]);
     });
   });
 
