@@ -212,6 +212,15 @@ describe('parseInvocation skips with a reason', () => {
     expect(skipped).toEqual([expect.objectContaining({ reason: expect.stringMatching(reason) })]);
   });
 
+  it('reads prototype names as plain keys: a "constructor" or "__proto__" key names no resource kind', () => {
+    const raw = JSON.parse(
+      JSON.stringify(cloudEvent({ referencedResources: { constructor: ['s-aaaa1'], ['__proto__']: ['m-bbbb2'] }, requestParameters: { ['__proto__']: { ResourceId: 's-cccc3' } } })),
+    );
+    const { events, skipped } = eventsOf(raw);
+    expect(events).toEqual([]);
+    expect(skipped).toEqual([expect.objectContaining({ reason: expect.stringMatching(/no snapshot or image id/) })]);
+  });
+
   it('does not treat an empty errorCode as a failure', () => {
     expect(eventsOf(cloudEvent({ errorCode: '', requestParameters: { ResourceId: 's-aaaa1' } })).events).toHaveLength(1);
   });
