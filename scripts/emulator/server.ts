@@ -129,9 +129,17 @@ export interface Emulator {
   /**
    * Calls `fn` after each state-changing call is applied and before its answer is sent; the answer waits for it.
    * Only successful writes (a handler that threw changed nothing). Returns an unsubscribe function.
+   * Hooks run inside the emulator's one-call-at-a-time section: no other call is applied until they settle, so a
+   * hook must not call the emulator over HTTP (it may read `state`, call severClient, kill a process).
    * A client that vanished meanwhile (e.g. a SIGKILLed child process) gets no answer; the call log records status 0.
    */
   onWrite(fn: WriteHook): () => void;
+  /**
+   * What a crashed client leaves behind: its open connections are destroyed, and its calls that have not been applied
+   * yet (queued behind a hook, or arriving later) are never applied or answered (call log status 0, `ClientGone`).
+   * Keyed by the access key the calls are signed with (an STS session's key for a function invocation).
+   */
+  severClient(accessKeyId: string): void;
   addFault(rule: FaultRule): FaultRuleState;
   removeFault(id: number): boolean;
   clearFaults(): void;
@@ -184,6 +192,10 @@ class EmulatorCore {
   readonly bus = new EventBus();
   private handlerQueue: Promise<unknown> = Promise.resolve();
   readonly writeHooks = new Set<WriteHook>();
+  /** Access keys whose client is gone (severClient): their waiting requests are never applied, answers never sent. */
+  readonly severed = new Set<string>();
+  private openSockets = new Map<string, Set<import('node:net').Socket>>(); // access key -> sockets of its calls
+  private socketKeys = new WeakMap<import('node:net').Socket, Set<string>>();
 
   constructor(
     public state: FullState,
@@ -204,6 +216,7 @@ class EmulatorCore {
       calls: (f) => core.calls(f),
       clearCalls: () => void (core.callLog = []),
       writes: (f) => core.calls(f).filter((c) => c.write && (c.status === 200 || c.applied)),
+      severClient: (key) => core.severClient(key),
       onWrite: (fn) => {
         core.writeHooks.add(fn);
         return () => void core.writeHooks.delete(fn);
@@ -350,6 +363,7 @@ class EmulatorCore {
         return;
       }
       if (decision.error) throw decision.error;
+      this.track(caller.accessKeyId, req.socket);
 
       for (const name of spec.required ?? []) {
         if (params[name] === undefined || params[name] === '') throw missingParameter(name);
@@ -361,31 +375,40 @@ class EmulatorCore {
         emu: this.services(),
       };
       const handlerSpec = spec;
-      // One handler at a time: an async handler must not interleave with another call's changes to the state.
+      const who = caller;
+      const isWrite = handlerSpec.write ?? isWriteAction(action);
       let result: Record<string, unknown> | undefined;
       let failure: unknown;
+      let gone = false;
       try {
-        result = await this.serialised(() => {
+        // One handler at a time: an async handler must not interleave with another call's changes to the state.
+        // The onWrite hooks run inside the same turn, so nothing else is applied between a write and its hooks.
+        result = await this.serialised(async () => {
+          if (this.severed.has(who.accessKeyId)) {
+            gone = true; // its client was severed while this request waited: never applied
+            return undefined;
+          }
           authorize(ctx, handlerSpec);
-          return handlerSpec.handler(ctx);
+          const r = await handlerSpec.handler(ctx);
+          if (isWrite) {
+            applied = true;
+            await this.runWriteHooks({
+              product: ctx.product, action, version, params, region: ctx.region,
+              caller: { accountId: who.accountId, type: who.type, name: callerName(who), accessKeyId: who.accessKeyId },
+              requestId, result: r, answer: decision.after ?? 'ok',
+            });
+          }
+          return r;
         });
       } catch (e) {
         failure = e;
       }
-      const isWrite = handlerSpec.write ?? isWriteAction(action);
-      if (result && isWrite) {
-        applied = true;
-        await this.runWriteHooks({
-          product, action, version, params, region: ctx.region,
-          caller: { accountId: caller.accountId, type: caller.type, name: callerName(caller), accessKeyId: caller.accessKeyId },
-          requestId, result, answer: decision.after ?? 'ok',
-        });
-      }
       // The call happened: ActionTrail records it whatever becomes of the answer.
       if (result && product === 'ecs') this.publishTrailEvent(ctx, result, req);
-      if (decision.after === 'drop' || req.socket.destroyed) {
+      gone ||= this.severed.has(who.accessKeyId) || req.socket.destroyed;
+      if (decision.after === 'drop' || gone) {
         req.socket.destroy();
-        log(0, decision.after === 'drop' ? 'ConnectionDropped' : 'ClientGone');
+        log(0, gone ? 'ClientGone' : 'ConnectionDropped');
         return;
       }
       if (decision.after === 'unavailable') throw serviceUnavailable();
@@ -398,6 +421,29 @@ class EmulatorCore {
       sendError(res, product, requestId, err, req.headers.host);
       log(err.status, err.code);
     }
+  }
+
+  private track(accessKeyId: string, socket: import('node:net').Socket): void {
+    let set = this.openSockets.get(accessKeyId);
+    if (!set) this.openSockets.set(accessKeyId, (set = new Set()));
+    set.add(socket);
+    let keys = this.socketKeys.get(socket);
+    if (keys) return void keys.add(accessKeyId);
+    // One close listener per (keep-alive) socket, however many calls it carries.
+    this.socketKeys.set(socket, (keys = new Set([accessKeyId])));
+    socket.once('close', () => {
+      for (const key of keys!) {
+        const open = this.openSockets.get(key);
+        open?.delete(socket);
+        if (open?.size === 0) this.openSockets.delete(key);
+      }
+    });
+  }
+
+  severClient(accessKeyId: string): void {
+    this.severed.add(accessKeyId);
+    for (const socket of this.openSockets.get(accessKeyId) ?? []) socket.destroy();
+    this.openSockets.delete(accessKeyId);
   }
 
   private async runWriteHooks(call: AppliedWrite): Promise<void> {
