@@ -57,7 +57,11 @@ export type Step =
   | { t: 'driftDetach'; role: 'snapshot' | 'image' }
   | { t: 'driftShare'; seed: number }
   | { t: 'accept' }
-  | { t: 'deliver'; seed: number; instances: number; faults?: FaultSpec; crash?: CrashSpec; reconcile?: { maxResources?: number } }
+  | {
+      t: 'deliver'; seed: number; instances: number; faults?: FaultSpec; crash?: CrashSpec; reconcile?: { maxResources?: number };
+      /** An owner tag edit made while the invocations run, this long after they start (races with their reads). */
+      during?: { step: Extract<Step, { t: 'tag' | 'untag' }>; delayMs: number };
+    }
   | { t: 'reconcile'; maxResources?: number; faults?: FaultSpec; crash?: CrashSpec };
 
 const TAG_KEY = 'share-with';
@@ -70,7 +74,7 @@ function drawFaults(r: Rng): FaultSpec | undefined {
   const n = r.int(1, 2);
   for (let i = 0; i < n; i++) {
     const seed = r.int(1, 1e9);
-    switch (r.int(0, 6)) {
+    switch (r.int(0, 7)) {
       case 0:
         spec.rules.push({ action: '*', product: r.pick(['ram', 'ecs', 'resourcesharing'] as const), kind: 'throttle', rate: 0.1 + r.next() * 0.25, seed, retryAfterMs: r.int(5, 80) });
         break;
@@ -87,6 +91,10 @@ function drawFaults(r: Rng): FaultSpec | undefined {
         // A throttled read-merge-write that lands late, after another instance's write (issue 7, stale writes).
         spec.rules.push({ action: r.pick(['UpdateRole', 'CreatePolicyVersion'] as const), kind: 'throttle', nth: r.int(1, 2), times: 1, retryAfterMs: r.int(200, 400) });
         break;
+      case 5:
+        // Every ledger tag write of the step fails: the image is shared but its ecs-share:granted record is not written.
+        spec.rules.push({ action: 'TagResources', kind: r.pick(['unavailable', 'internal'] as const), rate: 1, seed });
+        break;
       default:
         spec.after.push({ action: r.chance(0.5) ? '*' : r.pick(WRITE_ACTIONS), kind: r.pick(['dropAfter', 'unavailableAfter'] as const), rate: 0.1 + r.next() * 0.3, seed });
     }
@@ -95,7 +103,7 @@ function drawFaults(r: Rng): FaultSpec | undefined {
 }
 
 function drawCrash(r: Rng): CrashSpec | undefined {
-  return r.chance(0.15) ? { invocation: r.int(0, 7), afterWrites: r.int(1, 6) } : undefined;
+  return r.chance(0.25) ? { invocation: r.int(0, 7), afterWrites: r.int(1, 5) } : undefined;
 }
 
 function drawTargets(r: Rng): Target[] {
@@ -156,7 +164,11 @@ export function generateHistory(seed: number, steps: number): Step[] {
       const res = r.pick(alive());
       out.push({ t: 'untag', r: res.name, keys: r.chance(0.7) ? SHARE_KEYS : [r.pick(SHARE_KEYS)] });
     } else if (w < 0.62) {
-      out.push({ t: 'deliver', seed: r.int(1, 1e9), instances: r.int(1, 8), faults: drawFaults(r), crash: drawCrash(r), ...(r.chance(0.3) ? { reconcile: { maxResources: r.chance(0.6) ? r.int(1, 3) : undefined } } : {}) });
+      const res = r.pick(alive());
+      const during = r.chance(0.3)
+        ? { step: r.chance(0.7) ? { t: 'tag' as const, r: res.name, tags: drawTagSet(r, drawTargets(r)) } : { t: 'untag' as const, r: res.name, keys: SHARE_KEYS }, delayMs: r.int(0, 250) }
+        : undefined;
+      out.push({ t: 'deliver', seed: r.int(1, 1e9), instances: r.int(1, 8), faults: drawFaults(r), crash: drawCrash(r), ...(r.chance(0.3) ? { reconcile: { maxResources: r.chance(0.6) ? r.int(1, 3) : undefined } } : {}), ...(during ? { during } : {}) });
     } else if (w < 0.74) {
       out.push({ t: 'reconcile', maxResources: r.chance(0.5) ? r.int(1, 3) : undefined, faults: drawFaults(r), crash: drawCrash(r) });
     } else if (w < 0.78) {
@@ -232,7 +244,7 @@ export function describeStep(s: Step): string {
     case 'accept':
       return 'external recipients accept their invitations';
     case 'deliver':
-      return `deliver events (seed ${s.seed}) on ${s.instances} instance(s)${s.reconcile ? ` + concurrent reconcile${s.reconcile.maxResources ? ` maxResources=${s.reconcile.maxResources}` : ''}` : ''}${faultText(s.faults)}${s.crash ? ` crash(invocation ${s.crash.invocation}, after write ${s.crash.afterWrites})` : ''}`;
+      return `deliver events (seed ${s.seed}) on ${s.instances} instance(s)${s.during ? ` while the owner does "${describeStep(s.during.step)}" after ${s.during.delayMs} ms` : ''}${s.reconcile ? ` + concurrent reconcile${s.reconcile.maxResources ? ` maxResources=${s.reconcile.maxResources}` : ''}` : ''}${faultText(s.faults)}${s.crash ? ` crash(invocation ${s.crash.invocation}, after write ${s.crash.afterWrites})` : ''}`;
     case 'reconcile':
       return `reconcile${s.maxResources ? ` maxResources=${s.maxResources}` : ''}${faultText(s.faults)}${s.crash ? ` crash(after write ${s.crash.afterWrites})` : ''}`;
   }

@@ -22,8 +22,8 @@ import {
 import * as api from './owner';
 import { startProxy, type Proxy } from './proxy';
 
-export type Invariant = 'never-wider' | 'converged' | 'leaked' | 'foreign' | 'policy-versions' | 'replay';
-export const INVARIANTS: Invariant[] = ['never-wider', 'converged', 'leaked', 'foreign', 'policy-versions', 'replay'];
+export type Invariant = 'never-wider' | 'never-cut-off' | 'converged' | 'leaked' | 'foreign' | 'policy-versions' | 'replay';
+export const INVARIANTS: Invariant[] = ['never-wider', 'never-cut-off', 'converged', 'leaked', 'foreign', 'policy-versions', 'replay'];
 
 export interface Violation {
   invariant: Invariant;
@@ -103,6 +103,8 @@ class Sim {
   notes: string[] = [];
   stats: RunStats = { steps: 0, invocations: 0, faults: 0, crashes: 0, writes: 0, eventsDelivered: 0, eventsLost: 0, ownerStepsRefused: 0, askedPairs: 0, usablePairs: 0, excusedPairs: 0 };
   clients = new Map<string, SdkClients>();
+  /** (resource, recipient) pairs seen usable, or promised by a reported success, that nothing since may take away. */
+  promised = new Set<string>();
 
   constructor(
     readonly emu: Emulator,
@@ -170,7 +172,13 @@ class Sim {
   }
 
   private recordOutcomes(result: any): void {
-    for (const r of Array.isArray(result?.results) ? result.results : []) this.lastOutcome.set(r.resourceId, r);
+    for (const r of Array.isArray(result?.results) ? result.results : []) {
+      this.lastOutcome.set(r.resourceId, r);
+      const res = RESOURCES.find((x) => x.id === r.resourceId);
+      if (!res || !['shared', 'unchanged'].includes(r.outcome)) continue;
+      // A reported success promises each target access (checked at the next sample while the tags still ask).
+      for (const t of r.targets ?? []) for (const uid of uidsOfOutcomeTarget(String(t))) this.promised.add(`${res.name}|${uid}`);
+    }
   }
 
   /** One invocation; crash: SIGKILL-like stop right after its Nth applied write. Returns undefined when it failed or crashed. */
@@ -257,6 +265,10 @@ class Sim {
           if (res === undefined) this.requeue(p);
         }
       });
+      if (step.during) {
+        const { step: edit, delayMs } = step.during;
+        work.push(new Promise((r) => setTimeout(r, delayMs)).then(() => this.ownerStep(edit)).catch((e) => this.notes.push(`concurrent ${describeStep(edit)} failed: ${(e as { code?: string }).code}`)));
+      }
       if (step.reconcile) work.push(this.invoke('reconcile', this.reconcileCommand(step.reconcile.maxResources), crashAt === deliveries.length ? step.crash : undefined));
       await Promise.all(work);
     } finally {
@@ -282,6 +294,7 @@ class Sim {
 
   async ownerStep(step: Step): Promise<void> {
     const o = this.owner;
+    this.releasePromises(step);
     switch (step.t) {
       case 'tag': {
         const res = resourceByName(step.r);
@@ -367,6 +380,43 @@ class Sim {
         return;
       default:
         throw new Error(`not an owner step: ${step.t}`);
+    }
+  }
+
+  /** Steps that may rightly take access away (hand edits, a disabled key, a deletion) release the pairs they touch. */
+  private releasePromises(step: Step): void {
+    const release = (pred: (res: SimResource, uid: string) => boolean) => {
+      for (const key of [...this.promised]) {
+        const [name, uid] = key.split('|');
+        if (pred(resourceByName(name), uid)) this.promised.delete(key);
+      }
+    };
+    if (step.t === 'driftTrust' || step.t === 'driftDetach') release((res) => res.kind === step.role);
+    else if (step.t === 'driftShare') release(() => true);
+    else if (step.t === 'disableKey') release((res) => res.key === step.k);
+    else if (step.t === 'delete') release((res) => res.name === step.r);
+  }
+
+  /** Never cut off: a pair seen usable (or reported shared) stays usable while its tags ask and nothing took it away. */
+  sampleNeverCutOff(step: number): void {
+    for (const key of [...this.promised]) {
+      const [name, uid] = key.split('|');
+      const res = resourceByName(name);
+      const shared = this.sharedResource(res);
+      if (!shared || !this.askedUids(name).has(uid)) {
+        this.promised.delete(key);
+        continue;
+      }
+      const a = recipientAccess(this.emu.state, uid, shared);
+      if (!a.ok) {
+        this.violate('never-cut-off', step, `${nameOf(uid)} lost ${name} (${res.id}) while its tags (${this.tagText(name)}) still ask for it: ${a.code}`);
+        this.promised.delete(key);
+      }
+    }
+    for (const res of RESOURCES) {
+      const shared = this.sharedResource(res);
+      if (!shared) continue;
+      for (const uid of this.askedUids(res.name)) if (recipientAccess(this.emu.state, uid, shared).ok) this.promised.add(`${res.name}|${uid}`);
     }
   }
 
@@ -598,6 +648,19 @@ class Sim {
   }
 }
 
+/** The recipients an outcome's target text ("account <uid>", "resource directory rd-…", "folder <path>") reaches. */
+function uidsOfOutcomeTarget(text: string): string[] {
+  const [kind, ...rest] = text.split(' ');
+  const value = rest.join(' ').replace(/^directory /, '');
+  if (kind === 'account') return RECIPIENTS.includes(value as never) ? [value] : [];
+  if (kind === 'resource') return reach({ kind: 'rd' });
+  if (kind === 'folder') {
+    const name = (Object.keys(FOLDERS) as Array<keyof typeof FOLDERS>).find((n) => folderPath(n) === value);
+    return name ? reach({ kind: 'folder', name }) : [];
+  }
+  return [];
+}
+
 /** The ids Resource Sharing may use for a target: an account uid, the RD id, a folder's id or its path. */
 function sharingIds(t: Target): string[] {
   if (t.kind === 'folder') return [folderPath(t.name), FOLDERS[t.name].id];
@@ -639,7 +702,10 @@ export async function runHistory(seed: number, history: Step[], opts: RunOptions
       }
       sim.collectEvents();
       sim.stats.steps++;
-      if ((i + 1) % every === 0 || i === history.length - 1) sim.sampleNeverWider(i);
+      if ((i + 1) % every === 0 || i === history.length - 1) {
+        sim.sampleNeverWider(i);
+        sim.sampleNeverCutOff(i);
+      }
     }
     const last = await sim.quiesce();
     sim.sampleNeverWider(-1);
