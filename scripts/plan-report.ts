@@ -8,7 +8,7 @@ function describe(a: PlanAction): string {
     case 'mergeTrust':
       return `trust policy of ${a.roleName}: ${[...a.add.map((g) => `+${JSON.stringify(g)}`), ...a.remove.map((g) => `-${JSON.stringify(g)}`)].join(' ')}`;
     case 'writeKmsPolicies':
-      return `KMS policies of ${a.roleName} grant ${a.keys.length} key(s)${a.exact ? ' exactly' : ''}: ${a.keys.map((k) => k.keyId).join(', ')}`;
+      return `KMS policies of ${a.roleName}: ${[...a.add.map((k) => `+${k.keyId}`), ...a.remove.map((k) => `-${k.keyId}`)].join(' ') || 'rewritten'}`;
     case 'attachPolicy':
       return `attach ${a.policyType} policy ${a.policyName} to ${a.roleName}`;
     case 'shareImageAccounts':
@@ -16,7 +16,7 @@ function describe(a: PlanAction): string {
     case 'unshareImageAccounts':
       return `stop sharing image with account(s) ${a.remove.join(', ')}`;
     case 'writeGrantLedger':
-      return `record granted accounts on the resource (${a.accounts.length})`;
+      return `grant record on the image: ${[...(a.intend ?? []).map((u) => `intend ${u}`), ...(a.confirm ?? []).map((u) => `confirm ${u}`), ...(a.forget ?? []).map((u) => `forget ${u}`)].join(', ')}`;
     case 'createResourceShare':
       return `create resource share ${a.name} with ${a.targets.join(', ')}${a.allowExternalTargets ? ' (external targets allowed)' : ''}`;
     case 'allowExternalTargets':

@@ -6,21 +6,20 @@ import path from 'node:path';
 import type { TrustGrant } from './domain/trust-policy';
 import type { KeyRef } from './domain/kms-policy';
 
+/** What the resources a pass shared need from a role; the trim checks anything else afresh before removing it. */
 export interface RoleNeeds {
   grants: TrustGrant[];
   keys: KeyRef[];
-  /** A resource of this type could not be evaluated: take nothing back from the role this pass. */
-  incomplete: boolean;
 }
 
 export interface Checkpoint {
-  version: 1;
+  version: 2;
   startedAt: string;
   /** Regions of the pass, in order, and the index of the one in progress. */
   regions: string[];
   regionIndex: number;
   /** Phase within the region and the listing position to resume from. */
-  phase: 'snapshots' | 'images' | 'revoke';
+  phase: 'snapshots' | 'images' | 'continued' | 'revoke' | 'trim';
   pageToken?: string;
   /** What the share roles must keep granting, accumulated over the pass. */
   needs: { snapshot: RoleNeeds; image: RoleNeeds };
@@ -40,7 +39,7 @@ export class FileCheckpointStore implements CheckpointStore {
   async load(): Promise<Checkpoint | undefined> {
     try {
       const cp = JSON.parse(await fs.promises.readFile(this.file, 'utf8')) as Checkpoint;
-      return cp.version === 1 ? cp : undefined;
+      return cp.version === 2 ? cp : undefined;
     } catch {
       return undefined; // absent or unreadable: start a fresh pass
     }
@@ -58,4 +57,4 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 }
 
-export const emptyNeeds = (): RoleNeeds => ({ grants: [], keys: [], incomplete: false });
+export const emptyNeeds = (): RoleNeeds => ({ grants: [], keys: [] });

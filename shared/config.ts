@@ -27,6 +27,10 @@ export interface Config {
   concurrency: number;
   /** Where a reconcile pass cut short records how far it got (a NAS/OSS mount survives instance recycling). */
   checkpointFile: string;
+  /** A checkpoint older than this is not resumed (the pass starts afresh). */
+  checkpointMaxAgeMs: number;
+  /** How long the role trim waits before its second listing (shares made while it wrote get their grant back). */
+  trimSettleMs: number;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -64,5 +68,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     associationWaitMs: int(env, 'SHARE_ASSOCIATION_WAIT_MS', 3000),
     concurrency: Math.max(1, int(env, 'SHARE_CONCURRENCY', 4)),
     checkpointFile: env.SHARE_CHECKPOINT_FILE?.trim() || '/tmp/ecs-share/reconcile-checkpoint.json',
+    checkpointMaxAgeMs: int(env, 'SHARE_CHECKPOINT_MAX_AGE_S', 12 * 3600) * 1000,
+    trimSettleMs: int(env, 'SHARE_TRIM_SETTLE_MS', 2000),
   };
 }

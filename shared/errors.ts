@@ -78,14 +78,28 @@ export function toCloudError(err: unknown, action: string): CloudError {
 
 export type ErrorClass = 'retryable' | 'already-done' | 'not-found' | 'terminal';
 
-/** The error taxonomy: retry it, treat it as success, treat it as absent, or stop with a message. */
+/**
+ * Codes that end in NotFound but are about the caller, its credentials or the endpoint, never about the entity the
+ * call was about: treating them as "absent" would make a missing credential look like a missing role.
+ */
+const NOT_ABOUT_THE_ENTITY = /^(InvalidAccessKeyId|InvalidSecurityToken|InvalidRegionId|InvalidRegion|InvalidVersion|InvalidAction|SignatureDoesNotMatch|Forbidden\.AccessKey|InvalidApi)\b/i;
+
+/** Codes Terraform's alicloud provider retries (NeedRetry) besides throttling and 5xx: the resource is busy or not ready. */
+const BUSY = new Set(['OperationConflict', 'IncorrectImageStatus', 'IncorrectSnapshotStatus', 'IncorrectDiskStatus', 'UnknownError', 'ServiceBusy', 'LastTokenProcessing', 'ConcurrentExecutionError', 'InternalError', 'ServiceUnavailable']);
+
+/**
+ * The error taxonomy: retry it, treat it as success, treat it as absent, or stop with a message. Decided by code
+ * (and status); `action` only narrows "absent" to the entity the call was about.
+ */
 export function classify(err: CloudError): ErrorClass {
   const c = err.code;
-  if (/Throttling/i.test(c) || c === 'ServiceUnavailable' || c === 'InternalError' || c === 'ConcurrentExecutionError') return 'retryable';
+  if (/^Throttling/i.test(c) || BUSY.has(c) || /^IncorrectImageStatus|^IncorrectSnapshotStatus|^Operation\.Conflict/.test(c)) return 'retryable';
   if (c === 'RequestTimeout' || NETWORK_CODES.has(c)) return 'retryable';
   if (err.status !== undefined && err.status >= 500) return 'retryable';
+  if (/please retry|try again later/i.test(err.message)) return 'retryable';
   if (c.startsWith('EntityAlreadyExists')) return 'already-done';
-  if (c.startsWith('EntityNotExist') || /NotFound$/.test(c) || c === 'Forbidden.KeyNotFound' || c.startsWith('EntityNotExists')) return 'not-found';
+  if (NOT_ABOUT_THE_ENTITY.test(c)) return 'terminal';
+  if (c.startsWith('EntityNotExist') || /NotFound$/.test(c) || c === 'Forbidden.KeyNotFound' || c === 'InvalidResourceShare.NotFound') return 'not-found';
   return 'terminal';
 }
 
@@ -108,6 +122,9 @@ export function adviceFor(code: string): string | undefined {
     'LimitExceeded.Policy.Version': 'The KMS policy has 5 versions; ecs-share deletes the oldest non-default one, so this means another writer raced it. Run again.',
     'InvalidParameter.AssumeRolePolicyDocument.Length': 'The trust policy is too long; share with a resource directory or folder instead of many single accounts.',
     'InvalidParameter.NewAssumeRolePolicyDocument.Length': 'The trust policy is too long; share with a resource directory or folder instead of many single accounts.',
+    'OperationDeined.FullImage': 'Alibaba Cloud does not share an encrypted image made of several snapshots. Share its snapshots instead, or build an image from one encrypted system disk.',
+    'InvalidParameter.KMSKeyId.CMKUnauthorized': 'The KMS key lacks the authorization ECS needs to share it: run the share again so ecs-share repairs the share role and its KMS policy; if it persists, check the key policy and that AliyunECSDiskEncryptDefaultRole exists.',
+    'InvalidAccessKeyId.NotFound': 'The function\'s credentials are not valid: check the function role (s.yaml role) and its STS credentials.',
   };
   return table[code];
 }

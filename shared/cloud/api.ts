@@ -7,6 +7,11 @@ import Credential from '@alicloud/credentials';
 import * as $dara from '@darabonba/typescript';
 import { CloudError, classify, toCloudError } from '../errors';
 
+/** Time kept back from every wait and timeout so the function can still report. */
+const RESERVE_MS = 2_000;
+/** ECS throttles per API per minute; a retry without retry-after must be able to outlast one window. */
+const THROTTLE_WINDOW_MS = 60_000;
+
 export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing';
 
 export interface Credentials {
@@ -91,11 +96,12 @@ export class CloudApi {
     return c;
   }
 
-  /** One RPC call with retries for throttling, 5xx and timeouts (backoff with full jitter, honouring x-acs-retry-after). */
-  async call(product: Product, action: string, params: Record<string, unknown>, region: string): Promise<any> {
-    const maxAttempts = this.opts.maxAttempts ?? 6;
-    const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    const random = this.opts.random ?? Math.random;
+  /**
+   * One RPC call. Reads, idempotent writes and deletes are retried here (throttling, 5xx, timeouts) with backoff;
+   * `resend: false` marks a write whose document was computed from an earlier read (UpdateRole, CreatePolicyVersion)
+   * or a create whose lost answer must be re-observed: it is never resent blindly, the caller re-reads and decides.
+   */
+  async call(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean } = {}): Promise<any> {
     const apiParams = new $OpenApiUtil.Params({
       action,
       version: VERSIONS[product],
@@ -108,30 +114,61 @@ export class CloudApi {
       bodyType: 'json',
     });
     const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
+    const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.client(product, region).callApi(
           apiParams,
           new $OpenApiUtil.OpenApiRequest({ query: OpenApiUtil.query(clean) }),
-          new $dara.RuntimeOptions({}),
+          new $dara.RuntimeOptions(this.timeouts()),
         );
         this.log.push({ product, action, attempt, ok: true });
         return res.body ?? {};
       } catch (raw) {
         const err = toCloudError(raw, action);
         this.log.push({ product, action, attempt, ok: false, code: err.code });
-        if (classify(err) !== 'retryable') throw err;
-        // The service says when to come back: do exactly that (plus a little jitter so waiting callers spread out),
-        // for as long as the time budget lasts. Anything else: bounded exponential backoff with full jitter.
-        const told = err.retryAfterMs !== undefined && /Throttling/i.test(err.code);
-        if (attempt >= (told ? maxAttempts * 5 : maxAttempts)) throw err;
-        const backoff = Math.min(8_000, 200 * 2 ** (attempt - 1));
-        const wait = told ? err.retryAfterMs! + Math.floor(random() * 50) : Math.floor(random() * backoff);
-        const left = this.opts.remainingMs?.();
-        if (left !== undefined && left < wait + 2_000) throw err; // leave time to report
-        await sleep(wait);
+        if (opts.resend === false || !(await this.waitBeforeRetry(err, attempt, started))) throw err;
       }
     }
+  }
+
+  /** Each call's timeouts are capped by the time the function has left, so a hung call cannot eat the report. */
+  private timeouts(): { readTimeout: number; connectTimeout: number } {
+    const read = this.opts.readTimeoutMs ?? 10_000;
+    const left = this.opts.remainingMs?.();
+    const cap = left === undefined ? read : Math.max(1_000, left - RESERVE_MS);
+    return { readTimeout: Math.min(read, cap), connectTimeout: Math.min(5_000, cap) };
+  }
+
+  /**
+   * The retry decision for one failed attempt: false when the error is not retryable or no attempt or time is left;
+   * else it waits and returns true. Throttling with x-acs-retry-after waits exactly that (plus a little jitter so
+   * callers spread out); throttling without it backs off up to 10 s for as long as a per-minute window can last
+   * (ECS throttles per minute: "throttled at minute T, the operation can continue as of minute T+1"); anything else
+   * retryable backs off exponentially with full jitter, a few times. Always within the function's remaining time.
+   */
+  async waitBeforeRetry(err: CloudError, attempt: number, since: number = Date.now()): Promise<boolean> {
+    if (classify(err) !== 'retryable') return false;
+    const maxAttempts = this.opts.maxAttempts ?? 6;
+    const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const random = this.opts.random ?? Math.random;
+    const throttled = /Throttling/i.test(err.code);
+    const told = throttled && err.retryAfterMs !== undefined;
+    let wait: number;
+    if (told) {
+      if (attempt >= maxAttempts * 5) return false;
+      wait = err.retryAfterMs! + Math.floor(random() * 50);
+    } else if (throttled) {
+      if (Date.now() - since > THROTTLE_WINDOW_MS + 10_000) return false;
+      wait = 500 + Math.floor(random() * Math.min(10_000, 500 * 2 ** (attempt - 1)));
+    } else {
+      if (attempt >= maxAttempts) return false;
+      wait = Math.floor(random() * Math.min(8_000, 200 * 2 ** (attempt - 1)));
+    }
+    const left = this.opts.remainingMs?.();
+    if (left !== undefined && left < wait + RESERVE_MS) return false; // leave time to report
+    await sleep(wait);
+    return true;
   }
 
   /** HTTP attempts made so far, retries included. */

@@ -6,6 +6,7 @@ import { DescribeSnapshotsResponseBody } from '@alicloud/ecs20140526/dist/models
 import { DescribeImagesResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeImagesResponseBody';
 import { DescribeImageSharePermissionResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeImageSharePermissionResponseBody';
 import { ListTagResourcesResponseBody } from '@alicloud/ecs20140526/dist/models/ListTagResourcesResponseBody';
+import { DescribeRegionsResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeRegionsResponseBody';
 import type { CloudApi } from './api';
 
 export type ResourceType = 'snapshot' | 'image';
@@ -31,13 +32,26 @@ export interface ImageInfo {
 /** At most 10 accounts a call: ModifyImageSharePermission silently drops the rest. */
 export const IMAGE_SHARE_BATCH = 10;
 
-/** DescribeSnapshots/DescribeImages tag filters cover at most this many resources; past it, use ListTagResources. */
+/**
+ * DescribeSnapshots/DescribeImages tag filters cover at most this many resources carrying the tag (of any type, the
+ * docs do not say), and past it they answer with a part, silently. So listings by tag always go through
+ * ListTagResources, which has no such limit.
+ */
 export const TAG_FILTER_LIMIT = 1000;
 
 function tagMap(tags: Array<{ tagKey?: string; tagValue?: string }> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of tags ?? []) if (t.tagKey) out[t.tagKey] = t.tagValue ?? '';
   return out;
+}
+
+/** Ids handed out per listing page: what one DescribeSnapshots/DescribeImages call by id takes. */
+const TAG_INDEX_BATCH = 100;
+
+/** Where a listing resumes: "l:<last id>:<NextToken>"; anything else (absent, older formats) starts from the beginning. */
+function listToken(token: string | undefined): { nextToken?: string; lastId?: string } {
+  const m = token ? /^l:([^:]*):(.+)$/.exec(token) : null;
+  return m ? { lastId: decodeURIComponent(m[1]) || undefined, nextToken: m[2] } : {};
 }
 
 export function chunk<T>(items: T[], size: number): T[][] {
@@ -69,23 +83,37 @@ export class EcsAdapter {
   }
 
   /**
-   * One page of own snapshots carrying a tag key, resumable from `token`. DescribeSnapshots filters by tag up to
-   * 1,000 matches; past that its docs send you to ListTagResources, so the listing switches to it (ids, then
-   * DescribeSnapshots by id). Tokens are "d:<NextToken>" or "l:<NextToken>".
+   * One page of own snapshots carrying a tag key, resumable from `token`: ids from ListTagResources (never the
+   * DescribeSnapshots tag filter, see TAG_FILTER_LIMIT), then their details by id. Tokens are "l:<NextToken>"
+   * (a token of an older version restarts the listing).
    */
   async snapshotPage(region: string, tagKey: string, token?: string): Promise<{ items: SnapshotInfo[]; next?: string }> {
-    if (token?.startsWith('l:')) return this.viaTagIndex(region, 'snapshot', tagKey, token.slice(2), (ids) => this.getSnapshots(region, ids));
-    const raw = await this.api.call('ecs', 'DescribeSnapshots', { RegionId: region, Tag: [{ Key: tagKey }], MaxResults: 100, NextToken: token?.slice(2) || undefined }, region);
-    const body = $dara.cast(raw, new DescribeSnapshotsResponseBody({}));
-    if (!token && (body.totalCount ?? 0) > TAG_FILTER_LIMIT) return this.snapshotPage(region, tagKey, 'l:');
-    return { items: (body.snapshots?.snapshot ?? []).map((s) => this.snapshotInfo(s, region)), next: body.nextToken ? `d:${body.nextToken}` : undefined };
+    return this.viaTagIndex(region, 'snapshot', tagKey, listToken(token), (ids) => this.getSnapshots(region, ids));
   }
 
-  private async viaTagIndex<T>(region: string, type: ResourceType, tagKey: string, nextToken: string, read: (ids: string[]) => Promise<T[]>): Promise<{ items: T[]; next?: string }> {
-    const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: tagKey }], NextToken: nextToken || undefined }, region);
-    const body = $dara.cast(raw, new ListTagResourcesResponseBody({}));
-    const ids = [...new Set((body.tagResources?.tagResource ?? []).map((t) => t.resourceId!).filter(Boolean))];
-    return { items: ids.length ? await read(ids) : [], next: body.nextToken ? `l:${body.nextToken}` : undefined };
+  /**
+   * Up to TAG_INDEX_BATCH resource ids carrying the tag key (a few ListTagResources pages, so that one describe call
+   * covers them), then `read` of those ids. A resource whose tag rows straddle two pages is not repeated: the token
+   * carries the last id handed out. Ids whose resource vanished in between are simply missing from `read`.
+   */
+  private async viaTagIndex<T>(region: string, type: ResourceType, tagKey: string, start: { nextToken?: string; lastId?: string }, read: (ids: string[]) => Promise<T[]>): Promise<{ items: T[]; next?: string }> {
+    const ids: string[] = [];
+    const seen = new Set<string>(start.lastId ? [start.lastId] : []);
+    let nextToken = start.nextToken;
+    do {
+      const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: tagKey }], NextToken: nextToken || undefined }, region);
+      const body = $dara.cast(raw, new ListTagResourcesResponseBody({}));
+      for (const t of body.tagResources?.tagResource ?? []) {
+        if (t.resourceId && !seen.has(t.resourceId)) {
+          seen.add(t.resourceId);
+          ids.push(t.resourceId);
+        }
+      }
+      nextToken = body.nextToken || undefined;
+      // A ListTagResources page holds at most 50 rows: read another only while one describe call would cover the ids.
+    } while (nextToken && ids.length <= TAG_INDEX_BATCH / 2);
+    const items = ids.length ? await read(ids) : [];
+    return { items, next: nextToken ? `l:${encodeURIComponent(ids[ids.length - 1] ?? start.lastId ?? '')}:${nextToken}` : undefined };
   }
 
   /** All pages from a start token (see snapshotPage / imagePage). */
@@ -114,16 +142,9 @@ export class EcsAdapter {
     };
   }
 
-  /** One page of own images carrying a tag key (PageNumber/PageSize: DescribeImages has no NextToken). Tokens "p:<n>" or "l:<NextToken>". */
+  /** One page of own Available images carrying a tag key: as snapshotPage, through ListTagResources. */
   async imagePage(region: string, tagKey: string, token?: string): Promise<{ items: ImageInfo[]; next?: string }> {
-    if (token?.startsWith('l:')) return this.viaTagIndex(region, 'image', tagKey, token.slice(2), (ids) => this.getImages(region, ids));
-    const page = token ? Number(token.slice(2)) : 1;
-    const raw = await this.api.call('ecs', 'DescribeImages', { RegionId: region, ImageOwnerAlias: 'self', Tag: [{ Key: tagKey }], PageNumber: page, PageSize: 100 }, region);
-    const body = $dara.cast(raw, new DescribeImagesResponseBody({}));
-    if (!token && (body.totalCount ?? 0) > TAG_FILTER_LIMIT) return this.imagePage(region, tagKey, 'l:');
-    const images = body.images?.image ?? [];
-    const more = images.length === 100 && page * 100 < (body.totalCount ?? 0);
-    return { items: images.map((i) => this.imageInfo(i, region)), next: more ? `p:${page + 1}` : undefined };
+    return this.viaTagIndex(region, 'image', tagKey, listToken(token), (ids) => this.getImages(region, ids));
   }
 
   /** Own images by id (comma-separated, at most 100 a call). */
@@ -146,6 +167,36 @@ export class EcsAdapter {
       out.push(...accounts);
       if (accounts.length < 100 || out.length >= (body.totalCount ?? 0)) return out;
     }
+  }
+
+  /** The region ids DescribeRegions lists (the regions ECS serves for this account). */
+  async regions(region: string): Promise<string[]> {
+    const raw = await this.api.call('ecs', 'DescribeRegions', { RegionId: region }, region);
+    const body = $dara.cast(raw, new DescribeRegionsResponseBody({}));
+    return (body.regions?.region ?? []).map((r) => r.regionId).filter((r): r is string => Boolean(r));
+  }
+
+  /**
+   * Every own resource of the type carrying ANY of the tag keys, with the values of those keys: one ListTagResources
+   * listing per key (Tag.N filters combine with AND), merged by resource id.
+   */
+  async taggedResources(region: string, type: ResourceType, tagKeys: string[]): Promise<Array<{ id: string; tags: Record<string, string> }>> {
+    const byId = new Map<string, Record<string, string>>();
+    for (const key of new Set(tagKeys)) {
+      let nextToken: string | undefined;
+      do {
+        const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: key }], NextToken: nextToken }, region);
+        const body = $dara.cast(raw, new ListTagResourcesResponseBody({}));
+        for (const t of body.tagResources?.tagResource ?? []) {
+          if (!t.resourceId || t.tagKey !== key) continue;
+          const tags = byId.get(t.resourceId) ?? {};
+          tags[key] = t.tagValue ?? '';
+          byId.set(t.resourceId, tags);
+        }
+        nextToken = body.nextToken || undefined;
+      } while (nextToken);
+    }
+    return [...byId].map(([id, tags]) => ({ id, tags }));
   }
 
   async modifyImageShare(region: string, imageId: string, change: { add?: string[]; remove?: string[] }): Promise<void> {

@@ -26,6 +26,8 @@ export interface AttachedPolicyInfo {
   policyType: 'System' | 'Custom';
 }
 
+/** Writes built from an earlier read, and creates: a failure is re-observed by the caller, never resent as is. */
+const NO_RESEND = { resend: false };
 const GLOBAL = 'cn-hangzhou'; // RAM is central (ram.aliyuncs.com): any region will do for the client
 
 async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
@@ -48,12 +50,12 @@ export class RamAdapter {
   }
 
   async createRole(roleName: string, trustPolicy: string, description: string): Promise<void> {
-    await this.api.call('ram', 'CreateRole', { RoleName: roleName, AssumeRolePolicyDocument: trustPolicy, Description: description }, GLOBAL);
+    await this.api.call('ram', 'CreateRole', { RoleName: roleName, AssumeRolePolicyDocument: trustPolicy, Description: description }, GLOBAL, NO_RESEND);
   }
 
   /** One write for the trust policy and the ownership record in the description, so they never disagree. */
   async updateRole(roleName: string, trustPolicy: string, description: string): Promise<void> {
-    await this.api.call('ram', 'UpdateRole', { RoleName: roleName, NewAssumeRolePolicyDocument: trustPolicy, NewDescription: description }, GLOBAL);
+    await this.api.call('ram', 'UpdateRole', { RoleName: roleName, NewAssumeRolePolicyDocument: trustPolicy, NewDescription: description }, GLOBAL, NO_RESEND);
   }
 
   async listPoliciesForRole(roleName: string): Promise<AttachedPolicyInfo[]> {
@@ -85,7 +87,7 @@ export class RamAdapter {
   }
 
   async createPolicy(policyName: string, document: string, description: string): Promise<void> {
-    await this.api.call('ram', 'CreatePolicy', { PolicyName: policyName, PolicyDocument: document, Description: description }, GLOBAL);
+    await this.api.call('ram', 'CreatePolicy', { PolicyName: policyName, PolicyDocument: document, Description: description }, GLOBAL, NO_RESEND);
   }
 
   async listPolicyVersions(policyName: string): Promise<PolicyVersionInfo[]> {
@@ -104,7 +106,7 @@ export class RamAdapter {
   }
 
   async createPolicyVersion(policyName: string, document: string): Promise<void> {
-    await this.api.call('ram', 'CreatePolicyVersion', { PolicyName: policyName, PolicyDocument: document, SetAsDefault: true }, GLOBAL);
+    await this.api.call('ram', 'CreatePolicyVersion', { PolicyName: policyName, PolicyDocument: document, SetAsDefault: true }, GLOBAL, NO_RESEND);
   }
 
   async deletePolicy(policyName: string): Promise<void> {

@@ -65,8 +65,9 @@ export class SharingAdapter {
     return id;
   }
 
-  async updateAllowExternal(region: string, shareId: string, allow: boolean): Promise<void> {
-    await this.api.call('resourcesharing', 'UpdateResourceShare', { RegionId: region, ResourceShareId: shareId, AllowExternalTargets: allow }, region);
+  /** UpdateResourceShare requires ResourceShareName (API doc, SDK model): the share's own name keeps it as it is. */
+  async updateAllowExternal(region: string, shareId: string, allow: boolean, name: string): Promise<void> {
+    await this.api.call('resourcesharing', 'UpdateResourceShare', { RegionId: region, ResourceShareId: shareId, ResourceShareName: name, AllowExternalTargets: allow }, region);
   }
 
   async associateTargets(region: string, shareId: string, targets: string[]): Promise<void> {

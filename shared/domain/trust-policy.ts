@@ -12,9 +12,18 @@ import type { ShareTarget } from './targets';
 export type TrustGrant = { kind: 'account'; uid: string } | { kind: 'rd'; rdId: string } | { kind: 'folder'; pattern: string };
 
 /** The grants the tool added itself (and may therefore take back). */
-export type TrustLedger = { accounts: string[]; rds: string[]; folders: string[] };
+export type TrustLedger = {
+  accounts: string[];
+  rds: string[];
+  folders: string[];
+  /**
+   * Regions whose resources asked for grants of this (global) role. A take-back checks every one of them before it
+   * removes a grant, so a pass over some regions never cuts off a resource of another. Absent in older records.
+   */
+  regions?: string[];
+};
 
-export type TrustChange = { add: TrustGrant[]; remove: TrustGrant[] };
+export type TrustChange = { add: TrustGrant[]; remove: TrustGrant[]; /** Regions to record as asking. */ regions?: string[] };
 
 export type TrustMergeResult = {
   document: PolicyDocument;
@@ -41,6 +50,7 @@ const ASSUME_ROLE = 'sts:AssumeRole';
 const ACCOUNT_SERVICE = /^(\d{16})@ecs\.aliyuncs\.com$/;
 const LEDGER_ACCOUNT = /^\d{16}$/;
 const LEDGER_RD = /^rd-[A-Za-z0-9]{4,32}$/;
+const LEDGER_REGION = /^[a-z]{2,}(-[a-z0-9]+)+$/;
 const LEDGER_FOLDER = /^rd-[A-Za-z0-9]{4,32}(\/[A-Za-z0-9-]+)+\*$/;
 
 export function grantForTarget(t: ShareTarget): TrustGrant {
@@ -213,11 +223,13 @@ function uniqueSorted(grants: TrustGrant[]): TrustGrant[] {
 }
 
 function normaliseLedger(ledger: TrustLedger): TrustLedger {
-  return {
+  const out: TrustLedger = {
     accounts: [...new Set(ledger.accounts)].sort(),
     rds: [...new Set(ledger.rds)].sort(),
     folders: [...new Set(ledger.folders)].sort(),
   };
+  if (ledger.regions?.length) out.regions = [...new Set(ledger.regions)].sort();
+  return out;
 }
 
 /**
@@ -227,7 +239,7 @@ function normaliseLedger(ledger: TrustLedger): TrustLedger {
  */
 export function mergeTrust(doc: PolicyDocument, ledger: TrustLedger, change: TrustChange): TrustMergeResult {
   let statements: Statement[] = structuredClone(doc.Statement);
-  let led = normaliseLedger(ledger);
+  let led = normaliseLedger({ ...ledger, regions: [...(ledger.regions ?? []), ...(change.regions ?? [])] });
   const added: TrustGrant[] = [];
   const removed: TrustGrant[] = [];
 
@@ -280,7 +292,7 @@ export function readTrustLedger(description?: string): TrustLedger {
   }
   if (!isRecord(data)) return emptyTrustLedger();
   const pick = (field: string, re: RegExp) => asArray(data[field] as unknown).filter((v): v is string => typeof v === 'string' && re.test(v));
-  return normaliseLedger({ accounts: pick('a', LEDGER_ACCOUNT), rds: pick('rd', LEDGER_RD), folders: pick('fd', LEDGER_FOLDER) });
+  return normaliseLedger({ accounts: pick('a', LEDGER_ACCOUNT), rds: pick('rd', LEDGER_RD), folders: pick('fd', LEDGER_FOLDER), regions: pick('rg', LEDGER_REGION) });
 }
 
 export function writeTrustLedger(description: string | undefined, ledger: TrustLedger): string {
@@ -294,6 +306,7 @@ export function writeTrustLedger(description: string | undefined, ledger: TrustL
   if (led.accounts.length) data.a = led.accounts;
   if (led.rds.length) data.rd = led.rds;
   if (led.folders.length) data.fd = led.folders;
+  if (Object.keys(data).length && led.regions?.length) data.rg = led.regions;
   const marker = Object.keys(data).length ? `${LEDGER_MARKER} ${JSON.stringify(data)}` : '';
   const result = [human, marker].filter((p) => p.length > 0).join('\n');
   if (result.length > ROLE_DESCRIPTION_MAX) {

@@ -24,8 +24,24 @@ export interface EngineContext {
   log: Logger;
   sleep(ms: number): Promise<void>;
   random(): number;
+  /** Wall-clock milliseconds (dated intents in the image grant record). */
+  now(): number;
   /** Key lookups are the same for every resource in a run. */
   keyCache: Map<string, Promise<KeyInfo | undefined>>;
+  /** Read-merge-writes of one document (a role's trust, its KMS policies) queue here within an invocation. */
+  locks: Map<string, Promise<unknown>>;
+}
+
+/** Run `fn` after every earlier holder of `key` in this invocation: concurrent resources never race each other. */
+export function withLock<T>(ctx: EngineContext, key: string, fn: () => Promise<T>): Promise<T> {
+  const before = ctx.locks.get(key) ?? Promise.resolve();
+  const run = before.then(fn, fn);
+  const tail = run.catch(() => undefined);
+  ctx.locks.set(key, tail);
+  void tail.then(() => {
+    if (ctx.locks.get(key) === tail) ctx.locks.delete(key);
+  });
+  return run;
 }
 
 export function createPorts(api: CloudApi): Ports {
@@ -54,7 +70,9 @@ export async function createContext(opts: ContextOptions): Promise<EngineContext
     log: opts.log,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     random: Math.random,
+    now: Date.now,
     keyCache: new Map(),
+    locks: new Map(),
   };
 }
 

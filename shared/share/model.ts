@@ -3,6 +3,7 @@ import type { ShareTarget } from '../domain/targets';
 import type { TrustGrant } from '../domain/trust-policy';
 import type { KeyRef } from '../domain/kms-policy';
 import type { ResourceType } from '../cloud/ecs';
+import type { ImageGrantRecord } from '../domain/image-grants';
 
 export interface ResourceRef {
   type: ResourceType;
@@ -38,11 +39,17 @@ export interface ResourceObservation {
   encryption: Encryption;
   /** Keys that are not Enabled (state by key id). */
   disabledKeys: Array<{ keyId: string; state: string }>;
-  /** Image only: accounts shared through ModifyImageSharePermission, and those ecs-share added (the ledger tag). */
+  /** Not ready yet (a snapshot still `progressing`, an image `Creating`): its status; nothing can be shared before. */
+  notReady?: string;
+  /** Image only: accounts shared through ModifyImageSharePermission, and ecs-share's record of those it added. */
   imageAccounts?: string[];
-  grantLedger?: string[];
+  imageGrants?: ImageGrantRecord;
+  /** Now, in epoch seconds, as the observation saw it (the image grant record's intents are dated). */
+  observedAtS?: number;
   /** The resource share ecs-share owns for this resource, if any. */
   toolShare?: ToolShareState;
+  /** More shares with ecs-share's name for this resource (names are not unique): an anomaly, deleted. */
+  twinShares?: string[];
 }
 
 export interface RoleObservation {
@@ -56,17 +63,18 @@ export interface RoleObservation {
 }
 
 export type PlanAction =
-  | { kind: 'createRole'; roleName: string; grants: TrustGrant[] }
-  | { kind: 'mergeTrust'; roleName: string; add: TrustGrant[]; remove: TrustGrant[] }
-  /** Make ecs-share's KMS policies grant `keys` (added to what they grant, or exactly them when `exact`). */
-  | { kind: 'writeKmsPolicies'; roleName: string; type: ResourceType; keys: KeyRef[]; exact: boolean }
+  /** `regions`: where the resources asking for these grants live (recorded with the grants, see the trim). */
+  | { kind: 'createRole'; roleName: string; grants: TrustGrant[]; regions: string[] }
+  | { kind: 'mergeTrust'; roleName: string; add: TrustGrant[]; remove: TrustGrant[]; regions?: string[] }
+  /** Make ecs-share's KMS policies grant `add` and no longer `remove`, applied to what they grant when written. */
+  | { kind: 'writeKmsPolicies'; roleName: string; type: ResourceType; add: KeyRef[]; remove: KeyRef[] }
   | { kind: 'attachPolicy'; roleName: string; policyName: string; policyType: 'System' | 'Custom' }
   | { kind: 'shareImageAccounts'; ref: ResourceRef; add: string[] }
   | { kind: 'unshareImageAccounts'; ref: ResourceRef; remove: string[] }
-  /** Record on the image the accounts ecs-share added (`previous`: the record before; `existingKeys`: its tag keys). */
-  | { kind: 'writeGrantLedger'; ref: ResourceRef; accounts: string[]; previous: string[]; existingKeys: string[] }
+  /** Change ecs-share's record of the image accounts it added (merged into the record as read when written). */
+  | { kind: 'writeGrantLedger'; ref: ResourceRef; intend?: string[]; confirm?: string[]; forget?: string[] }
   | { kind: 'createResourceShare'; ref: ResourceRef; name: string; targets: string[]; allowExternalTargets: boolean }
-  | { kind: 'allowExternalTargets'; ref: ResourceRef; shareId: string }
+  | { kind: 'allowExternalTargets'; ref: ResourceRef; shareId: string; name: string }
   | { kind: 'associateTargets'; ref: ResourceRef; shareId: string; targets: string[] }
   | { kind: 'disassociateTargets'; ref: ResourceRef; shareId: string; targets: string[] }
   | { kind: 'deleteResourceShare'; ref: ResourceRef; shareId: string };

@@ -1,11 +1,9 @@
 // Re-read everything the decision depends on from the API: the event is only a trigger, never the truth.
-import { parseGrantLedger } from '../domain/targets';
-import { keysInPolicy, policyNameFor, type KeyRef } from '../domain/kms-policy';
-import { parsePolicy } from '../domain/policy-json';
-import type { SnapshotInfo } from '../cloud/ecs';
+import { readImageGrants } from '../domain/image-grants';
+import { policyIndexFromName, policyNameFor, type KeyRef } from '../domain/kms-policy';
+import type { ResourceType, SnapshotInfo } from '../cloud/ecs';
 import { describeKeyCached, type EngineContext } from './context';
 import { ROLE_NAMES, shareNameFor, type Encryption, type ResourceObservation, type ResourceRef, type RoleObservation, type ToolShareState } from './model';
-import type { ResourceType } from '../cloud/ecs';
 
 /** Encryption of a set of snapshots: none, customer master keys, or (any of them) the ECS service key. */
 async function encryptionOf(ctx: EngineContext, region: string, snapshots: SnapshotInfo[]): Promise<{ encryption: Encryption; disabledKeys: ResourceObservation['disabledKeys'] }> {
@@ -25,6 +23,7 @@ async function encryptionOf(ctx: EngineContext, region: string, snapshots: Snaps
     const info = await describeKeyCached(ctx, region, keyId);
     if (!info) {
       disabledKeys.push({ keyId, state: 'NotFound' });
+      keys.push({ region, accountId: ctx.ownerUid, keyId });
       continue;
     }
     if (info.state !== 'Enabled') disabledKeys.push({ keyId, state: info.state });
@@ -33,12 +32,20 @@ async function encryptionOf(ctx: EngineContext, region: string, snapshots: Snaps
   return { encryption: serviceKey ? { kind: 'service-key', keys } : { kind: 'cmk', keys }, disabledKeys };
 }
 
-export async function observeToolShare(ctx: EngineContext, ref: ResourceRef): Promise<ToolShareState | undefined> {
-  const share = await ctx.ports.sharing.findShare(ref.region, shareNameFor(ref.id));
-  if (!share) return undefined;
+/** ecs-share's resource shares of a resource: the first is kept, the others are twins (names are not unique). */
+export async function observeToolShares(ctx: EngineContext, ref: ResourceRef): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
+  const name = shareNameFor(ref.id);
+  const shares = [];
+  for await (const page of ctx.ports.sharing.sharesNamed(ref.region, name, name)) shares.push(...page.filter((s) => s.name === name));
+  if (shares.length === 0) return {};
+  const [first, ...twins] = [...shares].sort((a, b) => a.id.localeCompare(b.id));
   const targets: ToolShareState['targets'] = {};
-  for (const a of await ctx.ports.sharing.associations(ref.region, share.id, 'Target')) targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
-  return { id: share.id, allowExternalTargets: share.allowExternalTargets, targets };
+  for (const a of await ctx.ports.sharing.associations(ref.region, first.id, 'Target')) targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
+  return { toolShare: { id: first.id, allowExternalTargets: first.allowExternalTargets, targets }, ...(twins.length ? { twinShares: twins.map((s) => s.id) } : {}) };
+}
+
+export async function observeToolShare(ctx: EngineContext, ref: ResourceRef): Promise<ToolShareState | undefined> {
+  return (await observeToolShares(ctx, ref)).toolShare;
 }
 
 /** What a listing already read: the resource (absent when it no longer exists) and ecs-share's resource share. */
@@ -46,38 +53,57 @@ export interface KnownResource {
   exists: boolean;
   tags: Record<string, string>;
   snapshots: SnapshotInfo[];
+  /** Snapshot ids the image's disk mappings name (images only). */
+  snapshotIds?: string[];
+  status?: string;
   toolShare: ToolShareState | undefined;
+  twinShares?: string[];
+}
+
+/** A snapshot `progressing`, an image `Creating` (or whose snapshots are not visible yet) cannot be shared yet. */
+function readiness(ref: ResourceRef, status: string | undefined, snapshotIds: string[], snapshots: SnapshotInfo[]): string | undefined {
+  if (ref.type === 'snapshot') return status && status !== 'accomplished' && status !== 'failed' ? `snapshot status ${status}` : undefined;
+  if (status === 'Creating' || status === 'Waiting') return `image status ${status}`;
+  const seen = new Set(snapshots.map((s) => s.id));
+  const missing = snapshotIds.filter((id) => !seen.has(id));
+  if (missing.length) return `its snapshot(s) ${missing.join(', ')} are not visible yet`;
+  const busy = snapshots.find((s) => s.status && s.status !== 'accomplished');
+  return busy ? `its snapshot ${busy.id} is ${busy.status}` : undefined;
 }
 
 /** Observe a resource, given its already-read description when a listing produced it (reconcile). */
-export async function observeResource(
-  ctx: EngineContext,
-  ref: ResourceRef,
-  known?: KnownResource,
-): Promise<ResourceObservation> {
+export async function observeResource(ctx: EngineContext, ref: ResourceRef, known?: KnownResource): Promise<ResourceObservation> {
   let tags: Record<string, string>;
   let snapshots: SnapshotInfo[];
+  let snapshotIds: string[];
+  let status: string | undefined;
+  const gone = (shares: { toolShare?: ToolShareState; twinShares?: string[] } = {}): ResourceObservation => ({ ref, exists: false, tags: {}, encryption: { kind: 'none' }, disabledKeys: [], ...shares });
   if (known) {
-    if (!known.exists) return { ref, exists: false, tags: {}, encryption: { kind: 'none' }, disabledKeys: [], toolShare: known.toolShare };
-    ({ tags, snapshots } = known);
+    if (!known.exists) return gone({ toolShare: known.toolShare, twinShares: known.twinShares });
+    ({ tags, snapshots, status } = known);
+    snapshotIds = known.snapshotIds ?? snapshots.map((s) => s.id);
   } else if (ref.type === 'snapshot') {
     const [s] = await ctx.ports.ecs.getSnapshots(ref.region, [ref.id]);
-    if (!s) return { ref, exists: false, tags: {}, encryption: { kind: 'none' }, disabledKeys: [] };
-    tags = s.tags;
+    if (!s) return gone(await observeToolShares(ctx, ref));
+    ({ tags, status } = s);
     snapshots = [s];
+    snapshotIds = [s.id];
   } else {
     const image = await ctx.ports.ecs.getImage(ref.region, ref.id);
-    if (!image) return { ref, exists: false, tags: {}, encryption: { kind: 'none' }, disabledKeys: [] };
-    tags = image.tags;
-    snapshots = image.snapshotIds.length ? await ctx.ports.ecs.getSnapshots(ref.region, image.snapshotIds) : [];
+    if (!image) return gone(await observeToolShares(ctx, ref));
+    ({ tags, status, snapshotIds } = image);
+    snapshots = snapshotIds.length ? await ctx.ports.ecs.getSnapshots(ref.region, snapshotIds) : [];
   }
   const { encryption, disabledKeys } = await encryptionOf(ctx, ref.region, snapshots);
-  const obs: ResourceObservation = { ref, exists: true, tags, encryption, disabledKeys };
+  const notReady = readiness(ref, status, ref.type === 'image' ? snapshotIds : [], snapshots);
+  const obs: ResourceObservation = { ref, exists: true, tags, encryption, disabledKeys, ...(notReady ? { notReady } : {}) };
   if (ref.type === 'image') {
     obs.imageAccounts = await ctx.ports.ecs.imageShareAccounts(ref.region, ref.id);
-    obs.grantLedger = parseGrantLedger(tags, ctx.cfg.ledgerKey);
+    obs.imageGrants = readImageGrants(tags, ctx.cfg.ledgerKey);
+    obs.observedAtS = Math.floor(ctx.now() / 1000);
   }
-  obs.toolShare = known ? known.toolShare : await observeToolShare(ctx, ref);
+  if (known) Object.assign(obs, { toolShare: known.toolShare }, known.twinShares ? { twinShares: known.twinShares } : {});
+  else Object.assign(obs, await observeToolShares(ctx, ref));
   return obs;
 }
 
@@ -87,22 +113,30 @@ export async function observeRole(ctx: EngineContext, type: ResourceType): Promi
   const role = await ctx.ports.ram.getRole(roleName);
   if (!role) return { roleName, exists: false, attached: [], kmsPolicies: {} };
   const attached = await ctx.ports.ram.listPoliciesForRole(roleName);
-  const kmsPolicies = await readKmsPolicies(ctx, type);
+  const kmsPolicies = await readKmsPolicies(ctx, type, attached);
   return { roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies };
 }
 
-/** ecs-share's KMS policies of a role type by name (they are numbered; read until the first that does not exist). */
-export async function readKmsPolicies(ctx: EngineContext, type: ResourceType): Promise<Record<string, string>> {
+/**
+ * ecs-share's KMS policy parts of a role type by name. They are numbered (the index is in the name) and written low
+ * to high, deleted high to low, so they have no gaps; still, any part attached to the role is read too, so a part
+ * left beyond a gap by some failure is found and can be deleted, never left granting a key nobody asked for.
+ */
+export async function readKmsPolicies(ctx: EngineContext, type: ResourceType, attached?: RoleObservation['attached']): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
+  const names = new Set<string>();
   for (let i = 0; ; i++) {
     const name = policyNameFor(type, i);
     const doc = await ctx.ports.ram.getPolicyDocument(name);
-    if (doc === undefined) return out;
+    if (doc === undefined) break;
     out[name] = doc;
+    names.add(name);
   }
-}
-
-/** Keys granted by the role's ecs-share KMS policies. */
-export function grantedKeys(role: RoleObservation): KeyRef[] {
-  return Object.values(role.kmsPolicies).flatMap((doc) => (doc ? keysInPolicy(parsePolicy(doc)) : []));
+  const listed = attached ?? (await ctx.ports.ram.listPoliciesForRole(ROLE_NAMES[type]));
+  for (const p of listed) {
+    if (p.policyType !== 'Custom' || names.has(p.policyName) || policyIndexFromName(type, p.policyName) === undefined) continue;
+    const doc = await ctx.ports.ram.getPolicyDocument(p.policyName);
+    if (doc !== undefined) out[p.policyName] = doc;
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
 import type { EngineContext } from './context';
 import { ConcurrentUpdateError, applyPlan } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
-import { grantsFor, planShare, splitTargets } from './plan';
+import { decide, grantsFor, splitTargets } from './plan';
 import type { PlanAction, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
 
 export interface ShareOptions {
@@ -17,24 +17,6 @@ export interface ShareOptions {
 
 function outcome(ref: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>): ResourceOutcome {
   return { resourceId: ref.id, resourceType: ref.type, region: ref.region, targets: [], actions: [], ...fields };
-}
-
-/** Why a resource cannot be shared as it is, before anything is planned; undefined when it can. */
-export function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyServiceKey: boolean): { reason: string; code: string } | undefined {
-  if (targets.length === 0) return undefined; // nothing asked: only take back what ecs-share granted
-  if (obs.encryption.kind === 'service-key' && !legacyServiceKey) {
-    return {
-      code: 'ServiceKeyEncrypted',
-      reason: `${obs.ref.id} is encrypted with the ECS service key (alias/acs/ecs), which Alibaba Cloud no longer shares. Copy it with a customer master key (${obs.ref.type === 'image' ? 'CopyImage' : 'CopySnapshot'} with Encrypted=true and KMSKeyId) and tag the copy.`,
-    };
-  }
-  if (obs.disabledKeys.length) {
-    const list = obs.disabledKeys.map((k) => `${k.keyId} (${k.state})`).join(', ');
-    return { code: 'KeyNotEnabled', reason: `The KMS key(s) ${list} of ${obs.ref.id} must be Enabled before the resource can be shared; enable them and run again.` };
-  }
-  const owners = new Set(obs.encryption.kind === 'cmk' ? obs.encryption.keys.map((k) => k.accountId) : []);
-  if (owners.size > 1) return { code: 'MixedKeyOwners', reason: `${obs.ref.id} uses keys of several accounts; ecs-share only grants keys of one owner.` };
-  return undefined;
 }
 
 async function roleFor(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[], cache?: ShareOptions['roleCache']): Promise<RoleObservation | undefined> {
@@ -88,15 +70,15 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     const obs = await observeResource(ctx, ref, opts.known);
     if (!obs.exists) {
       // A deleted resource takes its image share permissions with it; only ecs-share's resource share is left behind.
-      const share = opts.known ? obs.toolShare : await observeToolShare(ctx, ref);
-      if (!share) {
+      const shareIds = [...(obs.toolShare ? [obs.toolShare.id] : []), ...(obs.twinShares ?? [])];
+      if (shareIds.length === 0) {
         const reason = `${ref.type} ${ref.id} does not exist in ${ref.region} (or is not owned by account ${ctx.ownerUid}).`;
         log.warn('resource not found', { outcome: 'refused', reason });
         return outcome(ref, { outcome: 'refused', reason, error: { code: 'ResourceNotFound', message: reason } });
       }
-      actions = [{ kind: 'deleteResourceShare', ref, shareId: share.id }];
+      actions = shareIds.map((shareId): PlanAction => ({ kind: 'deleteResourceShare', ref, shareId }));
       if (!opts.dryRun) await applyPlan(ctx, actions);
-      log.info('resource gone, its share deleted', { outcome: 'revoked', shareId: share.id });
+      log.info('resource gone, its share deleted', { outcome: 'revoked', shareIds });
       return outcome(ref, { outcome: 'revoked', reason: `${ref.id} no longer exists`, actions, dryRun: opts.dryRun });
     }
     const parsed = parseShareTags(obs.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid, allowlist: ctx.cfg.allowlist });
@@ -109,13 +91,17 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     }
     const targets = parsed.targets;
     const names = targets.map(formatTarget);
-    const refused = refusal(obs, targets, ctx.cfg.legacyServiceKey);
-    if (refused) {
-      log.warn('share refused', { code: refused.code, reason: refused.reason });
-      return outcome(ref, { outcome: 'refused', targets: names, reason: refused.reason, error: { code: refused.code, message: refused.reason } });
-    }
     const role = await roleFor(ctx, obs, targets, opts.roleCache);
-    actions = planShare(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ledgerKey: ctx.cfg.ledgerKey });
+    const decision = decide(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ownerUid: ctx.ownerUid, trustPolicyMaxLength: ctx.cfg.trustPolicyMaxLength });
+    if (decision.kind === 'refused') {
+      log.warn('share refused', { code: decision.code, reason: decision.reason });
+      return outcome(ref, { outcome: 'refused', targets: names, reason: decision.reason, error: { code: decision.code, message: decision.reason }, dryRun: opts.dryRun });
+    }
+    if (decision.kind === 'notReady') {
+      log.info('resource not ready yet', { outcome: 'pending', reason: decision.reason });
+      return outcome(ref, { outcome: 'pending', targets: names, reason: decision.reason, error: { code: 'NotReady', message: decision.reason, retryable: true }, dryRun: opts.dryRun });
+    }
+    actions = decision.actions;
     const needs = role || obs.encryption.kind !== 'none' ? needsOf(obs, targets) : undefined;
     const changedKind = targets.length ? 'shared' : 'revoked';
     if (opts.dryRun) return outcome(ref, { outcome: actions.length ? changedKind : 'unchanged', targets: names, actions, dryRun: true, needs });

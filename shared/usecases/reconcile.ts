@@ -1,20 +1,17 @@
 // Use case: the timer's full pass. Every tagged resource is made shared as its tags say (drift repaired), what
 // ecs-share shared earlier and is no longer asked for is taken back, and the share roles are trimmed to what the
-// resources still shared need. Pages are streamed, work is bounded in concurrency, and a checkpoint lets a pass cut
-// short by the function timeout resume where it stopped.
+// resources still ask for. The pass is a cursor over regions and phases (shared/checkpoint.ts) so a run cut short
+// by the function timeout resumes where it stopped; each region is reconcile-region.ts, the trim trim-roles.ts.
 import { emptyNeeds, type Checkpoint, type CheckpointStore, type RoleNeeds } from '../checkpoint';
 import { InvalidInputError } from '../errors';
-import { grantKey, grantsInLedger, mergeTrust, readTrustLedger } from '../domain/trust-policy';
+import { grantKey } from '../domain/trust-policy';
 import { keyArn } from '../domain/kms-policy';
-import { parsePolicy } from '../domain/policy-json';
-import type { ResourceType, SnapshotInfo } from '../cloud/ecs';
 import type { EngineContext } from '../share/context';
-import { applyPlan } from '../share/apply';
-import { observeRole, type KnownResource } from '../share/observe';
-import { planKmsPolicies } from '../share/plan';
 import { shareResource } from '../share/share-resource';
-import { SHARE_NAME_PREFIX, type PlanAction, type ResourceOutcome, type ResourceRef, type RoleObservation, type ToolShareState } from '../share/model';
+import type { PlanAction, ResourceOutcome, RoleObservation } from '../share/model';
 import { emptyCounts, mapLimit, type Counts } from '../share/summary';
+import { reconcileRegion, type Work } from './reconcile-region';
+import { outcomeLabels, trimRoles, type TrimHold } from './trim-roles';
 
 export interface ReconcileCommand {
   regions: string[];
@@ -42,13 +39,16 @@ export interface ReconcileSummary {
   resultsOmitted: number;
   /** Changes to the share roles themselves (trust principals and KMS keys taken back). */
   roleActions: PlanAction[];
+  /** Grants and keys the trim would have taken back but kept, because a resource still asks for them. */
+  trimHeld: TrimHold[];
   apiCalls: number;
   durationMs: number;
 }
 
 const KNOWN = new Set(['action', 'regions', 'dryRun', 'maxResources']);
 export const MAX_CHANGED_RESULTS = 500;
-const REVOKE_BATCH = 100;
+/** Kept back from the function timeout to write the checkpoint and the summary. */
+const RESERVE_MS = 15_000;
 
 export function parseReconcileCommand(command: Record<string, unknown>, defaultRegions: string[]): ReconcileCommand {
   const unknown = Object.keys(command).filter((k) => !KNOWN.has(k));
@@ -65,31 +65,10 @@ export function parseReconcileCommand(command: Record<string, unknown>, defaultR
 }
 
 function freshCheckpoint(regions: string[]): Checkpoint {
-  return { version: 1, startedAt: new Date().toISOString(), regions, regionIndex: 0, phase: 'snapshots', needs: { snapshot: emptyNeeds(), image: emptyNeeds() }, processed: 0 };
-}
-
-/** ecs-share's resource shares of a region with their targets, read in a few paged calls instead of two per resource. */
-export async function loadShareIndex(ctx: EngineContext, region: string): Promise<Map<string, ToolShareState>> {
-  const byShareId = new Map<string, { resourceId: string; state: ToolShareState }>();
-  for await (const page of ctx.ports.sharing.sharesNamed(region, SHARE_NAME_PREFIX)) {
-    for (const s of page) {
-      byShareId.set(s.id, { resourceId: s.name.slice(SHARE_NAME_PREFIX.length), state: { id: s.id, allowExternalTargets: s.allowExternalTargets, targets: {} } });
-    }
-  }
-  if (byShareId.size) {
-    for (const a of await ctx.ports.sharing.allTargetAssociations(region)) {
-      const entry = byShareId.get(a.resourceShareId);
-      if (entry) entry.state.targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
-    }
-  }
-  return new Map([...byShareId.values()].map((e) => [e.resourceId, e.state]));
+  return { version: 2, startedAt: new Date().toISOString(), regions, regionIndex: 0, phase: 'snapshots', needs: { snapshot: emptyNeeds(), image: emptyNeeds() }, processed: 0 };
 }
 
 function addNeeds(needs: RoleNeeds, r: ResourceOutcome): void {
-  if (r.outcome === 'refused' || r.outcome === 'failed') {
-    needs.incomplete = true; // its shares were left as they are, so must be what they need
-    return;
-  }
   if (!r.needs) return;
   const grants = new Set(needs.grants.map(grantKey));
   for (const g of r.needs.grants) if (!grants.has(grantKey(g))) (needs.grants.push(g), grants.add(grantKey(g)));
@@ -97,34 +76,23 @@ function addNeeds(needs: RoleNeeds, r: ResourceOutcome): void {
   for (const k of r.needs.keys) if (!keys.has(keyArn(k))) (needs.keys.push(k), keys.add(keyArn(k)));
 }
 
-/** Trim a share role to what the resources still shared need: only grants and keys ecs-share itself added. */
-export function planRoleTrim(role: RoleObservation, type: ResourceType, needs: RoleNeeds): PlanAction[] {
-  if (!role.exists || needs.incomplete) return [];
-  const doc = parsePolicy(role.trustPolicy ?? '{"Version":"1","Statement":[]}');
-  const ledger = readTrustLedger(role.description);
-  const needed = new Set(needs.grants.map(grantKey));
-  const remove = grantsInLedger(ledger).filter((g) => !needed.has(grantKey(g)));
-  const actions: PlanAction[] = [];
-  const merged = mergeTrust(doc, ledger, { add: needs.grants, remove });
-  if (merged.changed) actions.push({ kind: 'mergeTrust', roleName: role.roleName, add: needs.grants, remove });
-  actions.push(...planKmsPolicies(role, needs.keys, type, true));
-  return actions;
-}
-
-/** Which of these resources still carry the share tag, read in batches of 100 ids. */
-async function taggedAmong(ctx: EngineContext, region: string, refs: ResourceRef[]): Promise<Set<string>> {
-  const ids = (type: ResourceType) => refs.filter((r) => r.type === type).map((r) => r.id);
-  const carries = (tags: Record<string, string>) => ctx.cfg.tagKey in tags;
-  const snapshots = ids('snapshot').length ? await ctx.ports.ecs.getSnapshots(region, ids('snapshot')) : [];
-  const images = ids('image').length ? await ctx.ports.ecs.getImages(region, ids('image')) : [];
-  return new Set([...snapshots, ...images].filter((r) => carries(r.tags)).map((r) => r.id));
+/** A region the account does not have is refused before anything is written (a typo would otherwise trim). */
+async function checkRegions(ctx: EngineContext, regions: string[]): Promise<void> {
+  const known = new Set(await ctx.ports.ecs.regions(ctx.cfg.regions[0] ?? regions[0]));
+  const unknown = regions.filter((r) => !known.has(r));
+  if (unknown.length) {
+    throw new InvalidInputError(`Unknown region(s) ${unknown.join(', ')}: this account has ${[...known].sort().join(', ')}. Nothing was changed.`);
+  }
 }
 
 export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store: CheckpointStore, remainingMs: () => number): Promise<ReconcileSummary> {
   const started = Date.now();
   const callsBefore = ctx.api.countCalls();
+  await checkRegions(ctx, cmd.regions);
   const saved = cmd.dryRun ? undefined : await store.load();
-  const resumed = Boolean(saved && saved.regions.join() === cmd.regions.join());
+  const fresh = saved && Date.now() - Date.parse(saved.startedAt) <= ctx.cfg.checkpointMaxAgeMs;
+  if (saved && !fresh) ctx.log.warn('checkpoint too old, starting a fresh pass', { startedAt: saved.startedAt });
+  const resumed = Boolean(fresh && saved!.regions.join() === cmd.regions.join());
   const cp = resumed ? saved! : freshCheckpoint(cmd.regions);
   const counts = emptyCounts();
   const byRegion: Record<string, Counts> = {};
@@ -133,9 +101,7 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
   let handled = 0;
   let changedKept = 0;
   let resultsOmitted = 0;
-  // Keep a reserve to write the checkpoint and the summary before Function Compute stops the instance.
-  const reserveMs = 15_000;
-  const outOfBudget = () => remainingMs() < reserveMs || (cmd.maxResources !== undefined && handled >= cmd.maxResources);
+  const outOfBudget = () => remainingMs() < RESERVE_MS || (cmd.maxResources !== undefined && handled >= cmd.maxResources);
 
   const record = (r: ResourceOutcome) => {
     counts[r.outcome]++;
@@ -148,104 +114,50 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
       if (!isError) changedKept++;
     } else resultsOmitted++;
   };
-  const run = async (refs: Array<{ ref: ResourceRef; known?: KnownResource }>) => {
-    const results = await mapLimit(refs, ctx.cfg.concurrency, ({ ref, known }) => shareResource(ctx, ref, { dryRun: cmd.dryRun, known, roleCache }));
-    for (const r of results) record(r);
-    handled += refs.length;
-    cp.processed += refs.length;
+  /** The budget is checked before every resource; what is left over is handled by the next run. */
+  const handle = async (items: Work[]): Promise<number> => {
+    const results = await mapLimit(items, ctx.cfg.concurrency, async ({ ref, known }) => {
+      if (outOfBudget()) return undefined;
+      handled++;
+      return shareResource(ctx, ref, { dryRun: cmd.dryRun, known, roleCache });
+    });
+    const done = results.findIndex((r) => r === undefined);
+    const upTo = done < 0 ? results.length : done;
+    // Resources after the first skipped one may have been handled by another worker: count them too (replays are free).
+    for (const r of results) if (r) record(r);
+    cp.processed += results.filter(Boolean).length;
+    return upTo;
   };
   const checkpoint = async () => {
     if (!cmd.dryRun) await store.save(cp);
   };
 
   for (; cp.regionIndex < cp.regions.length; cp.regionIndex++, cp.phase = 'snapshots', cp.pageToken = undefined) {
-    const region = cp.regions[cp.regionIndex];
-    const shares = await loadShareIndex(ctx, region);
-    const tagged = new Set<string>();
-
-    /** One listing phase, page by page from the checkpoint; false when the budget ran out before its end. */
-    const listPhase = async <T extends { id: string }>(
-      fetch: (token?: string) => Promise<{ items: T[]; next?: string }>,
-      toRuns: (items: T[]) => Promise<Array<{ ref: ResourceRef; known: KnownResource }>>,
-      nextPhase: Checkpoint['phase'],
-    ): Promise<boolean> => {
-      for await (const page of ctx.ports.ecs.pages(fetch, cp.pageToken)) {
-        await run(await toRuns(page.items));
-        for (const item of page.items) tagged.add(item.id);
-        cp.pageToken = page.next;
-        await checkpoint();
-        if (outOfBudget() && page.next) return false;
-      }
-      cp.phase = nextPhase;
-      cp.pageToken = undefined;
-      await checkpoint();
-      return !outOfBudget();
-    };
-
-    if (cp.phase === 'snapshots') {
-      const done = await listPhase(
-        (t) => ctx.ports.ecs.snapshotPage(region, ctx.cfg.tagKey, t),
-        async (items) => items.map((s) => ({ ref: { type: 'snapshot' as const, id: s.id, region }, known: { exists: true, tags: s.tags, snapshots: [s], toolShare: shares.get(s.id) } })),
-        'images',
-      );
-      if (!done) return finish(false);
-    }
-
-    if (cp.phase === 'images') {
-      const done = await listPhase(
-        (t) => ctx.ports.ecs.imagePage(region, ctx.cfg.tagKey, t),
-        async (items) => {
-          // The snapshots behind a whole page of images in one read: their keys decide the images' encryption.
-          const snapshots = new Map((await ctx.ports.ecs.getSnapshots(region, items.flatMap((i) => i.snapshotIds))).map((s) => [s.id, s]));
-          return items.map((i) => ({
-            ref: { type: 'image' as const, id: i.id, region },
-            known: { exists: true, tags: i.tags, snapshots: i.snapshotIds.map((id) => snapshots.get(id)).filter((s): s is SnapshotInfo => Boolean(s)), toolShare: shares.get(i.id) },
-          }));
-        },
-        'revoke',
-      );
-      if (!done) return finish(false);
-    }
-
-    // What ecs-share shared earlier and no longer carries the tag (tag removed, resource deleted): take it back.
-    const candidates = new Map<string, ResourceRef>();
-    for (const id of shares.keys()) if (!tagged.has(id)) candidates.set(id, { type: id.startsWith('m-') ? 'image' : 'snapshot', id, region });
-    for await (const page of ctx.ports.ecs.pages((t) => ctx.ports.ecs.imagePage(region, ctx.cfg.ledgerKey, t))) {
-      for (const i of page.items) if (!tagged.has(i.id)) candidates.set(i.id, { type: 'image', id: i.id, region });
-    }
-    // After a resume, resources an earlier run of this pass handled are not in `tagged`: one batched read tells
-    // which candidates still carry the tag (already handled) from those to take back.
-    const stillTagged = await taggedAmong(ctx, region, [...candidates.values()]);
-    const toRevoke = [...candidates.values()].filter((ref) => !stillTagged.has(ref.id));
-    // In batches, within the budget: what is revoked stops being a candidate, so a resumed run simply recomputes.
-    for (let i = 0; i < toRevoke.length; ) {
-      if (outOfBudget()) return finish(false);
-      const room = cmd.maxResources === undefined ? REVOKE_BATCH : Math.min(REVOKE_BATCH, cmd.maxResources - handled);
-      const batch = toRevoke.slice(i, i + room);
-      await run(batch.map((ref) => ({ ref })));
-      await checkpoint();
-      i += batch.length;
-    }
-    await checkpoint();
+    if (cp.phase === 'trim') break;
+    const done = await reconcileRegion(ctx, cp.regions[cp.regionIndex], cp, { handle, checkpoint });
+    if (!done) return finish(false);
   }
+  cp.phase = 'trim';
+  await checkpoint();
 
-  // The whole pass is done: trim the roles to what is still needed (never what ecs-share did not add).
-  const roleActions: PlanAction[] = [];
-  for (const type of ['snapshot', 'image'] as const) {
-    const role = await observeRole(ctx, type);
-    const actions = planRoleTrim(role, type, cp.needs[type]);
-    roleActions.push(...actions);
-    if (!cmd.dryRun && actions.length) await applyPlan(ctx, actions);
-  }
-  if (!cmd.dryRun) await store.clear();
-  return finish(true, roleActions);
+  // The whole pass is done: trim the roles to what is still asked for (never what ecs-share did not add).
+  const trim = await trimRoles(ctx, { regions: cmd.regions, needs: cp.needs, dryRun: cmd.dryRun, outcomes: outcomeLabels(kept) });
+  const trimErrors = trim.errors.map((e) => ({ resourceId: e.roleName, region: 'global', outcome: 'failed', code: e.code, message: `role trim: ${e.message}` }));
+  if (!cmd.dryRun && trim.errors.length === 0) await store.clear();
+  return finish(true, trim.actions, trim.held, trimErrors);
 
-  function finish(complete: boolean, roleActions: PlanAction[] = []): ReconcileSummary {
-    const errors = kept
-      .filter((r) => r.outcome === 'refused' || r.outcome === 'failed')
-      .map((r) => ({ resourceId: r.resourceId, region: r.region, outcome: r.outcome, code: r.error?.code, message: r.error?.message ?? r.reason ?? '' }));
+  function finish(complete: boolean, roleActions: PlanAction[] = [], trimHeld: TrimHold[] = [], extraErrors: ReconcileSummary['errors'] = []): ReconcileSummary {
+    if (!complete && !cmd.dryRun && /^\/tmp\//.test(ctx.cfg.checkpointFile)) {
+      ctx.log.warn('pass incomplete and its checkpoint lives on an ephemeral path: another instance starts over', { checkpointFile: ctx.cfg.checkpointFile });
+    }
+    const errors: ReconcileSummary['errors'] = [
+      ...kept
+        .filter((r) => r.outcome === 'refused' || r.outcome === 'failed')
+        .map((r) => ({ resourceId: r.resourceId, region: r.region, outcome: r.outcome, code: r.error?.code, message: r.error?.message ?? r.reason ?? '' })),
+      ...extraErrors,
+    ];
     return {
-      ok: counts.failed === 0,
+      ok: counts.failed === 0 && extraErrors.length === 0,
       dryRun: cmd.dryRun,
       complete,
       resumed,
@@ -255,6 +167,7 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
       results: kept,
       resultsOmitted,
       roleActions,
+      trimHeld,
       apiCalls: ctx.api.countCalls() - callsBefore,
       durationMs: Date.now() - started,
     };

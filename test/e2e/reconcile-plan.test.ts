@@ -89,7 +89,7 @@ describe('a dry run after tags were removed and added', () => {
     expect(dry.roleActions).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ kind: 'mergeTrust', roleName: IMAGE_ROLE, remove: expect.arrayContaining([{ kind: 'account', uid: account }, { kind: 'rd', rdId: DEMO.resourceDirectoryId }]) }),
-        expect.objectContaining({ kind: 'writeKmsPolicies', roleName: IMAGE_ROLE, keys: [], exact: true }),
+        expect.objectContaining({ kind: 'writeKmsPolicies', roleName: IMAGE_ROLE, add: [], remove: [expect.objectContaining({ keyId: DEMO.cmkId })] }),
       ]),
     );
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planRole, planShares, splitTargets } from '../../shared/share/plan';
-import { planRoleTrim } from '../../shared/usecases/reconcile';
+import { planTrim, type AskedNow } from '../../shared/usecases/trim-roles';
 import { onlyLedgerKeys } from '../../shared/usecases/on-tag';
 import { buildKmsPolicies, policyNameFor, type KeyRef } from '../../shared/domain/kms-policy';
 import { writeTrustLedger } from '../../shared/domain/trust-policy';
@@ -15,7 +15,7 @@ const account = (uid: string): ShareTarget => ({ kind: 'account', uid });
 const folder: ShareTarget = { kind: 'folder', rdId: 'rd-demo01', path: 'rd-demo01/r-demo01/fd-demofold01', folderId: 'fd-demofold01' };
 
 function image(fields: Partial<ResourceObservation> = {}): ResourceObservation {
-  return { ref: { type: 'image', id: 'm-img1', region: 'cn-hangzhou' }, exists: true, tags: {}, encryption: { kind: 'cmk', keys: [KEY] }, disabledKeys: [], imageAccounts: [], grantLedger: [], ...fields };
+  return { ref: { type: 'image', id: 'm-img1', region: 'cn-hangzhou' }, exists: true, tags: {}, encryption: { kind: 'cmk', keys: [KEY] }, disabledKeys: [], imageAccounts: [], imageGrants: { granted: [], pending: [] }, observedAtS: 1_000_000, ...fields };
 }
 function snapshot(fields: Partial<ResourceObservation> = {}): ResourceObservation {
   return { ref: { type: 'snapshot', id: 's-snap1', region: 'cn-hangzhou' }, exists: true, tags: {}, encryption: { kind: 'cmk', keys: [KEY] }, disabledKeys: [], ...fields };
@@ -29,7 +29,7 @@ function role(fields: Partial<RoleObservation> = {}): RoleObservation {
     roleName: 'AliyunECSShareEncryptImageDefaultRole',
     exists: true,
     trustPolicy: trustFor([A]),
-    description: writeTrustLedger('', { accounts: [A], rds: [], folders: [] }),
+    description: writeTrustLedger('', { accounts: [A], rds: [], folders: [], regions: ['cn-hangzhou'] }),
     attached: [{ policyName: name, policyType: 'Custom' }],
     kmsPolicies: { [name]: JSON.stringify(buildKmsPolicies([KEY])[0]) },
     ...fields,
@@ -46,32 +46,44 @@ describe('splitTargets', () => {
 
 describe('planShares', () => {
   it('adds only the accounts an image is not yet shared with, and records them as granted', () => {
-    const actions = planShares(image({ imageAccounts: [A] }), [account(A), account(B)], 'ecs-share:granted');
+    const actions = planShares(image({ imageAccounts: [A] }), [account(A), account(B)]);
     expect(actions).toEqual([
+      { kind: 'writeGrantLedger', ref: image().ref, intend: [B] },
       { kind: 'shareImageAccounts', ref: image().ref, add: [B] },
-      { kind: 'writeGrantLedger', ref: image().ref, accounts: [B], previous: [], existingKeys: [] },
+      { kind: 'writeGrantLedger', ref: image().ref, confirm: [B], forget: [] },
     ]);
   });
 
   it('takes back an account it granted that the tag no longer names, and leaves a manual share alone', () => {
-    const obs = image({ imageAccounts: [A, B, C], grantLedger: [A, B], tags: { 'ecs-share:granted': `${A},${B}` } });
-    const actions = planShares(obs, [account(A)], 'ecs-share:granted');
+    const obs = image({ imageAccounts: [A, B, C], imageGrants: { granted: [A, B], pending: [] }, tags: { 'ecs-share:granted': `${A},${B}` } });
+    const actions = planShares(obs, [account(A)]);
     expect(actions[0]).toEqual({ kind: 'unshareImageAccounts', ref: obs.ref, remove: [B] });
     expect(kinds(actions)).toEqual(['unshareImageAccounts', 'writeGrantLedger']);
   });
 
   it('plans nothing when the image is shared exactly as asked', () => {
-    expect(planShares(image({ imageAccounts: [A], grantLedger: [A] }), [account(A)], 'ecs-share:granted')).toEqual([]);
+    expect(planShares(image({ imageAccounts: [A], imageGrants: { granted: [A], pending: [] } }), [account(A)])).toEqual([]);
+  });
+
+  it.each([
+    ['an intent whose share made it is claimed', [A], { granted: [], pending: [{ uid: A, since: 999_990 }] }, [account(A)], [{ kind: 'writeGrantLedger', confirm: [A], forget: [] }]],
+    ['an intent whose share made it but is no longer asked is taken back', [A], { granted: [], pending: [{ uid: A, since: 999_990 }] }, [], [{ kind: 'unshareImageAccounts', remove: [A] }, { kind: 'writeGrantLedger', confirm: [], forget: [A] }]],
+    ['a stale intent that never became a share is forgotten', [], { granted: [], pending: [{ uid: A, since: 1 }] }, [], [{ kind: 'writeGrantLedger', confirm: [], forget: [A] }]],
+    ['a fresh intent of another instance is left to it', [], { granted: [], pending: [{ uid: A, since: 999_990 }] }, [], []],
+    ['a manual share is never claimed nor taken back', [C], { granted: [], pending: [] }, [], []],
+  ])('%s', (_name, current, imageGrants, targets, expected) => {
+    const actions = planShares(image({ imageAccounts: current, imageGrants }), targets);
+    expect(actions).toEqual(expected.map((a) => expect.objectContaining(a)));
   });
 
   it('creates a resource share for a snapshot, allowing external targets when an account is named', () => {
-    const [a] = planShares(snapshot(), [account(A)], 'ecs-share:granted');
+    const [a] = planShares(snapshot(), [account(A)]);
     expect(a).toMatchObject({ kind: 'createResourceShare', name: 'ecs-share-s-snap1', targets: [A], allowExternalTargets: true });
   });
 
   it('associates missing targets and disassociates the ones no longer asked for', () => {
     const obs = snapshot({ toolShare: { id: 'rs-1', allowExternalTargets: true, targets: { [A]: { status: 'Associated' }, [B]: { status: 'Associating' } } } });
-    const actions = planShares(obs, [account(A), account(C)], 'ecs-share:granted');
+    const actions = planShares(obs, [account(A), account(C)]);
     expect(actions).toEqual([
       { kind: 'associateTargets', ref: obs.ref, shareId: 'rs-1', targets: [C] },
       { kind: 'disassociateTargets', ref: obs.ref, shareId: 'rs-1', targets: [B] },
@@ -80,12 +92,12 @@ describe('planShares', () => {
 
   it('re-associates a target whose association failed', () => {
     const obs = snapshot({ toolShare: { id: 'rs-1', allowExternalTargets: true, targets: { [A]: { status: 'Failed' } } } });
-    expect(planShares(obs, [account(A)], 'ecs-share:granted')).toEqual([{ kind: 'associateTargets', ref: obs.ref, shareId: 'rs-1', targets: [A] }]);
+    expect(planShares(obs, [account(A)])).toEqual([{ kind: 'associateTargets', ref: obs.ref, shareId: 'rs-1', targets: [A] }]);
   });
 
   it('deletes its resource share when no target is left', () => {
     const obs = snapshot({ toolShare: { id: 'rs-1', allowExternalTargets: true, targets: { [A]: { status: 'Associated' } } } });
-    expect(planShares(obs, [], 'ecs-share:granted')).toEqual([{ kind: 'deleteResourceShare', ref: obs.ref, shareId: 'rs-1' }]);
+    expect(planShares(obs, [])).toEqual([{ kind: 'deleteResourceShare', ref: obs.ref, shareId: 'rs-1' }]);
   });
 });
 
@@ -105,7 +117,7 @@ describe('planRole', () => {
 
   it('merges only the grants the trust policy does not yet satisfy', () => {
     const actions = planRole(role(), image(), [account(A), account(B)], false);
-    expect(actions).toEqual([{ kind: 'mergeTrust', roleName: 'AliyunECSShareEncryptImageDefaultRole', add: [{ kind: 'account', uid: B }], remove: [] }]);
+    expect(actions).toEqual([{ kind: 'mergeTrust', roleName: 'AliyunECSShareEncryptImageDefaultRole', add: [{ kind: 'account', uid: B }], remove: [], regions: ['cn-hangzhou'] }]);
   });
 
   it('re-attaches a KMS policy that was detached by hand', () => {
@@ -115,8 +127,7 @@ describe('planRole', () => {
   it('adds a new key to the KMS policy without dropping the ones granted before', () => {
     const other: KeyRef = { ...KEY, keyId: 'key-2' };
     const [a] = planRole(role(), image({ encryption: { kind: 'cmk', keys: [other] } }), [account(A)], false);
-    expect(a).toMatchObject({ kind: 'writeKmsPolicies', exact: false });
-    expect(a.kind === 'writeKmsPolicies' && a.keys.map((k) => k.keyId).sort()).toEqual(['key-1', 'key-2']);
+    expect(a).toMatchObject({ kind: 'writeKmsPolicies', add: [other], remove: [] });
   });
 
   it('attaches AliyunKMSFullAccess for a service-key resource only in legacy mode', () => {
@@ -126,25 +137,40 @@ describe('planRole', () => {
   });
 });
 
-describe('planRoleTrim', () => {
-  it('removes a granted principal that no resource needs any more, keeping the needed one', () => {
-    const r = role({ trustPolicy: trustFor([A, B]), description: writeTrustLedger('', { accounts: [A, B], rds: [], folders: [] }) });
-    const actions = planRoleTrim(r, 'image', { grants: [{ kind: 'account', uid: A }], keys: [KEY], incomplete: false });
-    expect(actions).toEqual([{ kind: 'mergeTrust', roleName: r.roleName, add: [{ kind: 'account', uid: A }], remove: [{ kind: 'account', uid: B }] }]);
+describe('planTrim', () => {
+  const needs = (uids: string[], keys: KeyRef[] = [KEY]) => ({ grants: uids.map((uid) => ({ kind: 'account' as const, uid })), keys });
+  const asked = (grants: Record<string, string[]> = {}, keys: Record<string, string[]> = {}): AskedNow => ({ grants: new Map(Object.entries(grants)), keys: new Map(Object.entries(keys)) });
+  const twoAccounts = () => role({ trustPolicy: trustFor([A, B]), description: writeTrustLedger('', { accounts: [A, B], rds: [], folders: [] }) });
+  const none = new Map<string, string>();
+
+  it('removes a granted principal that no resource asks for any more, keeping the needed one', () => {
+    const { actions } = planTrim(twoAccounts(), 'image', needs([A]), ['cn-hangzhou'], asked(), none);
+    expect(actions).toEqual([{ kind: 'mergeTrust', roleName: 'AliyunECSShareEncryptImageDefaultRole', add: [{ kind: 'account', uid: A }], remove: [{ kind: 'account', uid: B }] }]);
+  });
+
+  it('holds a principal that a resource still tagged asks for, saying which resource and why', () => {
+    const outcomes = new Map([['m-broken', 'refused KeyNotEnabled']]);
+    const { actions, held } = planTrim(twoAccounts(), 'image', needs([A]), ['cn-hangzhou'], asked({ [`account:${B}`]: ['m-broken'] }), outcomes);
+    expect(actions).toEqual([]);
+    expect(held).toEqual([{ roleName: 'AliyunECSShareEncryptImageDefaultRole', grant: `account:${B}`, heldBy: ['m-broken'], reason: 'refused KeyNotEnabled' }]);
   });
 
   it('never removes a principal that ecs-share did not add', () => {
     const r = role({ trustPolicy: trustFor([A, C]), description: writeTrustLedger('', { accounts: [A], rds: [], folders: [] }) });
-    expect(planRoleTrim(r, 'image', { grants: [{ kind: 'account', uid: A }], keys: [KEY], incomplete: false })).toEqual([]);
+    expect(planTrim(r, 'image', needs([A]), ['cn-hangzhou'], asked(), none).actions).toEqual([]);
   });
 
-  it('takes nothing back when some resource of the type could not be evaluated', () => {
-    expect(planRoleTrim(role(), 'image', { grants: [], keys: [], incomplete: true })).toEqual([]);
+  it('has no candidates (and needs no listing) when everything granted is still needed', () => {
+    expect(planTrim(role(), 'image', needs([A]), ['cn-hangzhou'], undefined, none)).toEqual({ actions: [], held: [], candidates: 0 });
   });
 
-  it('drops the KMS policy when no shared resource uses a key any more', () => {
-    const actions = planRoleTrim(role({ description: '' }), 'image', { grants: [], keys: [], incomplete: false });
-    expect(actions).toEqual([{ kind: 'writeKmsPolicies', roleName: 'AliyunECSShareEncryptImageDefaultRole', type: 'image', keys: [], exact: true }]);
+  it('takes a key out of the KMS policy only when its region was covered and no tagged resource uses it', () => {
+    const r = role({ description: '' });
+    expect(planTrim(r, 'image', needs([], []), ['cn-hangzhou'], asked(), none).actions).toEqual([
+      { kind: 'writeKmsPolicies', roleName: 'AliyunECSShareEncryptImageDefaultRole', type: 'image', add: [], remove: [KEY] },
+    ]);
+    expect(planTrim(r, 'image', needs([], []), ['cn-beijing'], asked(), none).candidates).toBe(0);
+    expect(planTrim(r, 'image', needs([], []), ['cn-hangzhou'], asked({}, { 'cn-hangzhou/key-1': ['m-x'] }), none).actions).toEqual([]);
   });
 });
 

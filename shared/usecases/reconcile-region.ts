@@ -1,0 +1,147 @@
+// One region of a reconcile pass, phase by phase from the checkpoint's cursor: the tagged snapshots, the tagged
+// images, resources tagged only with continuation keys, then everything ecs-share shared earlier that no longer
+// asks for it (tag removed, resource deleted). Each phase reads page by page and checks the time budget before every
+// resource; a page cut short is listed again next run (what was done is not redone: replays write nothing).
+import { shareTagKeys } from '../domain/targets';
+import type { Checkpoint } from '../checkpoint';
+import type { ResourceType, SnapshotInfo } from '../cloud/ecs';
+import type { EngineContext } from '../share/context';
+import type { KnownResource } from '../share/observe';
+import { SHARE_NAME_PREFIX, type ResourceRef, type ToolShareState } from '../share/model';
+
+export type Work = { ref: ResourceRef; known?: KnownResource };
+
+export interface RegionRun {
+  /** Handle resources; returns how many were handled before the budget ran out (the rest are left for next run). */
+  handle(items: Work[]): Promise<number>;
+  /** Save the cursor. */
+  checkpoint(): Promise<void>;
+}
+
+const REVOKE_BATCH = 100;
+
+/** ecs-share's resource shares of a region (by resource id, twins apart) with their targets, in a few paged calls. */
+export async function loadShareIndex(ctx: EngineContext, region: string): Promise<Map<string, { share: ToolShareState; twins: string[] }>> {
+  const byShareId = new Map<string, { resourceId: string; state: ToolShareState }>();
+  for await (const page of ctx.ports.sharing.sharesNamed(region, SHARE_NAME_PREFIX)) {
+    for (const s of page) {
+      byShareId.set(s.id, { resourceId: s.name.slice(SHARE_NAME_PREFIX.length), state: { id: s.id, allowExternalTargets: s.allowExternalTargets, targets: {} } });
+    }
+  }
+  if (byShareId.size) {
+    for (const a of await ctx.ports.sharing.allTargetAssociations(region)) {
+      const entry = byShareId.get(a.resourceShareId);
+      if (entry) entry.state.targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
+    }
+  }
+  const out = new Map<string, { share: ToolShareState; twins: string[] }>();
+  for (const e of [...byShareId.values()].sort((a, b) => a.state.id.localeCompare(b.state.id))) {
+    const hit = out.get(e.resourceId);
+    if (hit) hit.twins.push(e.state.id);
+    else out.set(e.resourceId, { share: e.state, twins: [] });
+  }
+  return out;
+}
+
+const typeOfId = (id: string): ResourceType => (id.startsWith('m-') ? 'image' : 'snapshot');
+
+/** Runs one region's phases from the cursor; false when the budget ran out first. */
+export async function reconcileRegion(ctx: EngineContext, region: string, cp: Checkpoint, run: RegionRun): Promise<boolean> {
+  const shares = await loadShareIndex(ctx, region);
+  const tagged = new Set<string>();
+  const known = (id: string) => ({ toolShare: shares.get(id)?.share, ...(shares.get(id)?.twins.length ? { twinShares: shares.get(id)!.twins } : {}) });
+
+  /** One listing phase, page by page from the cursor; false when the budget ran out before its end. */
+  const listPhase = async <T extends { id: string }>(fetch: (token?: string) => Promise<{ items: T[]; next?: string }>, toWork: (items: T[]) => Promise<Work[]>, next: Checkpoint['phase']) => {
+    for (let token = cp.pageToken; ; ) {
+      const page = await fetch(token);
+      const work = await toWork(page.items);
+      const handled = await run.handle(work);
+      for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
+      if (handled < work.length) return false; // this page again next run
+      cp.pageToken = token = page.next;
+      await run.checkpoint();
+      if (!token) break;
+    }
+    cp.phase = next;
+    cp.pageToken = undefined;
+    await run.checkpoint();
+    return true;
+  };
+
+  if (cp.phase === 'snapshots') {
+    const done = await listPhase(
+      (t) => ctx.ports.ecs.snapshotPage(region, ctx.cfg.tagKey, t),
+      async (items) => items.map((s) => ({ ref: { type: 'snapshot' as const, id: s.id, region }, known: { exists: true, tags: s.tags, snapshots: [s], status: s.status, ...known(s.id) } })),
+      'images',
+    );
+    if (!done) return false;
+  }
+  if (cp.phase === 'images') {
+    const done = await listPhase(
+      (t) => ctx.ports.ecs.imagePage(region, ctx.cfg.tagKey, t),
+      async (items) => {
+        // The snapshots behind a whole page of images in one read: their keys decide the images' encryption.
+        const snapshots = new Map((await ctx.ports.ecs.getSnapshots(region, items.flatMap((i) => i.snapshotIds))).map((s) => [s.id, s]));
+        return items.map((i) => ({
+          ref: { type: 'image' as const, id: i.id, region },
+          known: {
+            exists: true,
+            tags: i.tags,
+            status: i.status,
+            snapshotIds: i.snapshotIds,
+            snapshots: i.snapshotIds.map((id) => snapshots.get(id)).filter((s): s is SnapshotInfo => Boolean(s)),
+            ...known(i.id),
+          },
+        }));
+      },
+      'continued',
+    );
+    if (!done) return false;
+  }
+  if (cp.phase === 'continued') {
+    // Tagged only with continuation keys (share-with.2 … without share-with): the listings above cannot see them.
+    const work: Work[] = [];
+    for (const type of ['snapshot', 'image'] as const) {
+      for (const r of await ctx.ports.ecs.taggedResources(region, type, shareTagKeys(ctx.cfg.tagKey).slice(1))) {
+        if (!(ctx.cfg.tagKey in r.tags)) work.push({ ref: { type, id: r.id, region } });
+      }
+    }
+    const handled = await run.handle(work);
+    for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
+    if (handled < work.length) return false;
+    cp.phase = 'revoke';
+    await run.checkpoint();
+  }
+
+  // What ecs-share shared earlier and no longer carries a share tag (tag removed, resource deleted): take it back.
+  const candidates = new Map<string, ResourceRef>();
+  for (const id of shares.keys()) if (!tagged.has(id)) candidates.set(id, { type: typeOfId(id), id, region });
+  for (let t: string | undefined; ; ) {
+    const page = await ctx.ports.ecs.imagePage(region, ctx.cfg.ledgerKey, t);
+    for (const i of page.items) if (!tagged.has(i.id)) candidates.set(i.id, { type: 'image', id: i.id, region });
+    if (!(t = page.next)) break;
+  }
+  // After a resume, resources an earlier run of this pass handled are not in `tagged`: one batched read tells which
+  // candidates still carry a share tag (already handled) from those to take back.
+  const stillTagged = await taggedAmong(ctx, region, [...candidates.values()]);
+  const toRevoke = [...candidates.values()].filter((ref) => !stillTagged.has(ref.id));
+  // In batches, within the budget: what is revoked stops being a candidate, so a resumed run simply recomputes.
+  for (let i = 0; i < toRevoke.length; i += REVOKE_BATCH) {
+    const batch = toRevoke.slice(i, i + REVOKE_BATCH);
+    const handled = await run.handle(batch.map((ref) => ({ ref, known: undefined })));
+    await run.checkpoint();
+    if (handled < batch.length) return false;
+  }
+  return true;
+}
+
+/** Which of these resources still carry any share tag key, read in batches of 100 ids. */
+async function taggedAmong(ctx: EngineContext, region: string, refs: ResourceRef[]): Promise<Set<string>> {
+  const keys = shareTagKeys(ctx.cfg.tagKey);
+  const ids = (type: ResourceType) => refs.filter((r) => r.type === type).map((r) => r.id);
+  const carries = (tags: Record<string, string>) => keys.some((k) => k in tags);
+  const snapshots = ids('snapshot').length ? await ctx.ports.ecs.getSnapshots(region, ids('snapshot')) : [];
+  const images = ids('image').length ? await ctx.ports.ecs.getImages(region, ids('image')) : [];
+  return new Set([...snapshots, ...images].filter((r) => carries(r.tags)).map((r) => r.id));
+}

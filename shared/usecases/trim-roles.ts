@@ -1,0 +1,186 @@
+// The role trim: after a complete pass, take out of each share role what ecs-share granted and no resource asks for
+// any more. It is the step that can cut people off, so it owns its safety rules:
+//  - only grants in ecs-share's ownership record and keys in its own KMS policies are ever candidates;
+//  - keys are regional: a pass trims only keys of the regions it covered;
+//  - the role is global: before a trust grant goes, every region that ever asked for the role's grants (recorded in
+//    the ownership record), the pass's regions and the configured ones are listed afresh (ListTagResources), and any
+//    resource still tagged for the target holds it, whatever its outcome (refused, failed, shared after the pass
+//    began, on a page that shifted); the same fresh listing holds every key a still-tagged resource uses;
+//  - after writing, the trim lists again (after a settle pause) and puts back anything a resource asks for by then,
+//    so a share made while the trim ran is not left without its grant;
+//  - every candidate held back is reported in `trimHeld` with the resources that hold it and why.
+import { parseShareTags, shareTagKeys } from '../domain/targets';
+import { grantForTarget, grantKey, grantsInLedger, readTrustLedger, type TrustGrant } from '../domain/trust-policy';
+import type { KeyRef } from '../domain/kms-policy';
+import type { ResourceType } from '../cloud/ecs';
+import type { RoleNeeds } from '../checkpoint';
+import type { EngineContext } from '../share/context';
+import { applyPlan } from '../share/apply';
+import { observeRole, observeToolShares } from '../share/observe';
+import { readImageGrants } from '../domain/image-grants';
+import { grantedKeys } from '../share/plan';
+import type { PlanAction, ResourceOutcome, ResourceRef, RoleObservation } from '../share/model';
+
+export interface TrimHold {
+  roleName: string;
+  /** The grant (`account:…`, `rd:…`, `folder:…`) or key (`key:<region>/<id>`) kept. */
+  grant: string;
+  /** Up to five resources that still ask for it. */
+  heldBy: string[];
+  /** Why they hold it: their outcome in this pass (`refused KeyNotEnabled`), or `still tagged`. */
+  reason: string;
+}
+
+export interface TrimResult {
+  actions: PlanAction[];
+  held: TrimHold[];
+  /** A role whose trim could not be decided or written (the pass keeps its checkpoint and tries again). */
+  errors: Array<{ roleName: string; code: string; message: string }>;
+}
+
+const keyId = (k: KeyRef) => `${k.region}/${k.keyId}`;
+
+/** What the tags ask for right now, in some regions: trust grants and (for some regions) keys, with who asks. */
+export interface AskedNow {
+  grants: Map<string, string[]>;
+  keys: Map<string, string[]>;
+}
+
+/** Grant keys of what a resource is shared with now: its resource share's targets and its image grant record. */
+async function currentGrants(ctx: EngineContext, ref: ResourceRef): Promise<string[]> {
+  const out: string[] = [];
+  const { toolShare } = await observeToolShares(ctx, ref);
+  for (const id of Object.keys(toolShare?.targets ?? {})) out.push(id.startsWith('rd-') ? `rd:${id}` : id.startsWith('fd-') ? `folderId:${id}` : `account:${id}`);
+  if (ref.type === 'image') {
+    const image = await ctx.ports.ecs.getImage(ref.region, ref.id);
+    const rec = readImageGrants(image?.tags ?? {}, ctx.cfg.ledgerKey);
+    for (const uid of [...rec.granted, ...rec.pending.map((p) => p.uid)]) out.push(`account:${uid}`);
+  }
+  return out;
+}
+
+/** Who holds a grant: by its key, or (a folder) by the folder id its pattern ends with. */
+function holdersOf(asked: AskedNow, g: TrustGrant): string[] | undefined {
+  const direct = asked.grants.get(grantKey(g));
+  if (direct || g.kind !== 'folder') return direct;
+  return asked.grants.get(`folderId:${g.pattern.replace(/\*$/, '').split('/').pop()}`);
+}
+
+async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[], keyRegions: Set<string>): Promise<AskedNow> {
+  const out: AskedNow = { grants: new Map(), keys: new Map() };
+  const add = (m: Map<string, string[]>, k: string, id: string) => m.set(k, [...(m.get(k) ?? []), id]);
+  for (const region of regions) {
+    const tagged = await ctx.ports.ecs.taggedResources(region, type, shareTagKeys(ctx.cfg.tagKey));
+    for (const r of tagged) {
+      // Every well-formed target counts, even of a tag refused as a whole or outside the allowlist: holding too much
+      // for a pass costs nothing, cutting off someone still named does.
+      const { targets, errors } = parseShareTags(r.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid });
+      for (const t of targets) add(out.grants, grantKey(grantForTarget(t)), r.id);
+      // A refused tag changes nothing until it is fixed, so the resource also holds what it is shared with now.
+      if (errors.length) for (const g of await currentGrants(ctx, { type, id: r.id, region })) add(out.grants, g, r.id);
+    }
+    if (!keyRegions.has(region) || tagged.length === 0) continue;
+    const ids = tagged.map((r) => r.id);
+    if (type === 'snapshot') {
+      for (const s of await ctx.ports.ecs.getSnapshots(region, ids)) if (s.kmsKeyId) add(out.keys, `${region}/${s.kmsKeyId}`, s.id);
+    } else {
+      const images = await ctx.ports.ecs.getImages(region, ids);
+      const owner = new Map(images.flatMap((i) => i.snapshotIds.map((sid) => [sid, i.id] as const)));
+      for (const s of await ctx.ports.ecs.getSnapshots(region, [...owner.keys()])) if (s.kmsKeyId) add(out.keys, `${region}/${s.kmsKeyId}`, owner.get(s.id)!);
+    }
+  }
+  return out;
+}
+
+/** The pure part: which candidates go and which are held, given what the tags ask for now. */
+export function planTrim(
+  role: RoleObservation,
+  type: ResourceType,
+  needs: RoleNeeds,
+  passRegions: string[],
+  asked: AskedNow | undefined,
+  outcomes: Map<string, string>,
+): { actions: PlanAction[]; held: TrimHold[]; candidates: number } {
+  if (!role.exists) return { actions: [], held: [], candidates: 0 };
+  const needed = new Set(needs.grants.map(grantKey));
+  const neededKeys = new Set(needs.keys.map(keyId));
+  const grantCandidates = grantsInLedger(readTrustLedger(role.description)).filter((g) => !needed.has(grantKey(g)));
+  const keyCandidates = grantedKeys(role).filter((k) => passRegions.includes(k.region) && !neededKeys.has(keyId(k)));
+  const candidates = grantCandidates.length + keyCandidates.length;
+  if (!asked || candidates === 0) return { actions: [], held: [], candidates };
+  const held: TrimHold[] = [];
+  const hold = (grant: string, ids: string[]) => {
+    const reasons = [...new Set(ids.map((id) => outcomes.get(id) ?? 'still tagged'))];
+    held.push({ roleName: role.roleName, grant, heldBy: ids.slice(0, 5), reason: reasons.join('; ') });
+  };
+  const removeGrants: TrustGrant[] = [];
+  const keepGrants: TrustGrant[] = [];
+  for (const g of grantCandidates) {
+    const ids = holdersOf(asked, g);
+    if (ids) (hold(grantKey(g), ids), keepGrants.push(g));
+    else removeGrants.push(g);
+  }
+  const removeKeys: KeyRef[] = [];
+  for (const k of keyCandidates) {
+    const ids = asked.keys.get(keyId(k));
+    if (ids) hold(`key:${keyId(k)}`, ids);
+    else removeKeys.push(k);
+  }
+  const actions: PlanAction[] = [];
+  if (removeGrants.length) actions.push({ kind: 'mergeTrust', roleName: role.roleName, add: [...needs.grants, ...keepGrants], remove: removeGrants });
+  if (removeKeys.length) actions.push({ kind: 'writeKmsPolicies', roleName: role.roleName, type, add: [], remove: removeKeys });
+  return { actions, held, candidates };
+}
+
+/** Put back what a resource asks for by now among what the trim just removed (a share made while it ran). */
+async function restoreAskedFor(ctx: EngineContext, type: ResourceType, removed: PlanAction[], regions: string[]): Promise<PlanAction[]> {
+  await ctx.sleep(ctx.cfg.trimSettleMs);
+  const grants = removed.flatMap((a) => (a.kind === 'mergeTrust' ? a.remove : []));
+  const keys = removed.flatMap((a) => (a.kind === 'writeKmsPolicies' ? a.remove : []));
+  const asked = await askedNow(ctx, type, regions, new Set(keys.map((k) => k.region)));
+  const back: PlanAction[] = [];
+  const roleName = (removed[0] as { roleName: string }).roleName;
+  const reGrants = grants.filter((g) => holdersOf(asked, g));
+  const reKeys = keys.filter((k) => asked.keys.has(keyId(k)));
+  if (reGrants.length) back.push({ kind: 'mergeTrust', roleName, add: reGrants, remove: [] });
+  if (reKeys.length) back.push({ kind: 'writeKmsPolicies', roleName, type, add: reKeys, remove: [] });
+  if (back.length) await applyPlan(ctx, back);
+  return back;
+}
+
+export async function trimRoles(
+  ctx: EngineContext,
+  pass: { regions: string[]; needs: Record<ResourceType, RoleNeeds>; dryRun: boolean; outcomes: Map<string, string> },
+): Promise<TrimResult> {
+  const result: TrimResult = { actions: [], held: [], errors: [] };
+  for (const type of ['snapshot', 'image'] as const) {
+    let roleName = '';
+    try {
+      const role = await observeRole(ctx, type);
+      roleName = role.roleName;
+      const first = planTrim(role, type, pass.needs[type], pass.regions, undefined, pass.outcomes);
+      if (first.candidates === 0) continue; // steady state: nothing to take back, no extra calls
+      const ledger = readTrustLedger(role.description);
+      const regions = [...new Set([...(ledger.regions ?? []), ...pass.regions, ...ctx.cfg.regions])];
+      const asked = await askedNow(ctx, type, regions, new Set(pass.regions));
+      const { actions, held } = planTrim(role, type, pass.needs[type], pass.regions, asked, pass.outcomes);
+      result.held.push(...held);
+      result.actions.push(...actions);
+      if (pass.dryRun || actions.length === 0) continue;
+      await applyPlan(ctx, actions);
+      const back = await restoreAskedFor(ctx, type, actions, regions);
+      result.actions.push(...back);
+      if (back.length) ctx.log.warn('trim put back grants asked for while it ran', { role: roleName, actions: back });
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      result.errors.push({ roleName: roleName || type, code: err.code ?? 'Error', message: String(err.message ?? e) });
+      ctx.log.error('role trim failed, nothing more taken back from this role this pass', { role: roleName || type, error: { code: err.code, message: err.message } });
+    }
+  }
+  return result;
+}
+
+/** Outcome labels of a pass's refused and failed resources, for the reasons in trimHeld. */
+export function outcomeLabels(results: ResourceOutcome[]): Map<string, string> {
+  return new Map(results.filter((r) => r.outcome === 'refused' || r.outcome === 'failed').map((r) => [r.resourceId, `${r.outcome} ${r.error?.code ?? ''}`.trim()]));
+}
