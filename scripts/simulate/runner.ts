@@ -16,7 +16,7 @@ import { handler as defaultOnTag } from '../../functions/on-tag/index';
 import { handler as defaultReconcile } from '../../functions/reconcile/index';
 import { describeStep, rng, type CrashSpec, type FaultSpec, type Step } from './history';
 import {
-  ACCOUNTS, buildState, FOLDERS, FOREIGN_POLICY, IMAGE_ROLE, KEYS, MANUAL_IMAGE, nameOf, OWNER, RD, reach, RECIPIENTS,
+  ACCOUNTS, ALL_TARGETS, buildState, FOLDERS, FOREIGN_POLICY, IMAGE_ROLE, KEYS, MANUAL_IMAGE, nameOf, OWNER, RD, reach, RECIPIENTS,
   resourceByName, RESOURCES, SNAPSHOT_ROLE, folderPath, targetText, type SimResource, type Target,
 } from './model';
 import * as api from './owner';
@@ -274,6 +274,23 @@ class Sim {
     } finally {
       this.clearFaults();
     }
+    // The step's faults hit the owner's concurrent edit too (a dropAfter may apply it and lose the answer): read back
+    // what the tags really are.
+    if (step.during) await this.resyncTags(step.during.step.r);
+  }
+
+  async resyncTags(name: string): Promise<void> {
+    const res = resourceByName(name);
+    if (this.deleted.has(name)) return;
+    await this.settleReads();
+    const tags = await api.tagsOf(this.owner, res.id);
+    const byKey: Record<string, Target[]> = {};
+    for (const [k, v] of Object.entries(tags)) {
+      if (!TAG_KEY_RE.test(k)) continue;
+      byKey[k] = v.split(/[\s,]+/).filter(Boolean).map((text) => ALL_TARGETS.find((t) => targetText(t) === text)).filter((t): t is Target => Boolean(t));
+    }
+    this.tags.set(name, byKey);
+    this.noteAsked(name);
   }
 
   private requeue(p: Pending): void {
