@@ -223,14 +223,17 @@ async function createResourceShare(ctx: EngineContext, a: Extract<PlanAction, { 
   return writes;
 }
 
-/** Delete a resource share; already gone (or a lost answer after it went) is success. */
+/**
+ * Delete a resource share; already gone (or a lost answer after it went, which a resent call then finds gone) is
+ * success: the share was live when observed, so it counts as taken back.
+ */
 async function deleteResourceShare(ctx: EngineContext, ref: ResourceRef, shareId: string): Promise<number> {
   try {
     await ctx.ports.sharing.deleteShare(ref.region, shareId);
     return 1;
   } catch (e) {
     if (!(e instanceof CloudError)) throw e;
-    if (classify(e) === 'not-found') return 0;
+    if (classify(e) === 'not-found') return 1;
     if (!(await shareIsLive(ctx, ref, `ecs-share-${ref.id}`, shareId))) return 1;
     throw e;
   }

@@ -1,0 +1,295 @@
+// Regression tests for issue 7: the take-backs must never cut off a resource still asked for, whatever the region
+// list of a pass, whatever happens between the runs of a resumed pass, and whatever other resource is broken.
+// Judged from the recipient's side (can it use the resource?) and the owner's (what the role and policy hold).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as $Ecs from '@alicloud/ecs20140526';
+import { DEMO, type EmulatorState } from '../../scripts/emulator';
+import type { World } from '../helpers/world';
+import { sdkClients } from '../helpers/sdk';
+import { e2eState, E2E } from '../helpers/states';
+import { IMAGE_ROLE, SNAPSHOT_ROLE, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use } from '../helpers/e2e';
+import { productCalls, reconcile, reconcileOk, reconcileWorld } from '../helpers/reconcile';
+
+const HZ = DEMO.region;
+const SH = 'cn-shanghai';
+const SH_KEY = 'key-shanghai0cmk000001';
+const SH_SNAP = 's-shanghai00000000001';
+const member = DEMO.rdRecipient.uid; // asked for in Hangzhou
+const rootMember = E2E.rootMember; // asked for in Shanghai (an RD member: no invitation to accept)
+const ecsOf = (uid: string) => `${uid}@ecs.aliyuncs.com`;
+
+function twoRegions(): EmulatorState {
+  const state = e2eState();
+  state.regions = [HZ, SH, 'cn-beijing'];
+  state.keys!.push({ keyId: SH_KEY, accountId: DEMO.owner.uid, region: SH, state: 'Enabled' });
+  state.snapshots!.push({ snapshotId: SH_SNAP, accountId: DEMO.owner.uid, region: SH, encrypted: true, kmsKeyId: SH_KEY, status: 'accomplished', tags: { 'share-with': rootMember } });
+  state.snapshots!.find((s) => s.snapshotId === DEMO.snapshots.cmk)!.tags = { 'share-with': member };
+  return state;
+}
+
+/** The Shanghai recipient makes a disk from the Shanghai snapshot, in Shanghai. */
+async function useInShanghai(w: World): Promise<boolean> {
+  const account = w.emu.state.accounts.find((a) => a.uid === rootMember)!;
+  const c = sdkClients(w.emu.endpoint, { accessKeyId: account.accessKeys[0].id, accessKeySecret: account.accessKeys[0].secret }, SH);
+  try {
+    await c.ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: SH, zoneId: 'cn-shanghai-b', snapshotId: SH_SNAP, diskCategory: 'cloud_essd' }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function kmsResources(w: World): Promise<string[]> {
+  const doc = await policyDocument(w, 'ecs-share-snapshot-kms');
+  return doc.Statement.flatMap((s: { Resource: string | string[] }) => [s.Resource].flat());
+}
+
+describe('a pass over only some regions', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: twoRegions(), env: { SHARE_REGIONS: `${HZ},${SH}` } });
+    await reconcileOk(w);
+    expect(await useInShanghai(w)).toBe(true);
+  });
+  afterAll(async () => {
+    delete process.env.SHARE_REGIONS;
+    await w.stop();
+  });
+
+  it.each([
+    ['the README example, Hangzhou only', [HZ]],
+    ['a real but empty region', ['cn-beijing']],
+  ])('%s: takes nothing from the other region, both recipients keep their share', async (_name, regions) => {
+    const s = await reconcile(w, { regions });
+
+    expect(s).toMatchObject({ ok: true, complete: true, roleActions: [] });
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toEqual(expect.arrayContaining([ecsOf(member), ecsOf(rootMember)]));
+    expect(await kmsResources(w)).toEqual(expect.arrayContaining([expect.stringContaining(SH_KEY), expect.stringContaining(DEMO.cmkId)]));
+    expect(await useInShanghai(w)).toBe(true);
+    expect(await use(w, member, DEMO.snapshots.cmk)).toMatchObject({ ok: true });
+  });
+
+  it('refuses a region the account does not have before anything is called or written', async () => {
+    w.emu.clearCalls();
+
+    const s = await w.invoke('reconcile', { action: 'reconcile', regions: ['cn-hangzou'] });
+
+    expect(s).toEqual({ ok: false, error: { code: 'InvalidInput', message: expect.stringContaining('cn-hangzou') } });
+    expect(productWrites(w)).toEqual([]);
+    expect(productCalls(w).map((c) => c.action)).toEqual(['DescribeRegions']);
+    expect(await useInShanghai(w)).toBe(true);
+  });
+
+  it('one timer per region (as one stack per region would run) never undoes the other region, pass after pass', async () => {
+    for (let round = 0; round < 2; round++) {
+      for (const region of [HZ, SH]) {
+        process.env.SHARE_REGIONS = region;
+        const s = await reconcile(w);
+        expect(s).toMatchObject({ ok: true, complete: true, roleActions: [] });
+      }
+    }
+    process.env.SHARE_REGIONS = `${HZ},${SH}`;
+    expect(await useInShanghai(w)).toBe(true);
+    expect(await use(w, member, DEMO.snapshots.cmk)).toMatchObject({ ok: true });
+  });
+
+  it('still takes back a grant that no region asks for any more, from a pass over either region', async () => {
+    await untag(w, DEMO.snapshots.cmk);
+    await w.deliverEvents();
+
+    const s = await reconcile(w, { regions: [SH] });
+
+    expect(s).toMatchObject({ ok: true, complete: true });
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(member));
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(rootMember));
+    expect(await useInShanghai(w)).toBe(true);
+  });
+});
+
+describe('an on-tag share made between two runs of one pass', () => {
+  let w: World;
+  const fresh = E2E.spareSnapshots[1];
+  const gone = E2E.spareSnapshots[2];
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    // Something to take back, so the first run stops before the trim with the pass unfinished.
+    await tag(w, gone, DEMO.externalRecipient.uid);
+    await reconcileOk(w);
+    await untag(w, gone);
+    await tag(w, E2E.spareSnapshots[0], member);
+  });
+  afterAll(() => w.stop());
+
+  it('is never cut off when the pass trims', async () => {
+    const first = await reconcile(w, { maxResources: 1 });
+    expect(first.complete).toBe(false);
+
+    // While the pass is under way, a person tags another snapshot for another account; on-tag shares it.
+    const out = await tagAndDeliver(w, fresh, rootMember);
+    expect(out.find((o) => o.resourceId === fresh)?.outcome).toBe('shared');
+
+    let s = await reconcile(w);
+    for (let i = 0; i < 5 && !s.complete; i++) s = await reconcile(w);
+    expect(s).toMatchObject({ ok: true, complete: true, resumed: true });
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(rootMember));
+    expect(await use(w, rootMember, fresh)).toMatchObject({ ok: true });
+    // and what nobody asks for any more did go
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(DEMO.externalRecipient.uid));
+  });
+});
+
+describe('a broken resource holds back only what it could need', () => {
+  let w: World;
+  const broken = E2E.cmk2Snapshot; // its key is disabled below
+  const other = E2E.spareSnapshots[0];
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    await tag(w, broken, member);
+    await tag(w, other, rootMember);
+    await reconcileOk(w);
+    await untag(w, other);
+  });
+  afterAll(() => w.stop());
+
+  it.each([['Disabled'], ['PendingDeletion']] as const)('a key %s: the grant it needs stays, the unused one goes, and the summary says why', async (state) => {
+    w.emu.state.keys!.find((k) => k.keyId === E2E.cmk2Id)!.state = state;
+
+    const s = await reconcile(w);
+
+    expect(s.errors).toEqual([expect.objectContaining({ resourceId: broken, outcome: 'refused', code: 'KeyNotEnabled' })]);
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(rootMember));
+    expect(JSON.stringify(await policyDocument(w, 'ecs-share-snapshot-kms'))).toContain(E2E.cmk2Id);
+    expect(s.trimHeld).toEqual(expect.arrayContaining([expect.objectContaining({ grant: `account:${member}`, heldBy: [broken], reason: 'refused KeyNotEnabled' })]));
+    w.emu.state.keys!.find((k) => k.keyId === E2E.cmk2Id)!.state = 'Enabled';
+    expect(await use(w, member, broken)).toMatchObject({ ok: true });
+  });
+
+  it('a key deleted: the resource is refused, and its grant is held, not the whole role', async () => {
+    await tag(w, other, rootMember);
+    await reconcileOk(w);
+    await untag(w, other);
+    w.emu.state.keys = w.emu.state.keys!.filter((k) => k.keyId !== E2E.cmk2Id);
+
+    const s = await reconcile(w);
+
+    expect(s.errors).toEqual([expect.objectContaining({ resourceId: broken, outcome: 'refused', code: 'KeyNotEnabled' })]);
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(rootMember));
+  });
+});
+
+describe('a tag naming a well-formed account that does not exist', () => {
+  let w: World;
+  const image = DEMO.images.cmk;
+  const other = 'm-e2esecondcmk000001';
+  beforeAll(async () => {
+    const state = e2eState();
+    const base = state.images!.find((i) => i.imageId === DEMO.images.cmk)!;
+    state.images!.push({ ...base, imageId: other, name: 'second-cmk-image', tags: {}, sharedWith: [], diskMappings: [{ ...base.diskMappings![0], snapshotId: E2E.cmk2Snapshot }] });
+    w = await reconcileWorld({ state });
+    await tag(w, other, rootMember);
+    await reconcileOk(w);
+    await untag(w, other);
+    await tag(w, image, `${member} ${E2E.ghost}`);
+  });
+  afterAll(() => w.stop());
+
+  it('fails that image, and still takes back from the image role what nobody asks for', async () => {
+    const s = await reconcile(w);
+
+    expect(s.errors).toEqual([expect.objectContaining({ resourceId: image, outcome: 'failed', code: 'InvalidAccount.NotFound' })]);
+    expect(trustServices(await trustPolicy(w, IMAGE_ROLE))).not.toContain(ecsOf(rootMember));
+    expect(await use(w, rootMember, other)).toMatchObject({ ok: false });
+  });
+});
+
+describe('resources tagged only with continuation keys', () => {
+  let w: World;
+  const snap = E2E.spareSnapshots[3];
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    await tag(w, snap, { 'share-with.2': member }); // its event is never delivered
+  });
+  afterAll(() => w.stop());
+
+  it('are found by the timer and shared', async () => {
+    const s = await reconcile(w);
+
+    expect(s).toMatchObject({ ok: true, complete: true });
+    expect(s.results.find((r) => r.resourceId === snap)).toMatchObject({ outcome: 'shared' });
+    expect(await use(w, member, snap)).toMatchObject({ ok: true });
+  });
+
+  it('are reported when refused', async () => {
+    await tag(w, snap, { 'share-with.3': 'rd-*' });
+
+    const s = await reconcile(w);
+
+    expect(s.errors).toEqual([expect.objectContaining({ resourceId: snap, outcome: 'refused', code: 'Wildcard' })]);
+    expect(await use(w, member, snap)).toMatchObject({ ok: true });
+  });
+});
+
+describe('a dry run agrees with the real run on a refusal decided at write time before', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState(), env: { SHARE_TRUST_POLICY_MAX_LENGTH: '200' } });
+    await tag(w, DEMO.snapshots.cmk, Array.from({ length: 6 }, (_, i) => `100000000000010${i + 1}`).join(' '));
+  });
+  afterAll(() => w.stop());
+
+  it('says refused TrustPolicyTooLong in the dry run, exactly as the real run then does', async () => {
+    const dry = await w.invoke('share', { resourceId: DEMO.snapshots.cmk, region: HZ, dryRun: true });
+    const real = await w.invoke('share', { resourceId: DEMO.snapshots.cmk, region: HZ });
+
+    expect(dry.results[0]).toMatchObject({ outcome: 'refused', error: { code: 'TrustPolicyTooLong' } });
+    expect(real.results[0]).toMatchObject({ outcome: 'refused', error: { code: 'TrustPolicyTooLong' } });
+    expect(productWrites(w)).toEqual([]);
+  });
+});
+
+describe('a role trim that keeps failing', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    await tag(w, E2E.spareSnapshots[0], rootMember);
+    await reconcileOk(w);
+    await untag(w, E2E.spareSnapshots[0]);
+  });
+  afterAll(() => w.stop());
+
+  it('is an error in the summary, and the next pass finishes it', async () => {
+    const fault = w.emu.addFault({ action: 'UpdateRole', kind: 'internal', every: 1 });
+
+    const s = await reconcile(w);
+
+    expect(s).toMatchObject({ ok: false, complete: true });
+    expect(s.errors).toEqual([expect.objectContaining({ resourceId: SNAPSHOT_ROLE, outcome: 'failed', message: expect.stringContaining('role trim') })]);
+    w.emu.removeFault(fault.id);
+    const again = await reconcile(w);
+    expect(again).toMatchObject({ ok: true, complete: true });
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(rootMember));
+  });
+});
+
+describe('a lost DeleteResourceShare answer', () => {
+  let w: World;
+  const snap = E2E.spareSnapshots[0];
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    await tagAndDeliver(w, snap, member);
+  });
+  afterAll(() => w.stop());
+
+  it('is the share taken back, not a failure', async () => {
+    w.emu.addFault({ action: 'DeleteResourceShare', kind: 'dropAfter', nth: 1 });
+    await untag(w, snap);
+
+    const out = (await w.deliverEvents()).flatMap((r) => r.results ?? []);
+
+    expect(out.find((o: { resourceId: string }) => o.resourceId === snap)).toMatchObject({ outcome: 'revoked' });
+    expect(await use(w, member, snap)).toMatchObject({ ok: false });
+  });
+});
+
