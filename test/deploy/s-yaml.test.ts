@@ -76,6 +76,12 @@ describe('s.yaml', () => {
     expect(pattern.data.eventName).toEqual([...HANDLED_EVENT_NAMES]);
   });
 
+  it('gives the EventBridge trigger an explicit retry strategy over a day that drops (or dead-letters) an exhausted event', () => {
+    const run = trigger('eventbridge')?.triggerConfig.runOptions as { retryStrategy?: { PushRetryStrategy?: string }; errorsTolerance?: string; mode?: string };
+    expect(run).toMatchObject({ mode: 'event-driven', retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' }, errorsTolerance: 'ALL' });
+    expect(fs.readFileSync(path.join(root, 'README.md'), 'utf8')).toContain('EXPONENTIAL_DECAY_RETRY');
+  });
+
   it('puts the EventBridge trigger on the on-tag function', () => {
     expect(s.resources['on-tag'].props.triggers?.map((t) => t.triggerType)).toContain('eventbridge');
   });
