@@ -8,6 +8,7 @@ import { DescribeImageSharePermissionResponseBody } from '@alicloud/ecs20140526/
 import { ListTagResourcesResponseBody } from '@alicloud/ecs20140526/dist/models/ListTagResourcesResponseBody';
 import { DescribeRegionsResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeRegionsResponseBody';
 import type { CloudApi } from './api';
+import type { EcsPort } from '../share/ports';
 
 export type ResourceType = 'snapshot' | 'image';
 
@@ -60,7 +61,7 @@ export function chunk<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-export class EcsAdapter {
+export class EcsAdapter implements EcsPort {
   constructor(private readonly api: CloudApi) {}
 
   /** Snapshots by id (at most 100 a call); absent ids are simply missing from the result. */

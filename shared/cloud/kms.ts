@@ -1,5 +1,6 @@
 // KMS adapter: key state, owner and the ECS service key. Signed V1 (HMAC-SHA1) like KMS's own SDK.
 import type { CloudApi } from './api';
+import type { KmsPort } from '../share/ports';
 import { CloudError, classify } from '../errors';
 
 export interface KeyInfo {
@@ -14,7 +15,7 @@ export interface KeyInfo {
 /** The ECS service key's alias in every region. */
 export const ECS_SERVICE_KEY_ALIAS = 'alias/acs/ecs';
 
-export class KmsAdapter {
+export class KmsAdapter implements KmsPort {
   private readonly serviceKeys = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly api: CloudApi) {}

@@ -5,6 +5,7 @@ import { ListPoliciesForRoleResponseBody } from '@alicloud/ram20150501/dist/mode
 import { GetPolicyResponseBody } from '@alicloud/ram20150501/dist/models/GetPolicyResponseBody';
 import { ListPolicyVersionsResponseBody } from '@alicloud/ram20150501/dist/models/ListPolicyVersionsResponseBody';
 import type { CloudApi } from './api';
+import type { RamPort } from '../share/ports';
 import { CloudError, classify } from '../errors';
 
 export interface RoleInfo {
@@ -39,7 +40,7 @@ async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
-export class RamAdapter {
+export class RamAdapter implements RamPort {
   constructor(private readonly api: CloudApi) {}
 
   async getRole(roleName: string): Promise<RoleInfo | undefined> {

@@ -1,6 +1,7 @@
 // Resource Sharing (2020-01-10) adapter: snapshots, and RD/folder targets of images. There is no npm SDK for it
 // here, so it is called through openapi-core's generic call and the raw PascalCase body is read defensively.
 import type { CloudApi } from './api';
+import type { SharingPort } from '../share/ports';
 import { chunk } from './ecs';
 
 export type SharedResourceType = 'Snapshot' | 'Image';
@@ -25,7 +26,7 @@ export const SHARING_BATCH = 5;
 
 const arr = (x: unknown): any[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x] : []);
 
-export class SharingAdapter {
+export class SharingAdapter implements SharingPort {
   constructor(private readonly api: CloudApi) {}
 
   private shareInfo(s: any): ResourceShareInfo {

@@ -2,8 +2,9 @@
 import * as $dara from '@darabonba/typescript';
 import { GetCallerIdentityResponseBody } from '@alicloud/sts20150401/dist/models/GetCallerIdentityResponseBody';
 import type { CloudApi } from './api';
+import type { StsPort } from '../share/ports';
 
-export class StsAdapter {
+export class StsAdapter implements StsPort {
   constructor(private readonly api: CloudApi) {}
 
   async accountId(region: string): Promise<string> {

@@ -7,19 +7,20 @@ import { SharingAdapter } from '../cloud/sharing';
 import { StsAdapter } from '../cloud/sts';
 import type { Config } from '../config';
 import type { Logger } from '../log';
+import type { ApiPort, EcsPort, KmsPort, RamPort, SharingPort, StsPort } from './ports';
 
 export interface Ports {
-  ecs: EcsAdapter;
-  ram: RamAdapter;
-  kms: KmsAdapter;
-  sharing: SharingAdapter;
-  sts: StsAdapter;
+  ecs: EcsPort;
+  ram: RamPort;
+  kms: KmsPort;
+  sharing: SharingPort;
+  sts: StsPort;
 }
 
 export interface EngineContext {
   cfg: Config;
   ports: Ports;
-  api: CloudApi;
+  api: ApiPort;
   ownerUid: string;
   log: Logger;
   sleep(ms: number): Promise<void>;
