@@ -31,8 +31,49 @@ export interface FaultRule {
   times?: number;
   /** For 'latency': the added delay. */
   latencyMs?: number;
-  /** For 'throttle': the x-acs-retry-after value in ms (default 1000). */
+  /** For 'throttle': the x-acs-retry-after value in ms (1000 when the header is sent); setting it implies `retryAfter: true`. */
   retryAfterMs?: number;
+  /** For 'throttle': send x-acs-retry-after or not (default: the product's, see ThrottlingOptions.retryAfter). */
+  retryAfter?: boolean;
+}
+
+/**
+ * A per-API rate limit, counted per action, per caller account and per region (ECS and RAM document this
+ * dimension), answered 400 Throttling.User. Both bounds may be set; a refused call does not count.
+ */
+export interface RateLimit {
+  /** Calls in any rolling 1,000 ms. */
+  perSecond?: number;
+  /**
+   * Calls per minute window, windows aligned to the clock: "if an API operation is throttled at minute T, the
+   * operation can continue to be called as of minute T+1" (ECS API throttling). The window's length is
+   * ThrottlingOptions.windowMs (60,000 unless a test shortens it).
+   */
+  perMinute?: number;
+  /** Send x-acs-retry-after (ms until the call would be accepted) or not; default: the product's. */
+  retryAfter?: boolean;
+}
+
+export interface ThrottlingOptions {
+  /** The length of a `perMinute` window in ms: 60,000, shorter in tests. */
+  windowMs: number;
+  /**
+   * Whether a throttling answer carries x-acs-retry-after, per product, when neither the rule nor the limit says.
+   * No product documents the header, so none sends it by default (the harder side: the client must back off on its
+   * own); a fault with `retryAfterMs`, a limit with `retryAfter: true` or this switch turns it on.
+   */
+  retryAfter: Record<Product, boolean>;
+}
+
+export const DEFAULT_THROTTLING: ThrottlingOptions = {
+  windowMs: 60_000,
+  retryAfter: { ecs: false, ram: false, kms: false, sts: false, resourcesharing: false },
+};
+
+/** Who a call is counted against: a rate limit applies per action, account and region. */
+export interface CallScope {
+  accountId?: string;
+  region?: string;
 }
 
 export interface FaultRuleState extends FaultRule {
@@ -68,15 +109,16 @@ export function serviceUnavailable(): ApiError {
   return new ApiError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.');
 }
 
-export function throttlingError(retryAfterMs: number): ApiError {
-  const ms = Math.max(1, Math.ceil(retryAfterMs));
-  return new ApiError(400, 'Throttling.User', 'Request was denied due to user flow control.', {}, { 'x-acs-retry-after': String(ms) });
+/** 400 Throttling.User; with `retryAfterMs` undefined, no x-acs-retry-after header (the SDK then reports none). */
+export function throttlingError(retryAfterMs?: number): ApiError {
+  const headers: Record<string, string> = retryAfterMs === undefined ? {} : { 'x-acs-retry-after': String(Math.max(1, Math.ceil(retryAfterMs))) };
+  return new ApiError(400, 'Throttling.User', 'Request was denied due to user flow control.', {}, headers);
 }
 
-function faultError(rule: FaultRule): ApiError | undefined {
+function faultError(rule: FaultRule, sendRetryAfter: boolean): ApiError | undefined {
   switch (rule.kind) {
     case 'throttle':
-      return throttlingError(rule.retryAfterMs ?? 1000);
+      return throttlingError(sendRetryAfter ? rule.retryAfterMs ?? 1000 : undefined);
     case 'unavailable':
       return serviceUnavailable();
     case 'internal':
@@ -89,9 +131,30 @@ function faultError(rule: FaultRule): ApiError | undefined {
 export class Faults {
   private rules: Array<FaultRuleState & { random: () => number }> = [];
   private nextId = 1;
-  private limits = new Map<string, number>(); // action ('*' = each action) -> calls per second
-  private windows = new Map<string, number[]>(); // action -> accepted call times in the last second
+  private limits = new Map<string, RateLimit>(); // action ('*' = each action separately) -> its limit
+  private seconds = new Map<string, number[]>(); // action|account|region -> accepted call times in the last second
+  private minutes = new Map<string, { window: number; count: number }>(); // action|account|region -> current window
+  private throttling: ThrottlingOptions = structuredClone(DEFAULT_THROTTLING);
   globalLatencyMs = 0;
+
+  setThrottling(partial: { windowMs?: number; retryAfter?: Partial<Record<Product, boolean>> }): ThrottlingOptions {
+    if (partial.windowMs !== undefined && !(Number.isFinite(partial.windowMs) && partial.windowMs >= 1)) {
+      throw new Error('"windowMs" must be a number >= 1');
+    }
+    for (const [p, v] of Object.entries(partial.retryAfter ?? {})) {
+      if (!(p in DEFAULT_THROTTLING.retryAfter) || typeof v !== 'boolean') throw new Error(`"retryAfter.${p}" must be a product and a boolean`);
+    }
+    this.throttling = {
+      windowMs: partial.windowMs ?? this.throttling.windowMs,
+      retryAfter: { ...this.throttling.retryAfter, ...partial.retryAfter },
+    };
+    this.minutes.clear();
+    return this.throttlingOptions();
+  }
+
+  throttlingOptions(): ThrottlingOptions {
+    return structuredClone(this.throttling);
+  }
 
   add(rule: FaultRule): FaultRuleState {
     validateRule(rule);
@@ -114,25 +177,34 @@ export class Faults {
     return this.rules.map(publicRule);
   }
 
-  /** Sets (or with perSecond <= 0 removes) the limit for one action; '*' limits each action separately. */
-  setRateLimit(action: string, perSecond: number | null): void {
-    if (perSecond === null || !(perSecond > 0)) this.limits.delete(action);
-    else this.limits.set(action, Math.max(1, Math.floor(perSecond)));
-    this.windows.clear();
+  /**
+   * Sets the limit for one action ('*': each action separately); a number is `perSecond`. null, 0 or a limit with
+   * no bound removes it.
+   */
+  setRateLimit(action: string, limit: number | RateLimit | null): void {
+    const l = normaliseLimit(limit);
+    if (l) this.limits.set(action, l);
+    else this.limits.delete(action);
+    this.seconds.clear();
+    this.minutes.clear();
   }
 
-  replaceRateLimits(limits: Record<string, number>): void {
+  replaceRateLimits(limits: Record<string, number | RateLimit>): void {
+    if (!limits || typeof limits !== 'object' || Array.isArray(limits)) throw new Error('rate limits are an object of action -> limit');
+    const checked = Object.entries(limits).map(([a, l]) => [a, normaliseLimit(l)] as const); // validate all first
     this.limits.clear();
-    this.windows.clear();
-    for (const [a, n] of Object.entries(limits)) this.setRateLimit(a, n);
+    for (const [a, l] of checked) this.setRateLimit(a, l ?? null);
   }
 
-  rateLimits(): Record<string, number> {
-    return Object.fromEntries(this.limits);
+  /** The limits per action: a plain number where only `perSecond` is set, as PUT rate-limits accepts it. */
+  rateLimits(): Record<string, number | RateLimit> {
+    return Object.fromEntries(
+      [...this.limits].map(([a, l]) => [a, l.perMinute === undefined && l.retryAfter === undefined ? l.perSecond! : { ...l }]),
+    );
   }
 
   /** Decides the fate of one authenticated call. Counting happens here, so call it exactly once per call. */
-  decide(product: Product, action: string, now: number): FaultDecision {
+  decide(product: Product, action: string, now: number, scope: CallScope = {}): FaultDecision {
     const decision: FaultDecision = { latencyMs: this.globalLatencyMs };
     let afterRule: FaultRuleState | undefined;
     for (const rule of this.rules) {
@@ -153,43 +225,69 @@ export class Faults {
         decision.cause = `fault #${rule.id} ${rule.kind}`;
         afterRule = rule;
       } else {
-        decision.error = faultError(rule);
+        decision.error = faultError(rule, rule.retryAfter ?? (rule.retryAfterMs !== undefined || this.throttling.retryAfter[product]));
         decision.cause = `fault #${rule.id} ${rule.kind}`;
       }
     }
     if (!decision.error && !decision.drop) {
-      const limited = this.checkRateLimit(action, now);
+      const limited = this.checkRateLimit(product, action, now, scope);
       if (limited) {
         // A throttled call is never applied, so an apply-then-lose rule has not had its effect yet: it stays armed.
         if (afterRule) {
           afterRule.affected--;
           decision.after = undefined;
         }
-        decision.error = limited;
-        decision.cause = `rate limit ${this.limitFor(action)}/s`;
+        decision.error = limited.error;
+        decision.cause = `rate limit ${limited.what}`;
       }
     }
     return decision;
   }
 
-  private limitFor(action: string): number | undefined {
-    return this.limits.get(action) ?? this.limits.get('*');
-  }
-
-  // Sliding one-second window per action: the call is refused while `limit` calls were accepted in the last 1000 ms,
-  // and x-acs-retry-after says when the oldest of them leaves the window.
-  private checkRateLimit(action: string, now: number): ApiError | undefined {
-    const limit = this.limitFor(action);
-    if (limit === undefined) return undefined;
-    const recent = (this.windows.get(action) ?? []).filter((t) => now - t < 1000);
-    if (recent.length >= limit) {
-      this.windows.set(action, recent);
-      return throttlingError(recent[recent.length - limit] + 1000 - now);
+  // perSecond: a sliding 1,000 ms window; retry-after is when the oldest accepted call leaves it.
+  // perMinute: fixed windows aligned to the clock; retry-after is the start of the next window.
+  // A call is accepted only when both have room, and only an accepted call counts.
+  private checkRateLimit(product: Product, action: string, now: number, scope: CallScope): { error: ApiError; what: string } | undefined {
+    const limit = this.limits.get(action) ?? this.limits.get('*');
+    if (!limit) return undefined;
+    const key = `${action}|${scope.accountId ?? ''}|${scope.region ?? ''}`;
+    const sendRetryAfter = limit.retryAfter ?? this.throttling.retryAfter[product];
+    const recent = (this.seconds.get(key) ?? []).filter((t) => now - t < 1000);
+    this.seconds.set(key, recent);
+    if (limit.perSecond !== undefined && recent.length >= limit.perSecond) {
+      const wait = recent[recent.length - limit.perSecond] + 1000 - now;
+      return { error: throttlingError(sendRetryAfter ? wait : undefined), what: `${limit.perSecond}/s` };
+    }
+    const windowMs = this.throttling.windowMs;
+    const window = Math.floor(now / windowMs);
+    let minute = this.minutes.get(key);
+    if (!minute || minute.window !== window) this.minutes.set(key, (minute = { window, count: 0 }));
+    if (limit.perMinute !== undefined && minute.count >= limit.perMinute) {
+      const wait = (window + 1) * windowMs - now;
+      return { error: throttlingError(sendRetryAfter ? wait : undefined), what: `${limit.perMinute}/${windowMs === 60_000 ? 'min' : `${windowMs} ms window`}` };
     }
     recent.push(now);
-    this.windows.set(action, recent);
+    minute.count++;
     return undefined;
   }
+}
+
+function normaliseLimit(limit: number | RateLimit | null | undefined): RateLimit | undefined {
+  if (limit === null || limit === undefined) return undefined;
+  const l: RateLimit = typeof limit === 'number' ? { perSecond: limit } : { ...limit };
+  if (typeof l !== 'object') throw new Error('a rate limit is a number (per second) or { perSecond, perMinute, retryAfter }');
+  for (const k of Object.keys(l)) {
+    if (!['perSecond', 'perMinute', 'retryAfter'].includes(k)) throw new Error(`unknown rate limit field "${k}"`);
+  }
+  for (const k of ['perSecond', 'perMinute'] as const) {
+    const v = l[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`"${k}" must be a number >= 0`);
+    if (v > 0) l[k] = Math.max(1, Math.floor(v));
+    else delete l[k];
+  }
+  if (l.retryAfter !== undefined && typeof l.retryAfter !== 'boolean') throw new Error('"retryAfter" must be a boolean');
+  return l.perSecond === undefined && l.perMinute === undefined ? undefined : l;
 }
 
 function triggers(rule: FaultRuleState & { random: () => number }): boolean {
@@ -209,6 +307,7 @@ function validateRule(rule: FaultRule): void {
   if (rule.nth !== undefined && !(Number.isInteger(rule.nth) && rule.nth >= 1)) throw new Error('"nth" must be an integer >= 1');
   if (rule.every !== undefined && !(Number.isInteger(rule.every) && rule.every >= 1)) throw new Error('"every" must be an integer >= 1');
   if (rule.rate !== undefined && !(rule.rate >= 0 && rule.rate <= 1)) throw new Error('"rate" must be between 0 and 1');
+  if (rule.retryAfter !== undefined && typeof rule.retryAfter !== 'boolean') throw new Error('"retryAfter" must be a boolean');
 }
 
 function publicRule(r: FaultRuleState): FaultRuleState {

@@ -1,8 +1,8 @@
 // The emulator's public surface for tests, scripts and the demo.
 export { startEmulator, newRequestId } from './server';
 export type { Emulator, CallRecord, CallFilter, ServiceCredentials, StartOptions, AppliedWrite, WriteHook } from './server';
-export type { FaultRule, FaultRuleState, FaultKind } from './faults';
-export { FAULT_KINDS } from './faults';
+export type { FaultRule, FaultRuleState, FaultKind, RateLimit, ThrottlingOptions } from './faults';
+export { FAULT_KINDS, DEFAULT_THROTTLING } from './faults';
 export type { CloudEvent, ActionTrailRecord, EventDeliveryOptions, EventListener } from './events';
 export { buildTrailEvent } from './events';
 export { normaliseState, snapshotState, loadStateFile, InvalidStateError } from './state';

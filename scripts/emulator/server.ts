@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildTrailEvent, EventBus, type CloudEvent, type EventDeliveryOptions, type EventListener } from './events';
-import { Faults, serviceUnavailable, type FaultRule, type FaultRuleState } from './faults';
+import { Faults, serviceUnavailable, type FaultRule, type FaultRuleState, type RateLimit, type ThrottlingOptions } from './faults';
 import { isCallerAllowed, trustAllows } from './policy';
 import { actions as ecsActions } from './services/ecs';
 import { actions as kmsActions } from './services/kms';
@@ -112,6 +112,8 @@ export interface StartOptions {
   host?: '127.0.0.1';
   /** Extra or replacement actions per product, e.g. a handler that throws, for tests of the server itself. */
   actions?: Partial<Record<Product, ActionTable>>;
+  /** Throttling settings from the start (the length of a "minute" window, x-acs-retry-after per product). */
+  throttling?: { windowMs?: number; retryAfter?: Partial<Record<Product, boolean>> };
 }
 
 export interface Emulator {
@@ -144,7 +146,16 @@ export interface Emulator {
   removeFault(id: number): boolean;
   clearFaults(): void;
   faults(): FaultRuleState[];
-  setRateLimit(action: string, perSecond: number | null): void;
+  /**
+   * Sets one action's limit ('*': each action separately), counted per action, account and region: a number is
+   * calls per rolling second; { perMinute } counts per clock-aligned window of setThrottling's windowMs (a call
+   * throttled in window T goes through from T+1); retryAfter overrides the product's x-acs-retry-after default.
+   * null removes the limit.
+   */
+  setRateLimit(action: string, limit: number | RateLimit | null): void;
+  rateLimits(): Record<string, number | RateLimit>;
+  /** windowMs: a perMinute window's length (default 60,000); retryAfter: per product, whether throttling sends x-acs-retry-after (default: no product does). */
+  setThrottling(opts: { windowMs?: number; retryAfter?: Partial<Record<Product, boolean>> }): ThrottlingOptions;
   setLatency(ms: number): void;
   onEvent(fn: EventListener): () => void;
   setEventDelivery(opts: EventDeliveryOptions): EventDeliveryOptions;
@@ -166,6 +177,7 @@ export async function startEmulator(opts: StartOptions = {}): Promise<Emulator> 
     Object.entries(TABLES).map(([p, t]) => [p, { ...t, ...(opts.actions?.[p as Product] ?? {}) }]),
   ) as Record<Product, ActionTable>;
   const core = new EmulatorCore(normaliseState(opts.state ?? { accounts: [] }), tables);
+  if (opts.throttling) core.faults.setThrottling(opts.throttling);
   const server = http.createServer((req, res) => {
     core.handle(req, res).catch((e) => {
       process.stderr.write(`[emulator] unhandled: ${(e as Error).stack}\n`);
@@ -226,6 +238,8 @@ class EmulatorCore {
       clearFaults: () => core.faults.clear(),
       faults: () => core.faults.list(),
       setRateLimit: (a, n) => core.faults.setRateLimit(a, n),
+      rateLimits: () => core.faults.rateLimits(),
+      setThrottling: (o) => core.faults.setThrottling(o),
       setLatency: (ms) => void (core.faults.globalLatencyMs = Math.max(0, ms)),
       onEvent: (fn) => core.bus.subscribe(fn),
       setEventDelivery: (o) => core.bus.setDelivery(o),
@@ -354,7 +368,7 @@ class EmulatorCore {
 
       caller = verifyRequest(this.state, { method: req.method, query, form, headers: req.headers, body }, Date.now());
 
-      const decision = this.faults.decide(product, action, Date.now());
+      const decision = this.faults.decide(product, action, Date.now(), { accountId: caller.accountId, region: params.RegionId ?? '' });
       cause = decision.cause;
       if (decision.latencyMs > 0) await sleep(decision.latencyMs);
       if (decision.drop) {
@@ -513,8 +527,12 @@ class EmulatorCore {
         case 'GET /_emulator/rate-limits':
           return send(res, 200, this.faults.rateLimits());
         case 'PUT /_emulator/rate-limits':
-          this.faults.replaceRateLimits(json() as Record<string, number>);
+          this.faults.replaceRateLimits(json() as Record<string, number | RateLimit>);
           return send(res, 200, this.faults.rateLimits());
+        case 'GET /_emulator/throttling':
+          return send(res, 200, this.faults.throttlingOptions());
+        case 'PUT /_emulator/throttling':
+          return send(res, 200, this.faults.setThrottling(json() as Partial<ThrottlingOptions>));
         case 'GET /_emulator/latency':
           return send(res, 200, { ms: this.faults.globalLatencyMs });
         case 'PUT /_emulator/latency': {

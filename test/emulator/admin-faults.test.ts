@@ -54,6 +54,7 @@ describe('faults, rate limits and the admin surface', () => {
     emu.setLatency(0);
     emu.setRateLimit('*', null);
     emu.setRateLimit('DescribeSnapshots', null);
+    emu.setRateLimit('ListRoles', null);
     emu.setState(testState());
     emu.clearCalls();
   });
@@ -247,13 +248,13 @@ describe('faults, rate limits and the admin surface', () => {
 
   describe('rate limits and global latency', () => {
     it('throttles the (N+1)th call within a second, then lets calls through again after retry-after', async () => {
-      emu.setRateLimit('DescribeSnapshots', 3);
+      emu.setRateLimit('ListRoles', { perSecond: 3, retryAfter: true });
 
-      for (let i = 0; i < 3; i++) await describeSnapshots();
-      const err = await outcome(describeSnapshots());
-      const other = await outcome(listRoles());
+      for (let i = 0; i < 3; i++) await listRoles();
+      const err = await outcome(listRoles());
+      const other = await outcome(describeSnapshots());
       await new Promise((r) => setTimeout(r, err.retryAfter + 5));
-      const later = await outcome(describeSnapshots());
+      const later = await outcome(listRoles());
 
       expect(err.name).toBe('ThrottlingError');
       expect(err.code).toBe('Throttling.User');
