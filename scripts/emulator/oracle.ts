@@ -46,8 +46,9 @@ export function settleEntry(entry: ShareResourceEntry | ShareTargetEntry, nowMs:
   delete entry.readyAt;
 }
 
-export function settleShares(state: FullState, nowMs: number): void {
-  for (const share of state.resourceShares) {
+/** Settles the state's shares, or `shares` (copies a lagged read made) against the state's invitations. */
+export function settleShares(state: FullState, nowMs: number, shares: ResourceShare[] = state.resourceShares): void {
+  for (const share of shares) {
     share.resources.forEach((e) => settleEntry(e, nowMs));
     share.targets.forEach((e) => (e.external && e.status === 'Associating' ? settleExternal(state, share, e, nowMs) : settleEntry(e, nowMs)));
   }
@@ -69,6 +70,34 @@ function settleExternal(state: FullState, share: ResourceShare, e: ShareTargetEn
   e.statusMessage = `The invitation of ${e.targetId} was ${inv.status.toLowerCase()}.`;
   e.updateTime = new Date(nowMs).toISOString();
   delete e.readyAt;
+}
+
+// ---- readiness of snapshots and images (lazy, like associations) ----
+
+/** progressing -> accomplished and Creating -> Available once readyAt has passed. */
+export function settleResources(state: FullState, nowMs: number): void {
+  for (const s of state.snapshots) {
+    if (s.readyAt === undefined || s.readyAt > nowMs) continue;
+    if (s.status === 'progressing') s.status = 'accomplished';
+    delete s.readyAt;
+  }
+  for (const i of state.images) {
+    if (i.readyAt === undefined || i.readyAt > nowMs) continue;
+    if (i.status === 'Creating') i.status = 'Available';
+    delete i.readyAt;
+  }
+}
+
+export const snapshotReady = (s: Snapshot) => (s.status ?? 'accomplished') === 'accomplished';
+export const imageReady = (i: Image) => (i.status ?? 'Available') === 'Available';
+
+/** Why a resource cannot be shared yet (its status), or undefined when it is ready: the image and every snapshot it maps. */
+export function notReady(state: FullState, resource: SharedResource): string | undefined {
+  if (resource.type === 'Image' && !imageReady(resource.image)) {
+    return `The image ${resource.image.imageId} is ${resource.image.status}; it can be shared once it is Available.`;
+  }
+  const pending = backingSnapshots(state, resource).find((s) => !snapshotReady(s));
+  return pending ? `The snapshot ${pending.snapshotId} is ${pending.status}; it can be shared once it is accomplished.` : undefined;
 }
 
 // ---- reach ----
@@ -206,7 +235,7 @@ export function shareRoleTrusts(state: FullState, ownerUid: string, roleName: st
 }
 
 /** Every key the resource uses: enabled, and reachable through the role's attached policies. */
-function keysUsable(state: FullState, resource: SharedResource, roleName: string, legacy: boolean): Access {
+export function keysUsable(state: FullState, resource: SharedResource, roleName: string, legacy: boolean): Access {
   const { ownerAccountId, region } = describeResource(resource);
   const role = state.roles.find((r) => r.accountId === ownerAccountId && r.roleName === roleName);
   const docs = attachedPolicyDocuments(state, ownerAccountId, { roleName });

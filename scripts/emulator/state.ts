@@ -1,7 +1,7 @@
 // The emulator's state: normalising a (possibly sparse) state file into a FullState, copying it out, loading it from disk.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_OPTIONS, type EmulatorState, type FullState, type StsSession } from './types';
+import { ApiError, DEFAULT_OPTIONS, type CallContext, type EmulatorState, type FullState, type StsSession } from './types';
 
 /** Thrown for a state document that cannot be used; the admin API answers it with 400. */
 export class InvalidStateError extends Error {
@@ -123,4 +123,14 @@ export function randomText(alphabet: string, length: number): string {
   let out = '';
   for (let i = 0; i < length; i++) out += alphabet[bytes[i] % alphabet.length];
   return out;
+}
+
+/**
+ * Every regional product (ECS, KMS, Resource Sharing) refuses a region the state does not list, with the ECS code
+ * 404 InvalidRegionId.NotFound. Calls without a RegionId (CreateSnapshot, DeleteSnapshot) act where their resource is.
+ */
+export function requireKnownRegion(ctx: CallContext, param = 'RegionId'): void {
+  if (ctx.params[param] && !ctx.state.regions.includes(ctx.region)) {
+    throw new ApiError(404, 'InvalidRegionId.NotFound', `The specified ${param} ${ctx.region} does not exist.`);
+  }
 }

@@ -89,7 +89,9 @@ describe('sharing an image over two disks encrypted with two CMKs', () => {
   const recipient = recipientUid(13);
 
   beforeAll(async () => {
-    w = await startWorld({ state: e2eState() });
+    // ModifyImageSharePermission refuses an encrypted image with several snapshots (OperationDeined.FullImage,
+    // documented); this suite is about the world where the cloud allows it (whether it still refuses is unconfirmed).
+    w = await startWorld({ state: { ...e2eState(), options: { ...e2eState().options, fullImageSharing: true } } });
   });
   afterAll(() => w.stop());
 

@@ -12,7 +12,9 @@ describe('an image tagged for 12 accounts with room for 10', () => {
   let w: World;
   beforeAll(async () => {
     const state = e2eState();
-    state.options = { ...state.options, imageShareQuota: 10 };
+    // The image has two encrypted disks: ModifyImageSharePermission refuses it (OperationDeined.FullImage, documented)
+    // unless the cloud allows full-image sharing, which this quota test assumes.
+    state.options = { ...state.options, imageShareQuota: 10, fullImageSharing: true };
     w = await startWorld({ state });
   });
   afterAll(() => w.stop());

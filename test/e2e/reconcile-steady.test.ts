@@ -46,6 +46,10 @@ describe('reconcile over 100 tagged snapshots and an image, at the default concu
     console.log(`steady state: ${steadyCalls.length} calls for ${SNAPSHOTS + 1} resources = ${perResource.toFixed(2)} per resource`);
     expect(perResource).toBeLessThanOrEqual(3);
     expect(steady.apiCalls).toBe(steadyCalls.length);
-    expect(steadyCalls.filter((c) => c.action === 'DescribeSnapshots' && c.params.SnapshotIds && !c.params.Tag)).toHaveLength(1); // the image's disks, one batch
+    // The listing reads the snapshots by id, 100 a call, after ListTagResources; the image's disks are one more batch.
+    const byId = steadyCalls.filter((c) => c.action === 'DescribeSnapshots' && c.params.SnapshotIds && !c.params.Tag);
+    const listed = steadyCalls.filter((c) => c.action === 'ListTagResources' && c.params.ResourceType === 'snapshot');
+    expect(steadyCalls.filter((c) => c.action === 'DescribeSnapshots' && c.params.Tag)).toHaveLength(0);
+    expect(byId.length).toBeLessThanOrEqual(Math.ceil(listed.length / 2) + 1);
   });
 });

@@ -7,13 +7,16 @@ import { sdkClients, type Creds, type SdkClients } from '../helpers/sdk';
 export const A = { uid: '1000000000000001', accessKeyId: 'LTAIiamTestRootA0001', accessKeySecret: 'secretA' };
 export const B = { uid: '1000000000000002', accessKeyId: 'LTAIiamTestRootB0002', accessKeySecret: 'secretB' };
 
+/** No read lag: these suites read back what they just wrote (the lag has its own suite, lag.test.ts). */
 export function twoAccounts(extra: Partial<EmulatorState> = {}): EmulatorState {
   return {
+    regions: ['cn-hangzhou', 'cn-shanghai', 'cn-beijing'],
     accounts: [
       { uid: A.uid, accessKeys: [{ id: A.accessKeyId, secret: A.accessKeySecret }] },
       { uid: B.uid, accessKeys: [{ id: B.accessKeyId, secret: B.accessKeySecret }] },
     ],
     ...extra,
+    options: { readLagMs: 0, ...extra.options },
   };
 }
 

@@ -8,7 +8,7 @@ import { normaliseState } from '../../scripts/emulator/state';
 import type { EmulatorState } from '../../scripts/emulator/types';
 import {
   CMK1, CMK2, EXTERNAL, IMAGE_ROLE, IMG, MEMBER, NESTED, OWNER, RD, REGION, SIBLING, SNAP, SNAPSHOT_ROLE,
-  baseState, errorOf, start, trustAccounts, trustRd, trustRdPath, withShareRole, type Started,
+  baseState, errorOf, ideal, kmsPolicyDocument, start, trustAccounts, trustRd, trustRdPath, withShareRole, type Started,
 } from './share-fixture';
 
 describe('resource directory paths', () => {
@@ -64,7 +64,7 @@ const othersImages = async (who: typeof OWNER) =>
   (await ecs(who).describeImages(new $Ecs.DescribeImagesRequest({ regionId: REGION, imageOwnerAlias: 'others' }))).body!.images?.image ?? [];
 
 function load(state: EmulatorState): void {
-  s.emu.setState(state);
+  s.emu.setState(ideal(state));
 }
 
 describe('a snapshot shared with an RD member account', () => {
@@ -201,7 +201,7 @@ describe('external accounts', () => {
 
 describe('images', () => {
   it('shared by account: the recipient sees it under others and copies it when both keys are granted', async () => {
-    load(withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1, CMK2]));
+    load({ ...withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1, CMK2]), options: { fullImageSharing: true } });
     await ecs(OWNER).modifyImageSharePermission(new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.two, addAccount: [MEMBER.uid] }));
     const seen = await othersImages(MEMBER);
     const copy = await copyImage(MEMBER, IMG.two);
@@ -210,8 +210,10 @@ describe('images', () => {
   });
 
   it('refuses the copy when the role\'s policy misses one of the image\'s keys, naming that key', async () => {
-    load(withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1]));
+    load({ ...withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1, CMK2]), options: { fullImageSharing: true } });
     await ecs(OWNER).modifyImageSharePermission(new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.two, addAccount: [MEMBER.uid] }));
+    // The grant of CMK2 goes after the share (the share itself checks the keys).
+    s.emu.state.policies.find((p) => p.policyName === `${IMAGE_ROLE}Kms`)!.versions[0].document = kmsPolicyDocument([CMK1]);
     const e = await errorOf(copyImage(MEMBER, IMG.two));
     expect([e.statusCode, e.code]).toEqual([403, 'InvalidParameter.KMSKeyId.CMKUnauthorized']);
     expect(e.data.Message).toContain(`acs:kms:${REGION}:${OWNER.uid}:key/${CMK2}`);

@@ -16,6 +16,8 @@ beforeAll(async () => {
   await ports.ram.createPolicy('ecs-share-image-kms', JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' }] }), 'd');
   await ports.ram.attachPolicy('AliyunECSShareEncryptImageDefaultRole', 'ecs-share-image-kms', 'Custom');
   await ports.sharing.createShare(DEMO.region, 'ecs-share-s-demo0cmk0000000001', { id: DEMO.snapshots.cmk, type: 'Snapshot' }, [DEMO.externalRecipient.uid], true);
+  // The reads lag behind the writes (readLagMs): read once they have caught up, as a later invocation would.
+  await new Promise((r) => setTimeout(r, emu.state.options.readLagMs + 20));
 });
 afterAll(() => emu.stop());
 

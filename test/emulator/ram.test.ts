@@ -132,6 +132,35 @@ describe('roles', () => {
   });
 });
 
+describe('role descriptions and attachment limits', () => {
+  it('refuses an empty role description: RAM takes 1 to 1,024 characters', async () => {
+    const e = await errorOf(createRole(unique('Empty'), trustAccount(A.uid), { description: '' }));
+    expect([e.statusCode, e.code]).toEqual([400, 'InvalidParameter.Description.Length']);
+  });
+
+  it('refuses an empty NewDescription on UpdateRole, and one of 1,025 characters', async () => {
+    const name = unique('Described');
+    await createRole(name, trustAccount(A.uid), { description: 'ok' });
+    const empty = await errorOf(root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newDescription: '' })));
+    const long = await errorOf(root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newDescription: 'x'.repeat(1025) })));
+    expect([empty.code, long.code]).toEqual(['InvalidParameter.NewDescription.Length', 'InvalidParameter.NewDescription.Length']);
+  });
+
+  it('attaches 10 custom policies to a role and refuses the 11th with LimitExceeded.Role.Policy', async () => {
+    const roleName = unique('Crowded');
+    await createRole(roleName);
+    for (let i = 0; i < 10; i++) {
+      const policyName = unique('Part');
+      await createPolicy(policyName);
+      await attach(root, roleName, policyName);
+    }
+    const extra = unique('Part');
+    await createPolicy(extra);
+    const e = await errorOf(attach(root, roleName, extra));
+    expect([e.statusCode, e.code]).toEqual([409, 'LimitExceeded.Role.Policy']);
+  });
+});
+
 describe('policies and versions', () => {
   it('creates a custom policy and reads it back with its default version', async () => {
     const name = unique('Reader');

@@ -2,7 +2,7 @@
 // shares, limits, the AllowExternalTargets rule, RD prerequisites, asynchronous associations and invitations.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EmulatorState } from '../../scripts/emulator/types';
-import { EXTERNAL, INTL, MEMBER, NESTED, OWNER, RD, REGION, SIBLING, SNAP, IMG, baseState, errorOf, sleep, start, type Started } from './share-fixture';
+import { EXTERNAL, INTL, MEMBER, NESTED, OWNER, RD, REGION, SIBLING, SNAP, IMG, baseState, errorOf, ideal, sleep, start, type Started } from './share-fixture';
 
 let s: Started;
 beforeAll(async () => {
@@ -26,7 +26,7 @@ async function associations(type: 'Resource' | 'Target', shareId: string, who = 
 }
 
 function load(state: EmulatorState = baseState()): void {
-  s.emu.setState(state);
+  s.emu.setState(ideal(state));
 }
 
 describe('creating shares', () => {
@@ -69,7 +69,17 @@ describe('creating shares', () => {
     expect([e.statusCode, e.code]).toEqual([409, 'NotEnableSharingWithResourceDirectory']);
   });
 
-  it('refuses a second share with the same name', async () => {
+  it('creates a second share with the same name: names are not unique (the docs speak of a duplicate id only)', async () => {
+    load({ ...baseState(), options: { uniqueShareNames: false } });
+    const first = await createShare({});
+    const second = await rs()('CreateResourceShare', { ResourceShareName: 'share-1' });
+    const named = await rs()('ListResourceShares', { ResourceOwner: 'Self', ResourceShareName: 'share-1' });
+    expect(second.ResourceShare.ResourceShareId).not.toBe(first);
+    expect(named.ResourceShares.map((x: any) => x.ResourceShareId).sort()).toEqual([first, second.ResourceShare.ResourceShareId].sort());
+  });
+
+  it('refuses a second share with the same name under the uniqueShareNames option', async () => {
+    load({ ...baseState(), options: { uniqueShareNames: true } });
     await createShare({});
     const e = await errorOf(rs()('CreateResourceShare', { ResourceShareName: 'share-1' }));
     expect([e.statusCode, e.code]).toEqual([409, 'EntityAlreadyExists.ResourceShare']);

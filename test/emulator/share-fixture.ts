@@ -32,6 +32,17 @@ export const SNAPSHOT_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
 
 const T0 = '2026-11-01T00:00:00Z';
 
+/**
+ * The options that take away the creation delay and the read lag, for suites about something else: the behaviours
+ * themselves are tested on their own (ready.test.ts, lag.test.ts), with the defaults.
+ */
+export const IDEAL = { readyDelayMs: 0, readLagMs: 0 } as const;
+
+/** The state with IDEAL under its own options. */
+export function ideal(state: EmulatorState): EmulatorState {
+  return { ...state, options: { ...IDEAL, ...state.options } };
+}
+
 export function baseState(): EmulatorState {
   const o = OWNER.uid;
   const snap = (snapshotId: string, kmsKeyId?: string) => ({
@@ -122,7 +133,7 @@ export interface Started {
 }
 
 export async function start(state: EmulatorState = baseState()): Promise<Started> {
-  const emu = await startEmulator({ state });
+  const emu = await startEmulator({ state: ideal(state) });
   return { emu, as: (who, region = REGION) => sdkClients(emu.endpoint, who, region) };
 }
 

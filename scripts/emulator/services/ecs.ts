@@ -3,22 +3,28 @@
 import {
   IMAGE_SHARE_ROLE,
   LEGACY_SERVICE_KEY_POLICY,
+  imageReady,
   isServiceKey,
   isSharedWith,
+  keysUsable,
   recipientAccess,
   resourceKeyIds,
   serviceKeyRefusal,
+  settleResources,
   settleShares,
   shareRoleTrusts,
+  snapshotReady,
   type Access,
   type SharedResource,
 } from '../oracle';
+import { laggedRead, recordingWrites, type Tracked } from '../lag';
 import { pageByNumber, pageByToken } from '../paging';
 import {
   ApiError,
   boolParam,
   listParam,
   structListParam,
+  type ActionSpec,
   type ActionTable,
   type CallContext,
   type Disk,
@@ -29,10 +35,15 @@ import {
   type Tags,
 } from '../types';
 import { ensureServiceKey, findKey } from './kms';
+import { requireKnownRegion } from '../state';
 
 const MAX_TAGS_PER_RESOURCE = 20;
 const MAX_TAGGED_RESOURCES_PER_CALL = 50;
 const MAX_IMAGE_SHARE_ACCOUNTS_PER_CALL = 10;
+/** DescribeSnapshots/DescribeImages tag filters cover this many tagged resources; past it the docs send you to ListTagResources. */
+export const TAG_FILTER_COVERAGE = 1000;
+/** ListTagResources has no MaxResults: a fixed page of tag rows. */
+const LIST_TAG_PAGE = 50;
 /** Categories a disk made from a shared encrypted snapshot may have (SNAPSHARE). */
 const SHARED_ENCRYPTED_DISK_CATEGORIES = ['cloud_essd', 'cloud_auto', 'cloud_essd_entry'];
 /** The recipient-side system tag of a shared snapshot (key confirmed by the official OOS template; value format inferred). */
@@ -109,10 +120,20 @@ function mergeTags(existing: Tags | undefined, added: Tags): Tags {
   return merged;
 }
 
-function checkRegion(region: string, param = 'DestinationRegionId'): void {
-  if (!/^[a-z]{2}(-[a-z0-9]+)+$/.test(region)) {
+function checkRegion(ctx: CallContext, region: string, param = 'DestinationRegionId'): void {
+  if (!/^[a-z]{2}(-[a-z0-9]+)+$/.test(region) || !ctx.state.regions.includes(region)) {
     throw new ApiError(404, 'InvalidRegionId.NotFound', `The specified ${param} ${region} does not exist.`);
   }
+}
+
+const snapshotNotReady = (id: string, param = 'SnapshotId') =>
+  new ApiError(403, 'InvalidSnapshotId.NotReady', `The specified snapshot ${id} (${param}) has not completed yet.`);
+const imageNotAvailable = (id: string) => new ApiError(400, 'IncorrectImageStatus', `The image ${id} is not available.`);
+
+/** The delay before a new snapshot or image is ready: progressing/Creating until then (none: ready at once). */
+function readiness(ctx: CallContext): { readyAt?: number } {
+  const delay = ctx.state.options.readyDelayMs;
+  return delay > 0 ? { readyAt: nowMs(ctx) + delay } : {};
 }
 
 /** JSON array string of ids (SnapshotIds, DiskIds); undefined when absent. */
@@ -230,13 +251,16 @@ function chooseEncryption(
 }
 
 function newSnapshot(ctx: CallContext, fields: Omit<Snapshot, 'snapshotId' | 'accountId' | 'status' | 'creationTime'>): Snapshot {
+  const ready = fields.readyAt === undefined ? readiness(ctx) : { readyAt: fields.readyAt };
   const snapshot: Snapshot = {
     snapshotId: ctx.emu.newId('s-'),
     accountId: owner(ctx),
-    status: 'accomplished',
+    status: ready.readyAt === undefined ? 'accomplished' : 'progressing',
     creationTime: ctx.emu.nowIso(),
     ...fields,
+    ...ready,
   };
+  if (snapshot.readyAt === undefined) delete snapshot.readyAt;
   ctx.state.snapshots.push(snapshot);
   return snapshot;
 }
@@ -255,8 +279,8 @@ function snapshotView(ctx: CallContext, s: Snapshot, tags: Tags | undefined): Re
     SnapshotName: s.name ?? '',
     RegionId: s.region,
     Status: s.status ?? 'accomplished',
-    Progress: '100%',
-    Available: true,
+    Progress: snapshotReady(s) ? '100%' : '0%',
+    Available: snapshotReady(s),
     Encrypted: s.encrypted,
     KMSKeyId: s.kmsKeyId ?? '',
     SourceDiskId: s.sourceDiskId ?? '',
@@ -345,6 +369,7 @@ function createDisk(ctx: CallContext): Record<string, unknown> {
   let snapshotId: string | undefined;
   if (p.SnapshotId) {
     const { snapshot, shared } = visibleSnapshot(ctx, p.SnapshotId);
+    if (!snapshotReady(snapshot)) throw snapshotNotReady(snapshot.snapshotId);
     if (shared) {
       if (snapshot.encrypted && !SHARED_ENCRYPTED_DISK_CATEGORIES.includes(category)) {
         throw new ApiError(400, 'InvalidDiskCategory.NotSupported', `A disk created from a shared encrypted snapshot must be one of ${SHARED_ENCRYPTED_DISK_CATEGORIES.join(', ')}; got ${category}.`);
@@ -402,7 +427,8 @@ function describeDisks(ctx: CallContext): Record<string, unknown> {
 function listResponse(ctx: CallContext, views: unknown[], outer: string, inner: string): Record<string, unknown> {
   if (ctx.params.MaxResults || ctx.params.NextToken) {
     const page = pageByToken(views, ctx.params, 10, 100);
-    return { TotalCount: views.length, NextToken: page.nextToken, [outer]: { [inner]: page.items } };
+    // Documented: with MaxResults/NextToken "the returned TotalCount is invalid". It says nothing true here.
+    return { TotalCount: 0, NextToken: page.nextToken, [outer]: { [inner]: page.items } };
   }
   const page = pageByNumber(views, ctx.params, 10, 100);
   return {
@@ -433,8 +459,9 @@ function createSnapshot(ctx: CallContext): Record<string, unknown> {
 
 function copySnapshot(ctx: CallContext): Record<string, unknown> {
   const p = ctx.params;
-  checkRegion(p.DestinationRegionId);
+  checkRegion(ctx, p.DestinationRegionId);
   const { snapshot: source, shared } = visibleSnapshot(ctx, p.SnapshotId);
+  if (!snapshotReady(source)) throw snapshotNotReady(source.snapshotId);
   if (shared) {
     // Emulator choice: a shared snapshot is copied within its region, as shared images are (CopyImage doc).
     if (p.DestinationRegionId !== source.region) {
@@ -506,7 +533,9 @@ function describeSnapshots(ctx: CallContext): Record<string, unknown> {
       (!statuses || statuses.includes(s.status ?? 'accomplished')) &&
       matchesTags(tags, filters),
   );
-  return listResponse(ctx, matches.map(({ s, tags }) => snapshotView(ctx, s, tags)), 'Snapshots', 'Snapshot');
+  // Tag filters cover at most 1,000 tagged resources (documented); past that: the first 1,000, silently.
+  const covered = filters.length > 0 ? matches.slice(0, TAG_FILTER_COVERAGE) : matches;
+  return listResponse(ctx, covered.map(({ s, tags }) => snapshotView(ctx, s, tags)), 'Snapshots', 'Snapshot');
 }
 
 // ---------------------------------------------------------------- images
@@ -524,6 +553,7 @@ function imageMappingsFromParams(ctx: CallContext): ImageDiskMapping[] {
       throw new ApiError(403, 'OperationDenied.SharedSnapshot', 'A snapshot shared with you cannot be used to create an image; copy it first.');
     }
     const own = ownSnapshot(ctx, e.SnapshotId);
+    if (!snapshotReady(own)) throw snapshotNotReady(own.snapshotId, mapped.length > 0 ? `DiskDeviceMapping.${i + 1}.SnapshotId` : 'SnapshotId');
     const size = e.Size ? Number(e.Size) : own.size;
     return {
       device: e.Device || `/dev/xvd${String.fromCharCode(97 + i)}`,
@@ -543,7 +573,8 @@ function createImage(ctx: CallContext): Record<string, unknown> {
     region: ctx.region,
     name: ctx.params.ImageName,
     description: ctx.params.Description,
-    status: 'Available',
+    status: readiness(ctx).readyAt === undefined ? 'Available' : 'Creating',
+    ...readiness(ctx),
     creationTime: ctx.emu.nowIso(),
     diskMappings,
     tags,
@@ -555,8 +586,10 @@ function createImage(ctx: CallContext): Record<string, unknown> {
 
 function copyImage(ctx: CallContext): Record<string, unknown> {
   const p = ctx.params;
-  checkRegion(p.DestinationRegionId);
+  checkRegion(ctx, p.DestinationRegionId);
   const { image: source, shared } = visibleImage(ctx, p.ImageId);
+  if (!imageReady(source)) throw imageNotAvailable(source.imageId);
+  const ready = readiness(ctx);
   if (shared) {
     if (p.DestinationRegionId !== source.region) {
       throw new ApiError(403, 'OperationDenied.SharedResourceCrossRegion', 'An image shared with you can be copied only within its region.');
@@ -579,6 +612,7 @@ function copyImage(ctx: CallContext): Record<string, unknown> {
       size: snap.size,
       sourceSnapshotId: snap.snapshotId,
       sourceRegionId: snap.region,
+      ...ready,
     });
     return { ...m, snapshotId: copy.snapshotId };
   });
@@ -588,7 +622,8 @@ function copyImage(ctx: CallContext): Record<string, unknown> {
     region: p.DestinationRegionId,
     name: p.DestinationImageName || source.name,
     description: p.DestinationDescription || source.description,
-    status: 'Available',
+    status: ready.readyAt === undefined ? 'Available' : 'Creating',
+    ...ready,
     creationTime: ctx.emu.nowIso(),
     diskMappings,
     tags,
@@ -630,10 +665,12 @@ function describeImages(ctx: CallContext): Record<string, unknown> {
       (!statuses || statuses.includes(i.status ?? 'Available')) &&
       matchesTags(isOwn ? i.tags : undefined, filters),
   );
-  const page = pageByNumber(matches, p, 10, 100);
+  // Tag filters cover at most 1,000 tagged resources (documented); past that: the first 1,000, silently.
+  const covered = filters.length > 0 ? matches.slice(0, TAG_FILTER_COVERAGE) : matches;
+  const page = pageByNumber(covered, p, 10, 100);
   return {
     RegionId: ctx.region,
-    TotalCount: matches.length,
+    TotalCount: covered.length,
     PageNumber: page.pageNumber,
     PageSize: page.pageSize,
     Images: { Image: page.items.map(({ i, own: isOwn }) => imageView(ctx, i, isOwn)) },
@@ -642,9 +679,13 @@ function describeImages(ctx: CallContext): Record<string, unknown> {
 
 // ---------------------------------------------------------------- image share permissions
 
+const imageShareKey = (ctx: CallContext, imageId: string) => `image-shares:${owner(ctx)}:${ctx.region}:${imageId}`;
+
 function describeImageSharePermission(ctx: CallContext): Record<string, unknown> {
   const image = ownImage(ctx, ctx.params.ImageId);
-  const accounts = (image.sharedWith ?? []).map((s) => ({ AliyunId: s.accountId, SharedTime: s.sharedTime ?? '' }));
+  // Read-after-write lag: the accounts as they were readLagMs ago.
+  const sharedWith = laggedRead(ctx, imageShareKey(ctx, image.imageId), () => image.sharedWith ?? []);
+  const accounts = sharedWith.map((s) => ({ AliyunId: s.accountId, SharedTime: s.sharedTime ?? '' }));
   const page = pageByNumber(accounts, ctx.params, 10, 100);
   return {
     ImageId: image.imageId,
@@ -695,6 +736,9 @@ function checkEncryptedImageShare(ctx: CallContext, image: Image, added: string[
     const trusted = shareRoleTrusts(ctx.state, image.accountId, IMAGE_SHARE_ROLE, uid);
     if (!trusted.ok) fail(trusted);
   }
+  // Documented at share time: the CMK lacks the authorization ECS needs (the role's policies do not grant the keys).
+  const usable = keysUsable(ctx.state, resource, IMAGE_SHARE_ROLE, legacy);
+  if (!usable.ok) fail(usable);
 }
 
 function modifyImageSharePermission(ctx: CallContext): Record<string, unknown> {
@@ -702,6 +746,8 @@ function modifyImageSharePermission(ctx: CallContext): Record<string, unknown> {
   if (image.status === 'Deprecated') {
     throw new ApiError(403, 'OperationDenied.InvalidImageStatus', 'The image is deprecated and cannot be shared.');
   }
+  // Not documented for this call; the harder side: an image still Creating cannot be shared yet.
+  if (!imageReady(image)) throw imageNotAvailable(image.imageId);
   // Documented: more than 10 entries -> only the first 10 are processed, the rest ignored without an error.
   const add = [...new Set(listParam(ctx.params, 'AddAccount').slice(0, MAX_IMAGE_SHARE_ACCOUNTS_PER_CALL))];
   const remove = [...new Set(listParam(ctx.params, 'RemoveAccount').slice(0, MAX_IMAGE_SHARE_ACCOUNTS_PER_CALL))];
@@ -712,7 +758,16 @@ function modifyImageSharePermission(ctx: CallContext): Record<string, unknown> {
   if (kept.length + added.length > ctx.state.options.imageShareQuota) {
     throw new ApiError(403, 'QuotaExceed.ShareImageUser', `The image can be shared with at most ${ctx.state.options.imageShareQuota} accounts.`);
   }
-  checkEncryptedImageShare(ctx, image, added.filter((uid) => !current.some((s) => s.accountId === uid)));
+  const newAccounts = added.filter((uid) => !current.some((s) => s.accountId === uid));
+  if (
+    newAccounts.length > 0 &&
+    !ctx.state.options.fullImageSharing &&
+    image.diskMappings.length > 1 &&
+    resourceKeyIds(ctx.state, { type: 'Image', image }).length > 0
+  ) {
+    throw new ApiError(403, 'OperationDeined.FullImage', 'The encrypted image contains multiple snapshots, which do not support share.');
+  }
+  checkEncryptedImageShare(ctx, image, newAccounts);
   image.sharedWith = [...kept, ...added.map((accountId) => ({ accountId, sharedTime: ctx.emu.nowIso() }))];
   return {};
 }
@@ -794,13 +849,23 @@ function listTagResources(ctx: CallContext): Record<string, unknown> {
   if (ids.length > MAX_TAGGED_RESOURCES_PER_CALL) {
     throw new ApiError(400, 'NumberExceed.ResourceIds', `The ResourceIds parameter's number is exceed , Valid : ${MAX_TAGGED_RESOURCES_PER_CALL}`);
   }
+  const raw = structListParam(ctx.params, 'Tag');
+  if (raw.length > MAX_TAGS_PER_RESOURCE) {
+    throw new ApiError(400, 'NumberExceed.Tags', `The Tags parameter's number is exceed , Valid : ${MAX_TAGS_PER_RESOURCE}`);
+  }
+  // Documented: a Tag.N.Value without its Tag.N.Key is InvalidParameter.TagValue.
+  if (raw.some((e) => (e.Key === undefined || e.Key === '') && e.Value !== undefined && e.Value !== '')) {
+    throw new ApiError(400, 'InvalidParameter.TagValue', 'The specified Tag.N.Value requires its Tag.N.Key.');
+  }
   const filters = tagFilters(ctx);
   const rows = taggables(ctx, type)
     .filter((t) => (ids.length === 0 || ids.includes(t.id)) && matchesTags(t.item.tags, filters))
     .flatMap((t) =>
       Object.entries(t.item.tags ?? {}).map(([TagKey, TagValue]) => ({ ResourceId: t.id, ResourceType: type, TagKey, TagValue })),
     );
-  const page = pageByToken(rows, ctx.params, 50, 1000);
+  // No MaxResults in this API: a fixed page of tag rows; one resource's rows may straddle two pages.
+  const { MaxResults: _ignored, ...params } = ctx.params;
+  const page = pageByToken(rows, params, LIST_TAG_PAGE, LIST_TAG_PAGE);
   return { NextToken: page.nextToken, TagResources: { TagResource: page.items } };
 }
 
@@ -838,7 +903,35 @@ function snapshotRegionArn(ctx: CallContext): string[] {
   return [arn(s?.region ?? (ctx.params.RegionId || '*'), owner(ctx), 'snapshot', ctx.params.SnapshotId)];
 }
 
-export const actions: ActionTable = {
+// ---------------------------------------------------------------- regions
+
+/** LocalName of the regions tests use; any other listed region is named after its id. */
+const REGION_NAMES: Record<string, string> = {
+  'cn-hangzhou': 'China (Hangzhou)',
+  'cn-shanghai': 'China (Shanghai)',
+  'cn-beijing': 'China (Beijing)',
+  'cn-shenzhen': 'China (Shenzhen)',
+  'cn-hongkong': 'China (Hong Kong)',
+  'ap-southeast-1': 'Singapore',
+};
+
+function describeRegions(ctx: CallContext): Record<string, unknown> {
+  return {
+    Regions: {
+      Region: ctx.state.regions.map((r) => ({
+        RegionId: r,
+        LocalName: REGION_NAMES[r] ?? r,
+        RegionEndpoint: r === 'cn-hangzhou' ? 'ecs-cn-hangzhou.aliyuncs.com' : `ecs.${r}.aliyuncs.com`,
+        Status: 'available',
+      })),
+    },
+  };
+}
+
+type TrackedSpec = ActionSpec & { track?: (ctx: CallContext) => Tracked[] };
+
+const table: Record<string, TrackedSpec> = {
+  DescribeRegions: { handler: describeRegions },
   CreateDisk: { handler: createDisk, required: ['RegionId', 'ZoneId'], write: true, resources: (c) => [arn(c.region, owner(c), 'disk', '*')] },
   DescribeDisks: { handler: describeDisks, required: ['RegionId'] },
   CreateSnapshot: {
@@ -874,6 +967,7 @@ export const actions: ActionTable = {
   },
   ModifyImageSharePermission: {
     handler: modifyImageSharePermission,
+    track: (c) => [{ key: imageShareKey(c, c.params.ImageId), read: () => ownImageOrUndefined(c, c.params.ImageId)?.sharedWith ?? [] }],
     required: ['RegionId', 'ImageId'],
     write: true,
     resources: (c) => imageArn(c, c.params.ImageId),
@@ -884,3 +978,28 @@ export const actions: ActionTable = {
   AddTags: { handler: addTags, required: ['RegionId', 'ResourceId'], write: true, resources: tagTargetArns },
   RemoveTags: { handler: removeTags, required: ['RegionId', 'ResourceId'], write: true, resources: tagTargetArns },
 };
+
+function ownImageOrUndefined(ctx: CallContext, id: string): Image | undefined {
+  return ctx.state.images.find((x) => x.imageId === id && x.accountId === owner(ctx) && x.region === ctx.region);
+}
+
+/**
+ * Every action first refuses an unknown region (DescribeRegions excepted) and lets snapshots and images whose
+ * creation delay has passed become ready; writes of entities read with lag record their versions.
+ */
+export const actions: ActionTable = Object.fromEntries(
+  Object.entries(table).map(([name, { track, ...spec }]) => {
+    const base = track ? recordingWrites(spec, track) : spec;
+    return [
+      name,
+      {
+        ...base,
+        handler(ctx: CallContext) {
+          if (name !== 'DescribeRegions') requireKnownRegion(ctx);
+          settleResources(ctx.state, nowMs(ctx));
+          return base.handler(ctx);
+        },
+      },
+    ];
+  }),
+);

@@ -1,6 +1,7 @@
 // KMS 2016-01-20 as the old rpc-client SDK (1.2.0) reads it: keys and aliases per account and region, and the
 // per-region ECS service key under alias/acs/ecs, created on first use.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { requireKnownRegion } from '../state';
 import { ApiError, intParam, type ActionTable, type CallContext, type EmulatorServices, type FullState, type KmsKey } from '../types';
 
 export const SERVICE_KEY_ALIAS = 'alias/acs/ecs';
@@ -128,7 +129,7 @@ function setState(ctx: CallContext, state: 'Enabled' | 'Disabled'): Record<strin
   return {};
 }
 
-export const actions: ActionTable = {
+const table: ActionTable = {
   CreateKey: {
     resources: (ctx) => collection(ctx, 'key'),
     write: true,
@@ -226,3 +227,8 @@ export const actions: ActionTable = {
     handler: (ctx) => setState(ctx, 'Disabled'),
   },
 };
+
+/** Every action first refuses a region the state does not list. */
+export const actions: ActionTable = Object.fromEntries(
+  Object.entries(table).map(([name, spec]) => [name, { ...spec, handler: (ctx: CallContext) => (requireKnownRegion(ctx), spec.handler(ctx)) }]),
+);

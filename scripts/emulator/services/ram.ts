@@ -15,6 +15,7 @@ import {
 } from '../types';
 import { derivedId } from '../signature';
 import { SYSTEM_POLICIES, findCustomPolicy, findRole, formatPolicyDocument, parsePolicyDocument } from '../policy';
+import { laggedRead, recordingWrites, type Tracked } from '../lag';
 
 const MAX_POLICY_VERSIONS = 5;
 const MAX_CUSTOM_PER_PRINCIPAL = 5;
@@ -50,6 +51,15 @@ function checkDescription(text: string | undefined, field = 'Description'): void
   if (text !== undefined && text.length > 1024) {
     throw new ApiError(400, `InvalidParameter.${field}.Length`, `The parameter "${field}" must be at most 1024 characters long.`);
   }
+}
+
+/** A role description is 1 to 1,024 characters (SDK CreateRole/UpdateRole models): sent empty, it is refused too. */
+function checkRoleDescription(ctx: CallContext, field: 'Description' | 'NewDescription'): void {
+  const text = ctx.params[field];
+  if (field in ctx.params && (text === undefined || text.length === 0)) {
+    throw new ApiError(400, `InvalidParameter.${field}.Length`, `The parameter "${field}" must be 1 to 1024 characters long.`);
+  }
+  checkDescription(text, field);
 }
 
 function policyType(ctx: CallContext, required: boolean): 'System' | 'Custom' | undefined {
@@ -101,15 +111,16 @@ function versionOrThrow(policy: CustomPolicy, versionId: string): PolicyVersion 
   return v;
 }
 
-/** A system or custom policy as GetPolicy describes it, or 404 when it does not exist. */
-function describedPolicy(ctx: CallContext, name: string, type: 'System' | 'Custom') {
+/** A system or custom policy as GetPolicy describes it, or 404 when it does not exist (`seen`: the custom policy as read). */
+function describedPolicy(ctx: CallContext, name: string, type: 'System' | 'Custom', seen: CustomPolicy | undefined | null = null) {
   if (type === 'System') {
     const sys = SYSTEM_POLICIES[name];
     if (!sys) throw new ApiError(404, 'EntityNotExist.Policy', `The policy not exists: ${name}.`);
     const document = formatPolicyDocument(sys.document);
     return { description: sys.description, defaultVersion: 'v1', document, createDate: '2015-04-28T16:00:00Z', updateDate: '2015-04-28T16:00:00Z' };
   }
-  const p = customPolicyOrThrow(ctx, name);
+  const p = seen === null ? customPolicyOrThrow(ctx, name) : seen;
+  if (!p) throw new ApiError(404, 'EntityNotExist.Policy', `The policy not exists: ${name}.`);
   const v = versionOrThrow(p, p.defaultVersion);
   return { description: p.description ?? '', defaultVersion: p.defaultVersion, document: v.document, createDate: p.createDate, updateDate: p.updateDate };
 }
@@ -170,7 +181,8 @@ function attach(ctx: CallContext, list: AttachedPolicy[], kind: 'Role' | 'User',
   if (list.some((a) => a.policyName === name && a.policyType === type)) {
     throw new ApiError(409, `EntityAlreadyExists.${kind}.Policy`, `The policy already attached to the ${kind.toLowerCase()}: ${principalName}/${name}.`);
   }
-  const limit = type === 'Custom' ? MAX_CUSTOM_PER_PRINCIPAL : MAX_SYSTEM_PER_PRINCIPAL;
+  const customLimit = kind === 'Role' ? ctx.state.options.customPoliciesPerRole : MAX_CUSTOM_PER_PRINCIPAL;
+  const limit = type === 'Custom' ? customLimit : MAX_SYSTEM_PER_PRINCIPAL;
   if (list.filter((a) => a.policyType === type).length >= limit) {
     throw new ApiError(409, `LimitExceeded.${kind}.Policy`, `The count of ${type} policies attached to the ${kind.toLowerCase()} exceeds the limit of ${limit}.`);
   }
@@ -202,7 +214,24 @@ function page<T>(items: T[], marker: string | undefined, maxItems: number) {
   return { slice, truncated, next: truncated ? Buffer.from(String(start + maxItems)).toString('base64url') : undefined };
 }
 
-export const actions: ActionTable = {
+// ---------------------------------------------------------------- read-after-write lag
+
+const roleKey = (ctx: CallContext) => `role:${ctx.caller.accountId}:${ctx.params.RoleName.toLowerCase()}`;
+const policyKey = (ctx: CallContext) => `policy:${ctx.caller.accountId}:${ctx.params.PolicyName}`;
+const tracksRole = (ctx: CallContext): Tracked[] => [{ key: roleKey(ctx), read: () => findRole(ctx.state, ctx.caller.accountId, ctx.params.RoleName) }];
+const tracksPolicy = (ctx: CallContext): Tracked[] => [
+  { key: policyKey(ctx), read: () => findCustomPolicy(ctx.state, ctx.caller.accountId, ctx.params.PolicyName) },
+];
+
+/** The custom policy as GetPolicy/GetPolicyVersion see it (readLagMs ago); undefined when it did not exist then. */
+function laggedPolicy(ctx: CallContext): CustomPolicy | undefined {
+  return laggedRead(ctx, policyKey(ctx), () => findCustomPolicy(ctx.state, ctx.caller.accountId, ctx.params.PolicyName));
+}
+
+const ROLE_WRITES = ['CreateRole', 'UpdateRole', 'DeleteRole'];
+const POLICY_WRITES = ['CreatePolicy', 'CreatePolicyVersion', 'DeletePolicyVersion', 'SetDefaultPolicyVersion', 'DeletePolicy'];
+
+const table: ActionTable = {
   CreateRole: {
     required: ['RoleName', 'AssumeRolePolicyDocument'],
     resources: roleResource,
@@ -210,7 +239,7 @@ export const actions: ActionTable = {
     handler(ctx) {
       const { RoleName, AssumeRolePolicyDocument, Description } = ctx.params;
       checkRoleName(RoleName);
-      checkDescription(Description);
+      checkRoleDescription(ctx, 'Description');
       const maxSessionDuration = intParam(ctx.params, 'MaxSessionDuration', 3600, 3600, 43200);
       const document = formatTrust(ctx, AssumeRolePolicyDocument, 'InvalidParameter.AssumeRolePolicyDocument.Length');
       if (findRole(ctx.state, ctx.caller.accountId, RoleName)) {
@@ -237,7 +266,12 @@ export const actions: ActionTable = {
   GetRole: {
     required: ['RoleName'],
     resources: roleResource,
-    handler: (ctx) => ({ Role: roleBody(roleOrThrow(ctx, ctx.params.RoleName)) }),
+    handler(ctx) {
+      // Read-after-write lag: the role as it was readLagMs ago (possibly not there yet, or still there).
+      const role = laggedRead(ctx, roleKey(ctx), () => findRole(ctx.state, ctx.caller.accountId, ctx.params.RoleName));
+      if (!role) throw new ApiError(404, 'EntityNotExist.Role', `The role not exists: ${ctx.params.RoleName}.`);
+      return { Role: roleBody(role) };
+    },
   },
 
   UpdateRole: {
@@ -247,7 +281,7 @@ export const actions: ActionTable = {
     handler(ctx) {
       const role = roleOrThrow(ctx, ctx.params.RoleName);
       const { NewAssumeRolePolicyDocument: doc, NewDescription: description } = ctx.params;
-      checkDescription(description, 'NewDescription');
+      checkRoleDescription(ctx, 'NewDescription');
       const duration = ctx.params.NewMaxSessionDuration ? intParam(ctx.params, 'NewMaxSessionDuration', 3600, 3600, 43200) : undefined;
       const document = doc ? formatTrust(ctx, doc, 'InvalidParameter.NewAssumeRolePolicyDocument.Length') : undefined;
       if (document !== undefined) role.assumeRolePolicyDocument = document;
@@ -322,7 +356,7 @@ export const actions: ActionTable = {
     handler(ctx) {
       const type = policyType(ctx, true)!;
       const name = ctx.params.PolicyName;
-      const d = describedPolicy(ctx, name, type);
+      const d = describedPolicy(ctx, name, type, laggedPolicy(ctx));
       const { roles, users } = attachments(ctx, name, type);
       return {
         Policy: {
@@ -353,7 +387,8 @@ export const actions: ActionTable = {
         }
         return { PolicyVersion: { VersionId: d.defaultVersion, IsDefaultVersion: true, PolicyDocument: d.document, CreateDate: d.createDate } };
       }
-      const policy = customPolicyOrThrow(ctx, ctx.params.PolicyName);
+      const policy = laggedPolicy(ctx);
+      if (!policy) throw new ApiError(404, 'EntityNotExist.Policy', `The policy not exists: ${ctx.params.PolicyName}.`);
       return { PolicyVersion: versionBody(policy, versionOrThrow(policy, ctx.params.VersionId)) };
     },
   },
@@ -542,3 +577,10 @@ export const actions: ActionTable = {
     },
   },
 };
+
+export const actions: ActionTable = Object.fromEntries(
+  Object.entries(table).map(([name, spec]) => [
+    name,
+    ROLE_WRITES.includes(name) ? recordingWrites(spec, tracksRole) : POLICY_WRITES.includes(name) ? recordingWrites(spec, tracksPolicy) : spec,
+  ]),
+);

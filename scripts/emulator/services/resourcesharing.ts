@@ -1,7 +1,9 @@
 // ResourceSharing 2020-01-10: resource shares of snapshots and images, their targets (accounts, the RD, folders,
 // members), asynchronous associations and the invitations of external accounts.
 import { isFolderId, isMember, rdOfAccount } from '../rd';
-import { settleShares, targetAccounts, targetsReaching, usesServiceKey, type SharedResource } from '../oracle';
+import { notReady, settleResources, settleShares, targetAccounts, targetsReaching, usesServiceKey, type SharedResource } from '../oracle';
+import { laggedNow, laggedRead, recordingWrites, type Tracked } from '../lag';
+import { requireKnownRegion } from '../state';
 import { pageByToken } from '../paging';
 import {
   ApiError,
@@ -27,6 +29,7 @@ const nowMs = (ctx: CallContext) => ctx.emu.now().getTime();
 
 /** Every read first moves entries whose delay has passed (associations are resolved lazily). */
 function settle(ctx: CallContext): void {
+  settleResources(ctx.state, nowMs(ctx));
   settleShares(ctx.state, nowMs(ctx));
   expireInvitations(ctx.state, nowMs(ctx));
 }
@@ -178,6 +181,9 @@ function resourceFailure(ctx: CallContext, ref: ResourceRef): Pick<ShareResource
       statusMessage: `The ${ref.resourceType.toLowerCase()} ${ref.resourceId} is encrypted with the ECS service key and cannot be shared; copy it with a customer master key (CMK) first.`,
     };
   }
+  // A snapshot still progressing or an image still Creating: not shareable yet (reported like a missing resource).
+  const pendingReason = notReady(ctx.state, resource);
+  if (pendingReason) return { failureReason: 'Unavailable', statusMessage: pendingReason };
   return undefined;
 }
 
@@ -201,6 +207,31 @@ function snapshotAccounts(state: FullState, share: ResourceShare, snapshotId: st
   }
   extraTargets.forEach((t) => targetAccounts(state, t).forEach((a) => out.add(a)));
   return out;
+}
+
+/** Resource entries of the owner's live shares that count toward the account's quotas (each share-resource pair). */
+function liveResourceEntries(state: FullState, ownerUid: string): Array<{ share: ResourceShare; entry: ShareResourceEntry }> {
+  return state.resourceShares
+    .filter((s) => s.ownerAccountId === ownerUid && s.status !== 'Deleted')
+    .flatMap((share) => share.resources.filter((r) => LIVE(r.status)).map((entry) => ({ share, entry })));
+}
+
+/** QuotaExceeded.SharedResource.Count (documented, synchronous): the account shares at most sharedResourceQuota resources. */
+function checkSharedResourceQuota(ctx: CallContext, share: ResourceShare | undefined, resources: ResourceRef[]): void {
+  const live = liveResourceEntries(ctx.state, owner(ctx));
+  const added = resources.filter(
+    (ref) => !share?.resources.some((r) => r.resourceId === ref.resourceId && r.resourceType === ref.resourceType && LIVE(r.status)),
+  );
+  if (added.length > 0 && live.length + added.length > ctx.state.options.sharedResourceQuota) {
+    throw new ApiError(409, 'QuotaExceeded.SharedResource.Count', 'The maximum number of shared resources per account exceeds the limit.');
+  }
+}
+
+/** ECS: at most sharedSnapshotQuota distinct snapshots shared per account (the snapshot guide; reported on the association). */
+function overSnapshotQuota(ctx: CallContext, snapshotId: string): boolean {
+  const ids = new Set(liveResourceEntries(ctx.state, owner(ctx)).filter(({ entry }) => entry.resourceType === 'Snapshot').map(({ entry }) => entry.resourceId));
+  if (ids.has(snapshotId)) return false;
+  return ids.size + 1 > ctx.state.options.sharedSnapshotQuota;
 }
 
 function limitFailure(): Pick<ShareResourceEntry, 'failureReason' | 'statusMessage'> {
@@ -227,6 +258,9 @@ function associate(ctx: CallContext, share: ResourceShare, resources: ResourceRe
     }
     const failure =
       resourceFailure(ctx, ref) ??
+      (ref.resourceType === 'Snapshot' && overSnapshotQuota(ctx, ref.resourceId)
+        ? { failureReason: 'LimitExceeded' as const, statusMessage: `The account already shares ${ctx.state.options.sharedSnapshotQuota} snapshots, the upper limit.` }
+        : undefined) ??
       (ref.resourceType === 'Snapshot' &&
       snapshotAccounts(ctx.state, share, ref.resourceId, [...share.targets.filter((t) => LIVE(t.status)).map((t) => t.targetId), ...targets]).size > quota
         ? limitFailure()
@@ -338,9 +372,19 @@ function createResourceShare(ctx: CallContext): Record<string, unknown> {
   checkName(name);
   const resources = resourcesParam(ctx);
   const targets = targetsParam(ctx);
-  if (ctx.state.resourceShares.some((s) => s.ownerAccountId === owner(ctx) && s.region === ctx.region && s.name === name && s.status !== 'Deleted')) {
+  // Names are not unique (the docs speak of a duplicate share id only); the old uniqueness is an option.
+  if (
+    ctx.state.options.uniqueShareNames &&
+    ctx.state.resourceShares.some((s) => s.ownerAccountId === owner(ctx) && s.region === ctx.region && s.name === name && s.status !== 'Deleted')
+  ) {
     throw new ApiError(409, 'EntityAlreadyExists.ResourceShare', `A resource share named ${name} already exists.`);
   }
+  // Per account, over all regions (the limits page does not say per region: the harder reading).
+  const shares = ctx.state.resourceShares.filter((s) => s.ownerAccountId === owner(ctx) && s.status !== 'Deleted').length;
+  if (shares >= ctx.state.options.resourceShareQuota) {
+    throw new ApiError(409, 'QuotaExceeded.ResourceShare.Count', 'The maximum number of ResourceShare exceeds the limit.');
+  }
+  checkSharedResourceQuota(ctx, undefined, resources);
   const t = ctx.emu.nowIso();
   const share: ResourceShare = {
     resourceShareId: ctx.emu.newId('rs-', 10),
@@ -364,10 +408,9 @@ function createResourceShare(ctx: CallContext): Record<string, unknown> {
 function updateResourceShare(ctx: CallContext): Record<string, unknown> {
   settle(ctx);
   const share = ownShare(ctx, ctx.params.ResourceShareId);
-  if (ctx.params.ResourceShareName) {
-    checkName(ctx.params.ResourceShareName);
-    share.name = ctx.params.ResourceShareName;
-  }
+  // ResourceShareName is required (API doc, SDK model): renaming to the same name is how a caller keeps it.
+  checkName(ctx.params.ResourceShareName);
+  share.name = ctx.params.ResourceShareName;
   if (ctx.params.AllowExternalTargets) share.allowExternalTargets = boolParam(ctx.params, 'AllowExternalTargets');
   share.updateTime = ctx.emu.nowIso();
   return { ResourceShare: shareView(share) };
@@ -408,6 +451,7 @@ function associateResourceShare(ctx: CallContext): Record<string, unknown> {
   const share = ownShare(ctx, ctx.params.ResourceShareId);
   const resources = resourcesParam(ctx);
   const targets = targetsParam(ctx);
+  checkSharedResourceQuota(ctx, share, resources);
   const touched = associate(ctx, share, resources, targets);
   return { ResourceShareAssociations: touched.map((e) => associationView(share, e)) };
 }
@@ -427,8 +471,12 @@ function listResourceShareAssociations(ctx: CallContext): Record<string, unknown
     throw new ApiError(400, 'InvalidParameter.AssociationType', 'AssociationType must be Resource or Target.');
   }
   const ids = shareIdsParam(ctx);
-  const rows = ctx.state.resourceShares
-    .filter((s) => s.ownerAccountId === owner(ctx) && s.region === ctx.region && (ids.length === 0 || ids.includes(s.resourceShareId)))
+  // Read-after-write lag: the owner's shares in the region as they were readLagMs ago, settled as of then.
+  const asOf = laggedNow(ctx);
+  const seen = laggedRead(ctx, associationsKey(ctx), () => ownSharesInRegion(ctx));
+  settleShares(ctx.state, asOf, seen);
+  const rows = seen
+    .filter((s) => ids.length === 0 || ids.includes(s.resourceShareId))
     .flatMap((s) => {
       const entries: Array<ShareResourceEntry | ShareTargetEntry> =
         type === 'Resource'
@@ -564,15 +612,22 @@ function rejectResourceShareInvitation(ctx: CallContext): Record<string, unknown
   return { ResourceShareInvitation: invitationView(ctx, inv) };
 }
 
+const associationsKey = (ctx: CallContext) => `associations:${owner(ctx)}:${ctx.region}`;
+const ownSharesInRegion = (ctx: CallContext) =>
+  ctx.state.resourceShares.filter((s) => s.ownerAccountId === owner(ctx) && s.region === ctx.region);
+const tracksAssociations = (ctx: CallContext): Tracked[] => [{ key: associationsKey(ctx), read: () => ownSharesInRegion(ctx) }];
+
 const shareArn = (ctx: CallContext) => [`acs:resourcesharing:${ctx.region}:${owner(ctx)}:resourceshare/${ctx.params.ResourceShareId}`];
 
-export const actions: ActionTable = {
-  CreateResourceShare: { handler: createResourceShare, required: ['ResourceShareName'], write: true },
-  UpdateResourceShare: { handler: updateResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn },
-  DeleteResourceShare: { handler: deleteResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn },
+const tracked = (spec: ActionTable[string]) => recordingWrites(spec, tracksAssociations);
+
+const table: ActionTable = {
+  CreateResourceShare: tracked({ handler: createResourceShare, required: ['ResourceShareName'], write: true }),
+  UpdateResourceShare: tracked({ handler: updateResourceShare, required: ['ResourceShareId', 'ResourceShareName'], write: true, resources: shareArn }),
+  DeleteResourceShare: tracked({ handler: deleteResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn }),
   ListResourceShares: { handler: listResourceShares, required: ['ResourceOwner'] },
-  AssociateResourceShare: { handler: associateResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn },
-  DisassociateResourceShare: { handler: disassociateResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn },
+  AssociateResourceShare: tracked({ handler: associateResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn }),
+  DisassociateResourceShare: tracked({ handler: disassociateResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn }),
   ListResourceShareAssociations: { handler: listResourceShareAssociations, required: ['AssociationType'] },
   ListSharedResources: { handler: listSharedResources, required: ['ResourceOwner'] },
   ListSharedTargets: { handler: listSharedTargets, required: ['ResourceOwner'] },
@@ -580,3 +635,8 @@ export const actions: ActionTable = {
   AcceptResourceShareInvitation: { handler: acceptResourceShareInvitation, required: ['ResourceShareInvitationId'], write: true },
   RejectResourceShareInvitation: { handler: rejectResourceShareInvitation, required: ['ResourceShareInvitationId'], write: true },
 };
+
+/** Every action first refuses a region the state does not list. */
+export const actions: ActionTable = Object.fromEntries(
+  Object.entries(table).map(([name, spec]) => [name, { ...spec, handler: (ctx: CallContext) => (requireKnownRegion(ctx), spec.handler(ctx)) }]),
+);
