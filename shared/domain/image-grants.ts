@@ -1,16 +1,18 @@
 // Which image accounts ecs-share added itself, kept in tags on the image (`ecs-share:granted`, `.2`, …), so a
 // take-back never removes an account someone shared by hand. A share is an intent first: before
-// ModifyImageSharePermission adds an account, the record holds it as pending (`+<uid>.<base-36 seconds>`); after the
-// share it is confirmed (`<uid>`). A crash between the two leaves a pending entry the next run resolves from the
-// image's share list: shared means it was ours, so it is claimed; not shared and older than PENDING_TTL_S means the
-// share never happened, so it is forgotten. Pure: tags in, record out.
+// ModifyImageSharePermission adds an account, the record holds it as pending (`+<uid>`); after the
+// share it is confirmed (`<uid>`); `at.<base-36 seconds>` dates the newest intent. A crash between the two leaves a
+// pending entry the next run resolves from the image's share list: shared means it was ours, so it is claimed; not
+// shared and older than PENDING_TTL_S means the share never happened, so it is forgotten. Pure: tags in, record out.
 import { ledgerTagKeys } from './targets';
 
 export interface ImageGrantRecord {
   /** Accounts ecs-share added and confirmed. */
   granted: string[];
-  /** Accounts ecs-share is about to add (or added and crashed before confirming), with when the intent was written. */
-  pending: Array<{ uid: string; since: number }>;
+  /** Accounts ecs-share is about to add (or added and crashed before confirming). */
+  pending: string[];
+  /** When the newest intent was written (epoch seconds); absent without pending entries. */
+  since?: number;
 }
 
 export interface ImageGrantChange {
@@ -22,45 +24,56 @@ export interface ImageGrantChange {
   forget?: string[];
 }
 
-/** A pending entry younger than this may belong to an instance still at work: only its writer resolves it. */
+/** Intents younger than this may belong to an instance still at work: only their writer resolves them. */
 export const PENDING_TTL_S = 15 * 60;
 
 const UID = /^\d{16}$/;
-const PENDING = /^\+(\d{16})\.([0-9a-z]{1,8})$/;
+const PENDING = /^\+(\d{16})$/;
+const SINCE = /^at\.([0-9a-z]{1,8})$/;
 const VALUE_MAX = 128;
 
 export function readImageGrants(tags: Record<string, string>, ledgerKey: string): ImageGrantRecord {
   const granted = new Set<string>();
-  const pending = new Map<string, number>();
+  const pending = new Set<string>();
+  let since: number | undefined;
   for (const key of ledgerTagKeys(tags, ledgerKey)) {
     for (const token of (tags[key] ?? '').split(/[\s,]+/)) {
       if (UID.test(token)) granted.add(token);
-      const m = PENDING.exec(token);
-      if (m) pending.set(m[1], Math.max(pending.get(m[1]) ?? 0, parseInt(m[2], 36)));
+      const p = PENDING.exec(token);
+      if (p) pending.add(p[1]);
+      const t = SINCE.exec(token);
+      if (t) since = Math.max(since ?? 0, parseInt(t[1], 36));
     }
   }
   for (const uid of granted) pending.delete(uid);
-  return { granted: [...granted].sort(), pending: [...pending].map(([uid, since]) => ({ uid, since })).sort((a, b) => a.uid.localeCompare(b.uid)) };
+  return record(granted, pending, since);
+}
+
+function record(granted: Set<string>, pending: Set<string>, since: number | undefined): ImageGrantRecord {
+  return { granted: [...granted].sort(), pending: [...pending].sort(), ...(pending.size ? { since: since ?? 0 } : {}) };
 }
 
 export function mergeImageGrants(rec: ImageGrantRecord, change: ImageGrantChange, nowS: number): ImageGrantRecord {
   const granted = new Set(rec.granted);
-  const pending = new Map(rec.pending.map((p) => [p.uid, p.since]));
-  // A fresh intent keeps its date (so a re-read shows the record unchanged); a stale one is renewed.
-  for (const uid of change.intend ?? []) if (!granted.has(uid) && !(nowS - (pending.get(uid) ?? -Infinity) < PENDING_TTL_S / 2)) pending.set(uid, nowS);
+  const pending = new Set(rec.pending);
+  let since = rec.since;
+  const fresh = (change.intend ?? []).filter((uid) => !granted.has(uid) && !pending.has(uid));
+  for (const uid of fresh) pending.add(uid);
+  // A new intent dates the record (a re-read then shows it unchanged); a stale date is renewed by any intent.
+  if (fresh.length || ((change.intend ?? []).some((uid) => pending.has(uid)) && nowS - (since ?? 0) >= PENDING_TTL_S / 2)) since = nowS;
   for (const uid of change.confirm ?? []) (granted.add(uid), pending.delete(uid));
   for (const uid of change.forget ?? []) (granted.delete(uid), pending.delete(uid));
-  return { granted: [...granted].sort(), pending: [...pending].map(([uid, since]) => ({ uid, since })).sort((a, b) => a.uid.localeCompare(b.uid)) };
+  return record(granted, pending, since);
 }
 
 export const sameImageGrants = (a: ImageGrantRecord, b: ImageGrantRecord): boolean =>
-  a.granted.join() === b.granted.join() && a.pending.map((p) => `${p.uid}.${p.since}`).join() === b.pending.map((p) => `${p.uid}.${p.since}`).join();
+  a.granted.join() === b.granted.join() && a.pending.join() === b.pending.join() && a.since === b.since;
 
 /** The record as tag values of at most 128 characters: `ledgerKey`, `ledgerKey.2`, …; an empty record is no tag. */
 export function formatImageGrants(rec: ImageGrantRecord, ledgerKey: string): Record<string, string> {
-  const bad = rec.granted.find((u) => !UID.test(u)) ?? rec.pending.find((p) => !UID.test(p.uid))?.uid;
+  const bad = [...rec.granted, ...rec.pending].find((u) => !UID.test(u));
   if (bad !== undefined) throw new Error(`The image grant record holds account UIDs only, not "${bad}"`);
-  const tokens = [...rec.granted, ...rec.pending.map((p) => `+${p.uid}.${p.since.toString(36)}`)];
+  const tokens = [...rec.granted, ...rec.pending.map((uid) => `+${uid}`), ...(rec.pending.length ? [`at.${(rec.since ?? 0).toString(36)}`] : [])];
   const values: string[] = [];
   for (const token of tokens) {
     const last = values.length - 1;

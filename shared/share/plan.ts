@@ -131,16 +131,19 @@ function planImageAccounts(obs: ResourceObservation, wantedAccounts: string[]): 
   const rec = obs.imageGrants ?? { granted: [], pending: [] };
   const now = obs.observedAtS ?? 0;
   const wanted = new Set(wantedAccounts);
-  const claimed = rec.pending.filter((p) => current.has(p.uid)).map((p) => p.uid);
-  const expired = rec.pending.filter((p) => !current.has(p.uid) && !wanted.has(p.uid) && now - p.since > PENDING_TTL_S).map((p) => p.uid);
+  const claimed = rec.pending.filter((uid) => current.has(uid));
+  const stale = now - (rec.since ?? 0) > PENDING_TTL_S;
+  const expired = rec.pending.filter((uid) => !current.has(uid) && !wanted.has(uid) && stale);
   const owned = [...new Set([...rec.granted, ...claimed])];
   const add = wantedAccounts.filter((a) => !current.has(a));
   const remove = owned.filter((a) => current.has(a) && !wanted.has(a));
-  const gone = rec.granted.filter((a) => !current.has(a) && !add.includes(a));
-  const confirm = [...new Set([...add, ...claimed.filter((a) => wanted.has(a))])].sort();
+  const gone = rec.granted.filter((a) => !current.has(a) && !wanted.has(a));
+  // An account already recorded as ecs-share's needs no new intent when it is shared again (drift repair).
+  const intend = add.filter((a) => !rec.granted.includes(a));
+  const confirm = [...new Set([...intend, ...claimed.filter((a) => wanted.has(a))])].sort();
   const forget = [...new Set([...remove, ...gone, ...expired])].sort();
   const actions: PlanAction[] = [];
-  if (add.length) actions.push({ kind: 'writeGrantLedger', ref, intend: add });
+  if (intend.length) actions.push({ kind: 'writeGrantLedger', ref, intend });
   if (add.length) actions.push({ kind: 'shareImageAccounts', ref, add });
   if (remove.length) actions.push({ kind: 'unshareImageAccounts', ref, remove });
   if (confirm.length || forget.length) actions.push({ kind: 'writeGrantLedger', ref, confirm, forget });

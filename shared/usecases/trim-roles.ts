@@ -54,7 +54,7 @@ async function currentGrants(ctx: EngineContext, ref: ResourceRef): Promise<stri
   if (ref.type === 'image') {
     const image = await ctx.ports.ecs.getImage(ref.region, ref.id);
     const rec = readImageGrants(image?.tags ?? {}, ctx.cfg.ledgerKey);
-    for (const uid of [...rec.granted, ...rec.pending.map((p) => p.uid)]) out.push(`account:${uid}`);
+    for (const uid of [...rec.granted, ...rec.pending]) out.push(`account:${uid}`);
   }
   return out;
 }
@@ -161,7 +161,9 @@ export async function trimRoles(
       const first = planTrim(role, type, pass.needs[type], pass.regions, undefined, pass.outcomes);
       if (first.candidates === 0) continue; // steady state: nothing to take back, no extra calls
       const ledger = readTrustLedger(role.description);
-      const regions = [...new Set([...(ledger.regions ?? []), ...pass.regions, ...ctx.cfg.regions])];
+      // A record written before regions were recorded may hold grants asked anywhere: check every region then.
+      const asking = ledger.regions ?? (await ctx.ports.ecs.regions(ctx.cfg.regions[0] ?? pass.regions[0]));
+      const regions = [...new Set([...asking, ...pass.regions, ...ctx.cfg.regions])];
       const asked = await askedNow(ctx, type, regions, new Set(pass.regions));
       const { actions, held } = planTrim(role, type, pass.needs[type], pass.regions, asked, pass.outcomes);
       result.held.push(...held);

@@ -66,11 +66,12 @@ describe('planShares', () => {
   });
 
   it.each([
-    ['an intent whose share made it is claimed', [A], { granted: [], pending: [{ uid: A, since: 999_990 }] }, [account(A)], [{ kind: 'writeGrantLedger', confirm: [A], forget: [] }]],
-    ['an intent whose share made it but is no longer asked is taken back', [A], { granted: [], pending: [{ uid: A, since: 999_990 }] }, [], [{ kind: 'unshareImageAccounts', remove: [A] }, { kind: 'writeGrantLedger', confirm: [], forget: [A] }]],
-    ['a stale intent that never became a share is forgotten', [], { granted: [], pending: [{ uid: A, since: 1 }] }, [], [{ kind: 'writeGrantLedger', confirm: [], forget: [A] }]],
-    ['a fresh intent of another instance is left to it', [], { granted: [], pending: [{ uid: A, since: 999_990 }] }, [], []],
+    ['an intent whose share made it is claimed', [A], { granted: [], pending: [A], since: 999_990 }, [account(A)], [{ kind: 'writeGrantLedger', confirm: [A], forget: [] }]],
+    ['an intent whose share made it but is no longer asked is taken back', [A], { granted: [], pending: [A], since: 999_990 }, [], [{ kind: 'unshareImageAccounts', remove: [A] }, { kind: 'writeGrantLedger', confirm: [], forget: [A] }]],
+    ['a stale intent that never became a share is forgotten', [], { granted: [], pending: [A], since: 1 }, [], [{ kind: 'writeGrantLedger', confirm: [], forget: [A] }]],
+    ['a fresh intent of another instance is left to it', [], { granted: [], pending: [A], since: 999_990 }, [], []],
     ['a manual share is never claimed nor taken back', [C], { granted: [], pending: [] }, [], []],
+    ['an account recorded as its own and removed by hand is shared again without a new intent', [], { granted: [A], pending: [] }, [account(A)], [{ kind: 'shareImageAccounts', add: [A] }]],
   ])('%s', (_name, current, imageGrants, targets, expected) => {
     const actions = planShares(image({ imageAccounts: current, imageGrants }), targets);
     expect(actions).toEqual(expected.map((a) => expect.objectContaining(a)));
