@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildTrailEvent, EventBus, type CloudEvent, type EventDeliveryOptions, type EventListener } from './events';
+import { buildTrailEvent, EventBus, type CloudEvent, type DeadLetter, type DeliveryAttempt, type EventDeliveryOptions, type EventListener, type EventStats } from './events';
 import { Faults, serviceUnavailable, type FaultRule, type FaultRuleState, type RateLimit, type ThrottlingOptions } from './faults';
 import { isCallerAllowed, trustAllows } from './policy';
 import { actions as ecsActions } from './services/ecs';
@@ -157,11 +157,27 @@ export interface Emulator {
   /** windowMs: a perMinute window's length (default 60,000); retryAfter: per product, whether throttling sends x-acs-retry-after (default: no product does). */
   setThrottling(opts: { windowMs?: number; retryAfter?: Partial<Record<Product, boolean>> }): ThrottlingOptions;
   setLatency(ms: number): void;
+  /**
+   * Subscribes an EventBridge target. A listener that throws or rejects fails the delivery, which is then retried
+   * by the push retry strategy (setEventDelivery), as on-tag asks by failing its invocation.
+   */
   onEvent(fn: EventListener): () => void;
+  /**
+   * Merges delivery options: duplicates, reorder (+ batchSize), lose, delayMs, sink, seed, retryStrategy
+   * (BACKOFF_RETRY default, EXPONENTIAL_DECAY_RETRY), retryTimeScale (1 = real time), deadLetter (see events.ts).
+   */
   setEventDelivery(opts: EventDeliveryOptions): EventDeliveryOptions;
-  /** Events published so far (each once). */
+  /** Events published so far (each once, lost ones included). */
   events(): CloudEvent[];
-  /** Delivers events held by the reorder switch; resolves when delivered. */
+  /** Every delivery attempt (first tries and retries) with its outcome. */
+  eventAttempts(): DeliveryAttempt[];
+  /** Events that exhausted their retries while a dead-letter queue was configured. */
+  deadLetters(): DeadLetter[];
+  /** Events the `lose` switch dropped. */
+  lostEvents(): CloudEvent[];
+  /** Counters: published, lost, duplicated, attempts, failedAttempts, retries, succeeded, deadLettered, discarded. */
+  eventStats(): EventStats;
+  /** Delivers events held by the reorder switch; resolves when every delivery, delayed one and retry is done. */
   flushEvents(): Promise<void>;
   /** Resolves with the deliveries since the last drain once there are at least n. */
   waitForEvents(n?: number, timeoutMs?: number): Promise<CloudEvent[]>;
@@ -244,6 +260,10 @@ class EmulatorCore {
       onEvent: (fn) => core.bus.subscribe(fn),
       setEventDelivery: (o) => core.bus.setDelivery(o),
       events: () => core.bus.recent(),
+      eventAttempts: () => core.bus.attempts(),
+      deadLetters: () => core.bus.deadLetters(),
+      lostEvents: () => core.bus.lost(),
+      eventStats: () => core.bus.stats(),
       flushEvents: () => core.bus.flush(),
       waitForEvents: (n, t) => core.bus.waitFor(n, t),
       drainEvents: async () => {
@@ -251,7 +271,10 @@ class EmulatorCore {
         return core.bus.drain();
       },
       issueServiceCredentials: (a, r, s) => core.issueServiceCredentials(a, r, s),
-      stop: close,
+      stop: () => {
+        core.bus.close();
+        return close();
+      },
     };
   }
 
@@ -542,7 +565,12 @@ class EmulatorCore {
           return send(res, 200, { ms });
         }
         case 'GET /_emulator/events':
-          return send(res, 200, { events: this.bus.recent(), delivery: this.bus.deliveryOptions() });
+          return send(res, 200, {
+            events: this.bus.recent(), delivery: this.bus.deliveryOptions(), stats: this.bus.stats(),
+            deadLetters: this.bus.deadLetters(), lost: this.bus.lost().map((e) => e.id),
+          });
+        case 'GET /_emulator/events/attempts':
+          return send(res, 200, { attempts: this.bus.attempts() });
         case 'PUT /_emulator/events':
           return send(res, 200, { delivery: this.bus.setDelivery(json() as EventDeliveryOptions) });
         case 'POST /_emulator/events/flush':

@@ -45,7 +45,10 @@ describe('ECS tag-change events', () => {
     await emu.stop();
   });
   beforeEach(async () => {
-    emu.setEventDelivery({ duplicates: false, reorder: false, sink: null, seed: 1 });
+    emu.setEventDelivery({
+      duplicates: false, reorder: false, sink: null, seed: 1, lose: 0, delayMs: 0, deadLetter: false,
+      retryStrategy: 'BACKOFF_RETRY', retryTimeScale: 0.001,
+    });
     await emu.drainEvents();
     emu.setState(testState());
     received = [];
