@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     `ecs-share emulator listening on ${emulator.endpoint}`,
     `state: ${args.stateFile ?? 'demo state (scripts/emulator/demo-state.ts)'}`,
     `point the product at it:  export ALIBABA_CLOUD_ENDPOINT_OVERRIDE=${emulator.endpoint}`,
-    `admin API: ${emulator.endpoint}/_emulator/state, /_emulator/calls, /_emulator/faults, /_emulator/events ...`,
+    `admin API: ${emulator.endpoint}/_emulator/state, /_emulator/calls, /_emulator/faults, /_emulator/rate-limits, /_emulator/throttling, /_emulator/events ...`,
   ];
   if (!args.stateFile) {
     lines.push('demo accounts (root keys):');

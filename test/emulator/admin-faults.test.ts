@@ -246,6 +246,35 @@ describe('faults, rate limits and the admin surface', () => {
     });
   });
 
+  describe('severClient', () => {
+    it('drops the answer of the write in progress and never applies the calls queued behind it', async () => {
+      const s = testState();
+      s.accounts.push({ uid: '1000000000000077', accessKeys: [{ id: 'LTAIcrashingClient1', secret: 'crashingSecret1' }] });
+      emu.setState(s);
+      const doomed = sdkClients(emu.endpoint, { accessKeyId: 'LTAIcrashingClient1', accessKeySecret: 'crashingSecret1' });
+      let second: Promise<unknown> | undefined;
+      const off = emu.onWrite(async (call) => {
+        if (call.params.RoleName !== 'first') return;
+        // While this hook runs nothing else is applied: queue the client's next write, then cut the client off.
+        second = outcome(doomed.ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'second', assumeRolePolicyDocument: FC_TRUST })));
+        await new Promise((r) => setTimeout(r, 50));
+        emu.severClient('LTAIcrashingClient1');
+      });
+
+      const first = await outcome(doomed.ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'first', assumeRolePolicyDocument: FC_TRUST })));
+      const secondErr = await second;
+      off();
+      const names = emu.state.roles.filter((r) => r.accountId === '1000000000000077').map((r) => r.roleName);
+
+      expect(first).toBeInstanceOf(Error);
+      expect(secondErr).toBeInstanceOf(Error);
+      expect(names).toEqual(['first']);
+      expect(emu.calls({ action: 'CreateRole' }).map((c) => [c.params.RoleName, c.status, c.code, c.applied])).toEqual([
+        ['first', 0, 'ClientGone', true], ['second', 0, 'ClientGone', undefined],
+      ]);
+    });
+  });
+
   describe('rate limits and global latency', () => {
     it('throttles the (N+1)th call within a second, then lets calls through again after retry-after', async () => {
       emu.setRateLimit('ListRoles', { perSecond: 3, retryAfter: true });
