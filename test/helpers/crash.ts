@@ -52,7 +52,10 @@ const bundles = new Map<string, Promise<string>>();
 let workDir: string | undefined;
 
 function tempDir(): string {
-  workDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-share-crash-'));
+  if (!workDir) {
+    const dir = (workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-share-crash-')));
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
   return workDir;
 }
 
