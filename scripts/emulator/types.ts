@@ -332,9 +332,9 @@ export const DEFAULT_OPTIONS: EmulatorOptions = {
   legacyServiceKeySharing: false,
   imageShareQuota: 50,
   snapshotShareQuota: 64,
-  readyDelayMs: 0, // TODO(lead): 300 once a not-ready resource is a pending outcome (create-with-tags fails meanwhile)
-  readLagMs: 0, // TODO(lead): 100 once verification tolerates read lag (see the list in the H1a report)
-  uniqueShareNames: true, // TODO(lead): false once twin resource shares are planned over (apply.ts)
+  readyDelayMs: 300, // creation takes time in the real cloud (minutes); tests that need it instant set 0
+  readLagMs: 100, // reads the product verifies with lag behind writes; tests of an ideal world set 0
+  uniqueShareNames: false, // names are not documented unique
   fullImageSharing: false,
   resourceShareQuota: 1000,
   sharedResourceQuota: 1000,

@@ -300,7 +300,13 @@ async function settleGrantRecord(ctx: EngineContext, rest: PlanAction[]): Promis
   for (const a of rest) {
     if (a.kind !== 'writeGrantLedger' || !(a.confirm?.length || a.forget?.length)) continue;
     try {
-      const now = new Set(await ctx.ports.ecs.imageShareAccounts(a.ref.region, a.ref.id));
+      // The share list may lag behind the calls that did succeed: look again briefly before leaving them intents.
+      let now = new Set<string>();
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        now = new Set(await ctx.ports.ecs.imageShareAccounts(a.ref.region, a.ref.id));
+        if ((a.confirm ?? []).every((uid) => now.has(uid)) || attempt === 3) break;
+        await ctx.sleep(200 * attempt);
+      }
       const change = { confirm: (a.confirm ?? []).filter((uid) => now.has(uid)), forget: (a.forget ?? []).filter((uid) => !now.has(uid)) };
       if (change.confirm.length || change.forget.length) await ensureImageGrants(ctx, a.ref, change);
     } catch (e) {

@@ -135,6 +135,7 @@ describe('faults, rate limits and the admin surface', () => {
       emu.addFault({ action: 'CreateRole', kind: 'dropAfter', nth: 1 });
 
       const err = await outcome(ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'lost-answer', assumeRolePolicyDocument: FC_TRUST })));
+      await new Promise((r) => setTimeout(r, emu.state.options.readLagMs + 20)); // GetRole lags behind the write
       const role = await ram.getRole(new $Ram.GetRoleRequest({ roleName: 'lost-answer' }));
 
       expect(err).toBeInstanceOf(Error);

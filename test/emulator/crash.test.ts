@@ -71,6 +71,7 @@ describe('the crash harness', () => {
 
     expect(run.killed).toBe(true);
     expect(run.writes.at(-1)?.action).toBe('ModifyImageSharePermission');
+    await new Promise((r) => setTimeout(r, w.emu.state.options.readLagMs + 20)); // the share list lags behind
     expect(await imageShareAccounts(w, image)).toEqual([recipientUid(1)]);
   });
 

@@ -52,6 +52,12 @@ export function outcomeFor(list: Outcome[], id: string): Outcome {
   return hits[hits.length - 1];
 }
 
+/** Wait until every read shows what was just written (reads lag behind writes by the emulator's readLagMs). */
+export function afterReadLag(w: World): Promise<void> {
+  const ms = w.emu.state.options?.readLagMs ?? 0;
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms + 20)) : Promise.resolve();
+}
+
 /** Start a phase: forget the call log so writes() and calls() count only what follows. */
 export function phase(w: World): void {
   w.emu.clearCalls();

@@ -8,6 +8,7 @@ import * as $Ram from '@alicloud/ram20150501';
 import { DEMO, type EmulatorState, type Snapshot } from '../../scripts/emulator';
 import type { ReconcileSummary } from '../../shared/usecases/reconcile';
 import { startWorld, type World, type WorldOptions } from './world';
+import { afterReadLag } from './e2e';
 
 const checkpoints = new WeakMap<World, string>();
 
@@ -31,7 +32,8 @@ export async function reconcile(w: World, cmd: Record<string, unknown> = {}): Pr
 /** Reconcile and insist it finished cleanly (a setup step, not an assertion under test). */
 export async function reconcileOk(w: World, cmd: Record<string, unknown> = {}): Promise<ReconcileSummary> {
   const s = await reconcile(w, cmd);
-  if (!s.ok || !s.complete || s.errors.length) throw new Error(`setup reconcile failed: ${JSON.stringify(s)}`);
+  if (!s.ok || !s.complete || s.errors.length) throw new Error(`setup reconcile failed: ${JSON.stringify(s).slice(0, 2000)}`);
+  await afterReadLag(w); // a setup step: what follows reads what it wrote
   return s;
 }
 
@@ -55,30 +57,38 @@ export function withTaggedSnapshots(state: EmulatorState, count: number, tags: R
 }
 
 // ---------- hand edits by the owner (root keys), the drift reconcile must repair or leave alone ----------
+// Each returns once the edit is visible to every read: reads lag behind writes (the emulator's readLagMs), and a
+// person's hand edit is not followed by a reconcile within milliseconds.
 
 export async function setTrustPolicy(w: World, roleName: string, doc: unknown): Promise<void> {
   await w.owner.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName, newAssumeRolePolicyDocument: JSON.stringify(doc) }));
+  await afterReadLag(w);
 }
 
 export async function detachPolicy(w: World, roleName: string, policyName: string): Promise<void> {
   await w.owner.ram.detachPolicyFromRole(new $Ram.DetachPolicyFromRoleRequest({ roleName, policyName, policyType: 'Custom' }));
+  await afterReadLag(w);
 }
 
 export async function attachNewPolicy(w: World, roleName: string, policyName: string, doc: unknown): Promise<void> {
   await w.owner.ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName, policyDocument: JSON.stringify(doc) }));
   await w.owner.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName, policyName, policyType: 'Custom' }));
+  await afterReadLag(w);
 }
 
 export async function modifyImageShare(w: World, imageId: string, change: { add?: string[]; remove?: string[] }): Promise<void> {
   await w.owner.ecs.modifyImageSharePermission(
     new $Ecs.ModifyImageSharePermissionRequest({ regionId: DEMO.region, imageId, addAccount: change.add, removeAccount: change.remove }),
   );
+  await afterReadLag(w);
 }
 
 export async function disassociateTarget(w: World, shareId: string, target: string): Promise<void> {
   await w.owner.rs('DisassociateResourceShare', { RegionId: DEMO.region, ResourceShareId: shareId, Targets: [target] });
+  await afterReadLag(w);
 }
 
 export async function deleteImage(w: World, imageId: string): Promise<void> {
   await w.owner.ecs.deleteImage(new $Ecs.DeleteImageRequest({ regionId: DEMO.region, imageId }));
+  await afterReadLag(w);
 }
