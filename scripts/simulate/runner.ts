@@ -310,8 +310,16 @@ class Sim {
   // ---------- owner steps ----------
 
   async ownerStep(step: Step): Promise<void> {
-    const o = this.owner;
     this.releasePromises(step);
+    await this.ownerEdit(step);
+    // A person's edit is visible to every read only once the reads' lag has passed (the emulator's readLagMs): a
+    // product run within that window sees the world before the edit, which the next run repairs (converged checks).
+    const lag = this.emu.state.options?.readLagMs ?? 0;
+    if (lag > 0 && step.t.startsWith('drift')) await new Promise((r) => setTimeout(r, lag + 20));
+  }
+
+  private async ownerEdit(step: Step): Promise<void> {
+    const o = this.owner;
     switch (step.t) {
       case 'tag': {
         const res = resourceByName(step.r);
