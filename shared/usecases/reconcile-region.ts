@@ -16,6 +16,8 @@ export interface RegionRun {
   handle(items: Work[]): Promise<number>;
   /** Save the cursor. */
   checkpoint(): Promise<void>;
+  /** True once the time budget or maxResources is used up (no point reading another page). */
+  exhausted(): boolean;
 }
 
 const REVOKE_BATCH = 100;
@@ -62,6 +64,7 @@ export async function reconcileRegion(ctx: EngineContext, region: string, cp: Ch
       cp.pageToken = token = page.next;
       await run.checkpoint();
       if (!token) break;
+      if (run.exhausted()) return false; // the next page is read by the next run, once
     }
     cp.phase = next;
     cp.pageToken = undefined;

@@ -134,7 +134,7 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
 
   for (; cp.regionIndex < cp.regions.length; cp.regionIndex++, cp.phase = 'snapshots', cp.pageToken = undefined) {
     if (cp.phase === 'trim') break;
-    const done = await reconcileRegion(ctx, cp.regions[cp.regionIndex], cp, { handle, checkpoint });
+    const done = await reconcileRegion(ctx, cp.regions[cp.regionIndex], cp, { handle, checkpoint, exhausted: outOfBudget });
     if (!done) return finish(false);
   }
   cp.phase = 'trim';
