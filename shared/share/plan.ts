@@ -197,8 +197,21 @@ export function refusal(obs: ResourceObservation, targets: ShareTarget[], legacy
   return undefined;
 }
 
+/**
+ * The take-backs of a share plan: a resource that cannot be shared as asked (its key disabled, say) still stops being
+ * shared with what its valid tags no longer ask for; nothing is added. (A tag refused as a whole changes nothing.)
+ */
+export function takeBacksOnly(actions: PlanAction[]): PlanAction[] {
+  return actions.flatMap((a): PlanAction[] => {
+    if (a.kind === 'unshareImageAccounts' || a.kind === 'disassociateTargets' || a.kind === 'deleteResourceShare') return [a];
+    if (a.kind === 'writeGrantLedger' && a.forget?.length) return [{ kind: 'writeGrantLedger', ref: a.ref, confirm: [], forget: a.forget }];
+    return [];
+  });
+}
+
 export type Decision =
-  | { kind: 'refused'; code: string; reason: string }
+  /** `actions`: the take-backs that still apply (what the tags no longer ask is never kept because a key is off). */
+  | { kind: 'refused'; code: string; reason: string; actions: PlanAction[] }
   | { kind: 'notReady'; reason: string }
   | { kind: 'plan'; actions: PlanAction[] };
 
@@ -213,7 +226,7 @@ export function decide(
   opts: { legacyServiceKey: boolean; ownerUid: string; trustPolicyMaxLength: number },
 ): Decision {
   const refused = refusal(obs, targets, opts.legacyServiceKey);
-  if (refused) return { kind: 'refused', ...refused };
+  if (refused) return { kind: 'refused', ...refused, actions: takeBacksOnly(planShares(obs, targets)) };
   if (obs.notReady && targets.length) {
     return { kind: 'notReady', reason: `${obs.ref.id} is not ready yet (${obs.notReady}); it is shared once it is (the next event or timer run)` };
   }
@@ -223,7 +236,7 @@ export function decide(
     try {
       trustWrite(role!, a.kind === 'createRole' ? { add: a.grants, remove: [], regions: a.regions } : a, { ownerUid: opts.ownerUid, maxLength: opts.trustPolicyMaxLength });
     } catch (e) {
-      if (e instanceof LimitError) return { kind: 'refused', code: e.code, reason: e.reason };
+      if (e instanceof LimitError) return { kind: 'refused', code: e.code, reason: e.reason, actions: takeBacksOnly(planShares(obs, targets)) };
       throw e;
     }
   }

@@ -94,8 +94,10 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     const role = await roleFor(ctx, obs, targets, opts.roleCache);
     const decision = decide(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ownerUid: ctx.ownerUid, trustPolicyMaxLength: ctx.cfg.trustPolicyMaxLength });
     if (decision.kind === 'refused') {
-      log.warn('share refused', { code: decision.code, reason: decision.reason });
-      return outcome(ref, { outcome: 'refused', targets: names, reason: decision.reason, error: { code: decision.code, message: decision.reason }, dryRun: opts.dryRun });
+      actions = decision.actions;
+      if (!opts.dryRun && actions.length) await applyPlan(ctx, actions);
+      log.warn('share refused', { code: decision.code, reason: decision.reason, actions: actions.map((x) => x.kind) });
+      return outcome(ref, { outcome: 'refused', targets: names, reason: decision.reason, error: { code: decision.code, message: decision.reason }, actions, dryRun: opts.dryRun });
     }
     if (decision.kind === 'notReady') {
       log.info('resource not ready yet', { outcome: 'pending', reason: decision.reason });

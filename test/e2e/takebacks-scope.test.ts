@@ -7,7 +7,7 @@ import { DEMO, type EmulatorState } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { sdkClients } from '../helpers/sdk';
 import { e2eState, E2E } from '../helpers/states';
-import { IMAGE_ROLE, SNAPSHOT_ROLE, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use } from '../helpers/e2e';
+import { IMAGE_ROLE, SNAPSHOT_ROLE, afterReadLag, imageShareAccounts, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use } from '../helpers/e2e';
 import { productCalls, reconcile, reconcileOk, reconcileWorld } from '../helpers/reconcile';
 
 const HZ = DEMO.region;
@@ -293,3 +293,27 @@ describe('a lost DeleteResourceShare answer', () => {
   });
 });
 
+
+describe('a resource refused because its key is disabled, retagged meanwhile', () => {
+  let w: World;
+  const image = DEMO.images.cmk;
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    await tagAndDeliver(w, image, DEMO.externalRecipient.uid);
+    w.emu.state.keys!.find((k) => k.keyId === DEMO.cmkId)!.state = 'Disabled';
+  });
+  afterAll(() => w.stop());
+
+  it('still stops sharing with the account its tag no longer names, so re-enabling the key gives it nothing back', async () => {
+    const out = await tagAndDeliver(w, image, rootMember);
+
+    expect(out.find((o) => o.resourceId === image)).toMatchObject({ outcome: 'refused', error: { code: 'KeyNotEnabled' }, actions: [expect.objectContaining({ kind: 'unshareImageAccounts', remove: [DEMO.externalRecipient.uid] }), expect.objectContaining({ kind: 'writeGrantLedger' })] });
+    w.emu.state.keys!.find((k) => k.keyId === DEMO.cmkId)!.state = 'Enabled';
+    await afterReadLag(w);
+    expect(await imageShareAccounts(w, image)).toEqual([]);
+    expect(await use(w, DEMO.externalRecipient.uid, image)).toMatchObject({ ok: false });
+    // and the account now asked for gets it once the key works again
+    await reconcile(w);
+    expect(await use(w, rootMember, image)).toMatchObject({ ok: true });
+  });
+});
