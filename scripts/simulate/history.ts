@@ -43,7 +43,12 @@ export interface CrashSpec {
   /** Which invocation of the step crashes (index into the step's invocations; wraps around). */
   invocation: number;
   afterWrites: number;
+  /** Or crash right after the invocation's first write of this action (the seams between two writes that matter). */
+  afterAction?: string;
 }
+
+/** Writes whose next write is the one that records or confirms them: where a crash would leave an orphan. */
+const SEAMS = ['ModifyImageSharePermission', 'TagResources', 'UpdateRole', 'CreateResourceShare', 'CreatePolicyVersion', 'DeletePolicy'];
 
 export type Step =
   | { t: 'tag'; r: string; tags: Record<string, Target[]> }
@@ -103,7 +108,9 @@ function drawFaults(r: Rng): FaultSpec | undefined {
 }
 
 function drawCrash(r: Rng): CrashSpec | undefined {
-  return r.chance(0.25) ? { invocation: r.int(0, 7), afterWrites: r.int(1, 5) } : undefined;
+  if (!r.chance(0.25)) return undefined;
+  const spec: CrashSpec = { invocation: r.int(0, 7), afterWrites: r.int(1, 5) };
+  return r.chance(0.5) ? { ...spec, afterAction: r.pick(SEAMS) } : spec;
 }
 
 function drawTargets(r: Rng): Target[] {
@@ -244,8 +251,12 @@ export function describeStep(s: Step): string {
     case 'accept':
       return 'external recipients accept their invitations';
     case 'deliver':
-      return `deliver events (seed ${s.seed}) on ${s.instances} instance(s)${s.during ? ` while the owner does "${describeStep(s.during.step)}" after ${s.during.delayMs} ms` : ''}${s.reconcile ? ` + concurrent reconcile${s.reconcile.maxResources ? ` maxResources=${s.reconcile.maxResources}` : ''}` : ''}${faultText(s.faults)}${s.crash ? ` crash(invocation ${s.crash.invocation}, after write ${s.crash.afterWrites})` : ''}`;
+      return `deliver events (seed ${s.seed}) on ${s.instances} instance(s)${s.during ? ` while the owner does "${describeStep(s.during.step)}" after ${s.during.delayMs} ms` : ''}${s.reconcile ? ` + concurrent reconcile${s.reconcile.maxResources ? ` maxResources=${s.reconcile.maxResources}` : ''}` : ''}${faultText(s.faults)}${s.crash ? ` crash(invocation ${s.crash.invocation}, ${crashPoint(s.crash)})` : ''}`;
     case 'reconcile':
-      return `reconcile${s.maxResources ? ` maxResources=${s.maxResources}` : ''}${faultText(s.faults)}${s.crash ? ` crash(after write ${s.crash.afterWrites})` : ''}`;
+      return `reconcile${s.maxResources ? ` maxResources=${s.maxResources}` : ''}${faultText(s.faults)}${s.crash ? ` crash(${crashPoint(s.crash)})` : ''}`;
   }
+}
+
+function crashPoint(c: CrashSpec): string {
+  return c.afterAction ? `after its first ${c.afterAction}` : `after write ${c.afterWrites}`;
 }

@@ -10,6 +10,8 @@ import { isWriteAction } from '../emulator';
 export interface CrashPlan {
   /** Crash right after this many of the invocation's writes were applied (1-based). */
   afterWrites: number;
+  /** Or right after the invocation's first write of this action. */
+  afterAction?: string;
   writes: number;
   crashed: boolean;
   /** Called once, at the moment of the crash (the simulator freezes the checkpoint file there). */
@@ -72,7 +74,7 @@ export async function startProxy(target: string): Promise<Proxy> {
             }
             if (write && crash) {
               crash.writes++;
-              if (crash.writes >= crash.afterWrites) {
+              if (crash.afterAction ? action === crash.afterAction : crash.writes >= crash.afterWrites) {
                 crash.crashed = true;
                 stats.crashes++;
                 crash.onCrash?.();

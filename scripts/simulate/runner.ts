@@ -188,7 +188,7 @@ class Sim {
     let frozen: { at: boolean; content: string | null } = { at: false, content: null };
     if (crash) {
       this.proxy.crashes.set(ctx.credentials!.accessKeyId!, {
-        afterWrites: crash.afterWrites, writes: 0, crashed: false,
+        afterWrites: crash.afterWrites, afterAction: crash.afterAction, writes: 0, crashed: false,
         onCrash: () => {
           // A dead process writes no checkpoint: keep the file as it was at the moment of the crash.
           frozen = { at: true, content: fs.existsSync(this.checkpointFile) ? fs.readFileSync(this.checkpointFile, 'utf8') : null };
@@ -312,10 +312,12 @@ class Sim {
   async ownerStep(step: Step): Promise<void> {
     this.releasePromises(step);
     await this.ownerEdit(step);
-    // A person's edit is visible to every read only once the reads' lag has passed (the emulator's readLagMs): a
-    // product run within that window sees the world before the edit, which the next run repairs (converged checks).
+    // A person's edit of a role, policy or share is visible to every read only once the reads' lag has passed (the
+    // emulator's readLagMs). A product write within that window works from the world before the edit: it may undo a
+    // drift (repaired by the next run) or, RAM having no conditional write, overwrite a hand-written statement (the
+    // README's limits say so). The histories model a person who edits between runs, not within 100 ms of one.
     const lag = this.emu.state.options?.readLagMs ?? 0;
-    if (lag > 0 && step.t.startsWith('drift')) await new Promise((r) => setTimeout(r, lag + 20));
+    if (lag > 0 && (step.t === 'handTrust' || step.t === 'manualShare' || step.t.startsWith('drift'))) await new Promise((r) => setTimeout(r, lag + 20));
   }
 
   private async ownerEdit(step: Step): Promise<void> {

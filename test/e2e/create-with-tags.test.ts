@@ -15,23 +15,29 @@ describe('resources created with a share-with tag', () => {
     w.emu.clearCalls();
   });
   afterAll(() => w.stop());
-  const untilReady = () => new Promise((r) => setTimeout(r, w.emu.state.options.readyDelayMs + 50));
+
+  /**
+   * The create event arrives while the resource is not ready: on-tag fails the invocation so EventBridge delivers it
+   * again (the trigger's retry strategy spans a day), and nothing is written meanwhile; delivered once it is ready,
+   * the same event shares it.
+   */
+  async function shareOnceReady(id: string): Promise<void> {
+    await w.emu.flushEvents();
+    w.emu.clearCalls();
+    const event = w.emu.events().filter((e) => JSON.stringify(e.data).includes(id)).at(-1)!;
+    await expect(w.invoke('on-tag', event)).rejects.toMatchObject({ code: 'TransientFailure', message: expect.stringContaining('NotReady') });
+    expect(w.emu.writes().filter((c) => c.caller?.type === 'role')).toEqual([]);
+    await new Promise((r) => setTimeout(r, w.emu.state.options.readyDelayMs + 50));
+    expect(outcomes([await w.invoke('on-tag', event)]).map((r) => [r.resourceId, r.outcome])).toEqual([[id, 'shared']]);
+    await afterReadLag(w);
+  }
 
   it('shares a snapshot created from an encrypted disk with the tag, and not its disk or source', async () => {
     const created = await w.owner.ecs.createSnapshot(
       new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', snapshotName: 'nightly', tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.rdRecipient.uid })] }),
     );
     const id = created.body!.snapshotId!;
-    // The create event arrives while the resource is not ready: on-tag fails the invocation so EventBridge delivers it
-    // again (the trigger's retry strategy spans a day), nothing is written meanwhile.
-    await w.emu.flushEvents();
-    w.emu.clearCalls();
-    const event = w.emu.events().filter((e) => JSON.stringify(e.data).includes(id)).at(-1)!;
-    await expect(w.invoke('on-tag', event)).rejects.toMatchObject({ code: 'TransientFailure', message: expect.stringContaining('NotReady') });
-    expect(w.emu.writes().filter((c) => c.caller?.type === 'role')).toEqual([]);
-    await untilReady();
-    expect(outcomes([await w.invoke('on-tag', event)]).map((r) => [r.resourceId, r.outcome])).toEqual([[id, 'shared']]);
-    await afterReadLag(w);
+    await shareOnceReady(id);
     expect((await toolShare(w, id))?.targets.map((t) => t.id)).toEqual([DEMO.rdRecipient.uid]);
     expect(await use(w, DEMO.rdRecipient.uid, id)).toMatchObject({ ok: true });
   });
@@ -41,16 +47,7 @@ describe('resources created with a share-with tag', () => {
       new $Ecs.CopyImageRequest({ regionId: DEMO.region, imageId: DEMO.images.cmk, destinationRegionId: DEMO.region, tag: [new $Ecs.CopyImageRequestTag({ key: 'share-with', value: DEMO.externalRecipient.uid })] }),
     );
     const id = copied.body!.imageId!;
-    // The create event arrives while the resource is not ready: on-tag fails the invocation so EventBridge delivers it
-    // again (the trigger's retry strategy spans a day), nothing is written meanwhile.
-    await w.emu.flushEvents();
-    w.emu.clearCalls();
-    const event = w.emu.events().filter((e) => JSON.stringify(e.data).includes(id)).at(-1)!;
-    await expect(w.invoke('on-tag', event)).rejects.toMatchObject({ code: 'TransientFailure', message: expect.stringContaining('NotReady') });
-    expect(w.emu.writes().filter((c) => c.caller?.type === 'role')).toEqual([]);
-    await untilReady();
-    expect(outcomes([await w.invoke('on-tag', event)]).map((r) => [r.resourceId, r.outcome])).toEqual([[id, 'shared']]);
-    await afterReadLag(w);
+    await shareOnceReady(id);
     expect(await imageShareAccounts(w, id)).toEqual([DEMO.externalRecipient.uid]);
     expect(await imageShareAccounts(w, DEMO.images.cmk)).toEqual([]);
     expect(await use(w, DEMO.externalRecipient.uid, id)).toMatchObject({ ok: true });
