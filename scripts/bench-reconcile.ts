@@ -64,7 +64,7 @@ export function steadyState(snapshotCount: number, imageCount: number): Emulator
     });
   }
   const trust = JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: RECIPIENTS.map((u) => `${u}@ecs.aliyuncs.com`) } }] });
-  const description = writeTrustLedger('Managed by ecs-share.', { accounts: RECIPIENTS, rds: [], folders: [] });
+  const description = writeTrustLedger('Managed by ecs-share.', { accounts: RECIPIENTS, rds: [], folders: [], regions: [...REGIONS] });
   const roles: Role[] = [];
   const policies: CustomPolicy[] = [];
   for (const type of ['snapshot', 'image'] as const) {
