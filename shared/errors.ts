@@ -93,7 +93,7 @@ const BUSY = new Set(['OperationConflict', 'IncorrectImageStatus', 'IncorrectSna
  */
 export function classify(err: CloudError): ErrorClass {
   const c = err.code;
-  if (/^Throttling/i.test(c) || BUSY.has(c) || /^IncorrectImageStatus|^IncorrectSnapshotStatus|^Operation\.Conflict/.test(c)) return 'retryable';
+  if (/Throttling/i.test(c) || BUSY.has(c) || /^IncorrectImageStatus|^IncorrectSnapshotStatus|^Operation\.Conflict/.test(c)) return 'retryable';
   if (c === 'RequestTimeout' || NETWORK_CODES.has(c)) return 'retryable';
   if (err.status !== undefined && err.status >= 500) return 'retryable';
   if (/please retry|try again later/i.test(err.message)) return 'retryable';
