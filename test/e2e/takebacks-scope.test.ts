@@ -1,6 +1,7 @@
 // Regression tests for issue 7: the take-backs must never cut off a resource still asked for, whatever the region
 // list of a pass, whatever happens between the runs of a resumed pass, and whatever other resource is broken.
 // Judged from the recipient's side (can it use the resource?) and the owner's (what the role and policy hold).
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as $Ecs from '@alicloud/ecs20140526';
 import { DEMO, type EmulatorState } from '../../scripts/emulator';
@@ -8,7 +9,7 @@ import type { World } from '../helpers/world';
 import { sdkClients } from '../helpers/sdk';
 import { e2eState, E2E } from '../helpers/states';
 import { IMAGE_ROLE, SNAPSHOT_ROLE, afterReadLag, imageShareAccounts, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use } from '../helpers/e2e';
-import { productCalls, reconcile, reconcileOk, reconcileWorld } from '../helpers/reconcile';
+import { checkpointFile, productCalls, reconcile, reconcileOk, reconcileWorld } from '../helpers/reconcile';
 
 const HZ = DEMO.region;
 const SH = 'cn-shanghai';
@@ -315,5 +316,24 @@ describe('a resource refused because its key is disabled, retagged meanwhile', (
     // and the account now asked for gets it once the key works again
     await reconcile(w);
     expect(await use(w, rootMember, image)).toMatchObject({ ok: true });
+  });
+});
+
+describe('a checkpoint older than SHARE_CHECKPOINT_MAX_AGE_S', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState(), env: { SHARE_CHECKPOINT_MAX_AGE_S: '3600' } });
+    await tag(w, E2E.spareSnapshots[0], member);
+  });
+  afterAll(() => w.stop());
+
+  it('is not resumed: the pass starts afresh and shares what the stale cursor would have skipped', async () => {
+    const stale = { version: 2, startedAt: new Date(Date.now() - 2 * 3600_000).toISOString(), regions: [HZ], regionIndex: 0, phase: 'revoke', needs: { snapshot: { grants: [], keys: [] }, image: { grants: [], keys: [] } }, processed: 0 };
+    fs.writeFileSync(checkpointFile(w), JSON.stringify(stale));
+
+    const s = await reconcile(w);
+
+    expect(s).toMatchObject({ ok: true, complete: true, resumed: false });
+    expect(s.results.find((r) => r.resourceId === E2E.spareSnapshots[0])).toMatchObject({ outcome: 'shared' });
   });
 });
