@@ -37,6 +37,8 @@ export const HANDLED_EVENT_NAMES = [
 ] as const;
 
 const ACTIONTRAIL_TYPE = /^ecs:ActionTrail:(ApiCall|ConsoleOperation)$/i;
+/** ECS's system event when a snapshot (created or copied) is ready: the share that waited for it can be made. */
+export const SNAPSHOT_READY_TYPE = 'ecs:Snapshot:CreateSnapshotCompleted';
 const RESOURCE_ID = /^[sm]-[A-Za-z0-9]{4,64}$/;
 const ACCOUNT_ID = /^\d{16}$/;
 const REGION = /^[a-z]{2,}(-[a-z0-9]+)+$/;
@@ -183,6 +185,7 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
   const eventId = (isRecord(data) ? str(data.eventId) : undefined) ?? str(item.id);
   const skip = (reason: string) => ({ eventId, events: [], skipped: [{ eventId, reason }] });
 
+  if (envelope && str(item.type)?.toLowerCase() === SNAPSHOT_READY_TYPE.toLowerCase()) return snapshotReady(item, data, eventId);
   if (envelope && !ACTIONTRAIL_TYPE.test(str(item.type) ?? '')) {
     return skip(`event type ${clip(str(item.type) ?? '(none)')} is not an ECS ActionTrail API call or console operation`);
   }
@@ -237,6 +240,25 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
     .map((kind) => ({ ...base, ...(accountId ? { accountId } : {}), resourceType: kind, resourceIds: byKind[kind], tagKeys }));
   if (events.length === 0) skipped.push({ eventId, reason: `no snapshot or image id in the ${eventName} event` });
   return { eventId, events, skipped };
+}
+
+/**
+ * A snapshot became ready (documented fields in `data`, or under `content` as CloudMonitor shows them; the id also
+ * in the subject's ARN): re-read and share it like a tag event. A failed creation names nothing to share.
+ */
+function snapshotReady(item: Record<string, unknown>, data: unknown, eventId: string | undefined): { eventId?: string; events: TagEvent[]; skipped: Skipped[] } {
+  const skip = (reason: string) => ({ eventId, events: [], skipped: [{ eventId, reason }] });
+  const body = isRecord(data) ? (isRecord(data.content) ? data.content : data) : {};
+  const result = str(body.result);
+  if (result && result !== 'accomplished') return skip(`the snapshot was not created (${clip(result)})`);
+  const arn = /^acs:ecs:([a-z0-9-]+):(\d*):snapshot\/(s-[A-Za-z0-9]+)$/.exec(str(item.subject) ?? (isRecord(data) ? str(data.resourceId) : undefined) ?? '');
+  const id = str(body.snapshotId) ?? arn?.[3];
+  const region = str(item.aliyunregionid) ?? (isRecord(data) ? str(data.regionId) : undefined) ?? arn?.[1];
+  if (!id || !RESOURCE_ID.test(id) || kindOfId(id) !== 'snapshot') return skip(`no valid snapshot id in the ${SNAPSHOT_READY_TYPE} event (${clip(id ?? 'none')})`);
+  if (!region || !REGION.test(region)) return skip(`no valid region in the event (${clip(region ?? 'none')})`);
+  const accountId = [item.aliyunaccountid, arn?.[2]].find((a): a is string => typeof a === 'string' && ACCOUNT_ID.test(a));
+  const event: TagEvent = { eventId: eventId ?? `ready:${region}:${id}`, eventName: 'CreateSnapshotCompleted', region, resourceType: 'snapshot', resourceIds: [id], tagKeys: [], ...(accountId ? { accountId } : {}) };
+  return { eventId, events: [event], skipped: [] };
 }
 
 type Candidate = { id: string; kind?: ResourceKind };

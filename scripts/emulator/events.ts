@@ -104,6 +104,33 @@ function userIdentity(caller: Caller): Record<string, unknown> {
   };
 }
 
+/**
+ * ECS's system event when a snapshot (made or copied) is ready, as EventBridge delivers it on the default bus:
+ * type `ecs:Snapshot:CreateSnapshotCompleted`, the documented `content` fields (result, snapshotId, snapshotName,
+ * snapshotType user|timer|copied, diskId, startTime, endTime) in `data`. Typed as a CloudEvent for the bus, which
+ * carries any event; its `data` is not an ActionTrail record.
+ */
+export function buildSnapshotCompletedEvent(s: { accountId: string; region: string; snapshotId: string; name?: string; diskId?: string; copied: boolean; startTime: string; endTime: Date }): CloudEvent {
+  return {
+    id: randomUUID(),
+    source: 'acs.ecs',
+    specversion: '1.0',
+    type: 'ecs:Snapshot:CreateSnapshotCompleted' as CloudEvent['type'],
+    subject: `acs:ecs:${s.region}:${s.accountId}:snapshot/${s.snapshotId}`,
+    time: s.endTime.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    datacontenttype: 'application/json;charset=utf-8',
+    aliyunaccountid: s.accountId,
+    aliyunpublishtime: s.endTime.toISOString(),
+    aliyuneventbusname: 'default',
+    aliyunregionid: s.region,
+    aliyunpublishaddr: '127.0.0.1',
+    data: {
+      result: 'accomplished', snapshotId: s.snapshotId, snapshotName: s.name ?? '', snapshotType: s.copied ? 'copied' : 'user',
+      diskId: s.diskId ?? '', startTime: s.startTime, endTime: s.endTime.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    } as unknown as CloudEvent['data'],
+  };
+}
+
 /** Builds the CloudEvent for a successful ECS call, or undefined for calls that EventBridge would not deliver here. */
 export function buildTrailEvent(call: CompletedCall): CloudEvent | undefined {
   if (!TAG_ACTIONS.has(call.action) && !CREATE_ACTIONS[call.action]) return undefined;

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildTrailEvent, EventBus, type CloudEvent, type DeadLetter, type DeliveryAttempt, type EventDeliveryOptions, type EventListener, type EventStats } from './events';
+import { buildSnapshotCompletedEvent, buildTrailEvent, EventBus, type CloudEvent, type DeadLetter, type DeliveryAttempt, type EventDeliveryOptions, type EventListener, type EventStats } from './events';
 import { Faults, serviceUnavailable, type FaultRule, type FaultRuleState, type RateLimit, type ThrottlingOptions } from './faults';
 import { isCallerAllowed, trustAllows } from './policy';
 import { actions as ecsActions } from './services/ecs';
@@ -218,6 +218,8 @@ class EmulatorCore {
   private seq = 0;
   readonly faults = new Faults();
   readonly bus = new EventBus();
+  /** Stopped: timers that fire later publish nothing. */
+  closed = false;
   private handlerQueue: Promise<unknown> = Promise.resolve();
   readonly writeHooks = new Set<WriteHook>();
   /** Access keys whose client is gone (severClient): their waiting requests are never applied, answers never sent. */
@@ -272,6 +274,7 @@ class EmulatorCore {
       },
       issueServiceCredentials: (a, r, s) => core.issueServiceCredentials(a, r, s),
       stop: () => {
+        core.closed = true;
         core.bus.close();
         return close();
       },
@@ -512,6 +515,23 @@ class EmulatorCore {
       userAgent: headerValue(req, 'user-agent'), sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, ''),
     });
     if (event) this.bus.publish(event);
+    if ((ctx.action === 'CreateSnapshot' || ctx.action === 'CopySnapshot') && typeof result.SnapshotId === 'string') this.announceWhenReady(ctx, result.SnapshotId);
+  }
+
+  /** ECS tells EventBridge when a snapshot it is making is ready (Snapshot:CreateSnapshotCompleted). */
+  private announceWhenReady(ctx: CallContext, snapshotId: string): void {
+    const snap = this.state.snapshots.find((x) => x.snapshotId === snapshotId);
+    if (!snap) return;
+    const publish = () => {
+      if (this.closed) return;
+      this.bus.publish(buildSnapshotCompletedEvent({
+        accountId: snap.accountId, region: snap.region, snapshotId, name: snap.name, diskId: snap.sourceDiskId,
+        copied: ctx.action === 'CopySnapshot', startTime: snap.creationTime ?? new Date().toISOString(), endTime: new Date(),
+      }));
+    };
+    const wait = snap.readyAt === undefined ? 0 : Math.max(0, snap.readyAt - Date.now());
+    const timer = setTimeout(publish, wait);
+    timer.unref?.();
   }
 
   // ---------- admin ----------

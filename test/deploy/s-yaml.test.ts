@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { HANDLED_EVENT_NAMES } from '../../shared/events';
+import { HANDLED_EVENT_NAMES, SNAPSHOT_READY_TYPE } from '../../shared/events';
 import { FUNCTION_ROLE } from '../../scripts/function-role';
 
 const root = path.resolve(__dirname, '../..');
@@ -80,6 +80,11 @@ describe('s.yaml', () => {
     const run = trigger('eventbridge')?.triggerConfig.runOptions as { retryStrategy?: { PushRetryStrategy?: string }; errorsTolerance?: string; mode?: string };
     expect(run).toMatchObject({ mode: 'event-driven', retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' }, errorsTolerance: 'ALL' });
     expect(fs.readFileSync(path.join(root, 'README.md'), 'utf8')).toContain('EXPONENTIAL_DECAY_RETRY');
+  });
+
+  it("routes ECS's snapshot-ready event to on-tag, the event its parser reads", () => {
+    const ready = (s.resources['on-tag'].props.triggers ?? []).find((t) => String(t.triggerConfig.eventRuleFilterPattern ?? '').includes('CreateSnapshotCompleted'));
+    expect(JSON.parse(String(ready?.triggerConfig.eventRuleFilterPattern))).toEqual({ source: ['acs.ecs'], type: [SNAPSHOT_READY_TYPE] });
   });
 
   it('puts the EventBridge trigger on the on-tag function', () => {

@@ -42,6 +42,24 @@ describe('resources created with a share-with tag', () => {
     expect(await use(w, DEMO.rdRecipient.uid, id)).toMatchObject({ ok: true });
   });
 
+  it('shares a snapshot from the ECS event that says it is ready (Snapshot:CreateSnapshotCompleted)', async () => {
+    const created = await w.owner.ecs.createSnapshot(
+      new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', snapshotName: 'hourly', tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.rdRecipient.uid })] }),
+    );
+    const id = created.body!.snapshotId!;
+    await w.deliverEvents().catch(() => undefined); // the create event: not ready yet
+    await new Promise((r) => setTimeout(r, w.emu.state.options.readyDelayMs + 100));
+    await w.emu.flushEvents();
+    const ready = w.emu.events().filter((e) => e.type === ('ecs:Snapshot:CreateSnapshotCompleted' as string) && e.subject.endsWith(id));
+    expect(ready).toHaveLength(1);
+
+    const results = outcomes([await w.invoke('on-tag', ready[0])]);
+
+    expect(results.map((r) => [r.resourceId, r.outcome])).toEqual([[id, 'shared']]);
+    await afterReadLag(w);
+    expect(await use(w, DEMO.rdRecipient.uid, id)).toMatchObject({ ok: true });
+  });
+
   it('shares an image copied with the tag, leaving the source image unshared', async () => {
     const copied = await w.owner.ecs.copyImage(
       new $Ecs.CopyImageRequest({ regionId: DEMO.region, imageId: DEMO.images.cmk, destinationRegionId: DEMO.region, tag: [new $Ecs.CopyImageRequestTag({ key: 'share-with', value: DEMO.externalRecipient.uid })] }),

@@ -200,7 +200,7 @@ describe('parseInvocation skips with a reason', () => {
   it.each<[string, unknown, RegExp]>([
     ['a failed call', cloudEvent({ errorCode: 'Throttling', requestParameters: { ResourceId: 's-aaaa1' } }), /failed \(Throttling\)/],
     ['another service under an ECS type', cloudEvent({ serviceName: 'Oss', requestParameters: { ResourceId: 's-aaaa1' } }), /service Oss is not ECS/],
-    ['a system event type', cloudEvent({}, { type: 'ecs:Snapshot:CreateSnapshotCompleted' }), /not an ECS ActionTrail/],
+    ['another system event type', cloudEvent({}, { type: 'ecs:Instance:StateChange' }), /not an ECS ActionTrail/],
     ['another event name', cloudEvent({ eventName: 'DeleteSnapshot', requestParameters: { SnapshotId: 's-aaaa1' } }), /DeleteSnapshot does not affect sharing/],
     ['another resource type', cloudEvent({ requestParameters: { ResourceType: 'instance', 'ResourceId.1': 'i-bp1aaaa' } }), /resource type instance/],
     ['an event without ids', cloudEvent({ requestParameters: { ResourceType: 'snapshot' } }), /no snapshot or image id/],
@@ -269,5 +269,33 @@ describe('parseInvocation routes other invocations', () => {
     const inv = parseInvocation(raw);
     expect(inv.kind).toBe('invalid');
     expect(inv.kind === 'invalid' && inv.error).toMatch(error);
+  });
+});
+
+describe("ECS's snapshot-ready event", () => {
+  const ready = (data: Record<string, unknown>, envelope: Record<string, unknown> = {}) => ({
+    id: 'ready-1', source: 'acs.ecs', specversion: '1.0', type: 'ecs:Snapshot:CreateSnapshotCompleted',
+    subject: `acs:ecs:cn-shanghai:${OWNER}:snapshot/s-ready0001`, aliyunaccountid: OWNER, aliyunregionid: 'cn-shanghai', ...envelope, data,
+  });
+
+  it.each([
+    ['the documented fields in data', ready({ result: 'accomplished', snapshotId: 's-ready0001', snapshotType: 'user' })],
+    ['the fields under content, as CloudMonitor shows them', ready({ name: 'Snapshot:CreateSnapshotCompleted', content: { result: 'accomplished', snapshotId: 's-ready0001' } })],
+    ['the id only in the subject', ready({})],
+  ])('names the snapshot to share from %s', (_name, event) => {
+    expect(parseInvocation(event)).toEqual({
+      kind: 'events', skipped: [],
+      events: [{ eventId: 'ready-1', eventName: 'CreateSnapshotCompleted', region: 'cn-shanghai', accountId: OWNER, resourceType: 'snapshot', resourceIds: ['s-ready0001'], tagKeys: [] }],
+    });
+  });
+
+  it('skips a failed creation with the reason', () => {
+    const out = parseInvocation(ready({ result: 'failed', snapshotId: 's-ready0001' }));
+    expect(out).toMatchObject({ kind: 'events', events: [], skipped: [{ reason: expect.stringContaining('not created (failed)') }] });
+  });
+
+  it('skips an event naming no valid snapshot', () => {
+    const out = parseInvocation(ready({ snapshotId: 'm-notasnap' }, { subject: 'nothing' }));
+    expect(out).toMatchObject({ kind: 'events', events: [], skipped: [{ reason: expect.stringContaining('no valid snapshot id') }] });
   });
 });
