@@ -630,9 +630,14 @@ class Sim {
       }
       if (this.manual && res.name === MANUAL_IMAGE && !accounts.includes(ACCOUNTS.M)) this.violate('foreign', -1, `the manual share of ${res.name} with M was taken back`);
       const tags = await api.tagsOf(o, res.id);
-      const ledger = Object.entries(tags).filter(([k]) => /^ecs-share:granted(\.\d+)?$/.test(k)).flatMap(([, v]) => v.split(/[\s,]+/).filter(Boolean));
+      const tokens = Object.entries(tags).filter(([k]) => /^ecs-share:granted(\.\d+)?$/.test(k)).flatMap(([, v]) => v.split(/[\s,]+/).filter(Boolean));
+      // Confirmed grants (`<uid>`) must all be asked for; an intent (`+<uid>`) grants nothing unless the image is shared
+      // with it (then the share list above reports it), and is forgotten once stale, so only a shared one counts.
+      const ledger = tokens.filter((t) => /^\d{16}$/.test(t));
+      const intents = tokens.filter((t) => /^\+\d{16}$/.test(t)).map((t) => t.slice(1));
       for (const a of ledger) if (!askedAccounts.has(a)) this.violate('leaked', -1, `${res.name}'s ecs-share:granted record still holds ${nameOf(a)}, which its tags do not ask for`);
-      if (this.manual && res.name === MANUAL_IMAGE && ledger.includes(ACCOUNTS.M)) this.violate('foreign', -1, `${res.name}'s ecs-share:granted record claims M, which the owner shared by hand`);
+      const claims = [...ledger, ...intents.filter((a) => accounts.includes(a))];
+      if (this.manual && res.name === MANUAL_IMAGE && claims.includes(ACCOUNTS.M)) this.violate('foreign', -1, `${res.name}'s ecs-share:granted record claims M, which the owner shared by hand`);
     }
     // Resource shares named ecs-share-<id>.
     const shares = (await api.resourceShares(o)).filter((s) => s.name.startsWith('ecs-share-') && s.status === 'Active');
