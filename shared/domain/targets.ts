@@ -219,9 +219,8 @@ function byShareKeyOrder(base: string) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Per-image grant ledger: the accounts the tool added through ModifyImageSharePermission, kept in
-// tags on the image itself (`ecs-share:granted`, `ecs-share:granted.2`, …, each value ≤128
-// characters, UIDs separated by commas). Revocation removes only these, never a manual share.
+// Per-image grant ledger keys (`ecs-share:granted`, `ecs-share:granted.2`, …): what they hold is
+// domain/image-grants.ts (confirmed accounts and intents).
 
 /** The ledger keys present on a resource, base key first; the engine untags the ones it no longer writes. */
 export function ledgerTagKeys(tags: Record<string, string>, ledgerKey: string = DEFAULT_LEDGER_TAG_KEY): string[] {
@@ -230,23 +229,3 @@ export function ledgerTagKeys(tags: Record<string, string>, ledgerKey: string = 
     .sort(byShareKeyOrder(ledgerKey));
 }
 
-export function parseGrantLedger(tags: Record<string, string>, ledgerKey: string = DEFAULT_LEDGER_TAG_KEY): string[] {
-  const uids = new Set<string>();
-  for (const key of ledgerTagKeys(tags, ledgerKey)) {
-    for (const token of splitTargets(tags[key] ?? '')) if (ACCOUNT.test(token)) uids.add(token);
-  }
-  return [...uids].sort();
-}
-
-/** Sorted, deduplicated UIDs packed into as few ≤128-character values as possible; [] → {}. */
-export function formatGrantLedger(uids: string[], ledgerKey: string = DEFAULT_LEDGER_TAG_KEY): Record<string, string> {
-  const bad = uids.find((u) => !ACCOUNT.test(u));
-  if (bad !== undefined) throw new Error(`Grant ledger holds account UIDs only, not "${bad}"`);
-  const values: string[] = [];
-  for (const uid of [...new Set(uids)].sort()) {
-    const last = values.length - 1;
-    if (last >= 0 && values[last].length + 1 + uid.length <= TAG_VALUE_MAX) values[last] += `,${uid}`;
-    else values.push(uid);
-  }
-  return Object.fromEntries(values.map((v, i) => [i === 0 ? ledgerKey : `${ledgerKey}.${i + 1}`, v]));
-}

@@ -72,17 +72,6 @@ export function grantKey(g: TrustGrant): string {
   return `${g.kind}:${grantValue(g)}`;
 }
 
-export function formatGrant(g: TrustGrant): string {
-  switch (g.kind) {
-    case 'account':
-      return `${g.uid}${ECS_SERVICE_DOMAIN}`;
-    case 'rd':
-      return `${ANY_ECS_SERVICE} if ${RD_ID_CONDITION_KEY} = ${g.rdId}`;
-    case 'folder':
-      return `${ANY_ECS_SERVICE} if ${RD_PATH_CONDITION_KEY} like ${g.pattern}`;
-  }
-}
-
 export function emptyTrustLedger(): TrustLedger {
   return { accounts: [], rds: [], folders: [] };
 }

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { formatImageGrants, readImageGrants } from '../../shared/domain/image-grants';
 import {
   BAD_TARGET_BLOCKS_RESOURCE,
-  formatGrantLedger,
   formatTarget,
   isShareTagKey,
   ledgerTagKeys,
-  parseGrantLedger,
   parseShareTags,
   shareTagKeys,
   targetKey,
@@ -167,13 +166,15 @@ describe('target helpers', () => {
 
   it('fits 64 accounts over the base key and continuation keys of at most 128 characters', () => {
     const uids = Array.from({ length: 64 }, (_, i) => String(2000000000000000 + i));
-    const tags = formatGrantLedger(uids, 'share-with'); // the same packing a person can use for share tags
+    const tags = formatImageGrants({ granted: uids, pending: [] }, 'share-with'); // the same packing a person can use for share tags
     expect(Object.keys(tags).length).toBeLessThanOrEqual(10);
     expect(parseShareTags(tags, opts).targets).toHaveLength(64);
   });
 });
 
 describe('grant ledger tags', () => {
+  const fmt = (uids: string[]) => formatImageGrants({ granted: [...new Set(uids)].sort(), pending: [] }, 'ecs-share:granted');
+  const granted = (tags: Record<string, string>) => readImageGrants(tags, 'ecs-share:granted').granted;
   const many = Array.from({ length: 50 }, (_, i) => String(3000000000000000 + i * 7919));
 
   it.each([
@@ -181,30 +182,30 @@ describe('grant ledger tags', () => {
     ['one account', [A2], { 'ecs-share:granted': A2 }],
     ['unsorted duplicates', [A3, A2, A3], { 'ecs-share:granted': `${A2},${A3}` }],
   ])('formats %s', (_name, uids, expected) => {
-    expect(formatGrantLedger(uids)).toEqual(expected);
+    expect(fmt(uids)).toEqual(expected);
   });
 
   it('splits 50 accounts over continuation keys of at most 128 characters', () => {
-    const tags = formatGrantLedger(many);
+    const tags = fmt(many);
     expect(Object.keys(tags)).toEqual(['ecs-share:granted', ...[2, 3, 4, 5, 6, 7, 8].map((n) => `ecs-share:granted.${n}`)]);
     for (const value of Object.values(tags)) expect(value.length).toBeLessThanOrEqual(128);
   });
 
   it.each([[[]], [[A2]], [[A3, A2]], [many]])('round-trips %j', (uids) => {
-    expect(parseGrantLedger(formatGrantLedger(uids))).toEqual([...new Set(uids)].sort());
+    expect(granted(fmt(uids))).toEqual([...new Set(uids)].sort());
   });
 
   it('reads only the ledger keys and ignores non-UID tokens', () => {
     const tags = { 'ecs-share:granted': `${A2}, junk`, 'ecs-share:granted.3': A3, 'share-with': '1000000000000009', env: 'x' };
-    expect(parseGrantLedger(tags)).toEqual([A2, A3]);
+    expect(granted(tags)).toEqual([A2, A3]);
     expect(ledgerTagKeys(tags)).toEqual(['ecs-share:granted', 'ecs-share:granted.3']);
   });
 
   it('uses a custom ledger key', () => {
-    expect(parseGrantLedger(formatGrantLedger([A2], 'x:g'), 'x:g')).toEqual([A2]);
+    expect(readImageGrants(formatImageGrants({ granted: [A2], pending: [] }, 'x:g'), 'x:g').granted).toEqual([A2]);
   });
 
   it('refuses to record something that is not an account UID', () => {
-    expect(() => formatGrantLedger(['rd-demo01'])).toThrow(/account UIDs only/);
+    expect(() => fmt(['rd-demo01'])).toThrow(/account UIDs only/);
   });
 });
