@@ -4,7 +4,7 @@
 // share it is confirmed (`<uid>`); `at.<base-36 seconds>` dates the newest intent. A crash between the two leaves a
 // pending entry the next run resolves from the image's share list: shared means it was ours, so it is claimed; not
 // shared and older than PENDING_TTL_S means the share never happened, so it is forgotten. Pure: tags in, record out.
-import { ledgerTagKeys } from './targets';
+import { TAG_VALUE_MAX, ledgerTagKeys } from './targets';
 
 export interface ImageGrantRecord {
   /** Accounts ecs-share added and confirmed. */
@@ -30,7 +30,6 @@ export const PENDING_TTL_S = 15 * 60;
 const UID = /^\d{16}$/;
 const PENDING = /^\+(\d{16})$/;
 const SINCE = /^at\.([0-9a-z]{1,8})$/;
-const VALUE_MAX = 128;
 
 export function readImageGrants(tags: Record<string, string>, ledgerKey: string): ImageGrantRecord {
   const granted = new Set<string>();
@@ -77,7 +76,7 @@ export function formatImageGrants(rec: ImageGrantRecord, ledgerKey: string): Rec
   const values: string[] = [];
   for (const token of tokens) {
     const last = values.length - 1;
-    if (last >= 0 && values[last].length + 1 + token.length <= VALUE_MAX) values[last] += `,${token}`;
+    if (last >= 0 && values[last].length + 1 + token.length <= TAG_VALUE_MAX) values[last] += `,${token}`;
     else values.push(token);
   }
   return Object.fromEntries(values.map((v, i) => [i === 0 ? ledgerKey : `${ledgerKey}.${i + 1}`, v]));
