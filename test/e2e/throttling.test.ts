@@ -60,3 +60,21 @@ describe('a per-minute limit (the window shortened to 1.5 s)', () => {
     emu.setThrottling({ windowMs: 60_000 });
   }, 60_000);
 });
+
+describe('a call that hangs near the end of the function time', () => {
+  it('is cut at the time left (less a reserve to report), not at the 10 s read timeout, and not retried', async () => {
+    const fault = emu.addFault({ action: 'DescribeKey', kind: 'latency', latencyMs: 8_000, every: 1 });
+    const started = Date.now();
+    const api = new CloudApi({
+      endpointOverride: emu.endpoint,
+      credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret },
+      remainingMs: () => 4_000 - (Date.now() - started),
+    });
+
+    await expect(new KmsAdapter(api).describeKey(DEMO.region, DEMO.cmkId)).rejects.toMatchObject({ code: 'RequestTimeout' });
+
+    expect(Date.now() - started).toBeLessThan(3_500);
+    expect(api.countCalls()).toBe(1);
+    emu.removeFault(fault.id);
+  }, 20_000);
+});
