@@ -2,7 +2,7 @@
 // list of a pass, whatever happens between the runs of a resumed pass, and whatever other resource is broken.
 // Judged from the recipient's side (can it use the resource?) and the owner's (what the role and policy hold).
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as $Ecs from '@alicloud/ecs20140526';
 import { DEMO, type EmulatorState } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
@@ -335,5 +335,31 @@ describe('a checkpoint older than SHARE_CHECKPOINT_MAX_AGE_S', () => {
 
     expect(s).toMatchObject({ ok: true, complete: true, resumed: false });
     expect(s.results.find((r) => r.resourceId === E2E.spareSnapshots[0])).toMatchObject({ outcome: 'shared' });
+  });
+});
+
+describe('an incomplete pass whose checkpoint lives on an ephemeral path (/tmp)', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    await tag(w, E2E.spareSnapshots[0], member);
+    await tag(w, E2E.spareSnapshots[1], member);
+  });
+  afterAll(() => w.stop());
+
+  it('says so in a warning log line, since another instance would start over', async () => {
+    expect(checkpointFile(w)).toMatch(/^\/tmp\//);
+    process.env.SHARE_LOG_LEVEL = 'warn';
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    try {
+      const s = await reconcile(w, { maxResources: 1 });
+      expect(s.complete).toBe(false);
+    } finally {
+      spy.mockRestore();
+      process.env.SHARE_LOG_LEVEL = 'off';
+    }
+    const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 'warn');
+    expect(warnings).toEqual(expect.arrayContaining([expect.objectContaining({ msg: expect.stringContaining('ephemeral'), checkpointFile: checkpointFile(w) })]));
   });
 });
