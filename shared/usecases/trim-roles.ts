@@ -5,7 +5,9 @@
 //  - the role is global: before a trust grant goes, every region that ever asked for the role's grants (recorded in
 //    the ownership record), the pass's regions and the configured ones are listed afresh (ListTagResources), and any
 //    resource still tagged for the target holds it, whatever its outcome (refused, failed, shared after the pass
-//    began, on a page that shifted); the same fresh listing holds every key a still-tagged resource uses;
+//    began, on a page that shifted), and so does whatever a still-tagged resource is shared with now (its resource
+//    share's targets, its image grant record: trust follows the shares, never the other way round); the same fresh
+//    listing holds every key a still-tagged resource uses;
 //  - after writing, the trim lists again (after a settle pause) and puts back anything a resource asks for by then,
 //    so a share made while the trim ran is not left without its grant;
 //  - every candidate held back is reported in `trimHeld` with the resources that hold it and why.
@@ -16,10 +18,11 @@ import type { ResourceType } from '../cloud/ecs';
 import type { RoleNeeds } from '../checkpoint';
 import type { EngineContext } from '../share/context';
 import { applyPlan } from '../share/apply';
-import { observeRole, observeToolShares } from '../share/observe';
+import { observeRole } from '../share/observe';
+import { loadShareIndex } from './reconcile-region';
 import { readImageGrants } from '../domain/image-grants';
 import { grantedKeys } from '../share/plan';
-import type { PlanAction, ResourceOutcome, ResourceRef, RoleObservation } from '../share/model';
+import type { PlanAction, ResourceOutcome, RoleObservation } from '../share/model';
 
 export interface TrimHold {
   roleName: string;
@@ -46,18 +49,8 @@ export interface AskedNow {
   keys: Map<string, string[]>;
 }
 
-/** Grant keys of what a resource is shared with now: its resource share's targets and its image grant record. */
-async function currentGrants(ctx: EngineContext, ref: ResourceRef): Promise<string[]> {
-  const out: string[] = [];
-  const { toolShare } = await observeToolShares(ctx, ref);
-  for (const id of Object.keys(toolShare?.targets ?? {})) out.push(id.startsWith('rd-') ? `rd:${id}` : id.startsWith('fd-') ? `folderId:${id}` : `account:${id}`);
-  if (ref.type === 'image') {
-    const image = await ctx.ports.ecs.getImage(ref.region, ref.id);
-    const rec = readImageGrants(image?.tags ?? {}, ctx.cfg.ledgerKey);
-    for (const uid of [...rec.granted, ...rec.pending]) out.push(`account:${uid}`);
-  }
-  return out;
-}
+/** A target id of a resource share (account uid, rd-…, fd-…) as the grant key it needs. */
+const grantOfTarget = (id: string) => (id.startsWith('rd-') ? `rd:${id}` : id.startsWith('fd-') ? `folderId:${id}` : `account:${id}`);
 
 /** Who holds a grant: by its key, or (a folder) by the folder id its pattern ends with. */
 function holdersOf(asked: AskedNow, g: TrustGrant): string[] | undefined {
@@ -66,25 +59,43 @@ function holdersOf(asked: AskedNow, g: TrustGrant): string[] | undefined {
   return asked.grants.get(`folderId:${g.pattern.replace(/\*$/, '').split('/').pop()}`);
 }
 
+/**
+ * What every resource still carrying a share tag asks for now, and what it is shared with now (its resource share's
+ * targets, its image grant record): a trust grant goes only once nothing tagged is shared through it either, so a
+ * move from an account to its folder, or a take-back that failed, never leaves a live share without its trust.
+ */
 async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[], keyRegions: Set<string>): Promise<AskedNow> {
   const out: AskedNow = { grants: new Map(), keys: new Map() };
-  const add = (m: Map<string, string[]>, k: string, id: string) => m.set(k, [...(m.get(k) ?? []), id]);
+  const add = (m: Map<string, string[]>, k: string, id: string) => {
+    const ids = m.get(k) ?? [];
+    if (!ids.includes(id)) m.set(k, [...ids, id]);
+  };
   for (const region of regions) {
     const tagged = await ctx.ports.ecs.taggedResources(region, type, shareTagKeys(ctx.cfg.tagKey));
+    if (tagged.length === 0) continue;
     for (const r of tagged) {
       // Every well-formed target counts, even of a tag refused as a whole or outside the allowlist: holding too much
       // for a pass costs nothing, cutting off someone still named does.
-      const { targets, errors } = parseShareTags(r.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid });
+      const { targets } = parseShareTags(r.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid });
       for (const t of targets) add(out.grants, grantKey(grantForTarget(t)), r.id);
-      // A refused tag changes nothing until it is fixed, so the resource also holds what it is shared with now.
-      if (errors.length) for (const g of await currentGrants(ctx, { type, id: r.id, region })) add(out.grants, g, r.id);
     }
-    if (!keyRegions.has(region) || tagged.length === 0) continue;
+    const shares = await loadShareIndex(ctx, region);
+    for (const r of tagged) {
+      for (const [target, a] of Object.entries(shares.get(r.id)?.share.targets ?? {})) {
+        if (a.status !== 'Disassociating' && a.status !== 'Failed') add(out.grants, grantOfTarget(target), r.id);
+      }
+    }
     const ids = tagged.map((r) => r.id);
     if (type === 'snapshot') {
+      if (!keyRegions.has(region)) continue;
       for (const s of await ctx.ports.ecs.getSnapshots(region, ids)) if (s.kmsKeyId) add(out.keys, `${region}/${s.kmsKeyId}`, s.id);
     } else {
       const images = await ctx.ports.ecs.getImages(region, ids);
+      for (const i of images) {
+        const rec = readImageGrants(i.tags, ctx.cfg.ledgerKey);
+        for (const uid of [...rec.granted, ...rec.pending]) add(out.grants, `account:${uid}`, i.id);
+      }
+      if (!keyRegions.has(region)) continue;
       const owner = new Map(images.flatMap((i) => i.snapshotIds.map((sid) => [sid, i.id] as const)));
       for (const s of await ctx.ports.ecs.getSnapshots(region, [...owner.keys()])) if (s.kmsKeyId) add(out.keys, `${region}/${s.kmsKeyId}`, owner.get(s.id)!);
     }
@@ -164,6 +175,8 @@ export async function trimRoles(
       // A record written before regions were recorded may hold grants asked anywhere: check every region then.
       const asking = ledger.regions ?? (await ctx.ports.ecs.regions(ctx.cfg.regions[0] ?? pass.regions[0]));
       const regions = [...new Set([...asking, ...pass.regions, ...ctx.cfg.regions])];
+      // The pass's own take-backs may have been written a moment ago: let the reads catch up before judging.
+      await ctx.sleep(ctx.cfg.trimSettleMs);
       const asked = await askedNow(ctx, type, regions, new Set(pass.regions));
       const { actions, held } = planTrim(role, type, pass.needs[type], pass.regions, asked, pass.outcomes);
       result.held.push(...held);

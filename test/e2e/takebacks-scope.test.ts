@@ -363,3 +363,33 @@ describe('an incomplete pass whose checkpoint lives on an ephemeral path (/tmp)'
     expect(warnings).toEqual(expect.arrayContaining([expect.objectContaining({ msg: expect.stringContaining('ephemeral'), checkpointFile: checkpointFile(w) })]));
   });
 });
+
+describe('a move from an account to its folder whose folder association fails (found by the simulation, seed 8)', () => {
+  let w: World;
+  const snap = E2E.spareSnapshots[2];
+  beforeAll(async () => {
+    w = await reconcileWorld({ state: e2eState() });
+    await tag(w, snap, member);
+    await reconcileOk(w);
+  });
+  afterAll(() => w.stop());
+
+  it('keeps the account trust while the resource share still targets the account', async () => {
+    await tag(w, snap, E2E.folderPath);
+    const fault = w.emu.addFault({ action: 'AssociateResourceShare', kind: 'internal', every: 1 });
+
+    const s = await reconcile(w);
+
+    w.emu.removeFault(fault.id);
+    expect(s.results.find((r) => r.resourceId === snap)).toMatchObject({ outcome: 'failed' });
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
+    expect(s.trimHeld).toEqual(expect.arrayContaining([expect.objectContaining({ grant: `account:${member}`, heldBy: [snap] })]));
+    expect(await use(w, member, snap)).toMatchObject({ ok: true });
+    // once the folder share works, the account grant goes and the member keeps access through its folder
+    await reconcile(w);
+    await reconcile(w);
+    await afterReadLag(w);
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(member));
+    expect(await use(w, member, snap)).toMatchObject({ ok: true });
+  });
+});

@@ -55,6 +55,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   Object.assign(process.env, {
     ALIBABA_CLOUD_ENDPOINT_OVERRIDE: emu.endpoint,
     SHARE_ASSOCIATION_WAIT_MS: '2000',
+    SHARE_TRIM_SETTLE_MS: '300', // above the emulator's 100 ms read lag, short enough for many trims per test
     FC_REGION: 'cn-hangzhou',
     ...opts.env,
   });
