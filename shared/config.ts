@@ -31,6 +31,8 @@ export interface Config {
   checkpointMaxAgeMs: number;
   /** How long the role trim waits before its second listing (shares made while it wrote get their grant back). */
   trimSettleMs: number;
+  /** The pause before a read-merge-write reads back (above the reads' lag behind writes). */
+  settleMs: number;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -70,5 +72,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkpointFile: env.SHARE_CHECKPOINT_FILE?.trim() || '/tmp/ecs-share/reconcile-checkpoint.json',
     checkpointMaxAgeMs: int(env, 'SHARE_CHECKPOINT_MAX_AGE_S', 12 * 3600) * 1000,
     trimSettleMs: int(env, 'SHARE_TRIM_SETTLE_MS', 2000),
+    settleMs: int(env, 'SHARE_SETTLE_MS', 300),
   };
 }

@@ -27,8 +27,10 @@ export class ConcurrentUpdateError extends Error {
 }
 
 async function settle(ctx: EngineContext, attempt: number): Promise<void> {
-  // Long enough for a concurrent writer's update to land before we verify; jittered so two writers desynchronise.
-  await ctx.sleep(100 + Math.floor(ctx.random() * 150 * attempt));
+  // Long enough for a concurrent writer's update to land and for reads to stop lagging behind it before we verify (a
+  // read-back within the lag would show our write intact over a newer one that dropped it); jittered so two writers
+  // desynchronise.
+  await ctx.sleep(ctx.cfg.settleMs + Math.floor(ctx.random() * 150 * attempt));
 }
 
 /**
