@@ -238,7 +238,10 @@ describe('a dry run agrees with the real run on a refusal decided at write time 
     w = await reconcileWorld({ state: e2eState(), env: { SHARE_TRUST_POLICY_MAX_LENGTH: '200' } });
     await tag(w, DEMO.snapshots.cmk, Array.from({ length: 6 }, (_, i) => `100000000000010${i + 1}`).join(' '));
   });
-  afterAll(() => w.stop());
+  afterAll(async () => {
+    delete process.env.SHARE_TRUST_POLICY_MAX_LENGTH; // the worlds of this file share the process environment
+    await w.stop();
+  });
 
   it('says refused TrustPolicyTooLong in the dry run, exactly as the real run then does', async () => {
     const dry = await w.invoke('share', { resourceId: DEMO.snapshots.cmk, region: HZ, dryRun: true });
@@ -325,7 +328,10 @@ describe('a checkpoint older than SHARE_CHECKPOINT_MAX_AGE_S', () => {
     w = await reconcileWorld({ state: e2eState(), env: { SHARE_CHECKPOINT_MAX_AGE_S: '3600' } });
     await tag(w, E2E.spareSnapshots[0], member);
   });
-  afterAll(() => w.stop());
+  afterAll(async () => {
+    delete process.env.SHARE_CHECKPOINT_MAX_AGE_S;
+    await w.stop();
+  });
 
   it('is not resumed: the pass starts afresh and shares what the stale cursor would have skipped', async () => {
     const stale = { version: 2, startedAt: new Date(Date.now() - 2 * 3600_000).toISOString(), regions: [HZ], regionIndex: 0, phase: 'revoke', needs: { snapshot: { grants: [], keys: [] }, image: { grants: [], keys: [] } }, processed: 0 };
