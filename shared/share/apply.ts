@@ -10,9 +10,9 @@ import { formatImageGrants, mergeImageGrants, readImageGrants, sameImageGrants, 
 import { ledgerTagKeys } from '../domain/targets';
 import { CloudError, classify } from '../errors';
 import { withLock, type EngineContext } from './context';
-import { readKmsPolicies } from './observe';
+import { readKmsPolicies, sharesByName } from './observe';
 import { keySet, keysOfPolicies, trustWrite } from './plan';
-import type { PlanAction, ResourceRef } from './model';
+import { shareNameFor, type PlanAction, type ResourceRef } from './model';
 import type { ResourceType } from '../cloud/ecs';
 
 export const MAX_MERGE_ATTEMPTS = 6;
@@ -178,18 +178,6 @@ export function ensureImageGrants(ctx: EngineContext, ref: ResourceRef, change: 
   });
 }
 
-/** Whether a resource share is still live (not Deleting/Deleted). */
-async function shareIsLive(ctx: EngineContext, ref: ResourceRef, name: string, shareId: string): Promise<boolean> {
-  for await (const page of ctx.ports.sharing.sharesNamed(ref.region, name, name)) if (page.some((s) => s.id === shareId)) return true;
-  return false;
-}
-
-async function sharesNamed(ctx: EngineContext, region: string, name: string) {
-  const out = [];
-  for await (const page of ctx.ports.sharing.sharesNamed(region, name, name)) out.push(...page.filter((s) => s.name === name));
-  return out.sort((a, b) => a.id.localeCompare(b.id));
-}
-
 /**
  * Create the resource's share. A create whose answer was lost is re-observed, not resent (names are not unique, so a
  * resend could make a twin). When two instances made twins, both converge on the lowest id: the others are deleted
@@ -209,11 +197,11 @@ async function createResourceShare(ctx: EngineContext, a: Extract<PlanAction, { 
       if (!(e instanceof CloudError)) throw e;
       const retry = classify(e) === 'retryable';
       if (!retry && classify(e) !== 'already-done') throw e;
-      if ((await sharesNamed(ctx, a.ref.region, a.name)).length) break; // it was created (by us or a twin delivery)
+      if ((await sharesByName(ctx, a.ref.region, a.name)).length) break; // it was created (by us or a twin delivery)
       if (!retry || !(await ctx.api.waitBeforeRetry(e, ++failures, since))) throw e;
     }
   }
-  const [kept, ...twins] = await sharesNamed(ctx, a.ref.region, a.name);
+  const [kept, ...twins] = await sharesByName(ctx, a.ref.region, a.name);
   if (!kept) return writes;
   if (twins.length || writes === 0) {
     // Make sure the kept share carries our targets, then drop the twins: never wider, never a second copy.
@@ -236,7 +224,7 @@ async function deleteResourceShare(ctx: EngineContext, ref: ResourceRef, shareId
   } catch (e) {
     if (!(e instanceof CloudError)) throw e;
     if (classify(e) === 'not-found') return 1;
-    if (!(await shareIsLive(ctx, ref, `ecs-share-${ref.id}`, shareId))) return 1;
+    if (!(await sharesByName(ctx, ref.region, shareNameFor(ref.id))).some((x) => x.id === shareId)) return 1;
     throw e;
   }
 }

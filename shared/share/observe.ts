@@ -2,6 +2,7 @@
 import { readImageGrants } from '../domain/image-grants';
 import { policyIndexFromName, policyNameFor, type KeyRef } from '../domain/kms-policy';
 import type { ResourceType, SnapshotInfo } from '../cloud/ecs';
+import type { ResourceShareInfo } from '../cloud/sharing';
 import { describeKeyCached, type EngineContext } from './context';
 import { ROLE_NAMES, shareNameFor, type Encryption, type ResourceObservation, type ResourceRef, type RoleObservation, type ToolShareState } from './model';
 
@@ -32,13 +33,17 @@ async function encryptionOf(ctx: EngineContext, region: string, snapshots: Snaps
   return { encryption: serviceKey ? { kind: 'service-key', keys } : { kind: 'cmk', keys }, disabledKeys };
 }
 
+/** The live resource shares with exactly this name, lowest id first (names are not unique: twins may exist). */
+export async function sharesByName(ctx: EngineContext, region: string, name: string): Promise<ResourceShareInfo[]> {
+  const out: ResourceShareInfo[] = [];
+  for await (const page of ctx.ports.sharing.sharesNamed(region, name, name)) out.push(...page.filter((s) => s.name === name));
+  return out.sort((a, b) => a.id.localeCompare(b.id));
+}
+
 /** ecs-share's resource shares of a resource: the first is kept, the others are twins (names are not unique). */
 export async function observeToolShares(ctx: EngineContext, ref: ResourceRef): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
-  const name = shareNameFor(ref.id);
-  const shares = [];
-  for await (const page of ctx.ports.sharing.sharesNamed(ref.region, name, name)) shares.push(...page.filter((s) => s.name === name));
-  if (shares.length === 0) return {};
-  const [first, ...twins] = [...shares].sort((a, b) => a.id.localeCompare(b.id));
+  const [first, ...twins] = await sharesByName(ctx, ref.region, shareNameFor(ref.id));
+  if (!first) return {};
   const targets: ToolShareState['targets'] = {};
   for (const a of await ctx.ports.sharing.associations(ref.region, first.id, 'Target')) targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
   return { toolShare: { id: first.id, allowExternalTargets: first.allowExternalTargets, targets }, ...(twins.length ? { twinShares: twins.map((s) => s.id) } : {}) };
