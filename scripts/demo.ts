@@ -228,12 +228,17 @@ async function main(): Promise<number> {
   try {
     const owner = sdkClients(emu.endpoint, DEMO.owner);
     await createFunctionRole(owner.ram);
-    Object.assign(process.env, { ALIBABA_CLOUD_ENDPOINT_OVERRIDE: emu.endpoint, FC_REGION: DEMO.region });
+    // The external recipient is outside the owner's resource directory: refused by default, so allowed here by name
+    // (listing an account turns the allowlist on, so the directory, and with it its folders, is listed too).
+    const allow = { SHARE_ALLOW_ACCOUNTS: DEMO.externalRecipient.uid, SHARE_ALLOW_RDS: DEMO.resourceDirectoryId };
+    Object.assign(process.env, { ALIBABA_CLOUD_ENDPOINT_OVERRIDE: emu.endpoint, FC_REGION: DEMO.region, ...allow });
     const { file } = await buildFunction('on-tag', workDir);
     const { handler } = require(file) as { handler: Handler };
 
     say(`ecs-share demo: local emulator ${emu.endpoint}, region ${DEMO.region}, owner ${DEMO.owner.uid}`);
     say(`on-tag bundle ${file}, run under role ecs-share-fc-role (shared/policies/function-role.json)`);
+    say(`configuration: SHARE_ALLOW_ACCOUNTS=${allow.SHARE_ALLOW_ACCOUNTS} allows that account, which is outside the owner's`);
+    say(`  resource directory (refused by default: ExternalNotAllowed); SHARE_ALLOW_RDS=${allow.SHARE_ALLOW_RDS} keeps the directory and its folders allowed`);
     say();
     say('The owner tags, through the ECS SDK:');
     say(`  snapshot ${DEMO.snapshots.cmk} (encrypted with CMK ${DEMO.cmkId})  share-with=${SNAPSHOT_TAG}`);

@@ -15,6 +15,11 @@ export interface Config {
   /** Regions the reconcile run covers; default: the function's region. */
   regions: string[];
   allowlist?: Allowlist;
+  /**
+   * Accounts outside the owner's resource directory may be targets (SHARE_ALLOW_EXTERNAL=true). Off by default:
+   * such an account is refused (ExternalNotAllowed) unless SHARE_ALLOW_ACCOUNTS lists it.
+   */
+  allowExternal: boolean;
   /** Seed's older behaviour for resources encrypted with the ECS service key (attach AliyunKMSFullAccess and try). */
   legacyServiceKey: boolean;
   /** Every product endpoint goes here when set (the local emulator); otherwise the real regional endpoints. */
@@ -48,6 +53,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return n;
 }
 
+/** A switch: true/1/yes or false/0/no (any case); unset or empty is false; anything else is a mistake. */
+function bool(env: NodeJS.ProcessEnv, name: string): boolean {
+  const v = env[name]?.trim() ?? '';
+  if (/^(1|true|yes)$/i.test(v)) return true;
+  if (v === '' || /^(0|false|no)$/i.test(v)) return false;
+  throw new InvalidInputError(`${name} must be true or false, got "${v}"`);
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const allow: Allowlist = {
     accounts: list(env.SHARE_ALLOW_ACCOUNTS),
@@ -64,6 +77,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ledgerKey: env.SHARE_LEDGER_KEY?.trim() || 'ecs-share:granted',
     regions: list(env.SHARE_REGIONS) ?? [env.FC_REGION || env.ALIBABA_CLOUD_REGION_ID || 'cn-hangzhou'],
     allowlist: hasAllowlist ? { accounts: allow.accounts ?? [], rds: allow.rds ?? [], folders: allow.folders ?? [] } : undefined,
+    allowExternal: bool(env, 'SHARE_ALLOW_EXTERNAL'),
     legacyServiceKey: /^(1|true|yes)$/i.test(env.SHARE_LEGACY_SERVICE_KEY ?? ''),
     endpointOverride: env.ALIBABA_CLOUD_ENDPOINT_OVERRIDE?.trim() || undefined,
     trustPolicyMaxLength: int(env, 'SHARE_TRUST_POLICY_MAX_LENGTH', 4096),

@@ -3,6 +3,7 @@
 // and the engine re-reads tags, keys and shares from the API before deciding anything.
 
 import { isRecord } from './domain/policy-json';
+import type { Principal } from './share/model';
 
 export type ResourceKind = 'snapshot' | 'image';
 
@@ -15,6 +16,8 @@ export type TagEvent = {
   resourceIds: string[];
   /** Tag keys the call named; [] when unknown (e.g. UntagResources All=true). */
   tagKeys: string[];
+  /** Who made the call (ActionTrail userIdentity), when the event says. */
+  requestedBy?: Principal;
 };
 
 export type Skipped = { eventId?: string; reason: string };
@@ -235,9 +238,10 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
     (a): a is string => typeof a === 'string' && ACCOUNT_ID.test(a),
   );
   const tagKeys = collectTagKeys(params);
+  const requestedBy = principalOf(identity);
   const events: TagEvent[] = (['snapshot', 'image'] as const)
     .filter((kind) => byKind[kind].length > 0)
-    .map((kind) => ({ ...base, ...(accountId ? { accountId } : {}), resourceType: kind, resourceIds: byKind[kind], tagKeys }));
+    .map((kind) => ({ ...base, ...(accountId ? { accountId } : {}), resourceType: kind, resourceIds: byKind[kind], tagKeys, ...(requestedBy ? { requestedBy } : {}) }));
   if (events.length === 0) skipped.push({ eventId, reason: `no snapshot or image id in the ${eventName} event` });
   return { eventId, events, skipped };
 }
@@ -259,6 +263,34 @@ function snapshotReady(item: Record<string, unknown>, data: unknown, eventId: st
   const accountId = [item.aliyunaccountid, arn?.[2]].find((a): a is string => typeof a === 'string' && ACCOUNT_ID.test(a));
   const event: TagEvent = { eventId: eventId ?? `ready:${region}:${id}`, eventName: 'CreateSnapshotCompleted', region, resourceType: 'snapshot', resourceIds: [id], tagKeys: [], ...(accountId ? { accountId } : {}) };
   return { eventId, events: [event], skipped: [] };
+}
+
+/**
+ * The principal of an ActionTrail userIdentity: strings only, each clipped, and never the access key id (a
+ * credential's name has no place in a log). For an assumed role, the role from sessionContext.sessionIssuer and the
+ * session from the principal id (`<role id>:<session>`) or userName.
+ */
+export function principalOf(identity: Record<string, unknown>): Principal | undefined {
+  const field = (v: unknown, max = 128) => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : undefined);
+  const type = field(identity.type, 40);
+  if (!type) return undefined;
+  const p: Principal = { type };
+  const accountId = field(identity.accountId, 16);
+  if (accountId && ACCOUNT_ID.test(accountId)) p.accountId = accountId;
+  const principalId = field(identity.principalId);
+  if (principalId) p.principalId = principalId;
+  const issuer = isRecord(identity.sessionContext) && isRecord(identity.sessionContext.sessionIssuer) ? identity.sessionContext.sessionIssuer : undefined;
+  if (type === 'assumed-role' || issuer) {
+    const arnRole = /:role\/([^/]+)$/.exec(typeof issuer?.arn === 'string' ? issuer.arn : '')?.[1];
+    const roleName = field(issuer?.userName) ?? field(arnRole);
+    if (roleName) p.roleName = roleName;
+    const session = principalId?.includes(':') ? principalId.slice(principalId.indexOf(':') + 1) : field(identity.userName);
+    if (session) p.roleSession = session.slice(0, 128);
+  } else {
+    const userName = field(identity.userName);
+    if (userName) p.userName = userName;
+  }
+  return p;
 }
 
 type Candidate = { id: string; kind?: ResourceKind };

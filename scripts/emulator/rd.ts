@@ -14,7 +14,7 @@ export function managementAccount(rd: ResourceDirectory): string | undefined {
 }
 
 /** The folder that directly holds the account; the management account sits in the root folder if listed nowhere. */
-function folderOfAccount(rd: ResourceDirectory, uid: string): RdFolder | undefined {
+export function folderOfAccount(rd: ResourceDirectory, uid: string): RdFolder | undefined {
   const folders = rdFolders(rd);
   const direct = folders.find((f) => f.accounts.includes(uid));
   if (direct) return direct;

@@ -10,6 +10,7 @@ import { actions as ecsActions } from './services/ecs';
 import { actions as kmsActions } from './services/kms';
 import { actions as ramActions } from './services/ram';
 import { actions as resourcesharingActions } from './services/resourcesharing';
+import { actions as resourcemanagerActions } from './services/resourcemanager';
 import { actions as stsActions } from './services/sts';
 import { claimedAccessKeyId, parseUrlEncoded, PROTOCOL_PARAMS, verifyRequest } from './signature';
 import { InvalidStateError, newStsSession, normaliseState, randomText, snapshotState } from './state';
@@ -36,9 +37,10 @@ const TABLES: Record<Product, ActionTable> = {
   kms: kmsActions,
   sts: stsActions,
   resourcesharing: resourcesharingActions,
+  resourcemanager: resourcemanagerActions,
 };
 
-const PRODUCT_NAMES: Record<Product, string> = { ecs: 'Ecs', ram: 'Ram', kms: 'Kms', sts: 'Sts', resourcesharing: 'ResourceSharing' };
+const PRODUCT_NAMES: Record<Product, string> = { ecs: 'Ecs', ram: 'Ram', kms: 'Kms', sts: 'Sts', resourcesharing: 'ResourceSharing', resourcemanager: 'ResourceManager' };
 
 /** The 403 each product answers a RAM denial with. */
 const DENIAL: Record<Product, { code: string; message: string }> = {
@@ -47,6 +49,7 @@ const DENIAL: Record<Product, { code: string; message: string }> = {
   sts: { code: 'NoPermission', message: 'You are not authorized to do this action. You should be authorized by RAM.' },
   kms: { code: 'Forbidden.NoPermission', message: 'This operation is forbidden by permission system.' },
   resourcesharing: { code: 'NoPermission', message: 'You are not authorized to perform the operation.' },
+  resourcemanager: { code: 'NoPermission', message: 'You are not authorized to perform this operation.' },
 };
 
 const CALL_LOG_LIMIT = 50_000;

@@ -40,6 +40,7 @@ export interface ResourceDirectory {
   id: string; // rd-xxxxxx
   rootFolderId: string; // r-xxxxxx
   managementAccount?: string; // uid; defaults to the first account in the root folder
+  delegatedAdministrators?: string[]; // members that may read the directory (ResourceManager) like the management account
   sharingEnabled?: boolean; // resource sharing enabled for the RD (default true)
   folders: RdFolder[]; // includes the root folder (id === rootFolderId); if absent it is implied with no accounts
 }
@@ -251,7 +252,7 @@ export interface Caller {
   sessionPolicy?: string;
 }
 
-export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing';
+export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing' | 'resourcemanager';
 
 export const VERSION_TO_PRODUCT: Record<string, Product> = {
   '2014-05-26': 'ecs',
@@ -259,6 +260,7 @@ export const VERSION_TO_PRODUCT: Record<string, Product> = {
   '2016-01-20': 'kms',
   '2015-04-01': 'sts',
   '2020-01-10': 'resourcesharing',
+  '2020-03-31': 'resourcemanager',
 };
 
 /** The RAM action prefix of each product (ecs:DescribeSnapshots, resourcesharing:CreateResourceShare, ...). */
@@ -268,6 +270,7 @@ export const RAM_PREFIX: Record<Product, string> = {
   kms: 'kms',
   sts: 'sts',
   resourcesharing: 'resourcesharing',
+  resourcemanager: 'resourcemanager',
 };
 
 export type Params = Record<string, string>;

@@ -516,8 +516,16 @@ class Sim {
     }
     this.pending = [];
     let last: any;
-    for (let pass = 0; pass < 2; pass++) {
-      for (const uid of [ACCOUNTS.X, ACCOUNTS.Y, ACCOUNTS.M]) await api.acceptInvitations(this.client(uid));
+    // Two passes at least; more while a pass leaves new invitations (a recipient outside the directory accepts
+    // what it is sent, so "pending" at the end means the product is waiting for something that never comes).
+    const accept = async () => {
+      let n = 0;
+      for (const uid of [ACCOUNTS.X, ACCOUNTS.Y, ACCOUNTS.M]) n += await api.acceptInvitations(this.client(uid));
+      return n;
+    };
+    await accept();
+    // After each pass, accept what it sent; a pass that sent nothing new (after the second) is the last.
+    for (let pass = 0, accepted = 0; pass < 2 || (accepted > 0 && pass < 5); pass++, accepted = await accept()) {
       this.lastOutcome.clear();
       // A pass left incomplete by the history is resumed first; then one full pass.
       for (let run = 0; run < 8; run++) {
@@ -529,6 +537,20 @@ class Sim {
     this.pending = [];
     await this.settleReads();
     return last;
+  }
+
+  /** What the emulator holds for a resource and a recipient (resource shares, their targets, invitations): for the report. */
+  shareDiagnosis(resourceId: string, uid: string): string {
+    const st = this.emu.state as any;
+    const shares = (st.resourceShares ?? []).filter((rs: any) => rs.resources.some((r: any) => r.resourceId === resourceId));
+    if (shares.length === 0) return '; no resource share holds it';
+    return shares
+      .map((rs: any) => {
+        const invitations = (st.invitations ?? []).filter((i: any) => i.resourceShareId === rs.resourceShareId && i.receiverAccountId === uid).map((i: any) => i.status);
+        const targets = rs.targets.map((t: any) => `${nameOf(t.targetId)}:${t.status}`).join(',');
+        return `; share ${rs.name} ${rs.status} external=${rs.allowExternalTargets} resource ${rs.resources.map((r: any) => r.status).join(',')} targets [${targets}] invitations of ${nameOf(uid)} [${invitations.join(',')}]`;
+      })
+      .join('');
   }
 
   async finalChecks(lastSummary: any): Promise<void> {
@@ -546,10 +568,13 @@ class Sim {
         if (asked.has(uid)) {
           this.stats.askedPairs++;
           if (a.ok) this.stats.usablePairs++;
-          else if (excused) this.stats.excusedPairs++;
+          else if (excused) {
+            this.stats.excusedPairs++;
+            this.notes.push(`excused: ${res.name} for ${nameOf(uid)}: ${outcome.outcome} ${outcome.reason ?? outcome.error?.code}${this.shareDiagnosis(res.id, uid)}`);
+          }
         }
         if (asked.has(uid) && !a.ok && !excused) {
-          this.violate('converged', -1, `${res.name} (${res.id}) is asked for ${nameOf(uid)} (tags ${this.tagText(res.name)}) but ${nameOf(uid)} cannot use it: ${a.code}; last outcome ${outcome ? outcome.outcome : 'none (unchanged)'}`);
+          this.violate('converged', -1, `${res.name} (${res.id}) is asked for ${nameOf(uid)} (tags ${this.tagText(res.name)}) but ${nameOf(uid)} cannot use it: ${a.code}; last outcome ${outcome ? outcome.outcome : 'none (unchanged)'}${this.shareDiagnosis(res.id, uid)}`);
         }
         if (!asked.has(uid) && !manual.has(uid) && a.ok) {
           this.violate('leaked', -1, `${nameOf(uid)} can still use ${res.name} (${res.id}) although its tags (${this.tagText(res.name)}) do not ask for it`);
@@ -717,6 +742,7 @@ export async function runHistory(seed: number, history: Step[], opts: RunOptions
       SHARE_ASSOCIATION_WAIT_MS: '150',
       SHARE_LOG_LEVEL: 'off',
       FC_REGION: 'cn-hangzhou',
+      SHARE_ALLOW_EXTERNAL: 'true', // the world's recipients outside the directory are targets too
     });
     delete process.env.SHARE_REGIONS;
     const sim = new Sim(emu, proxy, owner, checkpointFile, loadHandlers(opts.productDir));

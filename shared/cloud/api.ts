@@ -12,7 +12,7 @@ const RESERVE_MS = 2_000;
 /** ECS throttles per API per minute; a retry without retry-after must be able to outlast one window. */
 const THROTTLE_WINDOW_MS = 60_000;
 
-export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing';
+export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing' | 'resourcemanager';
 
 export interface Credentials {
   accessKeyId: string;
@@ -26,6 +26,7 @@ const VERSIONS: Record<Product, string> = {
   kms: '2016-01-20',
   sts: '2015-04-01',
   resourcesharing: '2020-01-10',
+  resourcemanager: '2020-03-31',
 };
 
 export interface ApiOptions {
@@ -59,6 +60,8 @@ export function endpointFor(product: Product, region: string, override?: string)
       return { host: region === 'cn-hangzhou' ? 'ecs-cn-hangzhou.aliyuncs.com' : `ecs.${region}.aliyuncs.com`, protocol: 'https' };
     case 'ram':
       return { host: 'ram.aliyuncs.com', protocol: 'https' };
+    case 'resourcemanager':
+      return { host: 'resourcemanager.aliyuncs.com', protocol: 'https' };
     default:
       return { host: `${product}.${region}.aliyuncs.com`, protocol: 'https' };
   }

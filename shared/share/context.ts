@@ -5,9 +5,10 @@ import { RamAdapter } from '../cloud/ram';
 import { KmsAdapter, type KeyInfo } from '../cloud/kms';
 import { SharingAdapter } from '../cloud/sharing';
 import { StsAdapter } from '../cloud/sts';
+import { DirectoryAdapter } from '../cloud/directory';
 import type { Config } from '../config';
 import type { Logger } from '../log';
-import type { ApiPort, EcsPort, KmsPort, RamPort, SharingPort, StsPort } from './ports';
+import type { ApiPort, DirectoryPort, EcsPort, KmsPort, Membership, RamPort, SharingPort, StsPort } from './ports';
 
 export interface Ports {
   ecs: EcsPort;
@@ -15,6 +16,7 @@ export interface Ports {
   kms: KmsPort;
   sharing: SharingPort;
   sts: StsPort;
+  directory: DirectoryPort;
 }
 
 export interface EngineContext {
@@ -31,6 +33,8 @@ export interface EngineContext {
   keyCache: Map<string, Promise<KeyInfo | undefined>>;
   /** Read-merge-writes of one document (a role's trust, its KMS policies) queue here within an invocation. */
   locks: Map<string, Promise<unknown>>;
+  /** Resource directory membership of target accounts, asked once per account per invocation. */
+  memberCache: Map<string, Promise<Membership>>;
 }
 
 /** Run `fn` after every earlier holder of `key` in this invocation: concurrent resources never race each other. */
@@ -46,7 +50,7 @@ export function withLock<T>(ctx: EngineContext, key: string, fn: () => Promise<T
 }
 
 export function createPorts(api: CloudApi): Ports {
-  return { ecs: new EcsAdapter(api), ram: new RamAdapter(api), kms: new KmsAdapter(api), sharing: new SharingAdapter(api), sts: new StsAdapter(api) };
+  return { ecs: new EcsAdapter(api), ram: new RamAdapter(api), kms: new KmsAdapter(api), sharing: new SharingAdapter(api), sts: new StsAdapter(api), directory: new DirectoryAdapter(api) };
 }
 
 export interface ContextOptions {
@@ -74,6 +78,7 @@ export async function createContext(opts: ContextOptions): Promise<EngineContext
     now: Date.now,
     keyCache: new Map(),
     locks: new Map(),
+    memberCache: new Map(),
   };
 }
 
@@ -83,6 +88,17 @@ export function describeKeyCached(ctx: EngineContext, region: string, keyId: str
   if (!p) {
     p = ctx.ports.kms.describeKey(region, keyId);
     ctx.keyCache.set(k, p);
+  }
+  return p;
+}
+
+export function membershipCached(ctx: EngineContext, uid: string): Promise<Membership> {
+  let p = ctx.memberCache.get(uid);
+  if (!p) {
+    p = ctx.ports.directory.membership(uid);
+    // A failed lookup (throttling, a timeout) is asked again by the next resource rather than remembered.
+    p.catch(() => ctx.memberCache.delete(uid));
+    ctx.memberCache.set(uid, p);
   }
   return p;
 }

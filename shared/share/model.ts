@@ -50,6 +50,12 @@ export interface ResourceObservation {
   toolShare?: ToolShareState;
   /** More shares with ecs-share's name for this resource (names are not unique): an anomaly, deleted. */
   twinShares?: string[];
+  /**
+   * Accounts the resource is shared with now that the tags no longer name, but that a directory or folder the tags
+   * do name holds: the ids of those targets, by account (from the directory). Their grants are kept until one of
+   * those associations is Associated (make before break).
+   */
+  coveredBy?: Record<string, string[]>;
 }
 
 export interface RoleObservation {
@@ -81,6 +87,14 @@ export type PlanAction =
 
 export type OutcomeKind = 'shared' | 'revoked' | 'unchanged' | 'pending' | 'refused' | 'failed';
 
+/**
+ * Who set the tag, from the ActionTrail record's userIdentity (never its access key id): `type` as ActionTrail says
+ * it (root-account, ram-user, assumed-role, ...), the account, the principal id, the RAM user name or the role and
+ * its session. `timer` for the scheduled reconcile, `manual` for a hand invocation.
+ */
+export type Principal = { type: string; accountId?: string; principalId?: string; userName?: string; roleName?: string; roleSession?: string };
+export type RequestedBy = Principal | 'timer' | 'manual';
+
 export interface ResourceOutcome {
   resourceId: string;
   resourceType: ResourceType;
@@ -98,6 +112,8 @@ export interface ResourceOutcome {
   dryRun?: boolean;
   /** What the share role must keep granting for this resource (reconcile sums these to take back the rest). */
   needs?: { grants: TrustGrant[]; keys: KeyRef[] };
+  /** Who asked: the principal whose tag call triggered this, or the timer / a hand invocation. */
+  requestedBy?: RequestedBy;
 }
 
 export type { ShareTarget, TrustGrant, KeyRef };

@@ -125,7 +125,7 @@ export function planKmsPolicies(role: RoleObservation, add: KeyRef[], remove: Ke
  * after: a crash in between leaves an intent the next run resolves (shared: claimed; never shared and stale:
  * forgotten). Only accounts ecs-share added (confirmed, or intended and now shared) are ever taken back.
  */
-function planImageAccounts(obs: ResourceObservation, wantedAccounts: string[]): PlanAction[] {
+function planImageAccounts(obs: ResourceObservation, wantedAccounts: string[], held: Set<string>): PlanAction[] {
   const ref = obs.ref;
   const current = new Set(obs.imageAccounts ?? []);
   const rec = obs.imageGrants ?? { granted: [], pending: [] };
@@ -136,7 +136,7 @@ function planImageAccounts(obs: ResourceObservation, wantedAccounts: string[]): 
   const expired = rec.pending.filter((uid) => !current.has(uid) && !wanted.has(uid) && stale);
   const owned = [...new Set([...rec.granted, ...claimed])];
   const add = wantedAccounts.filter((a) => !current.has(a));
-  const remove = owned.filter((a) => current.has(a) && !wanted.has(a));
+  const remove = owned.filter((a) => current.has(a) && !wanted.has(a) && !held.has(a));
   const gone = rec.granted.filter((a) => !current.has(a) && !wanted.has(a));
   // An account already recorded as ecs-share's needs no new intent when it is shared again (drift repair).
   const intend = add.filter((a) => !rec.granted.includes(a));
@@ -150,11 +150,34 @@ function planImageAccounts(obs: ResourceObservation, wantedAccounts: string[]): 
   return actions;
 }
 
+/**
+ * Take-backs that wait (make before break): an account, or a folder, the tags no longer name but that a directory or
+ * folder they do name holds keeps its grant until one of those holders is Associated on ecs-share's resource share,
+ * so a move from an account to its folder never cuts the account off, not even when the run dies in between. Held
+ * grants go on a later run (the same one, when the association settles within the wait). Folders are held by the
+ * directory only (a folder's own ancestors are not observed); accounts by what the directory says holds them.
+ */
+export function heldTakeBacks(obs: ResourceObservation, targets: ShareTarget[]): string[] {
+  const holders = targets.filter((t) => t.kind !== 'account');
+  if (holders.length === 0) return [];
+  const associated = (id: string) => obs.toolShare?.targets[id]?.status === 'Associated';
+  const rdIds = holders.flatMap((t) => (t.kind === 'rd' ? [t.rdId] : []));
+  const wantedIds = new Set(targets.map((t) => (t.kind === 'account' ? t.uid : t.kind === 'rd' ? t.rdId : t.folderId)));
+  const candidates = new Set([...(obs.imageAccounts ?? []), ...Object.keys(obs.toolShare?.targets ?? {})].filter((id) => !wantedIds.has(id)));
+  const held: string[] = [];
+  for (const id of candidates) {
+    const by = /^\d{16}$/.test(id) ? (obs.coveredBy?.[id] ?? []) : /^(fd|r)-/.test(id) ? rdIds : [];
+    if (by.length && !by.some(associated)) held.push(id);
+  }
+  return held.sort();
+}
+
 /** Changes to the resource's own shares: add what the tags ask, take back what ecs-share granted and no longer asked. */
 export function planShares(obs: ResourceObservation, targets: ShareTarget[]): PlanAction[] {
   const ref = obs.ref;
   const { imageAccounts, sharingTargets } = splitTargets(ref.type, targets);
-  const actions: PlanAction[] = ref.type === 'image' ? planImageAccounts(obs, imageAccounts) : [];
+  const held = new Set(heldTakeBacks(obs, targets));
+  const actions: PlanAction[] = ref.type === 'image' ? planImageAccounts(obs, imageAccounts, held) : [];
 
   // Resource share names are not unique: a twin (two instances creating at once) shares too; keep one, delete the rest.
   for (const shareId of obs.twinShares ?? []) actions.push({ kind: 'deleteResourceShare', ref, shareId });
@@ -173,7 +196,7 @@ export function planShares(obs: ResourceObservation, targets: ShareTarget[]): Pl
   const wanted = new Set(sharingTargets);
   if (needsExternal && !share.allowExternalTargets) actions.push({ kind: 'allowExternalTargets', ref, shareId: share.id, name: shareNameFor(ref.id) });
   const add = sharingTargets.filter((t) => !liveSet.has(t));
-  const remove = live.filter((t) => !wanted.has(t));
+  const remove = live.filter((t) => !wanted.has(t) && !held.has(t));
   if (add.length) actions.push({ kind: 'associateTargets', ref, shareId: share.id, targets: add });
   if (remove.length) actions.push({ kind: 'disassociateTargets', ref, shareId: share.id, targets: remove });
   return actions;

@@ -90,3 +90,15 @@ export interface ApiPort {
   /** Calls made so far, retries included. */
   countCalls(): number;
 }
+
+/** Whether an account belongs to the owner's resource directory; `unknown` when this account may not read it. */
+export type Membership =
+  /** `path`: GetAccount's ResourceDirectoryPath (`rd-…/r-…/fd-…/…`; the member's own segment is not relied on). */
+  | { kind: 'member'; rdId?: string; folderId?: string; path?: string }
+  | { kind: 'external' }
+  | { kind: 'unknown'; code: string };
+
+export interface DirectoryPort {
+  /** Fails (retryably) only when the directory could not be asked; a refusal to answer is `unknown`. */
+  membership(uid: string): Promise<Membership>;
+}

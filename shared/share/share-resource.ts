@@ -1,11 +1,12 @@
 // Use case: make one snapshot or image shared exactly as its tags ask (or, in a dry run, say what that takes).
 import { formatTarget, parseShareTags, type ShareTarget } from '../domain/targets';
 import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
-import type { EngineContext } from './context';
+import { membershipCached, type EngineContext } from './context';
 import { ConcurrentUpdateError, applyPlan } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
-import { decide, grantsFor, splitTargets } from './plan';
-import type { PlanAction, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
+import { decide, grantsFor, heldTakeBacks, splitTargets } from './plan';
+import { EXTERNAL_NOT_ALLOWED, externalRefusal } from './external';
+import type { PlanAction, RequestedBy, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
 
 export interface ShareOptions {
   dryRun?: boolean;
@@ -13,10 +14,14 @@ export interface ShareOptions {
   known?: Parameters<typeof observeResource>[2];
   /** Role observations shared by the resources of one run (reconcile); refreshed after any role write. */
   roleCache?: Map<string, Promise<RoleObservation>>;
+  /** Carried on the outcome and on every log line of this resource. */
+  requestedBy?: RequestedBy;
+  /** Internal: this is the second round of a move whose held take-backs became possible within the wait. */
+  secondRound?: boolean;
 }
 
-function outcome(ref: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>): ResourceOutcome {
-  return { resourceId: ref.id, resourceType: ref.type, region: ref.region, targets: [], actions: [], ...fields };
+function outcomeOf(ref: ResourceRef, requestedBy: RequestedBy | undefined, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>): ResourceOutcome {
+  return { resourceId: ref.id, resourceType: ref.type, region: ref.region, targets: [], actions: [], ...fields, ...(requestedBy ? { requestedBy } : {}) };
 }
 
 async function roleFor(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[], cache?: ShareOptions['roleCache']): Promise<RoleObservation | undefined> {
@@ -63,8 +68,34 @@ function needsOf(obs: ResourceObservation, targets: ShareTarget[]): ResourceOutc
   return { grants: grantsFor(targets), keys: obs.encryption.kind === 'cmk' ? obs.encryption.keys : [] };
 }
 
+/**
+ * For the accounts the resource is shared with now that the tags no longer name, which directory or folder the
+ * tags do name holds each (asked of the directory only during such a move; unknown membership holds nothing).
+ */
+async function coverageOf(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[]): Promise<Record<string, string[]> | undefined> {
+  const holders = targets.filter((t) => t.kind !== 'account');
+  if (holders.length === 0) return undefined;
+  const named = new Set(targets.flatMap((t) => (t.kind === 'account' ? [t.uid] : [])));
+  const owned = new Set([...(obs.imageGrants?.granted ?? []), ...(obs.imageGrants?.pending ?? [])]);
+  const image = (obs.imageAccounts ?? []).filter((uid) => owned.has(uid));
+  const accounts = [...new Set([...image, ...Object.keys(obs.toolShare?.targets ?? {})])].filter((id) => /^\d{16}$/.test(id) && !named.has(id));
+  if (accounts.length === 0) return undefined;
+  const out: Record<string, string[]> = {};
+  for (const uid of accounts) {
+    const m = await membershipCached(ctx, uid);
+    if (m.kind !== 'member') continue;
+    const segments = (m.path ?? '').split('/');
+    const by = holders.flatMap((h) =>
+      h.kind === 'rd' ? (m.rdId === h.rdId || segments[0] === h.rdId ? [h.rdId] : []) : h.kind === 'folder' && (m.folderId === h.folderId || segments.includes(h.folderId)) ? [h.folderId] : [],
+    );
+    if (by.length) out[uid] = by;
+  }
+  return out;
+}
+
 export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions = {}): Promise<ResourceOutcome> {
-  const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region });
+  const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region, ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}) });
+  const outcome = (r: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>) => outcomeOf(r, opts.requestedBy, fields);
   let actions: PlanAction[] = [];
   try {
     const obs = await observeResource(ctx, ref, opts.known);
@@ -91,6 +122,16 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     }
     const targets = parsed.targets;
     const names = targets.map(formatTarget);
+    const external = await externalRefusal(ctx, targets);
+    if (external) {
+      // Like any refused tag: nothing changes, so what is already shared stays shared (reported, never cut off).
+      const reason = `The ${ctx.cfg.tagKey} tag is refused, nothing was changed: ${external}`;
+      log.warn('tag refused', { outcome: 'refused', code: EXTERNAL_NOT_ALLOWED, reason });
+      return outcome(ref, { outcome: 'refused', targets: names, reason, error: { code: EXTERNAL_NOT_ALLOWED, message: reason }, dryRun: opts.dryRun });
+    }
+    const coveredBy = await coverageOf(ctx, obs, targets);
+    if (coveredBy) obs.coveredBy = coveredBy;
+    const held = heldTakeBacks(obs, targets);
     const role = await roleFor(ctx, obs, targets, opts.roleCache);
     const decision = decide(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ownerUid: ctx.ownerUid, trustPolicyMaxLength: ctx.cfg.trustPolicyMaxLength });
     if (decision.kind === 'refused') {
@@ -119,8 +160,18 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
       log.error('share failed', { outcome: res.outcome, error: res.error });
       return res;
     }
-    const kind = pending.length ? 'pending' : writes > 0 ? changedKind : 'unchanged';
-    const res = outcome(ref, { outcome: kind, targets: names, actions, needs, ...(pending.length ? { pending } : {}) });
+    if (held.length && writes > 0 && !opts.secondRound && pending.length === 0) {
+      // The new associations settled within the wait: take back what was held, now that it cuts nobody off.
+      await ctx.sleep(ctx.cfg.settleMs);
+      const again = await shareResource(ctx, ref, { ...opts, known: undefined, secondRound: true });
+      return { ...again, actions: [...actions, ...again.actions], outcome: again.outcome === 'unchanged' ? changedKind : again.outcome };
+    }
+    const kind = pending.length || held.length ? 'pending' : writes > 0 ? changedKind : 'unchanged';
+    const waits = [
+      ...(pending.length ? [`${pending.join(', ')} not Associated yet (an account outside the directory first accepts the invitation)`] : []),
+      ...(held.length ? [`${held.join(', ')} keep${held.length === 1 ? 's' : ''} ${held.length === 1 ? 'its' : 'their'} grant until the directory or folder that holds ${held.length === 1 ? 'it' : 'them'} is Associated`] : []),
+    ];
+    const res = outcome(ref, { outcome: kind, targets: names, actions, needs, ...(pending.length ? { pending } : {}), ...(waits.length ? { reason: `Waiting: ${waits.join('; ')}.` } : {}) });
     log.info('resource processed', { outcome: kind, targets: names, actions: actions.map((x) => x.kind), writes, pending });
     return res;
   } catch (e) {

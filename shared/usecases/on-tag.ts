@@ -4,7 +4,7 @@ import type { TagEvent, Skipped } from '../events';
 import type { EngineContext } from '../share/context';
 import { shareResource } from '../share/share-resource';
 import { mapLimit, summarise, type RunSummary } from '../share/summary';
-import type { ResourceRef } from '../share/model';
+import type { RequestedBy, ResourceRef } from '../share/model';
 
 /** A tag call that touched only ecs-share's own grant record (it writes one after sharing an image): nothing to do. */
 export function onlyLedgerKeys(e: TagEvent, ledgerKey: string): boolean {
@@ -15,6 +15,8 @@ export function onlyLedgerKeys(e: TagEvent, ledgerKey: string): boolean {
 export async function handleTagEvents(ctx: EngineContext, events: TagEvent[], skipped: Skipped[] = []): Promise<RunSummary> {
   const started = Date.now();
   const refs = new Map<string, ResourceRef>();
+  // Who asked, per resource: the last event that named it (several events for one resource collapse into one run).
+  const askers = new Map<string, RequestedBy>();
   const skips = [...skipped];
   for (const e of events) {
     if (onlyLedgerKeys(e, ctx.cfg.ledgerKey)) {
@@ -22,9 +24,12 @@ export async function handleTagEvents(ctx: EngineContext, events: TagEvent[], sk
       continue;
     }
     // Duplicates and several events for one resource collapse: the resource is re-read anyway.
-    for (const id of e.resourceIds) refs.set(`${e.region}/${id}`, { type: e.resourceType, id, region: e.region });
+    for (const id of e.resourceIds) {
+      refs.set(`${e.region}/${id}`, { type: e.resourceType, id, region: e.region });
+      askers.set(`${e.region}/${id}`, e.requestedBy ?? { type: 'unknown' });
+    }
   }
   const roleCache = new Map();
-  const results = await mapLimit([...refs.values()], 2, (ref) => shareResource(ctx, ref, { roleCache }));
+  const results = await mapLimit([...refs.values()], 2, (ref) => shareResource(ctx, ref, { roleCache, requestedBy: askers.get(`${ref.region}/${ref.id}`) }));
   return summarise(results, { started, skipped: skips });
 }

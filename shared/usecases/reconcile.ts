@@ -18,6 +18,8 @@ export interface ReconcileCommand {
   dryRun: boolean;
   /** Stop after this many resources (the rest is resumed next run); for operators who want short runs. */
   maxResources?: number;
+  /** Set by the function, never read from the payload: the timer, or a hand invocation. */
+  requestedBy?: 'timer' | 'manual';
 }
 
 export interface ReconcileSummary {
@@ -119,7 +121,7 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
     const results = await mapLimit(items, ctx.cfg.concurrency, async ({ ref, known }) => {
       if (outOfBudget()) return undefined;
       handled++;
-      return shareResource(ctx, ref, { dryRun: cmd.dryRun, known, roleCache });
+      return shareResource(ctx, ref, { dryRun: cmd.dryRun, known, roleCache, requestedBy: cmd.requestedBy ?? 'timer' });
     });
     const done = results.findIndex((r) => r === undefined);
     const upTo = done < 0 ? results.length : done;

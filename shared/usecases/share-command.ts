@@ -34,6 +34,6 @@ function show(value: unknown): string {
 
 export async function runShareCommand(ctx: EngineContext, ref: ResourceRef, dryRun: boolean): Promise<RunSummary> {
   const started = Date.now();
-  const result = await shareResource(ctx, ref, { dryRun });
+  const result = await shareResource(ctx, ref, { dryRun, requestedBy: 'manual' });
   return summarise([result], { started, dryRun });
 }

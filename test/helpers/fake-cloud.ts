@@ -11,7 +11,7 @@ import { CloudError, classify } from '../../shared/errors';
 import { readConfig, type Config } from '../../shared/config';
 import type { Logger, LogFields } from '../../shared/log';
 import type { EngineContext, Ports } from '../../shared/share/context';
-import type { ApiPort, EcsPort, KmsPort, RamPort, SharingPort, StsPort } from '../../shared/share/ports';
+import type { ApiPort, DirectoryPort, EcsPort, KmsPort, Membership, RamPort, SharingPort, StsPort } from '../../shared/share/ports';
 import type { ImageInfo, ResourceType, SnapshotInfo } from '../../shared/cloud/ecs';
 import type { AttachedPolicyInfo, PolicyVersionInfo, RoleInfo } from '../../shared/cloud/ram';
 import type { KeyInfo } from '../../shared/cloud/kms';
@@ -158,6 +158,7 @@ export const READS = new Set<MethodName>([
   'kms.describeKey', 'kms.serviceKeyId',
   'sharing.sharesNamed', 'sharing.findShare', 'sharing.allTargetAssociations', 'sharing.associations',
   'sts.accountId',
+  'directory.membership',
 ]);
 
 const ECS_SERVICE_KEY_ALIAS = 'alias/acs/ecs';
@@ -176,6 +177,10 @@ export class FakeCloud {
   readonly shares = new Map<string, FakeShare>();
   /** What DescribeRegions lists. */
   regionIds = ['cn-hangzhou', 'cn-shanghai', 'cn-beijing'];
+  /** Accounts of the owner's resource directory (GetAccount finds them). */
+  readonly members = new Set<string>();
+  /** When set, the directory cannot be read from the owner account (that error code). */
+  directoryUnreadable?: string;
   /** Accounts ModifyImageSharePermission refuses as unknown (InvalidAccount.NotFound). */
   readonly unknownAccounts = new Set<string>();
   /** The status a new target association gets (default Associated). */
@@ -575,7 +580,10 @@ export class FakeCloud {
     };
 
     const sts: StsPort = { accountId: (region) => c('sts.accountId', [region], () => fake.ownerUid) };
-    return { ecs, ram, kms, sharing, sts };
+    const directory: DirectoryPort = {
+      membership: (uid) => c('directory.membership', [uid], (): Membership => (fake.directoryUnreadable ? { kind: 'unknown', code: fake.directoryUnreadable } : fake.members.has(uid) ? { kind: 'member' } : { kind: 'external' })),
+    };
+    return { ecs, ram, kms, sharing, sts, directory };
   }
 }
 
@@ -614,7 +622,8 @@ export function fakeContext(fake: FakeCloud, cfg: Partial<Config> = {}, opts: { 
   const retries: FakeContext['retries'] = [];
   const logs: FakeContext['logs'] = [];
   return {
-    cfg: { ...readConfig({}), ...cfg },
+    // Most use-case tests share with accounts of no directory: they opt out of the secure default, which has its own tests.
+    cfg: { ...readConfig({}), allowExternal: true, ...cfg },
     ports: opts.ports ?? fake.ports,
     api: fakeApi(fake, retries),
     ownerUid: fake.ownerUid,
@@ -624,6 +633,7 @@ export function fakeContext(fake: FakeCloud, cfg: Partial<Config> = {}, opts: { 
     now: () => fake.nowMs,
     keyCache: new Map(),
     locks: new Map(),
+    memberCache: new Map(),
     slept,
     retries,
     logs,

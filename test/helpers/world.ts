@@ -57,6 +57,9 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     SHARE_ASSOCIATION_WAIT_MS: '2000',
     SHARE_TRIM_SETTLE_MS: '300', // above the emulator's 100 ms read lag, short enough for many trims per test
     FC_REGION: 'cn-hangzhou',
+    // Most scenarios share with the demo's account outside the directory: they opt out of the secure default, which
+    // test/e2e/external-accounts.test.ts covers (a world sets SHARE_ALLOW_EXTERNAL: '' to get it).
+    SHARE_ALLOW_EXTERNAL: 'true',
     ...opts.env,
   });
   const context = (fn: string): FcContext => functionContext(emu, ownerUid, fn);

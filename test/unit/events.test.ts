@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseInvocation, type Invocation, type TagEvent } from '../../shared/events';
+import { parseInvocation, principalOf, type Invocation, type TagEvent } from '../../shared/events';
 
 const EVENTS_DIR = path.resolve(__dirname, '../../events');
 const fixture = (name: string) => readFileSync(path.join(EVENTS_DIR, name));
@@ -11,6 +11,8 @@ const tagEvent = (e: Partial<TagEvent> & Pick<TagEvent, 'eventId' | 'eventName' 
   region: 'cn-hangzhou',
   accountId: OWNER,
   tagKeys: ['share-with'],
+  // Every sample event was made by the same RAM user (its access key id is never kept).
+  requestedBy: { type: 'ram-user', accountId: OWNER, principalId: '201234567890123456', userName: 'ops-bot' },
   ...e,
 });
 
@@ -297,5 +299,33 @@ describe("ECS's snapshot-ready event", () => {
   it('skips an event naming no valid snapshot', () => {
     const out = parseInvocation(ready({ snapshotId: 'm-notasnap' }, { subject: 'nothing' }));
     expect(out).toMatchObject({ kind: 'events', events: [], skipped: [{ reason: expect.stringContaining('no valid snapshot id') }] });
+  });
+});
+
+describe('principalOf (who asked)', () => {
+  it('keeps a RAM user: type, account, principal id, user name; never the access key id', () => {
+    const p = principalOf({ type: 'ram-user', principalId: '2012', accountId: OWNER, accessKeyId: 'LTAIsecretish', userName: 'alice' });
+    expect(p).toEqual({ type: 'ram-user', principalId: '2012', accountId: OWNER, userName: 'alice' });
+    expect(JSON.stringify(p)).not.toContain('LTAI');
+  });
+
+  it('names the role and the session of an assumed role', () => {
+    const p = principalOf({
+      type: 'assumed-role', principalId: '3001:release-42', accountId: OWNER, userName: 'release-42',
+      sessionContext: { sessionIssuer: { type: 'role', principalId: '3001', userName: 'publisher', arn: `acs:ram::${OWNER}:role/publisher` } },
+    });
+    expect(p).toEqual({ type: 'assumed-role', principalId: '3001:release-42', accountId: OWNER, roleName: 'publisher', roleSession: 'release-42' });
+  });
+
+  it('takes the role from the issuer ARN when its name is missing', () => {
+    expect(principalOf({ type: 'assumed-role', principalId: '3001:s1', sessionContext: { sessionIssuer: { arn: `acs:ram::${OWNER}:role/ops` } } })).toMatchObject({ roleName: 'ops', roleSession: 's1' });
+  });
+
+  it('ignores what is not a string, clips what is long, and gives nothing without a type', () => {
+    expect(principalOf({ principalId: 'x' })).toBeUndefined();
+    expect(principalOf({ type: 5, accountId: 1000000000000001 })).toBeUndefined();
+    const p = principalOf({ type: 'ram-user', accountId: 1000000000000001, userName: 'u'.repeat(500) });
+    expect(p?.accountId).toBeUndefined();
+    expect(p!.userName!.length).toBeLessThanOrEqual(128);
   });
 });
