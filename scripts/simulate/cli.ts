@@ -38,6 +38,14 @@ async function runInChildren(seeds: number[], jobs: number, passOn: string[], ou
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-share-simulate-'));
   try {
     const parts = Array.from({ length: Math.min(jobs, seeds.length) }, (_, k) => seeds.filter((_, i) => i % jobs === k));
+    const children: Array<ReturnType<typeof fork>> = [];
+    // Stopping the run (Ctrl-C, a timeout's SIGTERM) stops its jobs too.
+    const stop = (signal: NodeJS.Signals) => {
+      for (const c of children) c.kill(signal);
+      process.exit(130);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     const runs = parts.map(
       (part, k) =>
         new Promise<SeedReport[]>((resolve, reject) => {
@@ -47,6 +55,7 @@ async function runInChildren(seeds: number[], jobs: number, passOn: string[], ou
             env: { ...process.env, ECS_SHARE_SIMULATE_CHILD: '1' },
             stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
           });
+          children.push(child);
           let buffered = '';
           child.stdout!.on('data', (d: Buffer) => {
             buffered += d.toString();
