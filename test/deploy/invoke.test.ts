@@ -37,6 +37,9 @@ function invoke(fn: string, file: string): Promise<{ code: number | null; summar
     ALIBABA_CLOUD_ACCESS_KEY_ID: DEMO.owner.accessKeyId,
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: DEMO.owner.accessKeySecret,
     ALIBABA_CLOUD_SECURITY_TOKEN: '',
+    // The sample shares with an account outside the directory: allowed by name, as an operator would.
+    SHARE_ALLOW_ACCOUNTS: DEMO.externalRecipient.uid,
+    SHARE_ALLOW_EXTERNAL: '',
   };
   return new Promise((resolve, reject) => {
     // Asynchronous on purpose: the emulator answering the child lives in this process.
