@@ -51,6 +51,17 @@ const NEGATED_OPERATORS: Record<string, string> = {
   NotIpAddress: 'IpAddress',
 };
 const KNOWN_OPERATORS = new Set<string>([...POSITIVE_OPERATORS, ...Object.keys(NEGATED_OPERATORS)]);
+/** Set qualifiers for multi-valued keys: `ForAnyValue:StringEquals`, `ForAllValues:StringLike`, ... */
+const SET_QUALIFIERS = ['ForAnyValue', 'ForAllValues'] as const;
+type SetQualifier = (typeof SET_QUALIFIERS)[number];
+
+/** `Null` tests whether a key is in the context at all ("true": absent, "false": present); it takes no qualifier. */
+function isKnownOperator(op: string): boolean {
+  if (op === 'Null') return true;
+  const [qualifier, base, ...rest] = op.split(':');
+  if (base === undefined) return KNOWN_OPERATORS.has(op);
+  return rest.length === 0 && (SET_QUALIFIERS as readonly string[]).includes(qualifier) && KNOWN_OPERATORS.has(base);
+}
 
 // ---------------------------------------------------------------- parsing
 
@@ -80,7 +91,7 @@ function checkCondition(v: unknown): ConditionBlock {
   if (!isPlainObject(v)) throw malformed('Condition must be an object');
   const out: ConditionBlock = {};
   for (const [op, block] of Object.entries(v)) {
-    if (!KNOWN_OPERATORS.has(op)) throw malformed(`unknown condition operator ${op}`);
+    if (!isKnownOperator(op)) throw malformed(`unknown condition operator ${op}`);
     if (!isPlainObject(block) || Object.keys(block).length === 0) throw malformed(`${op} must map keys to values`);
     out[op] = {};
     for (const [key, value] of Object.entries(block)) out[op][key] = checkConditionValue(value, `${op}.${key}`);
@@ -195,8 +206,24 @@ export function actionMatches(pattern: string, action: string): boolean {
   return wildcardMatch(pPrefix, aPrefix, true) && wildcardMatch(pRest.join(':'), aRest.join(':'));
 }
 
+/**
+ * Condition keys match case-insensitively (RAM), except the part after the first `/`: that names a tag key
+ * (`acs:RequestTag/<key>`, `acs:ResourceTag/<key>`) and ECS tag keys are case-sensitive, so it is matched exactly
+ * (the emulator's choice; RAM does not say). `acs:requesttag/share-with` finds `acs:RequestTag/share-with`,
+ * `acs:RequestTag/Share-With` does not.
+ */
+export function conditionKeyMatches(policyKey: string, contextKey: string): boolean {
+  const split = (k: string) => {
+    const i = k.indexOf('/');
+    return i < 0 ? [k, undefined] : [k.slice(0, i), k.slice(i + 1)];
+  };
+  const [pHead, pTail] = split(policyKey);
+  const [cHead, cTail] = split(contextKey);
+  return (pHead ?? '').toLowerCase() === (cHead ?? '').toLowerCase() && pTail === cTail;
+}
+
 function contextValues(context: ConditionContext, key: string): string[] | undefined {
-  const found = Object.keys(context).find((k) => k.toLowerCase() === key.toLowerCase());
+  const found = Object.keys(context).find((k) => conditionKeyMatches(key, k));
   if (found === undefined) return undefined;
   return asList(context[found]);
 }
@@ -248,12 +275,26 @@ function positiveMatch(op: string, actual: string, expected: string): boolean {
   return false;
 }
 
+/** One context value against the policy values of a plain operator: OR over the values, negated operators negate. */
+function valueHolds(op: string, actual: string, expected: string[]): boolean {
+  const positive = NEGATED_OPERATORS[op] ?? op;
+  const any = expected.some((e) => positiveMatch(positive, actual, e));
+  return op in NEGATED_OPERATORS ? !any : any;
+}
+
 /**
- * Several policy values for one key are OR-ed; a multi-valued context key matches if any of its values does.
- * A missing key makes a positive operator false and a negated one true.
+ * Several policy values for one key are OR-ed. Without a qualifier a multi-valued context key matches a positive
+ * operator if any of its values does, and a negated one if none does; a missing key makes a positive operator false
+ * and a negated one true. `ForAnyValue:` holds if at least one context value satisfies the operator (a missing key:
+ * false); `ForAllValues:` if every one does (a missing key: true). `Null` "true" holds when the key is absent,
+ * "false" when it is present (any value, also an empty one).
  */
 function operatorHolds(op: string, key: string, expected: string[], context: ConditionContext): boolean {
   const actual = contextValues(context, key);
+  if (op === 'Null') return expected.some((e) => (e.toLowerCase() === 'true' ? actual === undefined : e.toLowerCase() === 'false' && actual !== undefined));
+  const [qualifier, base] = op.includes(':') ? (op.split(':') as [SetQualifier, string]) : [undefined, op];
+  if (qualifier === 'ForAnyValue') return actual !== undefined && actual.some((a) => valueHolds(base, a, expected));
+  if (qualifier === 'ForAllValues') return actual === undefined || actual.every((a) => valueHolds(base, a, expected));
   const positive = NEGATED_OPERATORS[op] ?? op;
   const any = actual !== undefined && actual.some((a) => expected.some((e) => positiveMatch(positive, a, e)));
   return op in NEGATED_OPERATORS ? !any : any;
@@ -432,6 +473,9 @@ function explicitDenier(docs: TypedDocument[], req: EvaluationRequest): TypedDoc
 /**
  * Root may do anything. A RAM user is limited by its attached policies; a role session by its role's attached
  * policies and, on top, by the session policy given to AssumeRole. Every resource must be allowed.
+ * `contextFor` adds the keys of one resource (e.g. its `acs:ResourceTag/<key>`) over `context` when that resource is
+ * evaluated, so a call touching several resources is judged per resource. An explicit deny on any resource is
+ * reported before an implicit one on another.
  */
 export function isCallerAllowed(
   state: FullState,
@@ -439,20 +483,28 @@ export function isCallerAllowed(
   action: string,
   resources: string[],
   context: ConditionContext,
+  contextFor?: (resource: string) => ConditionContext,
 ): AuthorizationResult {
   if (caller.type === 'root') return { allowed: true, explicitDeny: false };
   const docs = caller.type === 'role'
     ? attachedTypedDocuments(state, caller.accountId, { roleName: caller.roleName ?? '' })
     : attachedTypedDocuments(state, caller.accountId, { userName: caller.userName ?? '' });
   const session = caller.type === 'role' && caller.sessionPolicy ? parseStored(caller.sessionPolicy) : undefined;
-  const fullContext = { ...defaultContext(), ...context };
-  for (const resource of resources.length ? resources : ['*']) {
-    const req = { action, resource, context: fullContext };
+  const base = { ...defaultContext(), ...context };
+  const requests = (resources.length ? resources : ['*']).map((resource) => ({
+    action,
+    resource,
+    context: contextFor ? { ...base, ...contextFor(resource) } : base,
+  }));
+  for (const req of requests) {
     const denier = explicitDenier(docs, req);
-    if (denier) return { allowed: false, explicitDeny: true, policyType: denier.type, deniedResource: resource };
+    if (denier) return { allowed: false, explicitDeny: true, policyType: denier.type, deniedResource: req.resource };
     if (session && evaluate([session], req) === 'Deny') {
-      return { allowed: false, explicitDeny: true, policyType: 'Custom', deniedResource: resource };
+      return { allowed: false, explicitDeny: true, policyType: 'Custom', deniedResource: req.resource };
     }
+  }
+  for (const req of requests) {
+    const resource = req.resource;
     const identityAllows = evaluate(docs.map((d) => d.document), req) === 'Allow';
     const sessionAllows = !caller.sessionPolicy || (session !== undefined && evaluate([session], req) === 'Allow');
     if (!identityAllows || !sessionAllows) return { allowed: false, explicitDeny: false, deniedResource: resource };

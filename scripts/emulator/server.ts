@@ -11,7 +11,7 @@ import { actions as kmsActions } from './services/kms';
 import { actions as ramActions } from './services/ram';
 import { actions as resourcesharingActions } from './services/resourcesharing';
 import { actions as resourcemanagerActions } from './services/resourcemanager';
-import { actions as stsActions } from './services/sts';
+import { actions as stsActions, trustIdentity } from './services/sts';
 import { claimedAccessKeyId, parseUrlEncoded, PROTOCOL_PARAMS, verifyRequest } from './signature';
 import { InvalidStateError, newStsSession, normaliseState, randomText, snapshotState } from './state';
 import {
@@ -625,9 +625,13 @@ function authorize(ctx: CallContext, spec: ActionSpec): void {
   const context = {
     'acs:CurrentTime': ctx.emu.nowIso(),
     'acs:SourceIp': '127.0.0.1',
+    // The caller's identity ARN, not the session ARN: a role session is acs:ram::<uid>:role/<name> (the role as
+    // stored), a RAM user acs:ram::<uid>:user/<name>; the same identity a trust policy sees.
+    'acs:PrincipalARN': trustIdentity(ctx.caller),
     ...(spec.conditionContext?.(ctx) ?? {}),
   };
-  const verdict = isCallerAllowed(ctx.state, ctx.caller, ramAction, resources, context);
+  const perResource = spec.resourceConditionContext;
+  const verdict = isCallerAllowed(ctx.state, ctx.caller, ramAction, resources, context, perResource && ((r) => perResource(ctx, r)));
   if (verdict.allowed) return;
   const denial = DENIAL[ctx.product];
   const noPermissionType = verdict.explicitDeny ? 'ExplicitDeny' : 'ImplicitDeny';

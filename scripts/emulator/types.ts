@@ -304,8 +304,13 @@ export interface ActionSpec {
   ramAction?: string;
   /** Resource ARNs the call acts on, for authorization; default ["*"]. Called after `required` passed. */
   resources?: (ctx: CallContext) => string[];
-  /** Condition context keys for authorization (e.g. { "ecs:tag/share-with": "..." }). */
+  /** Condition context keys for authorization (e.g. { "acs:RequestTag/share-with": "..." }). */
   conditionContext?: (ctx: CallContext) => Record<string, string | string[]>;
+  /**
+   * Condition context keys of one resource ARN from `resources` (e.g. its `acs:ResourceTag/<key>`), laid over
+   * `conditionContext` when that resource is authorized: a call touching several resources is judged per resource.
+   */
+  resourceConditionContext?: (ctx: CallContext, resource: string) => Record<string, string | string[]>;
   /** True for calls that change state (used by the call log; tests count writes). */
   write?: boolean;
   /** STS GetCallerIdentity-style calls that any authenticated caller may make without a policy. */
