@@ -173,10 +173,11 @@ export function heldTakeBacks(obs: ResourceObservation, targets: ShareTarget[]):
 }
 
 /** Changes to the resource's own shares: add what the tags ask, take back what ecs-share granted and no longer asked. */
-export function planShares(obs: ResourceObservation, targets: ShareTarget[]): PlanAction[] {
+export function planShares(obs: ResourceObservation, targets: ShareTarget[], opts: { hold?: boolean } = {}): PlanAction[] {
   const ref = obs.ref;
   const { imageAccounts, sharingTargets } = splitTargets(ref.type, targets);
-  const held = new Set(heldTakeBacks(obs, targets));
+  // Nothing is added when only take-backs apply: no association will ever make a held grant redundant, so none is held.
+  const held = new Set(opts.hold === false ? [] : heldTakeBacks(obs, targets));
   const actions: PlanAction[] = ref.type === 'image' ? planImageAccounts(obs, imageAccounts, held) : [];
 
   // Resource share names are not unique: a twin (two instances creating at once) shares too; keep one, delete the rest.
@@ -249,7 +250,7 @@ export function decide(
   opts: { legacyServiceKey: boolean; ownerUid: string; trustPolicyMaxLength: number },
 ): Decision {
   const refused = refusal(obs, targets, opts.legacyServiceKey);
-  if (refused) return { kind: 'refused', ...refused, actions: takeBacksOnly(planShares(obs, targets)) };
+  if (refused) return { kind: 'refused', ...refused, actions: takeBacksOnly(planShares(obs, targets, { hold: false })) };
   if (obs.notReady && targets.length) {
     return { kind: 'notReady', reason: `${obs.ref.id} is not ready yet (${obs.notReady}); it is shared once it is (the next event or timer run)` };
   }
@@ -259,7 +260,7 @@ export function decide(
     try {
       trustWrite(role!, a.kind === 'createRole' ? { add: a.grants, remove: [], regions: a.regions } : a, { ownerUid: opts.ownerUid, maxLength: opts.trustPolicyMaxLength });
     } catch (e) {
-      if (e instanceof LimitError) return { kind: 'refused', code: e.code, reason: e.reason, actions: takeBacksOnly(planShares(obs, targets)) };
+      if (e instanceof LimitError) return { kind: 'refused', code: e.code, reason: e.reason, actions: takeBacksOnly(planShares(obs, targets, { hold: false })) };
       throw e;
     }
   }

@@ -60,6 +60,25 @@ describe('moving a share from an account to the folder or directory that holds i
     expect(await use(w, member, snap)).toMatchObject({ ok: true });
   });
 
+  it('a refused resource holds nothing: with its key disabled the moved account is taken back (nothing will be added)', async () => {
+    // Found by the 1,000-seed simulation (seeds 15, 74, 121, 137) on the first version of make before break: a
+    // refused resource only takes back, so a grant held for a directory that is never associated stayed for good.
+    const snap = E2E.spareSnapshots[2];
+    expect(outcomeFor(await tagAndDeliver(w, snap, member), snap).outcome).toBe('shared');
+    await afterReadLag(w);
+    const key = w.emu.state.keys!.find((k) => k.keyId === DEMO.cmkId)!;
+    key.state = 'Disabled';
+    try {
+      const o = outcomeFor(await tagAndDeliver(w, snap, DEMO.resourceDirectoryId), snap);
+      expect(o.error?.code).toBe('KeyNotEnabled');
+      await afterReadLag(w);
+      const share = await toolShare(w, snap);
+      expect(share!.targets.filter((t) => t.status !== 'Disassociated' && t.status !== 'Disassociating').map((t) => t.id)).toEqual([]);
+    } finally {
+      key.state = 'Enabled';
+    }
+  });
+
   it('an account the new folder does not hold is taken back at once', async () => {
     const snap = E2E.spareSnapshots[1];
     expect(outcomeFor(await tagAndDeliver(w, snap, rootMember), snap).outcome).toBe('shared');
