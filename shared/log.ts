@@ -1,4 +1,5 @@
 // One JSON object per line: what Function Compute ships to Log Service. Never log credentials or tokens.
+import fs from 'node:fs';
 
 export type LogFields = Record<string, unknown>;
 
@@ -28,19 +29,36 @@ export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): LogLevel {
   return v in LEVELS ? (v as LogLevel) : 'info';
 }
 
+/** SHARE_LOG_CAPTURE_FILE (a debugging aid): every line, at every level whatever SHARE_LOG_LEVEL says, is also appended there. */
+export function captureFileFrom(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.SHARE_LOG_CAPTURE_FILE?.trim() || undefined;
+}
+
+function appendTo(file: string, line: string): void {
+  try {
+    fs.appendFileSync(file, line + '\n');
+  } catch {
+    // A debugging aid never fails an invocation.
+  }
+}
+
 export function createLogger(
   base: LogFields = {},
   write: (line: string) => void = (l) => process.stdout.write(l + '\n'),
   minLevel: LogLevel = logLevelFrom(),
+  captureFile: string | undefined = captureFileFrom(),
 ): Logger {
   const emit = (level: Exclude<LogLevel, 'off'>, msg: string, fields?: LogFields) => {
-    if (LEVELS[level] < LEVELS[minLevel]) return;
-    write(JSON.stringify(redact({ time: new Date().toISOString(), level, msg, ...base, ...fields })));
+    const shown = LEVELS[level] >= LEVELS[minLevel];
+    if (!shown && !captureFile) return;
+    const line = JSON.stringify(redact({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
+    if (captureFile) appendTo(captureFile, line);
+    if (shown) write(line);
   };
   return {
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (f) => createLogger({ ...base, ...f }, write, minLevel),
+    child: (f) => createLogger({ ...base, ...f }, write, minLevel, captureFile),
   };
 }
