@@ -38,6 +38,10 @@ export interface Config {
   trimSettleMs: number;
   /** The pause before a read-merge-write reads back (above the reads' lag behind writes). */
   settleMs: number;
+  /** The tag ecs-share writes its status to on each resource (SHARE_STATUS_KEY; `off` writes none). */
+  statusKey?: string;
+  /** The tag that ends a share at a date or time (SHARE_UNTIL_KEY). */
+  untilKey: string;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -51,6 +55,17 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidInputError(`${name} must be a non-negative integer, got "${v}"`);
   return n;
+}
+
+/** A tag key ecs-share reads or writes: a valid ECS key, never under the prefixes Alibaba Cloud reserves. */
+function tagKeyOf(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const key = env[name]?.trim() || fallback;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,100}$/.test(key) || /^(acs:|aliyun)/i.test(key)) throw new InvalidInputError(`${name} "${key}" is not a valid ECS tag key`);
+  return key;
+}
+
+function statusKey(env: NodeJS.ProcessEnv): string | undefined {
+  return /^(off|false|none|0)$/i.test(env.SHARE_STATUS_KEY?.trim() ?? '') ? undefined : tagKeyOf(env, 'SHARE_STATUS_KEY', 'ecs-share:status');
 }
 
 /** A switch: true/1/yes or false/0/no (any case); unset or empty is false; anything else is a mistake. */
@@ -87,5 +102,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkpointMaxAgeMs: int(env, 'SHARE_CHECKPOINT_MAX_AGE_S', 12 * 3600) * 1000,
     trimSettleMs: int(env, 'SHARE_TRIM_SETTLE_MS', 2000),
     settleMs: int(env, 'SHARE_SETTLE_MS', 300),
+    statusKey: statusKey(env),
+    untilKey: tagKeyOf(env, 'SHARE_UNTIL_KEY', 'share-until'),
   };
 }

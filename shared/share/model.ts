@@ -114,6 +114,10 @@ export interface ResourceOutcome {
   needs?: { grants: TrustGrant[]; keys: KeyRef[] };
   /** Who asked: the principal whose tag call triggered this, or the timer / a hand invocation. */
   requestedBy?: RequestedBy;
+  /** The status tag's value after this run (as written, or as it would be in a dry run). */
+  status?: string;
+  /** A service-key resource's CMK copy, shared in its place. */
+  copy?: string;
 }
 
 export type { ShareTarget, TrustGrant, KeyRef };

@@ -1,5 +1,7 @@
 // Use case: make one snapshot or image shared exactly as its tags ask (or, in a dry run, say what that takes).
-import { formatTarget, parseShareTags, type ShareTarget } from '../domain/targets';
+import { formatTarget, isShareTagKey, parseShareTags, type ShareTarget } from '../domain/targets';
+import { parseExpiry } from '../domain/expiry';
+import { bodyOf, statusBody, statusValue } from './status';
 import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
 import { membershipCached, type EngineContext } from './context';
 import { ConcurrentUpdateError, applyPlan } from './apply';
@@ -93,7 +95,39 @@ async function coverageOf(ctx: EngineContext, obs: ResourceObservation, targets:
   return out;
 }
 
+/** What the core saw of the resource, for the status tag: its tags as read, and its `share-until`. */
+interface Seen {
+  tags?: Record<string, string>;
+  until?: { text: string; expired: boolean };
+}
+
+/**
+ * Share one resource as its tags ask, then write the status tag when the status changed (never in a dry run; a
+ * failed status write is logged and changes nothing else).
+ */
 export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions = {}): Promise<ResourceOutcome> {
+  const seen: Seen = {};
+  const res = await shareResourceCore(ctx, ref, opts, seen);
+  const key = ctx.cfg.statusKey;
+  if (!key || !seen.tags) return res;
+  const asks = Object.keys(seen.tags).some((k) => isShareTagKey(k, ctx.cfg.tagKey) || k === ctx.cfg.untilKey);
+  const body = asks ? statusBody(res, seen.until) : undefined;
+  const current = seen.tags[key];
+  if (body === bodyOf(current)) return current !== undefined ? { ...res, status: current } : res;
+  const value = body === undefined ? undefined : statusValue(body, ctx.now());
+  if (!opts.dryRun) {
+    try {
+      if (value !== undefined) await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, { [key]: value });
+      else await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, [key]);
+    } catch (e) {
+      ctx.log.warn('status tag not written', { resourceId: ref.id, region: ref.region, code: (e as { code?: string }).code ?? (e as Error).message });
+      return res;
+    }
+  }
+  return value !== undefined ? { ...res, status: value } : res;
+}
+
+async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions, seen: Seen): Promise<ResourceOutcome> {
   const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region, ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}) });
   const outcome = (r: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>) => outcomeOf(r, opts.requestedBy, fields);
   let actions: PlanAction[] = [];
@@ -112,6 +146,7 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
       log.info('resource gone, its share deleted', { outcome: 'revoked', shareIds });
       return outcome(ref, { outcome: 'revoked', reason: `${ref.id} no longer exists`, actions, dryRun: opts.dryRun });
     }
+    seen.tags = obs.tags;
     const parsed = parseShareTags(obs.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid, allowlist: ctx.cfg.allowlist });
     if (parsed.errors.length) {
       // All or nothing: one bad target refuses the whole tag, so a typo never shares with the wrong set, nor revokes.
@@ -120,7 +155,17 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
       log.warn('tag refused', { outcome: res.outcome, reason });
       return res;
     }
-    const targets = parsed.targets;
+    const untilTag = obs.tags[ctx.cfg.untilKey];
+    const until = untilTag === undefined ? undefined : parseExpiry(untilTag);
+    if (until && 'error' in until) {
+      const reason = `The ${ctx.cfg.untilKey} tag is refused, nothing was changed: ${until.error}`;
+      log.warn('tag refused', { outcome: 'refused', code: 'MalformedExpiry', reason });
+      return outcome(ref, { outcome: 'refused', reason, error: { code: 'MalformedExpiry', message: reason }, dryRun: opts.dryRun });
+    }
+    // Past its end, the share is taken back exactly as if the tags named nobody.
+    const expired = until !== undefined && ctx.now() >= until.at;
+    if (until) seen.until = { text: until.text, expired };
+    const targets = expired ? [] : parsed.targets;
     const names = targets.map(formatTarget);
     const external = await externalRefusal(ctx, targets);
     if (external) {
@@ -145,6 +190,11 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
       return outcome(ref, { outcome: 'pending', targets: names, reason: decision.reason, error: { code: 'NotReady', message: decision.reason, retryable: true }, dryRun: opts.dryRun });
     }
     actions = decision.actions;
+    if (expired && actions.length === 0) {
+      const reason = `The share ended at ${until!.text} (${ctx.cfg.untilKey}), so nothing is shared; remove ${ctx.cfg.tagKey}, or move ${ctx.cfg.untilKey} later to share again.`;
+      log.info('share expired', { outcome: 'refused', reason });
+      return outcome(ref, { outcome: 'refused', reason, error: { code: 'Expired', message: reason }, dryRun: opts.dryRun });
+    }
     const needs = role || obs.encryption.kind !== 'none' ? needsOf(obs, targets) : undefined;
     const changedKind = targets.length ? 'shared' : 'revoked';
     if (opts.dryRun) return outcome(ref, { outcome: actions.length ? changedKind : 'unchanged', targets: names, actions, dryRun: true, needs });
@@ -163,7 +213,7 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
     if (held.length && writes > 0 && !opts.secondRound && pending.length === 0) {
       // The new associations settled within the wait: take back what was held, now that it cuts nobody off.
       await ctx.sleep(ctx.cfg.settleMs);
-      const again = await shareResource(ctx, ref, { ...opts, known: undefined, secondRound: true });
+      const again = await shareResourceCore(ctx, ref, { ...opts, known: undefined, secondRound: true }, seen);
       return { ...again, actions: [...actions, ...again.actions], outcome: again.outcome === 'unchanged' ? changedKind : again.outcome };
     }
     const kind = pending.length || held.length ? 'pending' : writes > 0 ? changedKind : 'unchanged';

@@ -6,10 +6,14 @@ import { shareResource } from '../share/share-resource';
 import { mapLimit, summarise, type RunSummary } from '../share/summary';
 import type { RequestedBy, ResourceRef } from '../share/model';
 
-/** A tag call that touched only ecs-share's own grant record (it writes one after sharing an image): nothing to do. */
-export function onlyLedgerKeys(e: TagEvent, ledgerKey: string): boolean {
+/**
+ * A tag call that touched only ecs-share's own tags (its grant record on images, its status tag): nothing to do, and
+ * acting on it would loop (every run that changes a status writes one).
+ */
+export function onlyOwnKeys(e: TagEvent, ledgerKey: string, statusKey?: string): boolean {
   if (e.tagKeys.length === 0) return false; // unknown keys (e.g. UntagResources All=true, create calls): look
-  return ledgerTagKeys(Object.fromEntries(e.tagKeys.map((k) => [k, ''])), ledgerKey).length === e.tagKeys.length;
+  const own = new Set(ledgerTagKeys(Object.fromEntries(e.tagKeys.map((k) => [k, ''])), ledgerKey));
+  return e.tagKeys.every((k) => own.has(k) || k === statusKey);
 }
 
 export async function handleTagEvents(ctx: EngineContext, events: TagEvent[], skipped: Skipped[] = []): Promise<RunSummary> {
@@ -19,8 +23,8 @@ export async function handleTagEvents(ctx: EngineContext, events: TagEvent[], sk
   const askers = new Map<string, RequestedBy>();
   const skips = [...skipped];
   for (const e of events) {
-    if (onlyLedgerKeys(e, ctx.cfg.ledgerKey)) {
-      skips.push({ eventId: e.eventId, reason: `${e.eventName} changed only ecs-share's own ${ctx.cfg.ledgerKey} tags` });
+    if (onlyOwnKeys(e, ctx.cfg.ledgerKey, ctx.cfg.statusKey)) {
+      skips.push({ eventId: e.eventId, reason: `${e.eventName} changed only ecs-share's own tags (${[ctx.cfg.ledgerKey, ctx.cfg.statusKey].filter(Boolean).join(', ')})` });
       continue;
     }
     // Duplicates and several events for one resource collapse: the resource is re-read anyway.

@@ -12,6 +12,7 @@
 //    so a share made while the trim ran is not left without its grant;
 //  - every candidate held back is reported in `trimHeld` with the resources that hold it and why.
 import { parseShareTags, shareTagKeys } from '../domain/targets';
+import { parseExpiry } from '../domain/expiry';
 import { grantForTarget, grantKey, grantsInLedger, readTrustLedger, type TrustGrant } from '../domain/trust-policy';
 import type { KeyRef } from '../domain/kms-policy';
 import type { ResourceType } from '../cloud/ecs';
@@ -71,9 +72,15 @@ async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[
     if (!ids.includes(id)) m.set(k, [...ids, id]);
   };
   for (const region of regions) {
-    const tagged = await ctx.ports.ecs.taggedResources(region, type, shareTagKeys(ctx.cfg.tagKey));
+    const tagged = (await ctx.ports.ecs.taggedResources(region, type, [...shareTagKeys(ctx.cfg.tagKey), ctx.cfg.untilKey])).filter((r) =>
+      Object.keys(r.tags).some((k) => k !== ctx.cfg.untilKey),
+    );
     if (tagged.length === 0) continue;
+    const now = ctx.now();
     for (const r of tagged) {
+      // A share past its end asks for nothing (what it is still shared with holds below, until it is taken back).
+      const until = r.tags[ctx.cfg.untilKey] === undefined ? undefined : parseExpiry(r.tags[ctx.cfg.untilKey]);
+      if (until && 'at' in until && now >= until.at) continue;
       // Every well-formed target counts, even of a tag refused as a whole or outside the allowlist: holding too much
       // for a pass costs nothing, cutting off someone still named does.
       const { targets } = parseShareTags(r.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid });

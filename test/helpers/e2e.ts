@@ -68,6 +68,24 @@ export function productWrites(w: World): Array<{ action: string; params: Record<
   return w.emu.writes().filter((c) => c.caller?.type === 'role').map((c) => ({ action: c.action, params: c.params }));
 }
 
+/** A write of ecs-share's status tag only (TagResources/UntagResources naming no other key). */
+export function isStatusWrite(c: { action: string; params: Record<string, string> }, statusKey = 'ecs-share:status'): boolean {
+  if (c.action !== 'TagResources' && c.action !== 'UntagResources') return false;
+  const keys = Object.entries(c.params).filter(([k]) => /^Tag\.\d+\.Key$|^TagKey\.\d+$/.test(k)).map(([, v]) => v);
+  return keys.length > 0 && keys.every((k) => k === statusKey);
+}
+
+/** The product's writes that change a share (everything but its status tag): what "changes nothing" is about. */
+export function shareWrites(w: World): Array<{ action: string; params: Record<string, string> }> {
+  return productWrites(w).filter((c) => !isStatusWrite(c));
+}
+
+/** The status tag ecs-share wrote on a resource, without its time. */
+export async function statusOf(w: World, id: string): Promise<string | undefined> {
+  const v = (await resourceTags(w, id))['ecs-share:status'];
+  return v === undefined ? undefined : v.replace(/ \| \d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$/, '');
+}
+
 // ---------- owner-side read-back ----------
 
 export async function trustPolicy(w: World, roleName: string): Promise<{ Statement: any[] } | undefined> {

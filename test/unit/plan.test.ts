@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planRole, planShares, splitTargets } from '../../shared/share/plan';
 import { planTrim, type AskedNow } from '../../shared/usecases/trim-roles';
-import { onlyLedgerKeys } from '../../shared/usecases/on-tag';
+import { onlyOwnKeys } from '../../shared/usecases/on-tag';
 import { buildKmsPolicies, policyNameFor, type KeyRef } from '../../shared/domain/kms-policy';
 import { writeTrustLedger } from '../../shared/domain/trust-policy';
 import type { ResourceObservation, RoleObservation, ShareTarget } from '../../shared/share/model';
@@ -175,7 +175,7 @@ describe('planTrim', () => {
   });
 });
 
-describe('onlyLedgerKeys', () => {
+describe('onlyOwnKeys', () => {
   const event = (tagKeys: string[]) => ({ eventId: 'e', eventName: 'TagResources', region: 'cn-hangzhou', resourceType: 'image' as const, resourceIds: ['m-img1'], tagKeys });
   it.each([
     [['ecs-share:granted'], true],
@@ -183,7 +183,10 @@ describe('onlyLedgerKeys', () => {
     [['ecs-share:granted', 'share-with'], false],
     [['share-with'], false],
     [[], false],
-  ])('tag keys %j touch only the grant record: %s', (keys, expected) => {
-    expect(onlyLedgerKeys(event(keys), 'ecs-share:granted')).toBe(expected);
+    [['ecs-share:status'], true],
+    [['ecs-share:status', 'ecs-share:granted'], true],
+    [['ecs-share:status', 'share-until'], false],
+  ])('tag keys %j touch only ecs-share own tags: %s', (keys, expected) => {
+    expect(onlyOwnKeys(event(keys), 'ecs-share:granted', 'ecs-share:status')).toBe(expected);
   });
 });
