@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E, recipientUid } from '../helpers/states';
-import { outcomeFor, outcomes, phase, tag, toolShare, use } from '../helpers/e2e';
+import { outcomeFor, outcomes, phase, tag, toolShare, use, shareWrites } from '../helpers/e2e';
 
 const member = DEMO.rdRecipient.uid;
 
@@ -36,7 +36,7 @@ describe('a share-with tag that cannot be honoured', () => {
       expect(result.outcome).toBe('refused');
       expect(result.reason).toMatch(why);
       expect(result.reason).toContain('nothing was changed');
-      expect(w.emu.writes()).toEqual([]);
+      expect(shareWrites(w)).toEqual([]);
       expect(await toolShare(w, snaps[0])).toBeUndefined();
     });
   }
@@ -46,7 +46,7 @@ describe('a share-with tag that cannot be honoured', () => {
     const result = await tagThenDeliver(w, snaps[1], recipientUid(2));
     expect(result.outcome).toBe('refused');
     expect(result.reason).toMatch(/allowlist/);
-    expect(w.emu.writes()).toEqual([]);
+    expect(shareWrites(w)).toEqual([]);
     expect(await use(w, recipientUid(2), snaps[1])).toMatchObject({ ok: false });
   });
 
@@ -77,7 +77,7 @@ describe('a share-with tag that cannot be honoured', () => {
     const result = await w.invoke('on-tag', event);
     expect(result.results).toEqual([]);
     expect(result.skipped).toHaveLength(1);
-    expect(w.emu.writes()).toEqual([]);
+    expect(shareWrites(w)).toEqual([]);
   });
 });
 
@@ -96,7 +96,7 @@ describe('the manual share function', () => {
     const result = await w.invoke('share', { resourceId: 's-doesnotexist00001', region: DEMO.region });
     expect(result.results[0]).toMatchObject({ outcome: 'refused', resourceId: 's-doesnotexist00001' });
     expect(result.results[0].reason).toMatch(/does not exist/);
-    expect(w.emu.writes()).toEqual([]);
+    expect(shareWrites(w)).toEqual([]);
   });
 
   it('refuses a malformed command with an input error and no call at all', async () => {
@@ -113,7 +113,7 @@ describe('the manual share function', () => {
     expect(result.dryRun).toBe(true);
     expect(result.results[0].dryRun).toBe(true);
     expect(result.results[0].actions.map((a: { kind: string }) => a.kind)).toEqual(['createRole', 'writeKmsPolicies', 'createResourceShare']);
-    expect(w.emu.writes()).toEqual([]);
+    expect(shareWrites(w)).toEqual([]);
     expect(await use(w, member, snap)).toMatchObject({ ok: false });
   });
 

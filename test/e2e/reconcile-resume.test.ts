@@ -36,7 +36,9 @@ describe('a reconcile pass cut short by maxResources', () => {
   let w: World;
   const runs: Array<{ summary: ReconcileSummary; listings: Array<string | undefined>; byId: number; shared: number; checkpoint: boolean }> = [];
   beforeAll(async () => {
-    w = await reconcileWorld({ state: withTaggedSnapshots(e2eState(), COUNT, { 'share-with': member }) });
+    // The status tags a run writes add tag rows before the checkpoint's page token, so a resumed listing re-reads
+    // some resources (replays: no writes); the exact page arithmetic below is about resumption, so without them.
+    w = await reconcileWorld({ state: withTaggedSnapshots(e2eState(), COUNT, { 'share-with': member }), env: { SHARE_STATUS_KEY: 'off' } });
     for (let i = 0; i < 3; i++) {
       w.emu.clearCalls();
       const summary = await reconcile(w, { maxResources: 100 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
-import { SNAPSHOT_ROLE, IMAGE_ROLE, outcomeFor, outcomes, policyDocument, tag, toolShare, trustPolicy, trustServices, untag, use } from '../helpers/e2e';
+import { SNAPSHOT_ROLE, IMAGE_ROLE, outcomeFor, outcomes, policyDocument, tag, toolShare, trustPolicy, trustServices, untag, use, shareWrites } from '../helpers/e2e';
 import { deleteImage, reconcile, reconcileOk, reconcileWorld, resultFor } from '../helpers/reconcile';
 
 const member = DEMO.rdRecipient.uid;
@@ -42,7 +42,7 @@ describe('reconcile after a tag is removed from one of two resources shared with
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
     expect(JSON.stringify(await policyDocument(w, 'ecs-share-snapshot-kms'))).toContain(DEMO.cmkId);
     expect(s.roleActions).toEqual([]);
-    expect(w.emu.writes().map((c) => c.action)).toEqual(['DeleteResourceShare']);
+    expect(shareWrites(w).map((c) => c.action)).toEqual(['DeleteResourceShare']);
     expect(await use(w, member, kept)).toMatchObject({ ok: true });
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E, recipientUid } from '../helpers/states';
-import { IMAGE_ROLE, SNAPSHOT_ROLE, attachedPolicies, outcomeFor, outcomes, phase, tag, tagAndDeliver, trustPolicy, use } from '../helpers/e2e';
+import { IMAGE_ROLE, SNAPSHOT_ROLE, attachedPolicies, outcomeFor, outcomes, phase, tag, tagAndDeliver, trustPolicy, use, shareWrites } from '../helpers/e2e';
 
 const legacyPolicy = fs.readFileSync(path.resolve(__dirname, '../../shared/policies/function-role-legacy-service-key.json'), 'utf8');
 const member = DEMO.rdRecipient.uid;
@@ -31,7 +31,7 @@ describe('a service-key resource in the default mode', () => {
       expect(result.reason).toMatch(/service key/);
       expect(result.reason).toContain(copy);
       expect(result.reason).toContain('KMSKeyId');
-      expect(w.emu.writes()).toEqual([]);
+      expect(shareWrites(w)).toEqual([]);
     });
   }
 

@@ -8,7 +8,7 @@ import { DEMO, type EmulatorState } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { sdkClients } from '../helpers/sdk';
 import { e2eState, E2E } from '../helpers/states';
-import { IMAGE_ROLE, SNAPSHOT_ROLE, afterReadLag, imageShareAccounts, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use } from '../helpers/e2e';
+import { IMAGE_ROLE, SNAPSHOT_ROLE, afterReadLag, imageShareAccounts, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use, shareWrites } from '../helpers/e2e';
 import { checkpointFile, productCalls, reconcile, reconcileOk, reconcileWorld } from '../helpers/reconcile';
 
 const HZ = DEMO.region;
@@ -249,7 +249,7 @@ describe('a dry run agrees with the real run on a refusal decided at write time 
 
     expect(dry.results[0]).toMatchObject({ outcome: 'refused', error: { code: 'TrustPolicyTooLong' } });
     expect(real.results[0]).toMatchObject({ outcome: 'refused', error: { code: 'TrustPolicyTooLong' } });
-    expect(productWrites(w)).toEqual([]);
+    expect(shareWrites(w)).toEqual([]);
   });
 });
 

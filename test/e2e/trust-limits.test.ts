@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, e2eState, recipientUid } from '../helpers/states';
 import { startWorld, type World } from '../helpers/world';
-import { outcomeFor, phase, productWrites, tagAndDeliver, trustServices, trustPolicy, SNAPSHOT_ROLE } from '../helpers/e2e';
+import { outcomeFor, phase, productWrites, tagAndDeliver, trustServices, trustPolicy, SNAPSHOT_ROLE, shareWrites } from '../helpers/e2e';
 
 const accounts = (n: number) => Array.from({ length: n }, (_, i) => recipientUid(i + 1));
 
@@ -21,7 +21,7 @@ describe('a trust policy limit set low', () => {
     expect(out.outcome).toBe('refused');
     expect(out.error?.code).toBe('TrustPolicyTooLong');
     expect(out.reason).toMatch(/resource directory or folder/);
-    expect(productWrites(w)).toEqual([]);
+    expect(shareWrites(w)).toEqual([]);
     expect(await trustPolicy(w, SNAPSHOT_ROLE)).toBeUndefined();
   });
 });
@@ -41,7 +41,7 @@ describe('more accounts than the role description can record', () => {
     const out = outcomeFor(await tagAndDeliver(w, E2E.spareSnapshots[1], tags), E2E.spareSnapshots[1]);
     expect(out.outcome).toBe('refused');
     expect(out.error?.code).toBe('TrustRecordTooLong');
-    expect(productWrites(w)).toEqual([]);
+    expect(shareWrites(w)).toEqual([]);
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toEqual([]);
   });
 });
