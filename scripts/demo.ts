@@ -132,6 +132,12 @@ async function reportShares(owner: SdkClients): Promise<void> {
     say(`  resource share ${s.ResourceShareName} (${s.ResourceShareId}${s.AllowExternalTargets ? ', external targets allowed' : ''}) of ${resources.map((r: any) => r.EntityId).join(', ')}:`);
     for (const t of targets) say(`    -> ${t.EntityId} (${t.EntityType}${t.External ? ', external' : ''}): ${t.AssociationStatus}`);
   }
+  // The feedback a person sees on the resource itself in the ECS console.
+  for (const [type, id] of [['snapshot', DEMO.snapshots.cmk], ['image', DEMO.images.cmk]] as const) {
+    const res = await owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: DEMO.region, resourceType: type, resourceId: [id] }));
+    const status = (res.body?.tagResources?.tagResource ?? []).find((t) => t.tagKey === 'ecs-share:status')?.tagValue;
+    say(`  ${type} ${id} tag ecs-share:status = ${status ?? '(none)'}`);
+  }
 }
 
 function reportRuns(runs: Run[]): void {

@@ -37,7 +37,12 @@ export function statusBody(o: ResourceOutcome, until?: { text: string; expired: 
     case 'pending':
       if (o.error?.code === 'NotReady') body = `pending: not ready yet${upTo}`;
       else if (o.copy) body = `pending: copying to ${o.copy}${upTo}`;
-      else body = `pending ${plural(o.pending?.length || n, 'target')} of ${n}${upTo}`;
+      else {
+        const waiting = o.pending ?? [];
+        const invitations = waiting.filter((id) => /^\d{16}$/.test(id)).length;
+        const parts = [invitations ? plural(invitations, 'invitation') : '', waiting.length - invitations ? plural(waiting.length - invitations, 'association') : ''].filter(Boolean);
+        body = parts.length ? `pending ${parts.join(', ')}${upTo}` : `pending: moving to a directory or folder${upTo}`;
+      }
       break;
     case 'refused':
       body = `refused ${o.error?.code ?? 'Refused'}: ${o.reason ?? o.error?.message ?? ''}`;

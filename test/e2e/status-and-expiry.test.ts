@@ -31,8 +31,8 @@ describe('the status tag', () => {
     const first = outcomeFor(await tagAndDeliver(w, snap, external), snap);
     expect(first.outcome).toBe('pending');
     await afterReadLag(w);
-    expect(await statusOf(w, snap)).toBe('pending 1 target of 1');
-    expect((await resourceTags(w, snap))['ecs-share:status']).toMatch(/^pending 1 target of 1 \| \d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$/);
+    expect(await statusOf(w, snap)).toBe('pending 1 invitation');
+    expect((await resourceTags(w, snap))['ecs-share:status']).toMatch(/^pending 1 invitation \| \d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$/);
 
     // The status write's own tag event is skipped: no loop.
     const again = await w.deliverEvents();
