@@ -596,7 +596,8 @@ class Sim {
       const asked = askedOf(kind);
       const role = await api.readRole(o, roleName);
       const held = RESOURCES.filter((r) => r.kind === kind && ['refused', 'failed'].includes(this.lastOutcome.get(r.id)?.outcome)).map((r) => `${r.name} ${this.lastOutcome.get(r.id).outcome}`);
-      const heldNote = held.length ? ` (last pass: ${held.join(', ')})` : '';
+      const trimHeld = (lastSummary?.trimHeld ?? []).filter((h: any) => h.roleName === roleName || h.type === kind);
+      const heldNote = `${held.length ? ` (last pass: ${held.join(', ')})` : ''}${trimHeld.length ? `; the last trim held ${JSON.stringify(trimHeld).slice(0, 600)}` : ''}`;
       if (role) {
         const line = role.description.split('\n').find((l) => l.startsWith('[ecs-share]'));
         let ledger: { a?: string[]; rd?: string[]; fd?: string[] } = {};

@@ -100,7 +100,14 @@ async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[
       const images = await ctx.ports.ecs.getImages(region, ids);
       for (const i of images) {
         const rec = readImageGrants(i.tags, ctx.cfg.ledgerKey);
-        for (const uid of [...rec.granted, ...rec.pending]) add(out.grants, `account:${uid}`, i.id);
+        for (const uid of rec.granted) add(out.grants, `account:${uid}`, i.id);
+        // An intent holds only once it is a share: one left by a crash before the share (kept for 15 minutes in
+        // case its instance is still at work) names an account nobody can use the image as, so it holds nothing;
+        // if that instance does share later, the next run claims the share and takes it back.
+        if (rec.pending.length) {
+          const current = new Set(await ctx.ports.ecs.imageShareAccounts(region, i.id));
+          for (const uid of rec.pending) if (current.has(uid)) add(out.grants, `account:${uid}`, i.id);
+        }
       }
       if (!keyRegions.has(region)) continue;
       const owner = new Map(images.flatMap((i) => i.snapshotIds.map((sid) => [sid, i.id] as const)));
