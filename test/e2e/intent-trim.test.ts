@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState } from '../helpers/states';
-import { IMAGE_ROLE, afterReadLag, tagAndDeliver, trustPolicy, trustServices } from '../helpers/e2e';
-import { reconcileOk, reconcileWorld } from '../helpers/reconcile';
+import { IMAGE_ROLE, afterReadLag, tag, tagAndDeliver, trustPolicy, trustServices } from '../helpers/e2e';
+import { modifyImageShare, reconcileOk, reconcileWorld } from '../helpers/reconcile';
 
 const external = DEMO.externalRecipient.uid;
 const member = DEMO.rdRecipient.uid;
@@ -28,9 +28,9 @@ describe('the role trim and an intent that never became a share', () => {
     expect(trustServices(await trustPolicy(w, IMAGE_ROLE))).toContain(ecsOf(external));
     // The state a crash leaves: the tag moved on to the member, the external account's intent still pending and
     // never shared (ModifyImageSharePermission was not called).
-    const img = w.emu.state.images.find((i) => i.imageId === image)!;
-    img.tags = { ...img.tags, 'share-with': member, 'ecs-share:granted': intentFor(external) };
-    img.sharedWith = [];
+    await tag(w, image, { 'share-with': member, 'ecs-share:granted': intentFor(external) });
+    await modifyImageShare(w, image, { remove: [external] });
+    await afterReadLag(w); // the share list is a lagged read
     await reconcileOk(w);
     await reconcileOk(w);
     const services = trustServices(await trustPolicy(w, IMAGE_ROLE));
