@@ -114,6 +114,8 @@ export interface ResourceOutcome {
   needs?: { grants: TrustGrant[]; keys: KeyRef[] };
   /** Who asked: the principal whose tag call triggered this, or the timer / a hand invocation. */
   requestedBy?: RequestedBy;
+  /** A service-key resource shared through its copy: the copy's id. */
+  copy?: string;
 }
 
 export type { ShareTarget, TrustGrant, KeyRef };
