@@ -175,8 +175,10 @@ function base(ref: ResourceRef, opts: CopyShareOptions, fields: Partial<Resource
  * The hook share-resource calls where a service-key resource would be refused: undefined when the normal path
  * decides (the feature is off, or this is not its business), else the outcome of the resource.
  */
-export async function serviceKeyCopy(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[], opts: CopyShareOptions, share: Share): Promise<ResourceOutcome | undefined> {
-  if (opts.copyInner || !ctx.copies || ctx.cfg.legacyServiceKey) return undefined;
+export async function serviceKeyCopy(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[], given: CopyShareOptions, share: Share): Promise<ResourceOutcome | undefined> {
+  if (given.copyInner || !ctx.copies || ctx.cfg.legacyServiceKey) return undefined;
+  // Only these travel to the runs over the copy (never the caller's `known` description of this resource).
+  const opts: CopyShareOptions = { dryRun: given.dryRun, requestedBy: given.requestedBy };
   const originalId = obs.tags[COPY_OF_TAG];
   if (originalId) return onCopy(ctx, obs, originalId, opts, share);
   if (obs.encryption.kind !== 'service-key') return undefined;

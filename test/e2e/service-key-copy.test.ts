@@ -144,6 +144,15 @@ describe('a crash right after the copy call, before the original records it', ()
     expect(await copiesOf(w, original)).toEqual([copy]);
     expect((await resourceTags(w, original))['ecs-share:copy']).toBe(copy);
   });
+
+  it('is taken back by the timer alone when the untag event is lost (the pass reaches the original through its copy)', async () => {
+    const original = DEMO.snapshots.serviceKey;
+    const [copy] = await copiesOf(w, original);
+    await untag(w, original); // its event is never delivered
+    await w.invoke('reconcile', { action: 'reconcile' });
+    expect(await use(w, member, copy)).toMatchObject({ ok: false });
+    expect((await resourceTags(w, copy))['share-with']).toBeUndefined();
+  });
 });
 
 describe('AliyunECSDiskEncryptDefaultRole missing and the function may not create it', () => {
