@@ -42,6 +42,42 @@ export interface Config {
   statusKey?: string;
   /** The tag that ends a share at a date or time (SHARE_UNTIL_KEY). */
   untilKey: string;
+  /**
+   * Service-key copies (SHARE_SERVICE_KEY_COPY): the CMK (id or alias) a service-key resource tagged for sharing is
+   * copied with, for every region (`default`) or per region. Absent: service-key resources are refused as before.
+   */
+  serviceKeyCopy?: ServiceKeyCopyConfig;
+  /** SHARE_SERVICE_KEY_COPY_DELETE: delete ecs-share's copy once its original is untagged or deleted. */
+  serviceKeyCopyDelete: boolean;
+}
+
+export interface ServiceKeyCopyConfig {
+  default?: string;
+  byRegion: Record<string, string>;
+}
+
+const COPY_KEY = /^(key-[A-Za-z0-9-]{1,64}|alias\/[A-Za-z0-9:/_-]{1,120})$/;
+
+/** `key-…` or `alias/…` for every region, and/or `<region>=<key>` entries, separated by commas or whitespace. */
+export function parseServiceKeyCopy(v: string | undefined): ServiceKeyCopyConfig | undefined {
+  const entries = list(v);
+  if (!entries) return undefined;
+  const out: ServiceKeyCopyConfig = { byRegion: {} };
+  for (const e of entries) {
+    const m = /^([a-z]{2,}(?:-[a-z0-9]+)+)=(.*)$/.exec(e);
+    const key = m ? m[2] : e;
+    if (!COPY_KEY.test(key) || key === 'alias/acs/ecs') {
+      throw new InvalidInputError(`SHARE_SERVICE_KEY_COPY: "${e}" is not a customer master key id (key-…) or alias (alias/…), optionally after <region>=`);
+    }
+    if (m) {
+      if (out.byRegion[m[1]]) throw new InvalidInputError(`SHARE_SERVICE_KEY_COPY names region ${m[1]} twice`);
+      out.byRegion[m[1]] = key;
+    } else {
+      if (out.default) throw new InvalidInputError('SHARE_SERVICE_KEY_COPY names more than one key for every region');
+      out.default = key;
+    }
+  }
+  return out;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -104,5 +140,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     settleMs: int(env, 'SHARE_SETTLE_MS', 300),
     statusKey: statusKey(env),
     untilKey: tagKeyOf(env, 'SHARE_UNTIL_KEY', 'share-until'),
+    serviceKeyCopy: parseServiceKeyCopy(env.SHARE_SERVICE_KEY_COPY),
+    serviceKeyCopyDelete: bool(env, 'SHARE_SERVICE_KEY_COPY_DELETE'),
   };
 }

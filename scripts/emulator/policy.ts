@@ -362,6 +362,13 @@ export const SYSTEM_POLICIES: Record<string, { description: string; document: Po
     description: 'Provides full access to Key Management Service (KMS).',
     document: systemPolicy([{ Action: 'kms:*', Resource: '*' }]),
   },
+  AliyunECSDiskEncryptRolePolicy: {
+    description: 'The policy for the ECS disk encryption default role (AliyunECSDiskEncryptDefaultRole).',
+    document: systemPolicy([{
+      Action: ['kms:List*', 'kms:DescribeKey', 'kms:TagResource', 'kms:UntagResource', 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: '*',
+    }]),
+  },
   AliyunECSDiskEncryptDefaultRolePolicy: {
     description: 'The policy for the ECS disk encryption default role.',
     document: systemPolicy([{

@@ -6,6 +6,7 @@ import { KmsAdapter, type KeyInfo } from '../cloud/kms';
 import { SharingAdapter } from '../cloud/sharing';
 import { StsAdapter } from '../cloud/sts';
 import { DirectoryAdapter } from '../cloud/directory';
+import { EcsCopyAdapter, type CopyPort } from '../cloud/ecs-copy';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { ApiPort, DirectoryPort, EcsPort, KmsPort, Membership, RamPort, SharingPort, StsPort } from './ports';
@@ -35,6 +36,8 @@ export interface EngineContext {
   locks: Map<string, Promise<unknown>>;
   /** Resource directory membership of target accounts, asked once per account per invocation. */
   memberCache: Map<string, Promise<Membership>>;
+  /** Service-key copies (SHARE_SERVICE_KEY_COPY); absent (the in-memory fake): the feature is off. */
+  copies?: CopyPort;
 }
 
 /** Run `fn` after every earlier holder of `key` in this invocation: concurrent resources never race each other. */
@@ -79,6 +82,7 @@ export async function createContext(opts: ContextOptions): Promise<EngineContext
     keyCache: new Map(),
     locks: new Map(),
     memberCache: new Map(),
+    copies: new EcsCopyAdapter(api),
   };
 }
 

@@ -116,7 +116,7 @@ export interface ResourceOutcome {
   requestedBy?: RequestedBy;
   /** The status tag's value after this run (as written, or as it would be in a dry run). */
   status?: string;
-  /** A service-key resource's CMK copy, shared in its place. */
+  /** A service-key resource shared through its copy: the copy's id. */
   copy?: string;
 }
 

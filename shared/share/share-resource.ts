@@ -8,6 +8,7 @@ import { ConcurrentUpdateError, applyPlan } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
 import { decide, grantsFor, heldTakeBacks, splitTargets } from './plan';
 import { EXTERNAL_NOT_ALLOWED, externalRefusal } from './external';
+import { serviceKeyCopy } from './service-key-copy';
 import type { PlanAction, RequestedBy, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
 
 export interface ShareOptions {
@@ -20,6 +21,8 @@ export interface ShareOptions {
   requestedBy?: RequestedBy;
   /** Internal: this is the second round of a move whose held take-backs became possible within the wait. */
   secondRound?: boolean;
+  /** Internal: a run the service-key copy module makes over a copy (the normal path only). */
+  copyInner?: boolean;
 }
 
 function outcomeOf(ref: ResourceRef, requestedBy: RequestedBy | undefined, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>): ResourceOutcome {
@@ -174,6 +177,9 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
       log.warn('tag refused', { outcome: 'refused', code: EXTERNAL_NOT_ALLOWED, reason });
       return outcome(ref, { outcome: 'refused', targets: names, reason, error: { code: EXTERNAL_NOT_ALLOWED, message: reason }, dryRun: opts.dryRun });
     }
+    // A service-key resource (SHARE_SERVICE_KEY_COPY) is shared through its copy; a copy follows its original.
+    const copied = await serviceKeyCopy(ctx, obs, targets, opts, (c, r, o) => shareResource(c, r, { roleCache: opts.roleCache, ...o }));
+    if (copied) return copied;
     const coveredBy = await coverageOf(ctx, obs, targets);
     if (coveredBy) obs.coveredBy = coveredBy;
     const held = heldTakeBacks(obs, targets);

@@ -21,7 +21,8 @@ function policyActions(doc: { Statement: Array<{ Effect: string; Action: string 
 function calledActions(): Set<string> {
   const dir = path.join(root, 'shared/cloud');
   const out = new Set<string>();
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+  // ecs-copy.ts is the service-key copy feature's, covered by its own add-on policy (below).
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'ecs-copy.ts')) {
     const text = fs.readFileSync(path.join(dir, file), 'utf8');
     for (const m of text.matchAll(/api\.call\(\s*'([a-z]+)',\s*'([A-Za-z]+)'/g)) out.add(`${m[1]}:${m[2]}`);
   }
@@ -37,6 +38,33 @@ describe('the shipped function role policy', () => {
       missing: [],
       unused: [],
     });
+  });
+});
+
+describe('the service-key copy add-on (shared/policies/function-role-service-key-copy.json)', () => {
+  const addOn = () => JSON.parse(fs.readFileSync(path.join(root, 'shared/policies/function-role-service-key-copy.json'), 'utf8'));
+  /** The copy adapter's calls, plus the RAM calls that make AliyunECSDiskEncryptDefaultRole. */
+  const copyCalls = () => {
+    const text = fs.readFileSync(path.join(root, 'shared/cloud/ecs-copy.ts'), 'utf8');
+    const ecs = [...text.matchAll(/api\.call\(\s*'([a-z]+)',\s*'([A-Za-z]+)'/g)].map((m) => `${m[1]}:${m[2]}`);
+    return new Set([...ecs.filter((a) => a !== 'ecs:ListTagResources'), 'ram:GetRole', 'ram:CreateRole', 'ram:ListPoliciesForRole', 'ram:AttachPolicyToRole']);
+  };
+
+  it('grants exactly what the copies need beyond the shipped policy, on exactly that role and its system policy', () => {
+    const doc = addOn();
+    expect([...policyActions(doc)].sort()).toEqual([...copyCalls()].sort());
+    const ram = doc.Statement.filter((s: { Action: string | string[] }) => [s.Action].flat().some((a) => a.startsWith('ram:')));
+    expect(ram.flatMap((s: { Resource: string[] }) => s.Resource).sort()).toEqual([
+      'acs:ram:*:*:policy/AliyunECSDiskEncryptDefaultRolePolicy',
+      'acs:ram:*:*:policy/AliyunECSDiskEncryptRolePolicy',
+      'acs:ram:*:*:role/AliyunECSDiskEncryptDefaultRole',
+    ]);
+  });
+
+  it('with the shipped policy covers every action the code calls', () => {
+    const granted = new Set([...policyActions(JSON.parse(shippedPolicy())), ...policyActions(addOn())]);
+    const called = new Set([...calledActions(), ...copyCalls()]);
+    expect([...called].filter((a) => !granted.has(a)).sort()).toEqual([]);
   });
 });
 

@@ -19,6 +19,16 @@ afterAll(async () => {
 const ecs = (who = OWNER) => s.as(who).ecs;
 const tag = (key: string, value: string) => new $Ecs.TagResourcesRequestTag({ key, value });
 
+/** AliyunECSDiskEncryptDefaultRole with its system policy in the owner's account: ECS may then copy with a CMK. */
+function grantDiskEncryptRole(): void {
+  s.emu.state.roles.push({
+    accountId: OWNER.uid,
+    roleName: 'AliyunECSDiskEncryptDefaultRole',
+    assumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['ecs.aliyuncs.com'] } }] }),
+    attachedPolicies: [{ policyName: 'AliyunECSDiskEncryptRolePolicy', policyType: 'System' }],
+  });
+}
+
 function load(state: EmulatorState = baseState()): void {
   s.emu.setState(ideal(state));
 }
@@ -84,6 +94,7 @@ describe('snapshots', () => {
   });
 
   it('copies a snapshot to another region re-encrypted with the given key', async () => {
+    grantDiskEncryptRole();
     s.emu.state.keys.push({ keyId: 'key-shcmk', accountId: OWNER.uid, region: 'cn-shanghai', state: 'Enabled' });
     const r = await ecs().copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: REGION, snapshotId: SNAP.cmk1, destinationRegionId: 'cn-shanghai', encrypted: true, KMSKeyId: 'key-shcmk' }));
     const sh = await s.as(OWNER, 'cn-shanghai').ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: 'cn-shanghai' }));
@@ -205,6 +216,7 @@ describe('images', () => {
   });
 
   it('copies an image re-encrypting every mapped snapshot with the given key', async () => {
+    grantDiskEncryptRole();
     const r = await ecs().copyImage(new $Ecs.CopyImageRequest({ regionId: REGION, imageId: IMG.two, destinationRegionId: REGION, encrypted: true, KMSKeyId: CMK2 }));
     const d = await ecs().describeImages(new $Ecs.DescribeImagesRequest({ regionId: REGION, imageId: r.body!.imageId }));
     const ids = d.body!.images?.image?.[0]?.diskDeviceMappings?.diskDeviceMapping?.map((m) => m.snapshotId!) ?? [];

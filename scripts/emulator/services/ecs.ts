@@ -36,6 +36,7 @@ import {
 } from '../types';
 import { ensureServiceKey, findKey } from './kms';
 import { requireKnownRegion } from '../state';
+import { findRole } from '../policy';
 
 const MAX_TAGS_PER_RESOURCE = 20;
 const MAX_TAGGED_RESOURCES_PER_CALL = 50;
@@ -226,6 +227,23 @@ function callerKey(ctx: CallContext, region: string, keyId: string): KmsKey {
 interface Encryption {
   encrypted: boolean;
   kmsKeyId?: string;
+}
+
+/** The service role ECS assumes to use a customer master key of the account, and its system policies (either name). */
+export const DISK_ENCRYPT_ROLE = 'AliyunECSDiskEncryptDefaultRole';
+export const DISK_ENCRYPT_POLICIES = ['AliyunECSDiskEncryptRolePolicy', 'AliyunECSDiskEncryptDefaultRolePolicy'];
+
+/**
+ * ECS may encrypt with a CMK only once AliyunECSDiskEncryptDefaultRole exists in the account with its system policy
+ * (the ECS encryption guide; the console creates it the first time a CMK is picked). Checked on CopySnapshot and
+ * CopyImage with KMSKeyId; 403 InvalidParameter.KMSKeyId.KMSUnauthorized ("ECS is not authorized to access KMS").
+ */
+function requireDiskEncryptRole(ctx: CallContext): void {
+  const role = findRole(ctx.state, owner(ctx), DISK_ENCRYPT_ROLE);
+  const ok = role?.attachedPolicies?.some((p) => p.policyType === 'System' && DISK_ENCRYPT_POLICIES.includes(p.policyName));
+  if (!ok) {
+    throw new ApiError(403, 'InvalidParameter.KMSKeyId.KMSUnauthorized', `ECS is not authorized to access KMS: the role ${DISK_ENCRYPT_ROLE} is missing or lacks its system policy.`);
+  }
 }
 
 /**
@@ -476,6 +494,7 @@ function copySnapshot(ctx: CallContext): Record<string, unknown> {
     source,
     sourceKeyReusable: !shared && p.DestinationRegionId === source.region,
   });
+  if (p.KMSKeyId) requireDiskEncryptRole(ctx);
   const copy = newSnapshot(ctx, {
     region: p.DestinationRegionId,
     ...encryption,
@@ -597,6 +616,10 @@ function copyImage(ctx: CallContext): Record<string, unknown> {
     requireRecipientAccess(ctx, { type: 'Image', image: source });
   }
   const tags = parseTags(ctx);
+  if (p.KMSKeyId) {
+    callerKey(ctx, p.DestinationRegionId, p.KMSKeyId);
+    requireDiskEncryptRole(ctx);
+  }
   const diskMappings = source.diskMappings.map((m) => {
     const snap = ctx.state.snapshots.find((s) => s.snapshotId === m.snapshotId && s.accountId === source.accountId);
     if (!snap) throw snapshotNotFound(m.snapshotId);
