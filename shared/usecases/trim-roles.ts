@@ -48,6 +48,8 @@ const keyId = (k: KeyRef) => `${k.region}/${k.keyId}`;
 export interface AskedNow {
   grants: Map<string, string[]>;
   keys: Map<string, string[]>;
+  /** The grants the tags ask for now, as grants (so a removal re-adds any that only a removed statement admitted). */
+  wanted: Map<string, TrustGrant>;
 }
 
 /** A target id of a resource share (account uid, rd-…, fd-…) as the grant key it needs. */
@@ -66,7 +68,7 @@ function holdersOf(asked: AskedNow, g: TrustGrant): string[] | undefined {
  * move from an account to its folder, or a take-back that failed, never leaves a live share without its trust.
  */
 async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[], keyRegions: Set<string>): Promise<AskedNow> {
-  const out: AskedNow = { grants: new Map(), keys: new Map() };
+  const out: AskedNow = { grants: new Map(), keys: new Map(), wanted: new Map() };
   const add = (m: Map<string, string[]>, k: string, id: string) => {
     const ids = m.get(k) ?? [];
     if (!ids.includes(id)) m.set(k, [...ids, id]);
@@ -84,7 +86,11 @@ async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[
       // Every well-formed target counts, even of a tag refused as a whole or outside the allowlist: holding too much
       // for a pass costs nothing, cutting off someone still named does.
       const { targets } = parseShareTags(r.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid });
-      for (const t of targets) add(out.grants, grantKey(grantForTarget(t)), r.id);
+      for (const t of targets) {
+        const g = grantForTarget(t);
+        add(out.grants, grantKey(g), r.id);
+        out.wanted.set(grantKey(g), g);
+      }
     }
     const shares = await loadShareIndex(ctx, region);
     for (const r of tagged) {
@@ -152,7 +158,9 @@ export function planTrim(
     else removeKeys.push(k);
   }
   const actions: PlanAction[] = [];
-  if (removeGrants.length) actions.push({ kind: 'mergeTrust', roleName: role.roleName, add: [...needs.grants, ...keepGrants], remove: removeGrants });
+  // Everything still asked goes in `add`: a narrower grant the removed statement admitted (a folder under a removed
+  // directory grant, say) was never written in its own right, and is now (found by the simulation, seed 552).
+  if (removeGrants.length) actions.push({ kind: 'mergeTrust', roleName: role.roleName, add: [...needs.grants, ...keepGrants, ...asked.wanted.values()], remove: removeGrants });
   if (removeKeys.length) actions.push({ kind: 'writeKmsPolicies', roleName: role.roleName, type, add: [], remove: removeKeys });
   return { actions, held, candidates };
 }

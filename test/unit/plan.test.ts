@@ -140,7 +140,7 @@ describe('planRole', () => {
 
 describe('planTrim', () => {
   const needs = (uids: string[], keys: KeyRef[] = [KEY]) => ({ grants: uids.map((uid) => ({ kind: 'account' as const, uid })), keys });
-  const asked = (grants: Record<string, string[]> = {}, keys: Record<string, string[]> = {}): AskedNow => ({ grants: new Map(Object.entries(grants)), keys: new Map(Object.entries(keys)) });
+  const asked = (grants: Record<string, string[]> = {}, keys: Record<string, string[]> = {}): AskedNow => ({ grants: new Map(Object.entries(grants)), keys: new Map(Object.entries(keys)), wanted: new Map() });
   const twoAccounts = () => role({ trustPolicy: trustFor([A, B]), description: writeTrustLedger('', { accounts: [A, B], rds: [], folders: [] }) });
   const none = new Map<string, string>();
 
