@@ -38,6 +38,10 @@ export interface Config {
   trimSettleMs: number;
   /** The pause before a read-merge-write reads back (above the reads' lag behind writes). */
   settleMs: number;
+  /** Opt-in: publish every refused and failed outcome to this EventBridge bus (SHARE_NOTIFY_EVENT_BUS). */
+  notifyEventBus?: string;
+  /** The CloudEvents `source` of those events (SHARE_NOTIFY_SOURCE, default `ecs-share`). */
+  notifySource: string;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -87,5 +91,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkpointMaxAgeMs: int(env, 'SHARE_CHECKPOINT_MAX_AGE_S', 12 * 3600) * 1000,
     trimSettleMs: int(env, 'SHARE_TRIM_SETTLE_MS', 2000),
     settleMs: int(env, 'SHARE_SETTLE_MS', 300),
+    notifyEventBus: named(env, 'SHARE_NOTIFY_EVENT_BUS', /^[A-Za-z0-9][A-Za-z0-9_-]{0,126}$/),
+    notifySource: named(env, 'SHARE_NOTIFY_SOURCE', /^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/) ?? 'ecs-share',
   };
+}
+
+/** An optional name that must match `pattern` (an event bus name, an event source): unset or empty is undefined. */
+function named(env: NodeJS.ProcessEnv, name: string, pattern: RegExp): string | undefined {
+  const v = env[name]?.trim() ?? '';
+  if (v === '') return undefined;
+  if (!pattern.test(v)) throw new InvalidInputError(`${name} "${v}" is not a valid name`);
+  return v;
 }
