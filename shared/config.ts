@@ -49,6 +49,10 @@ export interface Config {
   serviceKeyCopy?: ServiceKeyCopyConfig;
   /** SHARE_SERVICE_KEY_COPY_DELETE: delete ecs-share's copy once its original is untagged or deleted. */
   serviceKeyCopyDelete: boolean;
+  /** Opt-in: publish every refused and failed outcome to this EventBridge bus (SHARE_NOTIFY_EVENT_BUS). */
+  notifyEventBus?: string;
+  /** The CloudEvents `source` of those events (SHARE_NOTIFY_SOURCE, default `ecs-share`). */
+  notifySource: string;
 }
 
 export interface ServiceKeyCopyConfig {
@@ -142,5 +146,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     untilKey: tagKeyOf(env, 'SHARE_UNTIL_KEY', 'share-until'),
     serviceKeyCopy: parseServiceKeyCopy(env.SHARE_SERVICE_KEY_COPY),
     serviceKeyCopyDelete: bool(env, 'SHARE_SERVICE_KEY_COPY_DELETE'),
+    notifyEventBus: named(env, 'SHARE_NOTIFY_EVENT_BUS', /^[A-Za-z0-9][A-Za-z0-9_-]{0,126}$/),
+    notifySource: named(env, 'SHARE_NOTIFY_SOURCE', /^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/) ?? 'ecs-share',
   };
+}
+
+/** An optional name that must match `pattern` (an event bus name, an event source): unset or empty is undefined. */
+function named(env: NodeJS.ProcessEnv, name: string, pattern: RegExp): string | undefined {
+  const v = env[name]?.trim() ?? '';
+  if (v === '') return undefined;
+  if (!pattern.test(v)) throw new InvalidInputError(`${name} "${v}" is not a valid name`);
+  return v;
 }

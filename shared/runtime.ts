@@ -25,6 +25,9 @@ export interface Invocation {
   log: Logger;
   engine: () => Promise<EngineContext>;
   remainingMs: () => number;
+  /** The FC request id and the function's region, from the context (absent locally). */
+  requestId?: string;
+  region?: string;
 }
 
 /** Read configuration once, make the logger, and build the engine lazily (bad input fails before any call). */
@@ -39,6 +42,8 @@ export function startInvocation(fn: string, context: FcContext, env: NodeJS.Proc
     cfg,
     log,
     remainingMs,
+    requestId: context.requestId,
+    region: context.region || env.FC_REGION || undefined,
     engine: () =>
       (engine ??= createContext({ cfg, log, credentials: contextCredentials(context), accountId: context.accountId || env.FC_ACCOUNT_ID, remainingMs })),
   };

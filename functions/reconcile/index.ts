@@ -2,6 +2,7 @@
 import { makeHandler, inputError } from '../../shared/handler';
 import { parseReconcileCommand, reconcile } from '../../shared/usecases/reconcile';
 import { FileCheckpointStore } from '../../shared/checkpoint';
+import { reportProblems } from '../../shared/notify';
 
 export const handler = makeHandler('reconcile', async (run, invocation) => {
   let command: Record<string, unknown>;
@@ -12,5 +13,6 @@ export const handler = makeHandler('reconcile', async (run, invocation) => {
   const summary = await reconcile(await run.engine(), cmd, new FileCheckpointStore(run.cfg.checkpointFile), run.remainingMs);
   const { results, ...rest } = summary;
   run.log.info('summary', { ...rest, results: results.length });
+  await reportProblems(run, 'reconcile', summary);
   return summary;
 });

@@ -1,6 +1,7 @@
 // Manual: share one resource now, or (dryRun) return the plan as data and write nothing.
 import { makeHandler, inputError } from '../../shared/handler';
 import { parseShareCommand, runShareCommand } from '../../shared/usecases/share-command';
+import { reportProblems } from '../../shared/notify';
 
 export const handler = makeHandler('share', async (run, invocation) => {
   if (invocation.kind !== 'manual') {
@@ -9,5 +10,6 @@ export const handler = makeHandler('share', async (run, invocation) => {
   const { ref, dryRun } = parseShareCommand(invocation.command, run.cfg.regions[0]);
   const summary = await runShareCommand(await run.engine(), ref, dryRun);
   run.log.info('summary', { counts: summary.counts, errors: summary.errors, dryRun, durationMs: summary.durationMs });
+  await reportProblems(run, 'share', summary);
   return summary;
 });

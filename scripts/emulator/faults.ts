@@ -67,7 +67,7 @@ export interface ThrottlingOptions {
 
 export const DEFAULT_THROTTLING: ThrottlingOptions = {
   windowMs: 60_000,
-  retryAfter: { ecs: false, ram: false, kms: false, sts: false, resourcesharing: false, resourcemanager: false },
+  retryAfter: { ecs: false, ram: false, kms: false, sts: false, resourcesharing: false, resourcemanager: false, eventbridge: false },
 };
 
 /** Who a call is counted against: a rate limit applies per action, account and region. */

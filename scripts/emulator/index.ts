@@ -3,7 +3,7 @@ import { startEmulator as startServer, type Emulator, type StartOptions } from '
 import type { EmulatorState } from './types';
 
 export { newRequestId } from './server';
-export type { Emulator, CallRecord, CallFilter, ServiceCredentials, StartOptions, AppliedWrite, WriteHook } from './server';
+export type { Emulator, PublishedFilter, CallRecord, CallFilter, ServiceCredentials, StartOptions, AppliedWrite, WriteHook } from './server';
 export type { FaultRule, FaultRuleState, FaultKind, RateLimit, ThrottlingOptions } from './faults';
 export { FAULT_KINDS, DEFAULT_THROTTLING } from './faults';
 export type { CloudEvent, ActionTrailRecord, EventDeliveryOptions, EventListener, PushRetryStrategy, DeliveryAttempt, DeadLetter, EventStats } from './events';

@@ -11,6 +11,7 @@ import { actions as kmsActions } from './services/kms';
 import { actions as ramActions } from './services/ram';
 import { actions as resourcesharingActions } from './services/resourcesharing';
 import { actions as resourcemanagerActions } from './services/resourcemanager';
+import { actions as eventbridgeActions } from './services/eventbridge';
 import { actions as stsActions, trustIdentity } from './services/sts';
 import { claimedAccessKeyId, parseUrlEncoded, PROTOCOL_PARAMS, verifyRequest } from './signature';
 import { InvalidStateError, newStsSession, normaliseState, randomText, snapshotState } from './state';
@@ -29,6 +30,7 @@ import {
   type FullState,
   type Params,
   type Product,
+  type PublishedEvent,
 } from './types';
 
 const TABLES: Record<Product, ActionTable> = {
@@ -38,9 +40,10 @@ const TABLES: Record<Product, ActionTable> = {
   sts: stsActions,
   resourcesharing: resourcesharingActions,
   resourcemanager: resourcemanagerActions,
+  eventbridge: eventbridgeActions,
 };
 
-const PRODUCT_NAMES: Record<Product, string> = { ecs: 'Ecs', ram: 'Ram', kms: 'Kms', sts: 'Sts', resourcesharing: 'ResourceSharing', resourcemanager: 'ResourceManager' };
+const PRODUCT_NAMES: Record<Product, string> = { ecs: 'Ecs', ram: 'Ram', kms: 'Kms', sts: 'Sts', resourcesharing: 'ResourceSharing', resourcemanager: 'ResourceManager', eventbridge: 'EventBridge' };
 
 /** The 403 each product answers a RAM denial with. */
 const DENIAL: Record<Product, { code: string; message: string }> = {
@@ -50,6 +53,8 @@ const DENIAL: Record<Product, { code: string; message: string }> = {
   kms: { code: 'Forbidden.NoPermission', message: 'This operation is forbidden by permission system.' },
   resourcesharing: { code: 'NoPermission', message: 'You are not authorized to perform the operation.' },
   resourcemanager: { code: 'NoPermission', message: 'You are not authorized to perform this operation.' },
+  // Not documented for EventBridge: RAM's code.
+  eventbridge: { code: 'NoPermission', message: 'You are not authorized to perform this operation.' },
 };
 
 const CALL_LOG_LIMIT = 50_000;
@@ -186,9 +191,19 @@ export interface Emulator {
   waitForEvents(n?: number, timeoutMs?: number): Promise<CloudEvent[]>;
   /** Returns and forgets the deliveries since the last drain (after waiting for queued deliveries). */
   drainEvents(): Promise<CloudEvent[]>;
+  /** Events EventBridge PutEvents calls published, in order (filter by account, bus, region, type). */
+  published(filter?: PublishedFilter): PublishedEvent[];
+  clearPublished(): void;
   /** What Function Compute does for a function's role: check the trust policy, then mint STS credentials. */
   issueServiceCredentials(accountId: string, roleName: string, service?: string): ServiceCredentials;
   stop(): Promise<void>;
+}
+
+export interface PublishedFilter {
+  accountId?: string;
+  bus?: string;
+  region?: string;
+  type?: string;
 }
 
 export async function startEmulator(opts: StartOptions = {}): Promise<Emulator> {
@@ -218,6 +233,7 @@ export async function startEmulator(opts: StartOptions = {}): Promise<Emulator> 
 
 class EmulatorCore {
   private callLog: CallRecord[] = [];
+  private publishedLog: PublishedEvent[] = [];
   private seq = 0;
   readonly faults = new Faults();
   readonly bus = new EventBus();
@@ -275,6 +291,8 @@ class EmulatorCore {
         await core.bus.idle();
         return core.bus.drain();
       },
+      published: (f) => core.published(f),
+      clearPublished: () => void (core.publishedLog = []),
       issueServiceCredentials: (a, r, s) => core.issueServiceCredentials(a, r, s),
       stop: () => {
         core.closed = true;
@@ -306,6 +324,18 @@ class EmulatorCore {
       .map((c) => structuredClone(c));
   }
 
+  published(f: PublishedFilter = {}): PublishedEvent[] {
+    return this.publishedLog
+      .filter(
+        (p) =>
+          (f.accountId === undefined || p.accountId === f.accountId) &&
+          (f.bus === undefined || p.bus === f.bus) &&
+          (f.region === undefined || p.region === f.region) &&
+          (f.type === undefined || p.event.Type === f.type),
+      )
+      .map((p) => structuredClone(p));
+  }
+
   issueServiceCredentials(accountId: string, roleName: string, service = 'fc.aliyuncs.com'): ServiceCredentials {
     const arn = `acs:ram::${accountId}:role/${roleName}`;
     const role = this.state.roles.find((r) => r.accountId === accountId && r.roleName.toLowerCase() === roleName.toLowerCase());
@@ -328,6 +358,10 @@ class EmulatorCore {
       newId: (prefix, length = 20) => prefix + randomText('abcdefghijklmnopqrstuvwxyz0123456789', length),
       requestId: newRequestId,
       options: this.state.options,
+      publish: (events) => {
+        this.publishedLog.push(...structuredClone(events));
+        if (this.publishedLog.length > CALL_LOG_LIMIT) this.publishedLog.splice(0, this.publishedLog.length - CALL_LOG_LIMIT);
+      },
     };
   }
 
@@ -599,6 +633,14 @@ class EmulatorCore {
         case 'POST /_emulator/events/flush':
           await this.bus.flush();
           return send(res, 200, { flushed: true });
+        case 'GET /_emulator/published': {
+          const f: PublishedFilter = {};
+          for (const k of ['accountId', 'bus', 'region', 'type'] as const) if (query.has(k)) f[k] = query.get(k)!;
+          return send(res, 200, { published: this.published(f) });
+        }
+        case 'DELETE /_emulator/published':
+          this.publishedLog = [];
+          return send(res, 200, { published: [] });
         case 'POST /_emulator/service-credentials': {
           const b = json() as { accountId?: string; roleName?: string; service?: string };
           if (!b.accountId || !b.roleName) throw new Error('"accountId" and "roleName" are required');

@@ -32,6 +32,7 @@ export function normaliseState(s: EmulatorState): FullState {
     resourceShares: c.resourceShares ?? [],
     invitations: c.invitations ?? [],
     stsSessions: c.stsSessions ?? [],
+    eventBuses: c.eventBuses ?? [],
     options: { ...DEFAULT_OPTIONS, ...(c.options ?? {}) },
   };
   validateAccounts(full);

@@ -201,6 +201,25 @@ export interface StsSession {
   policy?: string; // optional session policy (further restricts)
 }
 
+export interface EventBusDecl {
+  name: string;
+  accountId: string;
+  region: string;
+}
+
+/** One event a PutEvents call published (what emu.published() returns). */
+export interface PublishedEvent {
+  accountId: string;
+  region: string;
+  bus: string;
+  /** The event as sent: Id, Source, Type, Subject, Time, SpecVersion, DataContentType, Data. */
+  event: Record<string, unknown>;
+  /** The caller (a role session: acs:ram::<uid>:assumed-role/<role>/<session>). */
+  caller: string;
+  requestId: string;
+  time: string;
+}
+
 export interface EmulatorOptions {
   trustPolicyMaxLength: number; // InvalidParameter.AssumeRolePolicyDocument.Length above this (default 4096, real value unconfirmed)
   policyDocumentMaxLength: number; // 6144
@@ -231,12 +250,15 @@ export interface EmulatorState {
   resourceShares?: ResourceShare[];
   invitations?: Invitation[];
   stsSessions?: StsSession[];
+  /** EventBridge custom buses. When the state declares none, PutEvents accepts any bus name (see README). */
+  eventBuses?: EventBusDecl[];
   options?: Partial<EmulatorOptions>;
 }
 
 /** State after normalisation: every list present. */
-export type FullState = Required<Omit<EmulatorState, 'resourceDirectory' | 'options'>> & {
+export type FullState = Required<Omit<EmulatorState, 'resourceDirectory' | 'options' | 'eventBuses'>> & {
   resourceDirectory: ResourceDirectory | null;
+  eventBuses?: EventBusDecl[];
   options: EmulatorOptions;
 };
 
@@ -252,7 +274,7 @@ export interface Caller {
   sessionPolicy?: string;
 }
 
-export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing' | 'resourcemanager';
+export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing' | 'resourcemanager' | 'eventbridge';
 
 export const VERSION_TO_PRODUCT: Record<string, Product> = {
   '2014-05-26': 'ecs',
@@ -261,6 +283,7 @@ export const VERSION_TO_PRODUCT: Record<string, Product> = {
   '2015-04-01': 'sts',
   '2020-01-10': 'resourcesharing',
   '2020-03-31': 'resourcemanager',
+  '2020-04-01': 'eventbridge',
 };
 
 /** The RAM action prefix of each product (ecs:DescribeSnapshots, resourcesharing:CreateResourceShare, ...). */
@@ -271,6 +294,7 @@ export const RAM_PREFIX: Record<Product, string> = {
   sts: 'sts',
   resourcesharing: 'resourcesharing',
   resourcemanager: 'resourcemanager',
+  eventbridge: 'eventbridge',
 };
 
 export type Params = Record<string, string>;
@@ -282,6 +306,8 @@ export interface EmulatorServices {
   newId(prefix: string, length?: number): string;
   requestId(): string;
   options: EmulatorOptions;
+  /** Records events an EventBridge PutEvents call published (emu.published()). */
+  publish?(events: PublishedEvent[]): void;
 }
 
 export interface CallContext {

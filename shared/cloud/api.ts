@@ -12,7 +12,7 @@ const RESERVE_MS = 2_000;
 /** ECS throttles per API per minute; a retry without retry-after must be able to outlast one window. */
 const THROTTLE_WINDOW_MS = 60_000;
 
-export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing' | 'resourcemanager';
+export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing' | 'resourcemanager' | 'eventbridge';
 
 export interface Credentials {
   accessKeyId: string;
@@ -27,6 +27,7 @@ const VERSIONS: Record<Product, string> = {
   sts: '2015-04-01',
   resourcesharing: '2020-01-10',
   resourcemanager: '2020-03-31',
+  eventbridge: '2020-04-01',
 };
 
 export interface ApiOptions {
@@ -103,8 +104,10 @@ export class CloudApi {
    * One RPC call. Reads, idempotent writes and deletes are retried here (throttling, 5xx, timeouts) with backoff;
    * `resend: false` marks a write whose document was computed from an earlier read (UpdateRole, CreatePolicyVersion)
    * or a create whose lost answer must be re-observed: it is never resent blindly, the caller re-reads and decides.
+   * `body: true` sends the parameters as a form body instead of the query (what the SDKs do for large ones, e.g.
+   * EventBridge's EventList).
    */
-  async call(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean } = {}): Promise<any> {
+  async call(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean; body?: boolean } = {}): Promise<any> {
     const apiParams = new $OpenApiUtil.Params({
       action,
       version: VERSIONS[product],
@@ -122,7 +125,7 @@ export class CloudApi {
       try {
         const res = await this.client(product, region).callApi(
           apiParams,
-          new $OpenApiUtil.OpenApiRequest({ query: OpenApiUtil.query(clean) }),
+          new $OpenApiUtil.OpenApiRequest(opts.body ? { body: OpenApiUtil.query(clean) } : { query: OpenApiUtil.query(clean) }),
           new $dara.RuntimeOptions(this.timeouts()),
         );
         this.log.push({ product, action, attempt, ok: true });

@@ -17,11 +17,13 @@ interface FcProps {
   handler: string;
   code: string;
   role: string;
+  logConfig?: unknown;
+  environmentVariables?: unknown;
   triggers?: Array<{ triggerType: string; triggerConfig: Record<string, unknown> }>;
 }
 interface SYaml {
   edition: string;
-  vars: { role: string };
+  vars: { role: string; logConfig: Record<string, unknown>; environment: Record<string, string> };
   resources: Record<string, { component: string; props: FcProps }>;
 }
 
@@ -106,6 +108,17 @@ describe('s.yaml', () => {
     expect(fs.readFileSync(path.join(root, 'README.md'), 'utf8')).toContain(s.vars.role);
   });
 
+  // Failures reach a person: every function's stdout (the JSON records the README's query and alert read) goes to a
+  // Log Service logstore, one line one record, with FC's request and instance metrics.
+  it.each(resources)('ships %s\'s log to Log Service, one line one record', (_name, r) => {
+    expect(r.props.logConfig).toBe('${vars.logConfig}');
+    expect(s.vars.logConfig).toMatchObject({ enableRequestMetrics: true, enableInstanceMetrics: true, logBeginRule: 'None' });
+    expect(typeof s.vars.logConfig.project).toBe('string');
+    expect(typeof s.vars.logConfig.logstore).toBe('string');
+    expect(r.props.environmentVariables).toBe('${vars.environment}');
+    expect(Object.keys(s.vars.environment)).toContain('SHARE_NOTIFY_EVENT_BUS');
+  });
+
   it('renders offline with `s preview` to the same function names', async () => {
     const r = await run(path.join(root, 'node_modules/.bin/s'), ['preview', '--silent', '-o', 'json']);
     expect(r.code, r.stderr).toBe(0);
@@ -113,5 +126,6 @@ describe('s.yaml', () => {
     const names = (doc: SYaml) => Object.values(doc.resources).map((x) => x.props.functionName);
     expect(names(rendered)).toEqual(names(s));
     expect(Object.values(rendered.resources).map((x) => x.props.role)).toEqual(resources.map(() => FUNCTION_ROLE));
+    for (const r of Object.values(rendered.resources)) expect(r.props.logConfig).toEqual(s.vars.logConfig);
   });
 });

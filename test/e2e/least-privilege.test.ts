@@ -29,10 +29,14 @@ function calledActions(): Set<string> {
   return new Set([...out].filter((a) => !NO_PERMISSION_NEEDED.has(a)));
 }
 
+/** Opt-in features call actions the base policy does not grant: each ships its own policy file. */
+const ADD_ONS: Record<string, string> = { 'eventbridge:PutEvents': 'shared/policies/function-role-notify.json' };
+const addOnPolicy = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
+
 describe('the shipped function role policy', () => {
   it('grants exactly the RAM actions the code calls, none missing and none unused', () => {
     const granted = policyActions(JSON.parse(shippedPolicy()));
-    const called = calledActions();
+    const called = new Set([...calledActions()].filter((a) => !ADD_ONS[a]));
     expect(called.size).toBeGreaterThan(10); // the scan found the adapters
     expect({ missing: [...called].filter((a) => !granted.has(a)).sort(), unused: [...granted].filter((a) => !called.has(a)).sort() }).toEqual({
       missing: [],
@@ -63,8 +67,42 @@ describe('the service-key copy add-on (shared/policies/function-role-service-key
 
   it('with the shipped policy covers every action the code calls', () => {
     const granted = new Set([...policyActions(JSON.parse(shippedPolicy())), ...policyActions(addOn())]);
-    const called = new Set([...calledActions(), ...copyCalls()]);
+    const called = new Set([...[...calledActions()].filter((a) => !ADD_ONS[a]), ...copyCalls()]);
     expect([...called].filter((a) => !granted.has(a)).sort()).toEqual([]);
+  });
+});
+
+describe('the notify add-on policy', () => {
+  it('grants exactly the opt-in actions the code calls, and the base policy none of them', () => {
+    const called = calledActions();
+    const base = policyActions(JSON.parse(shippedPolicy()));
+    for (const [action, file] of Object.entries(ADD_ONS)) {
+      expect(called.has(action), `${action} is called`).toBe(true);
+      expect(base.has(action), `${action} is opt-in`).toBe(false);
+      expect([...policyActions(JSON.parse(addOnPolicy(file)))]).toEqual([action]);
+    }
+  });
+});
+
+describe('SHARE_NOTIFY_EVENT_BUS set but the notify policy not attached', () => {
+  let w: World;
+
+  beforeAll(async () => {
+    w = await startWorld({ state: e2eState(), env: { SHARE_NOTIFY_EVENT_BUS: 'ecs-share-alerts' } });
+  });
+  afterAll(async () => {
+    process.env.SHARE_NOTIFY_EVENT_BUS = '';
+    await w.stop();
+  });
+
+  it('is denied eventbridge:PutEvents, which changes no outcome, and publishes nothing', async () => {
+    const snap = DEMO.snapshots.serviceKey;
+    await tag(w, snap, DEMO.rdRecipient.uid);
+    const result = await w.invoke('share', { resourceId: snap, region: DEMO.region });
+    expect(result.results[0]).toMatchObject({ outcome: 'refused', error: { code: 'ServiceKeyEncrypted' } });
+    const denied = w.emu.calls({ action: 'PutEvents' });
+    expect(denied.map((c) => [c.status, c.code])).toEqual([[403, 'NoPermission']]);
+    expect(w.emu.published()).toEqual([]);
   });
 });
 
