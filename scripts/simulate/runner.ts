@@ -435,6 +435,7 @@ class Sim {
         continue;
       }
       const a = recipientAccess(this.emu.state, uid, shared);
+      if (!a.ok && this.ownAssociationInFlight(res.id, uid)) continue; // a narrowing: its account waits for Resource Sharing (README Limits)
       if (!a.ok) {
         this.violate('never-cut-off', step, `${nameOf(uid)} lost ${name} (${res.id}) while its tags (${this.tagText(name)}) still ask for it: ${a.code}`);
         this.promised.delete(key);
@@ -537,6 +538,17 @@ class Sim {
     this.pending = [];
     await this.settleReads();
     return last;
+  }
+
+  /**
+   * The account's own association on ecs-share's resource share of the resource is still Associating: a share
+   * narrowed from a folder to the account takes the folder back at once (never wider) and the account waits.
+   */
+  ownAssociationInFlight(resourceId: string, uid: string): boolean {
+    const st = this.emu.state as any;
+    return (st.resourceShares ?? []).some(
+      (rs: any) => rs.name === `ecs-share-${resourceId}` && rs.status === 'Active' && rs.targets.some((t: any) => t.targetId === uid && t.status === 'Associating'),
+    );
   }
 
   /** What the emulator holds for a resource and a recipient (resource shares, their targets, invitations): for the report. */

@@ -160,7 +160,8 @@ export function planTrim(
   const actions: PlanAction[] = [];
   // Everything still asked goes in `add`: a narrower grant the removed statement admitted (a folder under a removed
   // directory grant, say) was never written in its own right, and is now (found by the simulation, seed 552).
-  if (removeGrants.length) actions.push({ kind: 'mergeTrust', roleName: role.roleName, add: [...needs.grants, ...keepGrants, ...asked.wanted.values()], remove: removeGrants });
+  const add = [...new Map([...needs.grants, ...keepGrants, ...asked.wanted.values()].map((g) => [grantKey(g), g])).values()];
+  if (removeGrants.length) actions.push({ kind: 'mergeTrust', roleName: role.roleName, add, remove: removeGrants });
   if (removeKeys.length) actions.push({ kind: 'writeKmsPolicies', roleName: role.roleName, type, add: [], remove: removeKeys });
   return { actions, held, candidates };
 }

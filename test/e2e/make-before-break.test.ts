@@ -60,6 +60,24 @@ describe('moving a share from an account to the folder or directory that holds i
     expect(await use(w, member, snap)).toMatchObject({ ok: true });
   });
 
+  it('snapshot: narrowing a folder to an account in it takes the folder back at once (never wider), the account waits for its own association', async () => {
+    // Seen in the 1,000-seed simulation (seed 906): holding the folder until the account's association is
+    // Associated would keep every other member of the folder able to use the snapshot, wider than the tag asks;
+    // so the narrowing is immediate, and the account is reported pending until Resource Sharing associates it.
+    const snap = E2E.spareSnapshots[3];
+    expect(outcomeFor(await tagAndDeliver(w, snap, E2E.folderPath), snap).outcome).toBe('shared');
+    await afterReadLag(w);
+    w.emu.setOptions({ associationDelayMs: DELAY_MS });
+    const narrowed = outcomeFor(await tagAndDeliver(w, snap, member), snap);
+    expect(narrowed.outcome).toBe('pending');
+    expect(narrowed.pending).toEqual([member]);
+    const share = await toolShare(w, snap);
+    expect(share!.targets.filter((t) => t.status !== 'Disassociated' && t.status !== 'Disassociating').map((t) => t.id)).toEqual([member]);
+    await sleep(DELAY_MS + 200);
+    w.emu.setOptions({ associationDelayMs: 0 });
+    expect(await use(w, member, snap)).toMatchObject({ ok: true });
+  });
+
   it('a refused resource holds nothing: with its key disabled the moved account is taken back (nothing will be added)', async () => {
     // Found by the 1,000-seed simulation (seeds 15, 74, 121, 137) on the first version of make before break: a
     // refused resource only takes back, so a grant held for a directory that is never associated stayed for good.
