@@ -16,6 +16,8 @@ import type { FcContext } from '../shared/runtime';
 
 const SNAPSHOT_TAG = DEMO.externalRecipient.uid;
 const IMAGE_TAG = `${DEMO.externalRecipient.uid} ${DEMO.resourceDirectoryId}/${DEMO.rootFolderId}/${DEMO.folderId}`;
+/** The service-key snapshot cannot be shared itself: ecs-share copies it with the demo CMK and shares the copy. */
+const SERVICE_KEY_TAG = DEMO.rdRecipient.uid;
 const ROLES = ['AliyunECSShareEncryptSnapshotDefaultRole', 'AliyunECSShareEncryptImageDefaultRole'];
 
 type Handler = (event: Buffer, context: FcContext) => Promise<any>;
@@ -133,7 +135,7 @@ async function reportShares(owner: SdkClients): Promise<void> {
     for (const t of targets) say(`    -> ${t.EntityId} (${t.EntityType}${t.External ? ', external' : ''}): ${t.AssociationStatus}`);
   }
   // The feedback a person sees on the resource itself in the ECS console.
-  for (const [type, id] of [['snapshot', DEMO.snapshots.cmk], ['image', DEMO.images.cmk]] as const) {
+  for (const [type, id] of [['snapshot', DEMO.snapshots.cmk], ['image', DEMO.images.cmk], ['snapshot', DEMO.snapshots.serviceKey]] as const) {
     const res = await owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: DEMO.region, resourceType: type, resourceId: [id] }));
     const status = (res.body?.tagResources?.tagResource ?? []).find((t) => t.tagKey === 'ecs-share:status')?.tagValue;
     say(`  ${type} ${id} tag ecs-share:status = ${status ?? '(none)'}`);
@@ -145,17 +147,18 @@ function reportRuns(runs: Run[]): void {
   for (const r of runs) {
     const ids = r.event.data.referencedResources ? Object.values(r.event.data.referencedResources).flat().join(', ') : '';
     if (r.error) {
-      say(`  ${r.event.data.eventName} ${ids}: threw ${r.error}`);
-      failures.push(`on-tag for ${ids}`);
+      const transient = /transiently; the event will be retried/.test(r.error);
+      say(`  ${r.event.data.eventName ?? r.event.type} ${ids}: ${transient ? `failed the invocation so EventBridge retries it (${r.error})` : `threw ${r.error}`}`);
+      if (!transient) failures.push(`on-tag for ${ids}`);
       continue;
     }
     for (const res of r.result?.results ?? []) {
       const pending = res.pending?.length ? `, waiting for ${res.pending.join(', ')} to accept` : '';
       const why = res.reason ? ` (${res.reason})` : '';
-      say(`  ${r.event.data.eventName} ${res.resourceId}: ${res.outcome}, ${res.actions?.length ?? 0} change(s)${pending}${why}`);
+      say(`  ${r.event.data.eventName ?? r.event.type} ${res.resourceId}: ${res.outcome}, ${res.actions?.length ?? 0} change(s)${pending}${why}`);
       if (res.outcome === 'failed' || res.outcome === 'refused') failures.push(`on-tag for ${res.resourceId}`);
     }
-    for (const skip of r.result?.skipped ?? []) say(`  ${r.event.data.eventName} ${ids}: skipped, ${skip.reason}`);
+    for (const skip of r.result?.skipped ?? []) say(`  ${r.event.data.eventName ?? r.event.type} ${ids}: skipped, ${skip.reason}`);
     if (r.result && !r.result.results) say(`  ${r.event.data.eventName} ${ids}: ${JSON.stringify(r.result)}`);
   }
 }
@@ -177,9 +180,9 @@ async function acceptInvitations(recipient: SdkClients): Promise<void> {
   }
 }
 
-const createDisk = (c: SdkClients) => async () => {
+const createDisk = (c: SdkClients, snapshotId: string = DEMO.snapshots.cmk) => async () => {
   const res = await c.ecs.createDisk(
-    new $Ecs.CreateDiskRequest({ regionId: DEMO.region, zoneId: 'cn-hangzhou-h', diskCategory: 'cloud_essd', snapshotId: DEMO.snapshots.cmk }),
+    new $Ecs.CreateDiskRequest({ regionId: DEMO.region, zoneId: 'cn-hangzhou-h', diskCategory: 'cloud_essd', snapshotId }),
   );
   return `disk ${res.body?.diskId}`;
 };
@@ -199,6 +202,15 @@ async function recipientsView(emu: Emulator): Promise<void> {
   await attempt(`${ext} CopyImage ${DEMO.images.cmk}`, 'success', copyImage(external));
   await attempt(`${rd} (in folder ${DEMO.folderId}) CopyImage ${DEMO.images.cmk}`, 'success', copyImage(member));
   await attempt(`control: ${rd}, not tagged on the snapshot, CreateDisk from ${DEMO.snapshots.cmk}`, 'refusal', createDisk(member));
+  const copy = emu.state.snapshots.find((x) => x.tags?.['ecs-share:copy-of'] === DEMO.snapshots.serviceKey);
+  if (!copy) {
+    say(`  FAIL  no CMK copy of ${DEMO.snapshots.serviceKey} was made`);
+    failures.push('service-key copy');
+    return;
+  }
+  say(`  the service-key snapshot ${DEMO.snapshots.serviceKey} was copied to ${copy.snapshotId} (key ${copy.kmsKeyId}), shared in its place:`);
+  await attempt(`${rd} CreateDisk (cloud_essd) from the copy ${copy.snapshotId}`, 'success', createDisk(member, copy.snapshotId));
+  await attempt(`control: ${rd} CreateDisk from the service-key original ${DEMO.snapshots.serviceKey}`, 'refusal', createDisk(member, DEMO.snapshots.serviceKey));
 }
 
 // ---------------------------------------------------------------- the story
@@ -220,6 +232,12 @@ async function tagAndRun(emu: Emulator, owner: SdkClients, handler: Handler, log
       owner.ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: DEMO.region, resourceType, resourceId: [id], tag: [{ key: 'share-with', value }] }));
     await tag('snapshot', DEMO.snapshots.cmk, SNAPSHOT_TAG);
     await tag('image', DEMO.images.cmk, IMAGE_TAG);
+    await tag('snapshot', DEMO.snapshots.serviceKey, SERVICE_KEY_TAG);
+    await untilQuiet(emu);
+    // The CMK copy of the service-key snapshot is `progressing` for a moment; once ready, ECS's
+    // CreateSnapshotCompleted event shares it (any read lets the emulator notice the time has passed).
+    await new Promise((r) => setTimeout(r, (emu.state.options?.readyDelayMs ?? 300) + 100));
+    await owner.ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: DEMO.region }));
     await untilQuiet(emu);
   } finally {
     restore();
@@ -233,10 +251,12 @@ async function main(): Promise<number> {
   const emu = await startEmulator({ state: demoState() });
   try {
     const owner = sdkClients(emu.endpoint, DEMO.owner);
-    await createFunctionRole(owner.ram);
+    await createFunctionRole(owner.ram, [fs.readFileSync(path.join(__dirname, '../shared/policies/function-role-service-key-copy.json'), 'utf8')]);
     // The external recipient is outside the owner's resource directory: refused by default, so allowed here by name
     // (listing an account turns the allowlist on, so the directory, and with it its folders, is listed too).
-    const allow = { SHARE_ALLOW_ACCOUNTS: DEMO.externalRecipient.uid, SHARE_ALLOW_RDS: DEMO.resourceDirectoryId };
+    const allow = { SHARE_ALLOW_ACCOUNTS: `${DEMO.externalRecipient.uid},${DEMO.rdRecipient.uid}`, SHARE_ALLOW_RDS: DEMO.resourceDirectoryId };
+    // Service-key resources are copied with the demo CMK and the copy shared (the add-on policy lets the function copy).
+    Object.assign(process.env, { SHARE_SERVICE_KEY_COPY: DEMO.cmkId });
     Object.assign(process.env, { ALIBABA_CLOUD_ENDPOINT_OVERRIDE: emu.endpoint, FC_REGION: DEMO.region, ...allow });
     const { file } = await buildFunction('on-tag', workDir);
     const { handler } = require(file) as { handler: Handler };
@@ -244,11 +264,13 @@ async function main(): Promise<number> {
     say(`ecs-share demo: local emulator ${emu.endpoint}, region ${DEMO.region}, owner ${DEMO.owner.uid}`);
     say(`on-tag bundle ${file}, run under role ecs-share-fc-role (shared/policies/function-role.json)`);
     say(`configuration: SHARE_ALLOW_ACCOUNTS=${allow.SHARE_ALLOW_ACCOUNTS} allows that account, which is outside the owner's`);
-    say(`  resource directory (refused by default: ExternalNotAllowed); SHARE_ALLOW_RDS=${allow.SHARE_ALLOW_RDS} keeps the directory and its folders allowed`);
+    say(`  resource directory (refused by default: ExternalNotAllowed); SHARE_ALLOW_RDS=${allow.SHARE_ALLOW_RDS} keeps the directory and its folders allowed;`);
+    say(`  SHARE_SERVICE_KEY_COPY=${DEMO.cmkId}: a service-key resource is copied with that CMK and the copy is shared`);
     say();
     say('The owner tags, through the ECS SDK:');
     say(`  snapshot ${DEMO.snapshots.cmk} (encrypted with CMK ${DEMO.cmkId})  share-with=${SNAPSHOT_TAG}`);
     say(`  image    ${DEMO.images.cmk} (its snapshot uses the same CMK)       share-with=${IMAGE_TAG}`);
+    say(`  snapshot ${DEMO.snapshots.serviceKey} (encrypted with the ECS service key) share-with=${SERVICE_KEY_TAG}`);
     say();
     reportRuns(await tagAndRun(emu, owner, handler, logFile));
     say();

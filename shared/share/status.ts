@@ -30,7 +30,7 @@ export function statusBody(o: ResourceOutcome, until?: { text: string; expired: 
     case 'shared':
     case 'unchanged':
       if (n === 0) return undefined;
-      body = `shared ${n}${upTo}`;
+      body = `shared ${n}${o.copy ? ` through its copy ${o.copy}` : ''}${upTo}`;
       break;
     case 'revoked':
       return undefined;

@@ -11,5 +11,10 @@ describe('npm start', () => {
     expect(r.stdout).toContain('Every expected outcome held.');
     expect(r.stdout).toMatch(/1000000000000003 CreateDisk \(cloud_essd\) from snapshot s-demo0cmk0000000001 -> disk d-/);
     expect(r.stdout).toMatch(/control: .* refused: InvalidSnapshotId\.NotFound/);
+    // The feedback on the resources, the secure default allowed by name, and a service-key snapshot shared by copy.
+    expect(r.stdout).toMatch(/image m-demo0cmk0000000001 tag ecs-share:status = shared 2 \| /);
+    expect(r.stdout).toContain('SHARE_ALLOW_ACCOUNTS=');
+    expect(r.stdout).toMatch(/1000000000000002 CreateDisk \(cloud_essd\) from the copy s-\S+ -> disk d-/);
+    expect(r.stdout).toMatch(/tag ecs-share:status = shared 1 through its copy s-/);
   });
 });
