@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
-import { outcomeFor, outcomes, tag } from '../helpers/e2e';
+import { outcomeFor, outcomes, tag, logLines } from '../helpers/e2e';
 
 const root = path.resolve(__dirname, '../..');
 const NOTIFY_POLICY = fs.readFileSync(path.join(root, 'shared/policies/function-role-notify.json'), 'utf8');
@@ -27,25 +27,6 @@ function recipeFields(): string[] {
 
 const at = (o: Record<string, any>, p: string) => p.split('.').reduce<any>((x, k) => (x == null ? undefined : x[k]), o);
 
-/** Every JSON line the product logs while `fn` runs (stdout, at every level). */
-async function logLines(fn: () => Promise<unknown>): Promise<Array<Record<string, any>>> {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const saved = process.env.SHARE_LOG_LEVEL;
-  process.env.SHARE_LOG_LEVEL = 'info';
-  (process.stdout as any).write = (chunk: any) => {
-    lines.push(String(chunk));
-    return true;
-  };
-  try {
-    await fn();
-  } finally {
-    (process.stdout as any).write = write;
-    if (saved === undefined) delete process.env.SHARE_LOG_LEVEL;
-    else process.env.SHARE_LOG_LEVEL = saved;
-  }
-  return lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-}
 
 const problems = (lines: Array<Record<string, any>>, id?: string) => lines.filter((l) => l.msg === 'share problem' && (id === undefined || l.resourceId === id));
 const recordOf = (line: Record<string, any>) => Object.fromEntries(Object.entries(line).filter(([k]) => !LOGGER_FIELDS.includes(k)));

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import { sdkClients, type SdkClients } from '../helpers/sdk';
 import { e2eState, E2E } from '../helpers/states';
-import { outcomeFor, outcomes, untag } from '../helpers/e2e';
+import { outcomeFor, outcomes, untag, logLines } from '../helpers/e2e';
 import { reconcile, reconcileWorld, resultFor } from '../helpers/reconcile';
 import type { World } from '../helpers/world';
 
@@ -19,25 +19,6 @@ async function tagAs(c: SdkClients, id: string, value: string): Promise<void> {
   await c.ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: DEMO.region, resourceType: 'snapshot', resourceId: [id], tag: [{ key: 'share-with', value }] }));
 }
 
-/** The product's JSON log lines written while `fn` runs (the logger writes one JSON object per line to stdout). */
-async function logLines(fn: () => Promise<unknown>): Promise<Array<Record<string, any>>> {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const saved = process.env.SHARE_LOG_LEVEL;
-  process.env.SHARE_LOG_LEVEL = 'info';
-  (process.stdout as any).write = (chunk: any, ...rest: any[]) => {
-    lines.push(String(chunk));
-    return true;
-  };
-  try {
-    await fn();
-  } finally {
-    (process.stdout as any).write = write;
-    if (saved === undefined) delete process.env.SHARE_LOG_LEVEL;
-    else process.env.SHARE_LOG_LEVEL = saved;
-  }
-  return lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-}
 
 describe('requestedBy', () => {
   let w: World;

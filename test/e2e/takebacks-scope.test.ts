@@ -3,42 +3,26 @@
 // Judged from the recipient's side (can it use the resource?) and the owner's (what the role and policy hold).
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import * as $Ecs from '@alicloud/ecs20140526';
 import { DEMO, type EmulatorState } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
-import { sdkClients } from '../helpers/sdk';
+import { SH, SH_KEY, SH_SNAP, useInShanghai, withShanghaiSnapshot } from '../helpers/shanghai';
 import { e2eState, E2E } from '../helpers/states';
 import { IMAGE_ROLE, SNAPSHOT_ROLE, afterReadLag, imageShareAccounts, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use, shareWrites } from '../helpers/e2e';
 import { checkpointFile, productCalls, reconcile, reconcileOk, reconcileWorld } from '../helpers/reconcile';
 
 const HZ = DEMO.region;
-const SH = 'cn-shanghai';
-const SH_KEY = 'key-shanghai0cmk000001';
-const SH_SNAP = 's-shanghai00000000001';
 const member = DEMO.rdRecipient.uid; // asked for in Hangzhou
 const rootMember = E2E.rootMember; // asked for in Shanghai (an RD member: no invitation to accept)
 const ecsOf = (uid: string) => `${uid}@ecs.aliyuncs.com`;
 
 function twoRegions(): EmulatorState {
-  const state = e2eState();
-  state.regions = [HZ, SH, 'cn-beijing'];
-  state.keys!.push({ keyId: SH_KEY, accountId: DEMO.owner.uid, region: SH, state: 'Enabled' });
-  state.snapshots!.push({ snapshotId: SH_SNAP, accountId: DEMO.owner.uid, region: SH, encrypted: true, kmsKeyId: SH_KEY, status: 'accomplished', tags: { 'share-with': rootMember } });
+  const state = withShanghaiSnapshot(e2eState(), { 'share-with': rootMember }, [HZ, SH, 'cn-beijing']);
   state.snapshots!.find((s) => s.snapshotId === DEMO.snapshots.cmk)!.tags = { 'share-with': member };
   return state;
 }
 
 /** The Shanghai recipient makes a disk from the Shanghai snapshot, in Shanghai. */
-async function useInShanghai(w: World): Promise<boolean> {
-  const account = w.emu.state.accounts.find((a) => a.uid === rootMember)!;
-  const c = sdkClients(w.emu.endpoint, { accessKeyId: account.accessKeys[0].id, accessKeySecret: account.accessKeys[0].secret }, SH);
-  try {
-    await c.ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: SH, zoneId: 'cn-shanghai-b', snapshotId: SH_SNAP, diskCategory: 'cloud_essd' }));
-    return true;
-  } catch {
-    return false;
-  }
-}
+const useShanghai = (w: World) => useInShanghai(w, rootMember);
 
 async function kmsResources(w: World): Promise<string[]> {
   const doc = await policyDocument(w, 'ecs-share-snapshot-kms');
@@ -50,7 +34,7 @@ describe('a pass over only some regions', () => {
   beforeAll(async () => {
     w = await reconcileWorld({ state: twoRegions(), env: { SHARE_REGIONS: `${HZ},${SH}` } });
     await reconcileOk(w);
-    expect(await useInShanghai(w)).toBe(true);
+    expect(await useShanghai(w)).toBe(true);
   });
   afterAll(async () => {
     delete process.env.SHARE_REGIONS;
@@ -66,7 +50,7 @@ describe('a pass over only some regions', () => {
     expect(s).toMatchObject({ ok: true, complete: true, roleActions: [] });
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toEqual(expect.arrayContaining([ecsOf(member), ecsOf(rootMember)]));
     expect(await kmsResources(w)).toEqual(expect.arrayContaining([expect.stringContaining(SH_KEY), expect.stringContaining(DEMO.cmkId)]));
-    expect(await useInShanghai(w)).toBe(true);
+    expect(await useShanghai(w)).toBe(true);
     expect(await use(w, member, DEMO.snapshots.cmk)).toMatchObject({ ok: true });
   });
 
@@ -78,7 +62,7 @@ describe('a pass over only some regions', () => {
     expect(s).toEqual({ ok: false, error: { code: 'InvalidInput', message: expect.stringContaining('cn-hangzou') } });
     expect(productWrites(w)).toEqual([]);
     expect(productCalls(w).map((c) => c.action)).toEqual(['DescribeRegions']);
-    expect(await useInShanghai(w)).toBe(true);
+    expect(await useShanghai(w)).toBe(true);
   });
 
   it('one timer per region (as one stack per region would run) never undoes the other region, pass after pass', async () => {
@@ -90,7 +74,7 @@ describe('a pass over only some regions', () => {
       }
     }
     process.env.SHARE_REGIONS = `${HZ},${SH}`;
-    expect(await useInShanghai(w)).toBe(true);
+    expect(await useShanghai(w)).toBe(true);
     expect(await use(w, member, DEMO.snapshots.cmk)).toMatchObject({ ok: true });
   });
 
@@ -103,7 +87,7 @@ describe('a pass over only some regions', () => {
     expect(s).toMatchObject({ ok: true, complete: true });
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(member));
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(rootMember));
-    expect(await useInShanghai(w)).toBe(true);
+    expect(await useShanghai(w)).toBe(true);
   });
 });
 

@@ -3,40 +3,24 @@
 // was claimed), and must be written when the directory statement goes, or the folder's members are cut off (found by
 // the 1,000-seed simulation, seed 552: AssumeRoleError for a member of a folder an image was still tagged with; there
 // the folder's resource was handled in an earlier run of the pass, here in a region the pass does not cover).
-import * as $Ecs from '@alicloud/ecs20140526';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, type EmulatorState } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
-import { sdkClients } from '../helpers/sdk';
+import { SH, useInShanghai, withShanghaiSnapshot } from '../helpers/shanghai';
 import { e2eState, E2E } from '../helpers/states';
 import { SNAPSHOT_ROLE, trustPolicy, untag } from '../helpers/e2e';
 import { reconcileOk, reconcileWorld } from '../helpers/reconcile';
 
 const HZ = DEMO.region;
-const SH = 'cn-shanghai';
-const SH_KEY = 'key-shanghai0cmk000001';
-const SH_SNAP = 's-shanghai00000000001';
 const member = DEMO.rdRecipient.uid; // in folder fd-demofold01
 
 function twoRegions(): EmulatorState {
-  const state = e2eState();
-  state.regions = [HZ, SH];
-  state.keys!.push({ keyId: SH_KEY, accountId: DEMO.owner.uid, region: SH, state: 'Enabled' });
-  state.snapshots!.push({ snapshotId: SH_SNAP, accountId: DEMO.owner.uid, region: SH, encrypted: true, kmsKeyId: SH_KEY, status: 'accomplished', tags: { 'share-with': E2E.folderPath } });
+  const state = withShanghaiSnapshot(e2eState(), { 'share-with': E2E.folderPath });
   state.snapshots!.find((s) => s.snapshotId === DEMO.snapshots.cmk)!.tags = { 'share-with': DEMO.resourceDirectoryId };
   return state;
 }
 
-async function memberUsesShanghai(w: World): Promise<boolean> {
-  const account = w.emu.state.accounts.find((a) => a.uid === member)!;
-  const c = sdkClients(w.emu.endpoint, { accessKeyId: account.accessKeys[0].id, accessKeySecret: account.accessKeys[0].secret }, SH);
-  try {
-    await c.ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: SH, zoneId: 'cn-shanghai-b', snapshotId: SH_SNAP, diskCategory: 'cloud_essd' }));
-    return true;
-  } catch {
-    return false;
-  }
-}
+const memberUsesShanghai = (w: World) => useInShanghai(w, member);
 
 describe('a directory grant trimmed while one of its folders is still asked in another region', () => {
   let w: World;

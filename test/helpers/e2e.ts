@@ -86,6 +86,26 @@ export async function statusOf(w: World, id: string): Promise<string | undefined
   return v === undefined ? undefined : v.replace(/ \| \d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$/, '');
 }
 
+/** Every JSON line the product logs to stdout while `fn` runs (at level info and above, whatever the test set). */
+export async function logLines(fn: () => Promise<unknown>): Promise<Array<Record<string, any>>> {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const saved = process.env.SHARE_LOG_LEVEL;
+  process.env.SHARE_LOG_LEVEL = 'info';
+  (process.stdout as any).write = (chunk: any) => {
+    lines.push(String(chunk));
+    return true;
+  };
+  try {
+    await fn();
+  } finally {
+    (process.stdout as any).write = write;
+    if (saved === undefined) delete process.env.SHARE_LOG_LEVEL;
+    else process.env.SHARE_LOG_LEVEL = saved;
+  }
+  return lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
 // ---------- owner-side read-back ----------
 
 export async function trustPolicy(w: World, roleName: string): Promise<{ Statement: any[] } | undefined> {
