@@ -103,11 +103,15 @@ export async function reconcileRegion(ctx: EngineContext, region: string, cp: Ch
     if (!done) return false;
   }
   if (cp.phase === 'continued') {
-    // Tagged only with continuation keys (share-with.2 … without share-with): the listings above cannot see them.
+    // Tagged only with continuation keys (share-with.2 … without share-with), or left with ecs-share's status tag
+    // after a take-back whose run died before removing it (found by the simulation, seed 188): the listings above
+    // cannot see them.
     const work: Work[] = [];
+    const keys = [...shareTagKeys(ctx.cfg.tagKey).slice(1), ...(ctx.cfg.statusKey ? [ctx.cfg.statusKey] : [])];
     for (const type of ['snapshot', 'image'] as const) {
-      for (const r of await ctx.ports.ecs.taggedResources(region, type, shareTagKeys(ctx.cfg.tagKey).slice(1))) {
-        if (!(ctx.cfg.tagKey in r.tags)) work.push({ ref: { type, id: r.id, region } });
+      for (const r of await ctx.ports.ecs.taggedResources(region, type, keys)) {
+        // Only the listed keys are in r.tags: a resource handled above (it carries the base key) is skipped by id.
+        if (!(ctx.cfg.tagKey in r.tags) && !tagged.has(r.id)) work.push({ ref: { type, id: r.id, region } });
       }
     }
     const handled = await run.handle(work);

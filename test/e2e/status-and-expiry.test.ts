@@ -65,6 +65,21 @@ describe('the status tag', () => {
     expect(status.length).toBeLessThanOrEqual(128);
   });
 
+  it('is removed by the timer when the take-back run died before removing it, and then a replay writes nothing', async () => {
+    // Found by the simulation (seed 188): the untag event's run was lost, the timer took the share back through its
+    // revoke phase but never listed the resource (no share tag left), so its status tag stayed until a replay.
+    const snap = E2E.spareSnapshots[3];
+    expect(outcomeFor(await tagAndDeliver(w, snap, member), snap).outcome).toBe('shared');
+    await afterReadLag(w);
+    await untag(w, snap); // its event is never delivered
+    await reconcile(w);
+    await afterReadLag(w);
+    expect(await resourceTags(w, snap)).not.toHaveProperty('ecs-share:status');
+    phase(w);
+    await reconcile(w);
+    expect(productWrites(w)).toEqual([]);
+  });
+
   it('is not written when switched off (SHARE_STATUS_KEY=off)', async () => {
     process.env.SHARE_STATUS_KEY = 'off';
     const snap = E2E.spareSnapshots[2];
