@@ -4,7 +4,7 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { INVARIANTS, type Invariant } from './runner';
+import { INVARIANTS, emptyStats, type Invariant } from './runner';
 import { simulateSeed, type SeedReport } from './simulate';
 
 function parseArgs(argv: string[]) {
@@ -82,13 +82,26 @@ async function runInChildren(seeds: number[], jobs: number, passOn: string[], ou
 async function runHere(seeds: number[], opts: ReturnType<typeof parseArgs>, out: (s: string) => void): Promise<SeedReport[]> {
   const reports: SeedReport[] = [];
   for (const seed of seeds) {
-    const report = await simulateSeed(seed, opts.steps, {
-      shrink: opts.shrink,
-      minimize: opts.minimize,
-      drop: opts.drop,
-      productDir: opts.product,
-      trace: opts.trace ? out : undefined,
-    });
+    const run = () =>
+      simulateSeed(seed, opts.steps, {
+        shrink: opts.shrink,
+        minimize: opts.minimize,
+        drop: opts.drop,
+        productDir: opts.product,
+        trace: opts.trace ? out : undefined,
+      });
+    // A throw is the simulator's own failure, never a verdict on the product: the seed runs once more, and if it
+    // throws again it is reported (and fails the run) without ending the other seeds.
+    let report: SeedReport;
+    const started = Date.now();
+    try {
+      report = await run().catch(() => run());
+    } catch (e) {
+      const harnessError = String((e as Error).stack ?? e).split('\n').slice(0, 4).join(' | ');
+      out(`seed ${seed}: HARNESS ERROR (the simulator failed, not the product; reproduce: npm run simulate -- --seed ${seed}): ${harnessError}`);
+      reports.push({ seed, steps: opts.steps, result: { violations: [], stats: emptyStats(), notes: [] }, shrunk: [], wallMs: Date.now() - started, harnessError });
+      continue;
+    }
     reports.push(report);
     const v = report.result.violations;
     const s = report.result.stats;
@@ -122,13 +135,15 @@ async function main(): Promise<void> {
   const passOn = ['--steps', String(opts.steps), ...(opts.shrink ? [] : ['--no-shrink']), ...(opts.minimize ? ['--minimize'] : []), ...(opts.trace ? ['--trace'] : []), ...(opts.product ? ['--product', opts.product] : []), ...(opts.drop.length ? ['--drop', opts.drop.join(',')] : [])];
   const reports = !child && opts.jobs > 1 && seeds.length > 1 ? await runInChildren(seeds, opts.jobs, passOn, out) : await runHere(seeds, opts, out);
   if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(reports, null, 2));
-  process.exitCode = reports.some((r) => r.result.violations.length) ? 1 : 0;
+  const harness = reports.filter((r) => r.harnessError).map((r) => r.seed);
+  process.exitCode = reports.some((r) => r.result.violations.length) ? 1 : harness.length ? 2 : 0;
   if (child) return;
   const sum = (f: (r: SeedReport) => number) => reports.reduce((n, r) => n + f(r), 0);
   const byInvariant = Object.fromEntries(INVARIANTS.map((inv) => [inv, reports.filter((r) => r.result.violations.some((v) => v.invariant === inv)).map((r) => r.seed)])) as Record<Invariant, number[]>;
   out('');
   out(`seeds ${reports.length}, steps ${sum((r) => r.result.stats.steps)}, invocations ${sum((r) => r.result.stats.invocations)}, faults injected ${sum((r) => r.result.stats.faults)}, crashes ${sum((r) => r.result.stats.crashes)}, product writes ${sum((r) => r.result.stats.writes)}, events delivered ${sum((r) => r.result.stats.eventsDelivered)} (lost ${sum((r) => r.result.stats.eventsLost)})`);
   out(`violations by invariant (seeds): ${INVARIANTS.map((inv) => `${inv} ${byInvariant[inv].length}${byInvariant[inv].length ? ` [${byInvariant[inv].join(',')}]` : ''}`).join(', ')}`);
+  if (harness.length) out(`seeds the simulator itself failed on (they prove nothing): ${harness.length} [${harness.join(',')}]`);
   out(`seeds with violations: ${reports.filter((r) => r.result.violations.length).length}; wall time ${((Date.now() - started) / 1000).toFixed(1)} s${opts.jobs > 1 && !child ? ` (${opts.jobs} jobs)` : ''}`);
 }
 

@@ -5,10 +5,30 @@ import { REGION } from './model';
 
 const V = { ecs: '2014-05-26', ram: '2015-05-01', kms: '2016-01-20', rs: '2020-01-10' } as const;
 
-export const ecs = (c: SdkClients, action: string, q: Record<string, unknown>) => c.call(action, V.ecs, { RegionId: REGION, ...q });
-export const ram = (c: SdkClients, action: string, q: Record<string, unknown>) => c.call(action, V.ram, q);
-export const kms = (c: SdkClients, action: string, q: Record<string, unknown>) => c.call(action, V.kms, { RegionId: REGION, ...q });
-export const rs = (c: SdkClients, action: string, q: Record<string, unknown>) => c.call(action, V.rs, { RegionId: REGION, ...q });
+const TRANSPORT = /ECONNRESET|EPIPE|ECONNREFUSED|ETIMEDOUT|socket hang up/i;
+
+/**
+ * The simulator's own reads (the oracle, the owner-side checks) are not under test: a connection reset on one (a
+ * keep-alive socket the emulator closed while the loaded machine was slow) is retried, so it cannot end a seed. Only
+ * reads: a write is never resent, so an owner step fails as it would for a person (noted, the history goes on).
+ */
+async function harnessCall(c: SdkClients, action: string, version: string, q: Record<string, unknown>): Promise<any> {
+  const read = /^(Describe|List|Get)/.test(action);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await c.call(action, version, q);
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      if (!read || attempt >= 4 || !TRANSPORT.test(`${err.code ?? ''} ${err.message ?? ''}`)) throw e;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+export const ecs = (c: SdkClients, action: string, q: Record<string, unknown>) => harnessCall(c, action, V.ecs, { RegionId: REGION, ...q });
+export const ram = (c: SdkClients, action: string, q: Record<string, unknown>) => harnessCall(c, action, V.ram, q);
+export const kms = (c: SdkClients, action: string, q: Record<string, unknown>) => harnessCall(c, action, V.kms, { RegionId: REGION, ...q });
+export const rs = (c: SdkClients, action: string, q: Record<string, unknown>) => harnessCall(c, action, V.rs, { RegionId: REGION, ...q });
 
 export type Attempt = { ok: true } | { ok: false; code: string; message: string };
 

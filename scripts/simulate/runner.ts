@@ -47,6 +47,8 @@ export interface RunStats {
   excusedPairs: number;
 }
 
+export const emptyStats = (): RunStats => ({ steps: 0, invocations: 0, faults: 0, crashes: 0, writes: 0, eventsDelivered: 0, eventsLost: 0, ownerStepsRefused: 0, askedPairs: 0, usablePairs: 0, excusedPairs: 0 });
+
 export interface RunResult {
   violations: Violation[];
   stats: RunStats;
@@ -101,7 +103,7 @@ class Sim {
   lastOutcome = new Map<string, any>(); // resource id -> latest per-resource outcome reported
   violations: Violation[] = [];
   notes: string[] = [];
-  stats: RunStats = { steps: 0, invocations: 0, faults: 0, crashes: 0, writes: 0, eventsDelivered: 0, eventsLost: 0, ownerStepsRefused: 0, askedPairs: 0, usablePairs: 0, excusedPairs: 0 };
+  stats: RunStats = emptyStats();
   clients = new Map<string, SdkClients>();
   /** (resource, recipient) pairs seen usable, or promised by a reported success, that nothing since may take away. */
   promised = new Set<string>();

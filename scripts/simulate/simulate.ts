@@ -11,6 +11,8 @@ export interface SeedReport {
   /** Per violated invariant: the shortest failing prefix found and what it printed. */
   shrunk: Array<{ invariant: Invariant; steps: number; history: string[]; violation: Violation; reproduced: boolean; minimal?: { dropped: number[]; history: string[]; violation: Violation } }>;
   wallMs: number;
+  /** The simulator itself failed on this seed (not the product): the seed proves nothing and is reported as such. */
+  harnessError?: string;
 }
 
 export interface SimulateOptions extends RunOptions {
