@@ -1,9 +1,10 @@
 // The emulator's public surface for tests, scripts and the demo.
-import { startEmulator as startServer, type Emulator, type StartOptions } from './server';
+import type { Emulator, StartOptions } from './api';
+import { startEmulator as startServer } from './server';
 import type { EmulatorState } from './types';
 
-export { newRequestId } from './server';
-export type { Emulator, PublishedFilter, CallRecord, CallFilter, ServiceCredentials, StartOptions, AppliedWrite, WriteHook } from './server';
+export { newRequestId } from './http';
+export type { Emulator, PublishedFilter, CallRecord, CallFilter, ServiceCredentials, StartOptions, AppliedWrite, WriteHook } from './api';
 export type { FaultRule, FaultRuleState, FaultKind, RateLimit, ThrottlingOptions } from './faults';
 export { FAULT_KINDS, DEFAULT_THROTTLING } from './faults';
 export type { CloudEvent, ActionTrailRecord, EventDeliveryOptions, EventListener, PushRetryStrategy, DeliveryAttempt, DeadLetter, EventStats } from './events';

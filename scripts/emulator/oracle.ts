@@ -1,21 +1,23 @@
-// The recipient's view: is a snapshot or image shared with account R, and can ECS use it on R's behalf?
-// This is what the product is judged by, so every refusal names what is missing.
+// The recipient oracle: is a snapshot or image shared with account R, and can ECS use it on R's behalf? Also the
+// same rules applied at share time (a resource not ready, the service key, ModifyImageSharePermission's encryption
+// checks). This is what the product is judged by, so every refusal names what is missing.
 import { accountRdPath, accountsUnder, isFolderId, rdOfAccount } from './rd';
-import { attachedPolicyDocuments, policiesAllow, trustAllows } from './policy';
-import { findKey } from './services/kms';
+import { attachedPolicyDocuments } from './permissions';
+import { policiesAllow, trustAllows } from './policy';
+import { imageReady, snapshotReady } from './services/ecs/readiness';
+import { findKey, keyArn, SERVICE_KEY_ALIAS } from './services/kms';
+import { settleShares } from './shares';
 import type {
   FullState,
   Image,
   KmsKey,
   ResourceShare,
-  ShareResourceEntry,
   ShareTargetEntry,
   Snapshot,
 } from './types';
 
 export const IMAGE_SHARE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
 export const SNAPSHOT_SHARE_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
-export const SERVICE_KEY_ALIAS = 'alias/acs/ecs';
 export const LEGACY_SERVICE_KEY_POLICY = 'AliyunKMSFullAccess';
 /** What the share role must be allowed on each key ARN (ENCPERM step 3), besides kms:List* on the key collection. */
 export const SHARE_ROLE_KEY_ACTIONS = [
@@ -34,62 +36,7 @@ export type Access = { ok: true } | { ok: false; status: number; code: string; m
 const OK: Access = { ok: true };
 const deny = (status: number, code: string, message: string): Access => ({ ok: false, status, code, message });
 
-// ---- association life cycle (lazy: resolved whenever anything reads a share) ----
-
-/** Associating -> Associated and Disassociating -> Disassociated once readyAt has passed. */
-export function settleEntry(entry: ShareResourceEntry | ShareTargetEntry, nowMs: number): void {
-  if (entry.readyAt === undefined || entry.readyAt > nowMs) return;
-  if (entry.status === 'Associating') entry.status = 'Associated';
-  else if (entry.status === 'Disassociating') entry.status = 'Disassociated';
-  else return;
-  entry.updateTime = new Date(entry.readyAt).toISOString();
-  delete entry.readyAt;
-}
-
-/** Settles the state's shares, or `shares` (copies a lagged read made) against the state's invitations. */
-export function settleShares(state: FullState, nowMs: number, shares: ResourceShare[] = state.resourceShares): void {
-  for (const share of shares) {
-    share.resources.forEach((e) => settleEntry(e, nowMs));
-    share.targets.forEach((e) => (e.external && e.status === 'Associating' ? settleExternal(state, share, e, nowMs) : settleEntry(e, nowMs)));
-  }
-}
-
-/**
- * An external account's association stays Associating until it accepts the invitation (the emulator's choice,
- * as AWS RAM does; Alibaba's owner-side view of a pending invitation is unconfirmed). Rejected or expired: Failed.
- */
-function settleExternal(state: FullState, share: ResourceShare, e: ShareTargetEntry, nowMs: number): void {
-  const inv = state.invitations.find((i) => i.resourceShareId === share.resourceShareId && i.receiverAccountId === e.targetId);
-  if (!inv || inv.status === 'Pending') return;
-  if (inv.status === 'Accepted') {
-    settleEntry(e, nowMs);
-    if (e.readyAt === undefined && e.status === 'Associating') e.status = 'Associated';
-    return;
-  }
-  e.status = 'Failed';
-  e.statusMessage = `The invitation of ${e.targetId} was ${inv.status.toLowerCase()}.`;
-  e.updateTime = new Date(nowMs).toISOString();
-  delete e.readyAt;
-}
-
-// ---- readiness of snapshots and images (lazy, like associations) ----
-
-/** progressing -> accomplished and Creating -> Available once readyAt has passed. */
-export function settleResources(state: FullState, nowMs: number): void {
-  for (const s of state.snapshots) {
-    if (s.readyAt === undefined || s.readyAt > nowMs) continue;
-    if (s.status === 'progressing') s.status = 'accomplished';
-    delete s.readyAt;
-  }
-  for (const i of state.images) {
-    if (i.readyAt === undefined || i.readyAt > nowMs) continue;
-    if (i.status === 'Creating') i.status = 'Available';
-    delete i.readyAt;
-  }
-}
-
-export const snapshotReady = (s: Snapshot) => (s.status ?? 'accomplished') === 'accomplished';
-export const imageReady = (i: Image) => (i.status ?? 'Available') === 'Available';
+// ---- readiness ----
 
 /** Why a resource cannot be shared yet (its status), or undefined when it is ready: the image and every snapshot it maps. */
 export function notReady(state: FullState, resource: SharedResource): string | undefined {
@@ -171,10 +118,6 @@ export function isSharedWith(state: FullState, recipientUid: string, resource: S
 
 export function isServiceKey(key: KmsKey): boolean {
   return key.creator === 'Ecs' || (key.aliases ?? []).includes(SERVICE_KEY_ALIAS);
-}
-
-export function keyArn(key: KmsKey): string {
-  return `acs:kms:${key.region}:${key.accountId}:key/${key.keyId}`;
 }
 
 /** The snapshots that hold the resource's data: the snapshot itself, or every snapshot an image maps. */
@@ -263,6 +206,38 @@ export function keysUsable(state: FullState, resource: SharedResource, roleName:
     }
   }
   return OK;
+}
+
+// ---- share time: the owner's ModifyImageSharePermission ----
+
+/**
+ * The encryption preconditions of ModifyImageSharePermission for the accounts being added: enabled keys, no service
+ * key (unless legacy, then a role with AliyunKMSFullAccess), the share role, trusting each new account.
+ */
+export function imageShareAccess(state: FullState, image: Image, added: string[]): Access {
+  const resource: SharedResource = { type: 'Image', image };
+  const keyIds = resourceKeyIds(state, resource);
+  if (keyIds.length === 0 || added.length === 0) return OK;
+  const keys = keyIds.map((id) => findKey(state, image.accountId, image.region, id));
+  for (const key of keys) {
+    if (key && key.state !== 'Enabled') return deny(403, 'InvalidParameter.KMSKeyId.CMKNotEnabled', `The CMK ${key.keyId} must be in the Enabled state.`);
+  }
+  const legacy = state.options.legacyServiceKeySharing;
+  const usesService = keys.some((k) => k && isServiceKey(k));
+  if (usesService && !legacy) return serviceKeyRefusal(resource);
+  const role = state.roles.find((r) => r.accountId === image.accountId && r.roleName === IMAGE_SHARE_ROLE);
+  if (!role) {
+    return deny(403, 'AssumeRoleError', `Requires a RAM role of ${IMAGE_SHARE_ROLE} before sharing encrypted image.`);
+  }
+  if (usesService && !(role.attachedPolicies ?? []).some((p) => p.policyName === LEGACY_SERVICE_KEY_POLICY)) {
+    return deny(403, 'AssumeRoleError', `Role ${IMAGE_SHARE_ROLE} needs ${LEGACY_SERVICE_KEY_POLICY} to share an image encrypted with the ECS service key.`);
+  }
+  for (const uid of added) {
+    const trusted = shareRoleTrusts(state, image.accountId, IMAGE_SHARE_ROLE, uid);
+    if (!trusted.ok) return trusted;
+  }
+  // Documented at share time: the CMK lacks the authorization ECS needs (the role's policies do not grant the keys).
+  return keysUsable(state, resource, IMAGE_SHARE_ROLE, legacy);
 }
 
 /**

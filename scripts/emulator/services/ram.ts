@@ -14,7 +14,8 @@ import {
   type Role,
 } from '../types';
 import { derivedId } from '../signature';
-import { SYSTEM_POLICIES, findCustomPolicy, findRole, formatPolicyDocument, parsePolicyDocument } from '../policy';
+import { SYSTEM_POLICIES, findCustomPolicy, findRole } from '../permissions';
+import { formatPolicyDocument, parsePolicyDocument } from '../policy';
 import { laggedRead, recordingWrites, type Tracked } from '../lag';
 
 const MAX_POLICY_VERSIONS = 5;

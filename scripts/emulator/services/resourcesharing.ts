@@ -1,7 +1,9 @@
 // ResourceSharing 2020-01-10: resource shares of snapshots and images, their targets (accounts, the RD, folders,
 // members), asynchronous associations and the invitations of external accounts.
 import { isFolderId, isMember, rdOfAccount } from '../rd';
-import { notReady, settleResources, settleShares, targetAccounts, targetsReaching, usesServiceKey, type SharedResource } from '../oracle';
+import { notReady, targetAccounts, targetsReaching, usesServiceKey, type SharedResource } from '../oracle';
+import { settleShares } from '../shares';
+import { settleResources } from './ecs/readiness';
 import { laggedNow, laggedRead, recordingWrites, type Tracked } from '../lag';
 import { requireKnownRegion } from '../state';
 import { pageByToken } from '../paging';
