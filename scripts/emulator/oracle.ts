@@ -16,11 +16,11 @@ import type {
   Snapshot,
 } from './types';
 
-export const IMAGE_SHARE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
-export const SNAPSHOT_SHARE_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
-export const LEGACY_SERVICE_KEY_POLICY = 'AliyunKMSFullAccess';
+const IMAGE_SHARE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
+const SNAPSHOT_SHARE_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
+const LEGACY_SERVICE_KEY_POLICY = 'AliyunKMSFullAccess';
 /** What the share role must be allowed on each key ARN (ENCPERM step 3), besides kms:List* on the key collection. */
-export const SHARE_ROLE_KEY_ACTIONS = [
+const SHARE_ROLE_KEY_ACTIONS = [
   'kms:DescribeKey',
   'kms:Encrypt',
   'kms:Decrypt',
@@ -28,7 +28,7 @@ export const SHARE_ROLE_KEY_ACTIONS = [
   'kms:TagResource',
   'kms:UntagResource',
 ];
-export const SHARE_ROLE_LIST_ACTION = 'kms:ListKeys';
+const SHARE_ROLE_LIST_ACTION = 'kms:ListKeys';
 
 export type SharedResource = { type: 'Image'; image: Image } | { type: 'Snapshot'; snapshot: Snapshot };
 export type Access = { ok: true } | { ok: false; status: number; code: string; message: string };
@@ -74,7 +74,7 @@ export function targetsReaching(state: FullState, share: ResourceShare, uid: str
 }
 
 /** Active shares of the owner, in the resource's region, that carry the resource Associated and reach the account. */
-export function sharesReaching(
+function sharesReaching(
   state: FullState,
   uid: string,
   resource: { ownerAccountId: string; region: string; resourceId: string; resourceType: 'Snapshot' | 'Image' },
@@ -92,7 +92,7 @@ export function sharesReaching(
   );
 }
 
-export function describeResource(resource: SharedResource): {
+function describeResource(resource: SharedResource): {
   ownerAccountId: string;
   region: string;
   resourceId: string;
@@ -121,7 +121,7 @@ export function isServiceKey(key: KmsKey): boolean {
 }
 
 /** The snapshots that hold the resource's data: the snapshot itself, or every snapshot an image maps. */
-export function backingSnapshots(state: FullState, resource: SharedResource): Snapshot[] {
+function backingSnapshots(state: FullState, resource: SharedResource): Snapshot[] {
   if (resource.type === 'Snapshot') return [resource.snapshot];
   const { image } = resource;
   return image.diskMappings
@@ -146,11 +146,11 @@ export function usesServiceKey(state: FullState, resource: SharedResource): bool
   });
 }
 
-export function shareRoleName(resource: SharedResource): string {
+function shareRoleName(resource: SharedResource): string {
   return resource.type === 'Image' ? IMAGE_SHARE_ROLE : SNAPSHOT_SHARE_ROLE;
 }
 
-export function serviceKeyRefusal(resource: SharedResource): Access {
+function serviceKeyRefusal(resource: SharedResource): Access {
   return resource.type === 'Image'
     ? deny(403, 'InvalidOperation.ServiceKeyEncryptedImageUnsupported', 'Images encrypted with the ECS service key cannot be shared; copy the image with a customer master key (CMK) first.')
     : deny(403, 'InvalidOperation.ServiceKeyEncryptedSnapshotUnsupported', 'Snapshots encrypted with the ECS service key cannot be shared; copy the snapshot with a customer master key (CMK) first.');
@@ -159,14 +159,14 @@ export function serviceKeyRefusal(resource: SharedResource): Access {
 // ---- condition (b): ECS assumes the owner's share role on the recipient's behalf ----
 
 /** The condition keys STS evaluates when ECS assumes a role for the recipient (RD keys only for RD members). */
-export function recipientTrustContext(state: FullState, recipientUid: string): Record<string, string> {
+function recipientTrustContext(state: FullState, recipientUid: string): Record<string, string> {
   const rd = rdOfAccount(state, recipientUid);
   const path = accountRdPath(state, recipientUid);
   return rd && path ? { 'sts:ServiceOwnerRDId': rd.id, 'sts:ServiceOwnerRDPath': path } : {};
 }
 
 /** The role exists and its trust policy lets ECS act for the recipient. */
-export function shareRoleTrusts(state: FullState, ownerUid: string, roleName: string, recipientUid: string): Access {
+function shareRoleTrusts(state: FullState, ownerUid: string, roleName: string, recipientUid: string): Access {
   const role = state.roles.find((r) => r.accountId === ownerUid && r.roleName === roleName);
   const prefix = `ECS cannot assume role ${roleName} of account ${ownerUid} on behalf of account ${recipientUid}`;
   if (!role) return deny(403, 'AssumeRoleError', `${prefix}: the role does not exist.`);
@@ -178,7 +178,7 @@ export function shareRoleTrusts(state: FullState, ownerUid: string, roleName: st
 }
 
 /** Every key the resource uses: enabled, and reachable through the role's attached policies. */
-export function keysUsable(state: FullState, resource: SharedResource, roleName: string, legacy: boolean): Access {
+function keysUsable(state: FullState, resource: SharedResource, roleName: string, legacy: boolean): Access {
   const { ownerAccountId, region } = describeResource(resource);
   const role = state.roles.find((r) => r.accountId === ownerAccountId && r.roleName === roleName);
   const docs = attachedPolicyDocuments(state, ownerAccountId, { roleName });

@@ -70,7 +70,7 @@ export function findCustomPolicy(state: FullState, accountId: string, policyName
   return state.policies.find((p) => p.accountId === accountId && p.policyName === policyName);
 }
 
-export interface TypedDocument {
+interface TypedDocument {
   type: 'System' | 'Custom';
   name: string;
   document: PolicyDocument;
@@ -119,7 +119,7 @@ export function attachedPolicyDocuments(
 
 // ---------------------------------------------------------------- caller authorization
 
-export interface AuthorizationResult {
+interface AuthorizationResult {
   allowed: boolean;
   explicitDeny: boolean;
   /** Type of the policy that denied explicitly (a session policy counts as Custom). */

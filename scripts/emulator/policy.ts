@@ -3,7 +3,7 @@
 // default acs:CurrentTime context key). Which policies an identity holds, and the verdict on a caller: permissions.ts.
 import { ApiError } from './types';
 
-export type PolicyValue = string | string[];
+type PolicyValue = string | string[];
 export type ConditionBlock = Record<string, Record<string, PolicyValue>>;
 
 /** One statement, values kept as sent (a string stays a string, an array stays an array) so formatting keeps them. */
@@ -22,7 +22,7 @@ export interface PolicyDocument {
   Statement: Statement[];
 }
 
-export type PolicyKind = 'permission' | 'trust';
+type PolicyKind = 'permission' | 'trust';
 export type Decision = 'Allow' | 'Deny' | 'NoMatch';
 export type ConditionContext = Record<string, string | string[]>;
 
@@ -30,7 +30,7 @@ export type ConditionContext = Record<string, string | string[]>;
  * MalformedPolicyDocument status: the old RAM error list says 400, the newer ResourceManager mirror says 409.
  * The emulator answers 400; clients must match on the code.
  */
-export const MALFORMED_STATUS = 400;
+const MALFORMED_STATUS = 400;
 
 const STATEMENT_KEYS = ['Effect', 'Action', 'NotAction', 'Resource', 'NotResource', 'Principal', 'Condition'];
 const PRINCIPAL_KEYS = ['RAM', 'Service', 'Federated'];
@@ -183,13 +183,13 @@ export function formatPolicyDocument(doc: PolicyDocument): string {
 
 // ---------------------------------------------------------------- matching
 
-export function asList(v: PolicyValue | undefined): string[] {
+function asList(v: PolicyValue | undefined): string[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? v : [v];
 }
 
 /** `*` any run of characters (also empty), `?` exactly one. */
-export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
+function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
   const re = '^' + pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('') + '$';
   return new RegExp(re, ignoreCase ? 'is' : 's').test(value);
 }
@@ -198,7 +198,7 @@ export function wildcardMatch(pattern: string, value: string, ignoreCase = false
  * Action patterns: the service prefix matches case-insensitively, the action name case-sensitively
  * (the emulator's choice; RAM documents element values as case-sensitive).
  */
-export function actionMatches(pattern: string, action: string): boolean {
+function actionMatches(pattern: string, action: string): boolean {
   if (pattern === '*') return true;
   const [pPrefix, ...pRest] = pattern.split(':');
   const [aPrefix, ...aRest] = action.split(':');
@@ -352,7 +352,7 @@ export function defaultContext(now = new Date()): ConditionContext {
 
 // ---------------------------------------------------------------- trust policies
 
-export interface TrustPrincipal {
+interface TrustPrincipal {
   /** A service principal as the calling service presents it, e.g. "1000000000000002@ecs.aliyuncs.com". */
   service?: string;
   /** The RAM identity: acs:ram::<uid>:root, acs:ram::<uid>:user/<name> or acs:ram::<uid>:role/<name>. */

@@ -412,7 +412,7 @@ export function intParam(params: Params, name: string, fallback: number, min?: n
   return n;
 }
 
-export function escapeRe(s: string): string {
+function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

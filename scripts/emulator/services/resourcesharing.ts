@@ -98,7 +98,7 @@ function resourceOwnerParam(ctx: CallContext): 'Self' | 'OtherAccounts' {
 
 type TargetKind = 'Account' | 'ResourceDirectory' | 'Folder';
 
-export function targetKind(targetId: string): TargetKind {
+function targetKind(targetId: string): TargetKind {
   if (targetId.startsWith('rd-')) return 'ResourceDirectory';
   if (/^(r|fd)-/.test(targetId)) return 'Folder';
   return 'Account';

@@ -7,7 +7,7 @@ import { roleIdOf } from '../signature';
 import { newStsSession } from '../state';
 
 /** Session policies passed to AssumeRole may be at most this long (STS documents 2,048 characters). */
-export const SESSION_POLICY_MAX_LENGTH = 2048;
+const SESSION_POLICY_MAX_LENGTH = 2048;
 
 const ROLE_ARN = /^acs:ram::(\d+):role\/(.+)$/i;
 

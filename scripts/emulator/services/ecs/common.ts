@@ -57,8 +57,8 @@ export function listResponse(ctx: CallContext, views: unknown[], outer: string, 
 
 export const snapshotNotFound = (id: string) =>
   new ApiError(404, 'InvalidSnapshotId.NotFound', `The specified snapshot ${id} does not exist.`);
-export const imageNotFound = (id: string) => new ApiError(404, 'InvalidImageId.NotFound', `The specified image ${id} does not exist.`);
-export const diskNotFound = (id: string) => new ApiError(404, 'InvalidDiskId.NotFound', `The specified disk ${id} does not exist.`);
+const imageNotFound = (id: string) => new ApiError(404, 'InvalidImageId.NotFound', `The specified image ${id} does not exist.`);
+const diskNotFound = (id: string) => new ApiError(404, 'InvalidDiskId.NotFound', `The specified disk ${id} does not exist.`);
 
 /** The caller's own snapshot; in the request's region when the request names one (CreateSnapshot/DeleteSnapshot do not). */
 export function ownSnapshot(ctx: CallContext, id: string, region: string | undefined = ctx.region): Snapshot {
