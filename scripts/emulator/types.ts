@@ -1,5 +1,5 @@
 // The emulator's contract: the JSON state format, the caller identity, and the shape of an action handler.
-// Every service module (services/*.ts) exports a table of ActionSpec keyed by action name; server.ts dispatches to it.
+// Every service module (services/*.ts, services/ecs/) exports a table of ActionSpec keyed by action name; server.ts dispatches to it.
 
 export type Tags = Record<string, string>;
 
