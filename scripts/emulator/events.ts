@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { seededRandom } from './faults';
 import { listParam, type Caller, type Params } from './types';
 
-export interface ActionTrailRecord {
+interface ActionTrailRecord {
   eventId: string;
   eventVersion: number;
   eventSource: string;
@@ -43,7 +43,7 @@ export interface CloudEvent {
 }
 
 /** What the server knows about a successful call. */
-export interface CompletedCall {
+interface CompletedCall {
   action: string;
   version: string;
   params: Params;

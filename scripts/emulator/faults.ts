@@ -11,9 +11,9 @@ import { ApiError, type Product } from './types';
  * - `unavailableAfter`: the call is applied, then answered 503 ServiceUnavailable instead of its result.
  * For the two `...After` kinds a call that fails on its own (e.g. a 404) loses its error answer the same way.
  */
-export type FaultKind = 'throttle' | 'unavailable' | 'internal' | 'latency' | 'drop' | 'dropAfter' | 'unavailableAfter';
+type FaultKind = 'throttle' | 'unavailable' | 'internal' | 'latency' | 'drop' | 'dropAfter' | 'unavailableAfter';
 
-export const FAULT_KINDS: readonly FaultKind[] = ['throttle', 'unavailable', 'internal', 'latency', 'drop', 'dropAfter', 'unavailableAfter'];
+const FAULT_KINDS: readonly FaultKind[] = ['throttle', 'unavailable', 'internal', 'latency', 'drop', 'dropAfter', 'unavailableAfter'];
 
 export interface FaultRule {
   /** Action name, or '*' for every action. */
@@ -71,7 +71,7 @@ export const DEFAULT_THROTTLING: ThrottlingOptions = {
 };
 
 /** Who a call is counted against: a rate limit applies per action, account and region. */
-export interface CallScope {
+interface CallScope {
   accountId?: string;
   region?: string;
 }
@@ -83,7 +83,7 @@ export interface FaultRuleState extends FaultRule {
 }
 
 /** What should happen to one call. */
-export interface FaultDecision {
+interface FaultDecision {
   latencyMs: number;
   error?: ApiError;
   drop?: boolean;
@@ -110,7 +110,7 @@ export function serviceUnavailable(): ApiError {
 }
 
 /** 400 Throttling.User; with `retryAfterMs` undefined, no x-acs-retry-after header (the SDK then reports none). */
-export function throttlingError(retryAfterMs?: number): ApiError {
+function throttlingError(retryAfterMs?: number): ApiError {
   const headers: Record<string, string> = retryAfterMs === undefined ? {} : { 'x-acs-retry-after': String(Math.max(1, Math.ceil(retryAfterMs))) };
   return new ApiError(400, 'Throttling.User', 'Request was denied due to user flow control.', {}, headers);
 }

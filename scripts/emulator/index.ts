@@ -1,14 +1,13 @@
 // The emulator's public surface for tests, scripts and the demo.
-import { startEmulator as startServer, type Emulator, type StartOptions } from './server';
+import type { Emulator, StartOptions } from './api';
+import { startEmulator as startServer } from './server';
 import type { EmulatorState } from './types';
 
-export { newRequestId } from './server';
-export type { Emulator, PublishedFilter, CallRecord, CallFilter, ServiceCredentials, StartOptions, AppliedWrite, WriteHook } from './server';
-export type { FaultRule, FaultRuleState, FaultKind, RateLimit, ThrottlingOptions } from './faults';
-export { FAULT_KINDS, DEFAULT_THROTTLING } from './faults';
-export type { CloudEvent, ActionTrailRecord, EventDeliveryOptions, EventListener, PushRetryStrategy, DeliveryAttempt, DeadLetter, EventStats } from './events';
-export { buildTrailEvent, retryDelaysMs } from './events';
-export { normaliseState, snapshotState, loadStateFile, InvalidStateError } from './state';
+export type { Emulator, CallRecord, StartOptions, AppliedWrite } from './api';
+export type { FaultRule } from './faults';
+export { DEFAULT_THROTTLING } from './faults';
+export type { CloudEvent } from './events';
+export { retryDelaysMs } from './events';
 export { demoState, DEMO } from './demo-state';
 export * from './types';
 
@@ -20,7 +19,7 @@ export interface EmulatorSecret {
 }
 
 /** Every access key (accounts, RAM users) and STS session (AssumeRole, issueServiceCredentials) a state holds. */
-export function secretsOfState(state: EmulatorState): EmulatorSecret[] {
+function secretsOfState(state: EmulatorState): EmulatorSecret[] {
   const out: EmulatorSecret[] = [];
   const key = (id: string, secret: string, owner: string) =>
     out.push({ kind: 'access key id', value: id, owner }, { kind: 'access key secret', value: secret, owner });

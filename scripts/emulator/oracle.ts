@@ -1,24 +1,26 @@
-// The recipient's view: is a snapshot or image shared with account R, and can ECS use it on R's behalf?
-// This is what the product is judged by, so every refusal names what is missing.
+// The recipient oracle: is a snapshot or image shared with account R, and can ECS use it on R's behalf? Also the
+// same rules applied at share time (a resource not ready, the service key, ModifyImageSharePermission's encryption
+// checks). This is what the product is judged by, so every refusal names what is missing.
 import { accountRdPath, accountsUnder, isFolderId, rdOfAccount } from './rd';
-import { attachedPolicyDocuments, policiesAllow, trustAllows } from './policy';
-import { findKey } from './services/kms';
+import { attachedPolicyDocuments } from './permissions';
+import { policiesAllow, trustAllows } from './policy';
+import { imageReady, snapshotReady } from './services/ecs/readiness';
+import { findKey, keyArn, SERVICE_KEY_ALIAS } from './services/kms';
+import { settleShares } from './shares';
 import type {
   FullState,
   Image,
   KmsKey,
   ResourceShare,
-  ShareResourceEntry,
   ShareTargetEntry,
   Snapshot,
 } from './types';
 
-export const IMAGE_SHARE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
-export const SNAPSHOT_SHARE_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
-export const SERVICE_KEY_ALIAS = 'alias/acs/ecs';
-export const LEGACY_SERVICE_KEY_POLICY = 'AliyunKMSFullAccess';
+const IMAGE_SHARE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
+const SNAPSHOT_SHARE_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
+const LEGACY_SERVICE_KEY_POLICY = 'AliyunKMSFullAccess';
 /** What the share role must be allowed on each key ARN (ENCPERM step 3), besides kms:List* on the key collection. */
-export const SHARE_ROLE_KEY_ACTIONS = [
+const SHARE_ROLE_KEY_ACTIONS = [
   'kms:DescribeKey',
   'kms:Encrypt',
   'kms:Decrypt',
@@ -26,7 +28,7 @@ export const SHARE_ROLE_KEY_ACTIONS = [
   'kms:TagResource',
   'kms:UntagResource',
 ];
-export const SHARE_ROLE_LIST_ACTION = 'kms:ListKeys';
+const SHARE_ROLE_LIST_ACTION = 'kms:ListKeys';
 
 export type SharedResource = { type: 'Image'; image: Image } | { type: 'Snapshot'; snapshot: Snapshot };
 export type Access = { ok: true } | { ok: false; status: number; code: string; message: string };
@@ -34,62 +36,7 @@ export type Access = { ok: true } | { ok: false; status: number; code: string; m
 const OK: Access = { ok: true };
 const deny = (status: number, code: string, message: string): Access => ({ ok: false, status, code, message });
 
-// ---- association life cycle (lazy: resolved whenever anything reads a share) ----
-
-/** Associating -> Associated and Disassociating -> Disassociated once readyAt has passed. */
-export function settleEntry(entry: ShareResourceEntry | ShareTargetEntry, nowMs: number): void {
-  if (entry.readyAt === undefined || entry.readyAt > nowMs) return;
-  if (entry.status === 'Associating') entry.status = 'Associated';
-  else if (entry.status === 'Disassociating') entry.status = 'Disassociated';
-  else return;
-  entry.updateTime = new Date(entry.readyAt).toISOString();
-  delete entry.readyAt;
-}
-
-/** Settles the state's shares, or `shares` (copies a lagged read made) against the state's invitations. */
-export function settleShares(state: FullState, nowMs: number, shares: ResourceShare[] = state.resourceShares): void {
-  for (const share of shares) {
-    share.resources.forEach((e) => settleEntry(e, nowMs));
-    share.targets.forEach((e) => (e.external && e.status === 'Associating' ? settleExternal(state, share, e, nowMs) : settleEntry(e, nowMs)));
-  }
-}
-
-/**
- * An external account's association stays Associating until it accepts the invitation (the emulator's choice,
- * as AWS RAM does; Alibaba's owner-side view of a pending invitation is unconfirmed). Rejected or expired: Failed.
- */
-function settleExternal(state: FullState, share: ResourceShare, e: ShareTargetEntry, nowMs: number): void {
-  const inv = state.invitations.find((i) => i.resourceShareId === share.resourceShareId && i.receiverAccountId === e.targetId);
-  if (!inv || inv.status === 'Pending') return;
-  if (inv.status === 'Accepted') {
-    settleEntry(e, nowMs);
-    if (e.readyAt === undefined && e.status === 'Associating') e.status = 'Associated';
-    return;
-  }
-  e.status = 'Failed';
-  e.statusMessage = `The invitation of ${e.targetId} was ${inv.status.toLowerCase()}.`;
-  e.updateTime = new Date(nowMs).toISOString();
-  delete e.readyAt;
-}
-
-// ---- readiness of snapshots and images (lazy, like associations) ----
-
-/** progressing -> accomplished and Creating -> Available once readyAt has passed. */
-export function settleResources(state: FullState, nowMs: number): void {
-  for (const s of state.snapshots) {
-    if (s.readyAt === undefined || s.readyAt > nowMs) continue;
-    if (s.status === 'progressing') s.status = 'accomplished';
-    delete s.readyAt;
-  }
-  for (const i of state.images) {
-    if (i.readyAt === undefined || i.readyAt > nowMs) continue;
-    if (i.status === 'Creating') i.status = 'Available';
-    delete i.readyAt;
-  }
-}
-
-export const snapshotReady = (s: Snapshot) => (s.status ?? 'accomplished') === 'accomplished';
-export const imageReady = (i: Image) => (i.status ?? 'Available') === 'Available';
+// ---- readiness ----
 
 /** Why a resource cannot be shared yet (its status), or undefined when it is ready: the image and every snapshot it maps. */
 export function notReady(state: FullState, resource: SharedResource): string | undefined {
@@ -127,7 +74,7 @@ export function targetsReaching(state: FullState, share: ResourceShare, uid: str
 }
 
 /** Active shares of the owner, in the resource's region, that carry the resource Associated and reach the account. */
-export function sharesReaching(
+function sharesReaching(
   state: FullState,
   uid: string,
   resource: { ownerAccountId: string; region: string; resourceId: string; resourceType: 'Snapshot' | 'Image' },
@@ -145,7 +92,7 @@ export function sharesReaching(
   );
 }
 
-export function describeResource(resource: SharedResource): {
+function describeResource(resource: SharedResource): {
   ownerAccountId: string;
   region: string;
   resourceId: string;
@@ -173,12 +120,8 @@ export function isServiceKey(key: KmsKey): boolean {
   return key.creator === 'Ecs' || (key.aliases ?? []).includes(SERVICE_KEY_ALIAS);
 }
 
-export function keyArn(key: KmsKey): string {
-  return `acs:kms:${key.region}:${key.accountId}:key/${key.keyId}`;
-}
-
 /** The snapshots that hold the resource's data: the snapshot itself, or every snapshot an image maps. */
-export function backingSnapshots(state: FullState, resource: SharedResource): Snapshot[] {
+function backingSnapshots(state: FullState, resource: SharedResource): Snapshot[] {
   if (resource.type === 'Snapshot') return [resource.snapshot];
   const { image } = resource;
   return image.diskMappings
@@ -203,11 +146,11 @@ export function usesServiceKey(state: FullState, resource: SharedResource): bool
   });
 }
 
-export function shareRoleName(resource: SharedResource): string {
+function shareRoleName(resource: SharedResource): string {
   return resource.type === 'Image' ? IMAGE_SHARE_ROLE : SNAPSHOT_SHARE_ROLE;
 }
 
-export function serviceKeyRefusal(resource: SharedResource): Access {
+function serviceKeyRefusal(resource: SharedResource): Access {
   return resource.type === 'Image'
     ? deny(403, 'InvalidOperation.ServiceKeyEncryptedImageUnsupported', 'Images encrypted with the ECS service key cannot be shared; copy the image with a customer master key (CMK) first.')
     : deny(403, 'InvalidOperation.ServiceKeyEncryptedSnapshotUnsupported', 'Snapshots encrypted with the ECS service key cannot be shared; copy the snapshot with a customer master key (CMK) first.');
@@ -216,14 +159,14 @@ export function serviceKeyRefusal(resource: SharedResource): Access {
 // ---- condition (b): ECS assumes the owner's share role on the recipient's behalf ----
 
 /** The condition keys STS evaluates when ECS assumes a role for the recipient (RD keys only for RD members). */
-export function recipientTrustContext(state: FullState, recipientUid: string): Record<string, string> {
+function recipientTrustContext(state: FullState, recipientUid: string): Record<string, string> {
   const rd = rdOfAccount(state, recipientUid);
   const path = accountRdPath(state, recipientUid);
   return rd && path ? { 'sts:ServiceOwnerRDId': rd.id, 'sts:ServiceOwnerRDPath': path } : {};
 }
 
 /** The role exists and its trust policy lets ECS act for the recipient. */
-export function shareRoleTrusts(state: FullState, ownerUid: string, roleName: string, recipientUid: string): Access {
+function shareRoleTrusts(state: FullState, ownerUid: string, roleName: string, recipientUid: string): Access {
   const role = state.roles.find((r) => r.accountId === ownerUid && r.roleName === roleName);
   const prefix = `ECS cannot assume role ${roleName} of account ${ownerUid} on behalf of account ${recipientUid}`;
   if (!role) return deny(403, 'AssumeRoleError', `${prefix}: the role does not exist.`);
@@ -235,7 +178,7 @@ export function shareRoleTrusts(state: FullState, ownerUid: string, roleName: st
 }
 
 /** Every key the resource uses: enabled, and reachable through the role's attached policies. */
-export function keysUsable(state: FullState, resource: SharedResource, roleName: string, legacy: boolean): Access {
+function keysUsable(state: FullState, resource: SharedResource, roleName: string, legacy: boolean): Access {
   const { ownerAccountId, region } = describeResource(resource);
   const role = state.roles.find((r) => r.accountId === ownerAccountId && r.roleName === roleName);
   const docs = attachedPolicyDocuments(state, ownerAccountId, { roleName });
@@ -263,6 +206,38 @@ export function keysUsable(state: FullState, resource: SharedResource, roleName:
     }
   }
   return OK;
+}
+
+// ---- share time: the owner's ModifyImageSharePermission ----
+
+/**
+ * The encryption preconditions of ModifyImageSharePermission for the accounts being added: enabled keys, no service
+ * key (unless legacy, then a role with AliyunKMSFullAccess), the share role, trusting each new account.
+ */
+export function imageShareAccess(state: FullState, image: Image, added: string[]): Access {
+  const resource: SharedResource = { type: 'Image', image };
+  const keyIds = resourceKeyIds(state, resource);
+  if (keyIds.length === 0 || added.length === 0) return OK;
+  const keys = keyIds.map((id) => findKey(state, image.accountId, image.region, id));
+  for (const key of keys) {
+    if (key && key.state !== 'Enabled') return deny(403, 'InvalidParameter.KMSKeyId.CMKNotEnabled', `The CMK ${key.keyId} must be in the Enabled state.`);
+  }
+  const legacy = state.options.legacyServiceKeySharing;
+  const usesService = keys.some((k) => k && isServiceKey(k));
+  if (usesService && !legacy) return serviceKeyRefusal(resource);
+  const role = state.roles.find((r) => r.accountId === image.accountId && r.roleName === IMAGE_SHARE_ROLE);
+  if (!role) {
+    return deny(403, 'AssumeRoleError', `Requires a RAM role of ${IMAGE_SHARE_ROLE} before sharing encrypted image.`);
+  }
+  if (usesService && !(role.attachedPolicies ?? []).some((p) => p.policyName === LEGACY_SERVICE_KEY_POLICY)) {
+    return deny(403, 'AssumeRoleError', `Role ${IMAGE_SHARE_ROLE} needs ${LEGACY_SERVICE_KEY_POLICY} to share an image encrypted with the ECS service key.`);
+  }
+  for (const uid of added) {
+    const trusted = shareRoleTrusts(state, image.accountId, IMAGE_SHARE_ROLE, uid);
+    if (!trusted.ok) return trusted;
+  }
+  // Documented at share time: the CMK lacks the authorization ECS needs (the role's policies do not grant the keys).
+  return keysUsable(state, resource, IMAGE_SHARE_ROLE, legacy);
 }
 
 /**

@@ -1,13 +1,13 @@
 // The two paging styles the APIs use: opaque NextToken + MaxResults, and PageNumber + PageSize.
 import { ApiError, intParam, type Params } from './types';
 
-export interface TokenPage<T> {
+interface TokenPage<T> {
   items: T[];
   nextToken: string; // '' at the end, as ECS and Resource Sharing return it
 }
 
 /** Opaque to clients; the offset is wrapped so that clients cannot rely on it being a number. */
-export function encodeToken(offset: number): string {
+function encodeToken(offset: number): string {
   return Buffer.from(JSON.stringify({ o: offset, v: 1 })).toString('base64url');
 }
 
@@ -28,7 +28,7 @@ export function pageByToken<T>(items: T[], params: Params, defaultMax: number, m
   return { items: items.slice(start, end), nextToken: end < items.length ? encodeToken(end) : '' };
 }
 
-export interface NumberPage<T> {
+interface NumberPage<T> {
   items: T[];
   pageNumber: number;
   pageSize: number;

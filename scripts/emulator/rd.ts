@@ -3,7 +3,7 @@
 import type { FullState, RdFolder, ResourceDirectory } from './types';
 
 /** All folders of the RD, the root folder included even when the state file leaves it out. */
-export function rdFolders(rd: ResourceDirectory): RdFolder[] {
+function rdFolders(rd: ResourceDirectory): RdFolder[] {
   const hasRoot = rd.folders.some((f) => f.id === rd.rootFolderId);
   return hasRoot ? rd.folders : [{ id: rd.rootFolderId, parentId: null, accounts: [] }, ...rd.folders];
 }

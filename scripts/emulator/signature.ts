@@ -5,7 +5,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiError, type Caller, type FullState, type Params, type StsSession } from './types';
 
-export interface SignedRequest {
+interface SignedRequest {
   method: string;
   query: Params; // decoded
   form: Params; // decoded form body parameters
@@ -22,7 +22,7 @@ export const PROTOCOL_PARAMS = new Set([
 const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
 
 /** RFC 3986 percent-encoding as the SDKs do it: encodeURIComponent plus ! ' ( ) *. */
-export function pct(s: string): string {
+function pct(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
@@ -61,7 +61,7 @@ interface FoundKey {
   owner: KeyOwner;
 }
 
-export function findAccessKey(state: FullState, id: string): FoundKey | undefined {
+function findAccessKey(state: FullState, id: string): FoundKey | undefined {
   for (const a of state.accounts) {
     const root = a.accessKeys.find((k) => k.id === id);
     if (root) return { secret: root.secret, owner: { kind: 'root', accountId: a.uid } };

@@ -1,5 +1,5 @@
 // The emulator's contract: the JSON state format, the caller identity, and the shape of an action handler.
-// Every service module (services/*.ts) exports a table of ActionSpec keyed by action name; server.ts dispatches to it.
+// Every service module (services/*.ts, services/ecs/) exports a table of ActionSpec keyed by action name; server.ts dispatches to it.
 
 export type Tags = Record<string, string>;
 
@@ -286,17 +286,6 @@ export const VERSION_TO_PRODUCT: Record<string, Product> = {
   '2020-04-01': 'eventbridge',
 };
 
-/** The RAM action prefix of each product (ecs:DescribeSnapshots, resourcesharing:CreateResourceShare, ...). */
-export const RAM_PREFIX: Record<Product, string> = {
-  ecs: 'ecs',
-  ram: 'ram',
-  kms: 'kms',
-  sts: 'sts',
-  resourcesharing: 'resourcesharing',
-  resourcemanager: 'resourcemanager',
-  eventbridge: 'eventbridge',
-};
-
 export type Params = Record<string, string>;
 
 /** What a handler may ask of the emulator besides the state. */
@@ -326,7 +315,7 @@ export interface ActionSpec {
   handler: (ctx: CallContext) => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Parameters that must be present and non-empty, else 400 MissingParameter (checked before authorization). */
   required?: string[];
-  /** RAM action for authorization; default `${RAM_PREFIX[product]}:${action}`. */
+  /** RAM action for authorization; default `${RAM_PREFIX[product]}:${action}` (authorization.ts). */
   ramAction?: string;
   /** Resource ARNs the call acts on, for authorization; default ["*"]. Called after `required` passed. */
   resources?: (ctx: CallContext) => string[];
@@ -344,6 +333,9 @@ export interface ActionSpec {
 }
 
 export type ActionTable = Record<string, ActionSpec>;
+
+/** The parts of an ActionSpec that say what RAM is asked (a service may keep them in a table of their own). */
+export type ActionAuthorization = Pick<ActionSpec, 'ramAction' | 'resources' | 'conditionContext' | 'resourceConditionContext'>;
 
 /** An API error as the real services return it: HTTP status, Code, Message; extra body fields and headers. */
 export class ApiError extends Error {
@@ -420,7 +412,7 @@ export function intParam(params: Params, name: string, fallback: number, min?: n
   return n;
 }
 
-export function escapeRe(s: string): string {
+function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

@@ -2,7 +2,8 @@
 // generic call, ACS3 signature, EventList as one JSON string in the form body): what was published is kept per
 // account, region and bus; declared buses are the only ones; RAM authorizes eventbridge:PutEvents on the bus.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../scripts/emulator/server';
+import type { Emulator } from '../../scripts/emulator/api';
+import { startEmulator } from '../../scripts/emulator/server';
 import type { EmulatorState } from '../../scripts/emulator/types';
 import { CloudApi, type CloudError } from '../../shared/cloud/api';
 import { putEvents, type BusEvent } from '../../shared/cloud/eventbridge';

@@ -1,6 +1,7 @@
 // Shared arrange step of the IAM emulator suites (ram, sts, kms): two accounts with root keys, a started emulator,
 // real SDK clients, and a way to capture the error an SDK call throws.
-import { startEmulator, type Emulator } from '../../scripts/emulator/server';
+import type { Emulator } from '../../scripts/emulator/api';
+import { startEmulator } from '../../scripts/emulator/server';
 import type { EmulatorState } from '../../scripts/emulator/types';
 import { sdkClients, type Creds, type SdkClients } from '../helpers/sdk';
 

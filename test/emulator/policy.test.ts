@@ -1,10 +1,9 @@
 // Pure table tests of the emulator's RAM policy language: validation, formatting, evaluation, trust.
 import { describe, expect, it } from 'vitest';
+import { attachedPolicyDocuments, isCallerAllowed } from '../../scripts/emulator/permissions';
 import {
-  attachedPolicyDocuments,
   evaluate,
   formatPolicyDocument,
-  isCallerAllowed,
   parsePolicyDocument,
   policiesAllow,
   trustAllows,

@@ -1,7 +1,8 @@
 // Shared arrange step of the ECS, Resource Sharing and oracle suites: an owner in a resource directory, members in
 // nested and sibling folders, an external and an international account, two CMKs and the service key, snapshots
 // and images encrypted with each, and builders for the owner's share roles.
-import { startEmulator, type Emulator } from '../../scripts/emulator/server';
+import type { Emulator } from '../../scripts/emulator/api';
+import { startEmulator } from '../../scripts/emulator/server';
 import type { CustomPolicy, EmulatorState, Role } from '../../scripts/emulator/types';
 import { sdkClients, type Creds, type SdkClients } from '../helpers/sdk';
 

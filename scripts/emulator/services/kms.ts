@@ -14,7 +14,7 @@ export const keyArn = (k: KmsKey) => `acs:kms:${k.region}:${k.accountId}:key/${k
 export const aliasArn = (region: string, accountId: string, alias: string) => `acs:kms:${region}:${accountId}:${alias}`;
 
 /** Key ids shaped like current KMS ids ("key-" and 21 lowercase characters); the real ones also encode the region. */
-export function newKeyId(): string {
+function newKeyId(): string {
   return 'key-' + randomBytes(12).toString('hex').slice(0, 21);
 }
 

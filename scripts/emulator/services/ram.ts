@@ -14,7 +14,8 @@ import {
   type Role,
 } from '../types';
 import { derivedId } from '../signature';
-import { SYSTEM_POLICIES, findCustomPolicy, findRole, formatPolicyDocument, parsePolicyDocument } from '../policy';
+import { SYSTEM_POLICIES, findCustomPolicy, findRole } from '../permissions';
+import { formatPolicyDocument, parsePolicyDocument } from '../policy';
 import { laggedRead, recordingWrites, type Tracked } from '../lag';
 
 const MAX_POLICY_VERSIONS = 5;
@@ -24,15 +25,15 @@ const MAX_SYSTEM_PER_PRINCIPAL = 20;
 // ---------------------------------------------------------------- ids, ARNs, validation
 
 /** RAM ids are long digit strings (roles start with 3, users with 2 in the real service). */
-export function numericId(first: string): string {
+function numericId(first: string): string {
   let s = first;
   while (s.length < 19) s += String(randomInt(10));
   return s;
 }
 
 export const roleArn = (accountId: string, roleName: string) => `acs:ram::${accountId}:role/${roleName}`;
-export const policyArn = (accountId: string, policyName: string) => `acs:ram::${accountId}:policy/${policyName}`;
-export const userArn = (accountId: string, userName: string) => `acs:ram::${accountId}:user/${userName}`;
+const policyArn = (accountId: string, policyName: string) => `acs:ram::${accountId}:policy/${policyName}`;
+const userArn = (accountId: string, userName: string) => `acs:ram::${accountId}:user/${userName}`;
 
 function checkName(value: string, field: string, max: number, chars: RegExp): void {
   if (value.length < 1 || value.length > max) {

@@ -1,7 +1,9 @@
 // ResourceSharing 2020-01-10: resource shares of snapshots and images, their targets (accounts, the RD, folders,
 // members), asynchronous associations and the invitations of external accounts.
 import { isFolderId, isMember, rdOfAccount } from '../rd';
-import { notReady, settleResources, settleShares, targetAccounts, targetsReaching, usesServiceKey, type SharedResource } from '../oracle';
+import { notReady, targetAccounts, targetsReaching, usesServiceKey, type SharedResource } from '../oracle';
+import { settleShares } from '../shares';
+import { settleResources } from './ecs/readiness';
 import { laggedNow, laggedRead, recordingWrites, type Tracked } from '../lag';
 import { requireKnownRegion } from '../state';
 import { pageByToken } from '../paging';
@@ -96,7 +98,7 @@ function resourceOwnerParam(ctx: CallContext): 'Self' | 'OtherAccounts' {
 
 type TargetKind = 'Account' | 'ResourceDirectory' | 'Folder';
 
-export function targetKind(targetId: string): TargetKind {
+function targetKind(targetId: string): TargetKind {
   if (targetId.startsWith('rd-')) return 'ResourceDirectory';
   if (/^(r|fd)-/.test(targetId)) return 'Folder';
   return 'Account';

@@ -1,12 +1,13 @@
 // STS 2015-04-01: GetCallerIdentity and AssumeRole. AssumeRole needs both the caller's sts:AssumeRole permission on
 // the role ARN (checked by the server from `resources`) and the role's trust policy (checked here).
 import { ApiError, intParam, type ActionTable, type CallContext, type Caller, type Role } from '../types';
-import { findRole, parsePolicyDocument, trustAllows } from '../policy';
+import { findRole } from '../permissions';
+import { parsePolicyDocument, trustAllows } from '../policy';
 import { roleIdOf } from '../signature';
 import { newStsSession } from '../state';
 
 /** Session policies passed to AssumeRole may be at most this long (STS documents 2,048 characters). */
-export const SESSION_POLICY_MAX_LENGTH = 2048;
+const SESSION_POLICY_MAX_LENGTH = 2048;
 
 const ROLE_ARN = /^acs:ram::(\d+):role\/(.+)$/i;
 
