@@ -10,8 +10,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // secret-scan: after the run, scans what the e2e files logged for every credential they used (README "No secret
-    // in the logs"); before count-reporter so the "N passed, N failed" line stays the last one.
+    // secret-scan: after the run, scans what the e2e files logged for every credential they used (docs/testing.md
+    // "No secret in the logs"); before count-reporter so the "N passed, N failed" line stays the last one.
     reporters: ['default', './test/secret-scan.ts', './test/count-reporter.ts'],
     // The product logs one JSON line per step to stdout; tests that check logs turn them back on.
     env: { SHARE_LOG_LEVEL: 'off' },

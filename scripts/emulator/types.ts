@@ -250,7 +250,7 @@ export interface EmulatorState {
   resourceShares?: ResourceShare[];
   invitations?: Invitation[];
   stsSessions?: StsSession[];
-  /** EventBridge custom buses. When the state declares none, PutEvents accepts any bus name (see README). */
+  /** EventBridge custom buses. When the state declares none, PutEvents accepts any bus name (see docs/emulator.md). */
   eventBuses?: EventBusDecl[];
   options?: Partial<EmulatorOptions>;
 }

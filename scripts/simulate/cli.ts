@@ -1,5 +1,5 @@
 // npm run simulate -- [--seeds N] [--seed S] [--steps K] [--first F] [--jobs J] [--no-shrink] [--minimize] [--drop i,j] [--trace] [--product DIR] [--json FILE]
-// Seeded fault simulation of ecs-share against the local emulator; see README "Simulation".
+// Seeded fault simulation of ecs-share against the local emulator; see docs/simulation.md.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

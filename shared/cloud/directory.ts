@@ -1,6 +1,6 @@
 // Resource Directory membership (ResourceManager 2020-03-31 GetAccount): is an account a member of the owner's
 // resource directory? Only the management account and a delegated administrator may ask; anyone else learns
-// nothing, and then every account counts as outside the directory (the secure default, README "Security model").
+// nothing, and then every account counts as outside the directory (the secure default, docs/security.md).
 import type { CloudApi } from './api';
 import { CloudError, classify } from '../errors';
 import type { DirectoryPort, Membership } from '../share/ports';

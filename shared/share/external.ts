@@ -1,4 +1,4 @@
-// The secure default for accounts outside the owner's resource directory (README "Security model"): such an
+// The secure default for accounts outside the owner's resource directory (docs/security.md): such an
 // account is a target only when the configuration says so, the way Resource Sharing's AllowExternalTargets is false
 // unless asked. Resource directories and folders are members by construction; only account targets are looked up.
 import type { ShareTarget } from '../domain/targets';

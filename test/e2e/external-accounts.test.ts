@@ -1,4 +1,4 @@
-// The secure default (README "Security model"): an account outside the owner's resource directory is refused
+// The secure default (docs/security.md): an account outside the owner's resource directory is refused
 // (ExternalNotAllowed, the fix in the reason) unless SHARE_ALLOW_EXTERNAL=true or SHARE_ALLOW_ACCOUNTS lists it;
 // members, the directory and its folders need no configuration; an owner that may not read its directory treats
 // every account as external; and shares made while an account was allowed are reported, never cut off, by the timer.

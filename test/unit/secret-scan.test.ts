@@ -1,4 +1,4 @@
-// The secret scan behind README "No secret in the logs": it must find a credential in every form a log line can carry
+// The secret scan behind docs/testing.md "No secret in the logs": it must find a credential in every form a log line can carry
 // it, and fail the run (and say so) when it finds one or when it would scan nothing.
 import fs from 'node:fs';
 import os from 'node:os';
