@@ -57,7 +57,10 @@ export async function reconcileRegion(ctx: EngineContext, region: string, cp: Ch
   const listPhase = async <T extends { id: string }>(fetch: (token?: string) => Promise<{ items: T[]; next?: string }>, toWork: (items: T[]) => Promise<Work[]>, next: Checkpoint['phase']) => {
     for (let token = cp.pageToken; ; ) {
       const page = await fetch(token);
-      const work = await toWork(page.items);
+      // The pass's own tag writes (status tag, grant record) shift ListTagResources' offsets, so rows of resources
+      // handled on an earlier page come round again: handle each once (a second handling would plan from the share
+      // index read before its share was made, and create a twin).
+      const work = await toWork(page.items.filter((i) => !tagged.has(i.id)));
       const handled = await run.handle(work);
       for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
       if (handled < work.length) return false; // this page again next run
