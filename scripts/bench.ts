@@ -1,10 +1,14 @@
 // npm run bench: prints figures, one section after another. It always exits 0: a timed run is a measurement, not a test.
+// `npm run bench -- --quick` (or BENCH_QUICK=1) runs the reconcile sections at smaller sizes.
 import { coldStartBench } from './bench-coldstart';
-import { reconcileBench } from './bench-reconcile';
+import { quotaBench, reconcileBench } from './bench-reconcile';
+
+const quick = process.argv.includes('--quick') || /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '');
 
 const sections: Array<{ title: string; run: () => Promise<string[]> }> = [
   { title: 'Cold start', run: () => coldStartBench() },
-  { title: 'Reconcile at scale', run: () => reconcileBench() },
+  { title: 'Reconcile at the quota', run: () => quotaBench(quick ? [[100, 100], [300, 300]] : undefined) },
+  { title: 'Reconcile at scale, steady state', run: () => reconcileBench(quick ? [[300, 60], [1200, 240]] : undefined) },
 ];
 
 export async function main(): Promise<void> {
