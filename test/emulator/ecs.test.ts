@@ -59,6 +59,15 @@ describe('disks', () => {
     expect(d.body!.disks?.disk?.[0]?.KMSKeyId).toBe(CMK1);
   });
 
+  it('deletes the caller\'s own disk, and answers InvalidDiskId.NotFound for another account\'s', async () => {
+    const r = await ecs().createDisk(new $Ecs.CreateDiskRequest({ regionId: REGION, zoneId: 'cn-hangzhou-h', size: 20, diskCategory: 'cloud_essd' }));
+    const diskId = r.body!.diskId!;
+    expect(await errorOf(ecs(MEMBER).deleteDisk(new $Ecs.DeleteDiskRequest({ diskId })))).toMatchObject({ code: 'InvalidDiskId.NotFound' });
+    await ecs().deleteDisk(new $Ecs.DeleteDiskRequest({ diskId }));
+    const d = await ecs().describeDisks(new $Ecs.DescribeDisksRequest({ regionId: REGION, diskIds: JSON.stringify([diskId]) }));
+    expect(d.body!.disks?.disk ?? []).toEqual([]);
+  });
+
   it('refuses a disabled CMK with InvalidParameter.KMSKeyId.CMKNotEnabled', async () => {
     s.emu.state.keys.find((k) => k.keyId === CMK1)!.state = 'Disabled';
     const e = await errorOf(ecs().createDisk(new $Ecs.CreateDiskRequest({ regionId: REGION, zoneId: 'cn-hangzhou-h', size: 20, encrypted: true, KMSKeyId: CMK1 })));

@@ -85,6 +85,9 @@ function snapshotRegionArn(ctx: CallContext): string[] {
 
 export const authorization: Record<string, ActionAuthorization> = {
   CreateDisk: { resources: (c) => [arn(c.region, owner(c), 'disk', '*')], conditionContext: requestTagContext },
+  DeleteDisk: {
+    resources: (c) => [arn(c.state.disks.find((x) => x.diskId === c.params.DiskId && x.accountId === owner(c))?.region ?? '*', owner(c), 'disk', c.params.DiskId)],
+  },
   CreateSnapshot: {
     resources: (c) => {
       const d = c.state.disks.find((x) => x.diskId === c.params.DiskId && x.accountId === owner(c));

@@ -1,6 +1,6 @@
-// ECS disks: CreateDisk (empty, or from an own or shared snapshot) and DescribeDisks.
+// ECS disks: CreateDisk (empty, or from an own or shared snapshot), DeleteDisk and DescribeDisks.
 import { ApiError, boolParam, type CallContext, type Disk } from '../../types';
-import { idArrayParam, listResponse, owner, requireRecipientAccess, snapshotNotReady, visibleSnapshot } from './common';
+import { idArrayParam, listResponse, owner, ownDisk, requireRecipientAccess, snapshotNotReady, visibleSnapshot } from './common';
 import { chooseEncryption, type Encryption } from './encryption';
 import { snapshotReady } from './readiness';
 import { matchesTags, parseTags, tagFilters, tagSet } from './tags';
@@ -71,6 +71,13 @@ export function createDisk(ctx: CallContext): Record<string, unknown> {
   };
   ctx.state.disks.push(disk);
   return { DiskId: disk.diskId, OrderId: '' };
+}
+
+/** DeleteDisk (no RegionId: the disk id says where). Emulated disks are never attached, so always deletable. */
+export function deleteDisk(ctx: CallContext): Record<string, unknown> {
+  const disk = ownDisk(ctx, ctx.params.DiskId, undefined);
+  ctx.state.disks.splice(ctx.state.disks.indexOf(disk), 1);
+  return {};
 }
 
 export function describeDisks(ctx: CallContext): Record<string, unknown> {

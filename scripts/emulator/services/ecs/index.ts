@@ -7,7 +7,7 @@ import { requireKnownRegion } from '../../state';
 import type { ActionSpec, ActionTable, CallContext } from '../../types';
 import { authorization } from './authorization';
 import { nowMs } from './common';
-import { createDisk, describeDisks } from './disks';
+import { createDisk, deleteDisk, describeDisks } from './disks';
 import { copyImage, createImage, deleteImage, describeImages } from './images';
 import { describeImageSharePermission, imageShareKey, modifyImageSharePermission, ownImageOrUndefined } from './image-sharing';
 import { settleResources } from './readiness';
@@ -20,6 +20,7 @@ type TrackedSpec = ActionSpec & { track?: (ctx: CallContext) => Tracked[] };
 const table: Record<string, TrackedSpec> = {
   DescribeRegions: { handler: describeRegions },
   CreateDisk: { handler: createDisk, required: ['RegionId', 'ZoneId'], write: true },
+  DeleteDisk: { handler: deleteDisk, required: ['DiskId'], write: true },
   DescribeDisks: { handler: describeDisks, required: ['RegionId'] },
   CreateSnapshot: { handler: createSnapshot, required: ['DiskId'], write: true },
   CopySnapshot: { handler: copySnapshot, required: ['RegionId', 'SnapshotId', 'DestinationRegionId'], write: true },
