@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 const E2E = ['test/e2e/**/*.test.ts'];
+// The live scenarios: test/live/emulator.test.ts in every run, test/live/live.test.ts skipped unless ECS_SHARE_LIVE=1.
+const LIVE = ['test/live/**/*.test.ts'];
 
 export default defineConfig({
   test: {
@@ -18,7 +20,9 @@ export default defineConfig({
     projects: [
       // The e2e files also capture every log line (at every level) and every credential, for the secret scan.
       { extends: true, test: { name: 'e2e', include: E2E, setupFiles: ['./test/setup/log-capture.ts'] } },
-      { extends: true, test: { name: 'other', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...E2E] } },
+      // Live runs capture their logs like e2e files: the secret scan covers them too.
+      { extends: true, test: { name: 'live', include: LIVE, setupFiles: ['./test/setup/log-capture.ts'] } },
+      { extends: true, test: { name: 'other', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...E2E, ...LIVE] } },
     ],
   },
 });

@@ -6,7 +6,7 @@
 //   invoke`) inherit the variable and append to the same file.
 // - process.stdout / process.stderr / console of this process: whatever the product (or anything else) prints.
 // - The credentials: the static access keys of the emulators' states and every STS session they issued
-//   (takeEmulatorSecrets), plus the DEMO keys the helpers use.
+//   (takeEmulatorSecrets), plus the DEMO keys the helpers use and a live run's ECS_SHARE_LIVE_*_AK/_SK.
 import fs from 'node:fs';
 import { format } from 'node:util';
 import { afterAll, inject } from 'vitest';
@@ -56,6 +56,12 @@ function capture(dir: string): void {
           ]
         : [],
     );
-    fs.writeFileSync(names.secrets, JSON.stringify({ file: suite.file.filepath, secrets: [...demo, ...takeEmulatorSecrets()] }));
+    // A live run's real credentials (test/live, docs/live.md) are scanned for too.
+    const live: EmulatorSecret[] = Object.entries(process.env).flatMap(([name, v]) =>
+      /^ECS_SHARE_LIVE_\w+_(AK|SK)$/.test(name) && v
+        ? [{ kind: name.endsWith('_AK') ? ('access key id' as const) : ('access key secret' as const), value: v, owner: name }]
+        : [],
+    );
+    fs.writeFileSync(names.secrets, JSON.stringify({ file: suite.file.filepath, secrets: [...demo, ...live, ...takeEmulatorSecrets()] }));
   });
 }

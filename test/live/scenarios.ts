@@ -1,0 +1,264 @@
+// The live scenarios: every end-to-end behaviour that needs no fault injection, run through nothing but the public
+// APIs, so they hold against real Alibaba Cloud (live.test.ts) and against the emulator as a plain server
+// (emulator.test.ts, in CI, so this suite cannot rot). The run creates its own disk -> snapshot -> image tagged
+// with the run id, runs the functions in-process, judges from the recipient's side, and cleans up in afterAll.
+// Scenarios that need faults (throttling, crashes, lost answers, races) stay emulator-only in test/e2e.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyProductEnv, type LiveConfig } from '../../scripts/live/config';
+import { LiveClient, waitFor } from '../../scripts/live/cloud';
+import { LiveReport } from '../../scripts/live/report';
+import { cleanUp, invoke, noResources, type RunResources } from '../../scripts/live/run';
+
+export interface LiveSetup {
+  cfg: LiveConfig;
+  stop?: () => Promise<void>;
+}
+
+type Result = { resourceId: string; outcome: string; actions?: Array<{ kind: string }>; error?: { code: string }; pending?: string[] };
+
+const only = (summary: any, id: string): Result => {
+  const r = (summary?.results ?? []).filter((x: Result) => x.resourceId === id);
+  // Unchanged resources are only counted, not listed.
+  if (r.length === 0) return { resourceId: id, outcome: summary?.counts?.unchanged ? 'unchanged' : 'missing', actions: [] };
+  return r[r.length - 1];
+};
+
+/** A TagResources ActionTrail event as EventBridge delivers it (the shape of events/on-tag-tagresources-snapshot.json). */
+function tagEvent(cfg: LiveConfig, ownerUid: string, id: string, type: 'snapshot' | 'image', value: string) {
+  return {
+    id: `live-${cfg.runId}-${id}`,
+    source: 'acs.ecs',
+    specversion: '1.0',
+    type: 'ecs:ActionTrail:ApiCall',
+    subject: `acs.ecs:${cfg.region}:${ownerUid}:${type}/${id}`,
+    time: new Date().toISOString(),
+    aliyunaccountid: ownerUid,
+    aliyunregionid: cfg.region,
+    data: {
+      eventName: 'TagResources',
+      eventSource: 'ecs.aliyuncs.com',
+      serviceName: 'Ecs',
+      acsRegion: cfg.region,
+      eventRW: 'Write',
+      requestParameters: { RegionId: cfg.region, ResourceType: type, 'ResourceId.1': id, 'Tag.1.Key': 'share-with', 'Tag.1.Value': value },
+    },
+  };
+}
+
+export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opts: { folder: boolean; long: number }): void {
+  describe(name, () => {
+    let cfg: LiveConfig;
+    let stop: (() => Promise<void>) | undefined;
+    let report: LiveReport;
+    let owner: LiveClient;
+    let recipient: LiveClient;
+    let ownerUid: string;
+    let recipientUid: string;
+    let restoreEnv: () => void = () => undefined;
+    const res: RunResources = noResources();
+    let snapshotId = '';
+    let imageId = '';
+    const T = opts.long;
+
+    beforeAll(async () => {
+      ({ cfg, stop } = await setup());
+      report = new LiveReport(cfg.runId, cfg.endpoint ? `the endpoint ${cfg.endpoint}` : `Alibaba Cloud ${cfg.region}`);
+      restoreEnv = applyProductEnv(cfg);
+      owner = new LiveClient('owner', cfg, cfg.owner, report);
+      recipient = new LiveClient('recipient', cfg, cfg.recipient, report);
+      ownerUid = await owner.accountId();
+      recipientUid = await recipient.accountId();
+      if (ownerUid === recipientUid) throw new Error('the owner and recipient credentials belong to the same account');
+      const keyState = await owner.keyState(cfg.kmsKeyId);
+      if (keyState !== 'Enabled') throw new Error(`ECS_SHARE_LIVE_KMS_KEY_ID ${cfg.kmsKeyId} is ${keyState}, not Enabled`);
+
+      let diskId = cfg.diskId;
+      if (!diskId) {
+        diskId = await owner.createDisk({ kmsKeyId: cfg.kmsKeyId });
+        res.disks.push(diskId);
+        await waitFor(`disk ${diskId} to be Available`, async () => (await owner.disk(diskId!))?.Status === 'Available', cfg);
+      }
+      const t0 = Date.now();
+      snapshotId = await owner.createSnapshot(diskId);
+      res.snapshots.push(snapshotId);
+      const snap = await waitFor(`snapshot ${snapshotId} to be accomplished`, async () => {
+        const s = await owner.snapshot(snapshotId);
+        return s?.Status === 'accomplished' && s;
+      }, cfg);
+      report.observe({ question: 'How long snapshots take to be ready', observed: `CreateSnapshot -> accomplished`, ms: Date.now() - t0 });
+      if (!snap.value.Encrypted || snap.value.KMSKeyId !== cfg.kmsKeyId) {
+        throw new Error(`snapshot ${snapshotId} is encrypted=${snap.value.Encrypted} with ${snap.value.KMSKeyId || 'no key'}, not the CMK ${cfg.kmsKeyId}: give a disk encrypted with it`);
+      }
+      const t1 = Date.now();
+      imageId = await owner.createImage(snapshotId);
+      res.images.push(imageId);
+      await waitFor(`image ${imageId} to be Available`, async () => (await owner.image(imageId))?.Status === 'Available', cfg);
+      report.observe({ question: 'How long images take to be ready', observed: 'CreateImage (from the snapshot) -> Available', ms: Date.now() - t1 });
+    }, T);
+
+    afterAll(async () => {
+      const lines: string[] = [];
+      let failures: string[] = [];
+      try {
+        if (owner) failures = await cleanUp(cfg, owner, recipient, res, (l) => lines.push(l), [recipientUid, cfg.folderPath].filter((g): g is string => Boolean(g)));
+      } finally {
+        restoreEnv();
+        if (report) {
+          report.observe({ question: 'Cleanup', observed: failures.length ? `failed: ${failures.join('; ')} (run npm run live:sweep)` : `removed ${lines.length} things` });
+          const files = report.write(cfg.report);
+          process.stdout.write(`live report: ${files.join(', ')}\n`);
+        }
+        await stop?.();
+      }
+      if (failures.length) throw new Error(`cleanup left things behind (npm run live:sweep -- --run ${cfg.runId}):\n${failures.join('\n')}`);
+    }, T);
+
+    it('a dry run returns the plan for a CMK snapshot and writes nothing', async () => {
+      await owner.tag(snapshotId, { 'share-with': recipientUid });
+      const before = await owner.fingerprint([snapshotId]);
+
+      const summary = await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region, dryRun: true }, report);
+
+      const r = only(summary, snapshotId);
+      expect(summary.dryRun).toBe(true);
+      expect(r.outcome).toBe('shared');
+      const kinds = r.actions?.map((a) => a.kind) ?? [];
+      expect(kinds).toContain('createResourceShare');
+      expect(kinds.some((k) => k === 'createRole' || k === 'mergeTrust')).toBe(true); // the role may exist already
+      expect(await owner.fingerprint([snapshotId])).toBe(before);
+      expect(await recipient.seesSnapshot(snapshotId)).toBe(false);
+    }, T);
+
+    it('shares a CMK snapshot with the recipient account, which sees it and makes a disk from it', async () => {
+      let t0 = Date.now();
+      let r = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
+      report.observe({ question: 'How long a snapshot share takes (the function, settle pauses and association wait included)', observed: `share -> ${r.outcome}`, ms: Date.now() - t0 });
+      t0 = Date.now();
+      const share = await owner.toolShare(snapshotId);
+      report.observe({
+        question: "How the owner sees an account's association (pending invitation?)",
+        observed: `right after the share: ${JSON.stringify(share?.targets ?? [])}; outcome ${r.outcome}`,
+        value: share?.targets,
+      });
+      if (r.outcome === 'pending') {
+        // An account outside the owner's resource directory accepts the invitation first.
+        const accepted = await waitFor('the invitation to reach the recipient', async () => (await recipient.acceptInvitations()) || false, cfg);
+        report.observe({ question: 'Invitation delay', observed: `invitation seen and accepted by the recipient`, ms: accepted.ms });
+        r = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
+        t0 = Date.now();
+      }
+      expect(['shared', 'unchanged']).toContain(r.outcome);
+      const seen = await waitFor('the recipient to see the snapshot', () => recipient.seesSnapshot(snapshotId), cfg);
+      report.observe({ question: 'How far visibility lags a snapshot share', observed: 'the function returned -> the recipient DescribeSnapshots lists it', ms: Date.now() - t0 });
+      expect(seen.value).toBe(true);
+
+      const trust = await owner.trustPolicy('AliyunECSShareEncryptSnapshotDefaultRole');
+      const mine = (trust?.Statement ?? []).find((s) => JSON.stringify(s.Principal ?? {}).includes(`${recipientUid}@ecs.aliyuncs.com`));
+      report.observe({ question: 'The trust statement as RAM returns it', observed: JSON.stringify(mine ?? null), value: mine });
+      const member = await owner.attempt('resourcemanager', 'GetAccount', { AccountId: recipientUid });
+      report.observe({
+        question: "The member RD path format (ResourceManager GetAccount of the recipient)",
+        observed: member.ok ? `ResourceDirectoryPath ${member.body.Account?.ResourceDirectoryPath ?? '(none)'}, FolderId ${member.body.Account?.FolderId ?? '(none)'}` : `error ${member.code}`,
+      });
+
+      // Conclusive for a CMK snapshot: ECS makes the disk only if the share reached the recipient AND its KMS chain
+      // (share role trust, KMS policy) lets ECS decrypt for it. A 20 GiB ESSD for a minute; deleted in afterAll.
+      const t1 = Date.now();
+      const disk = await recipient.attempt('ecs', 'CreateDisk', {
+        RegionId: cfg.region,
+        ZoneId: cfg.zone,
+        SnapshotId: snapshotId,
+        DiskCategory: 'cloud_essd',
+        Tag: [{ Key: 'ecs-share:live-run', Value: cfg.runId }],
+      });
+      if (disk.ok) res.recipientDisks.push(String(disk.body.DiskId));
+      report.observe({ question: 'The recipient makes a disk from the shared CMK snapshot', observed: disk.ok ? `CreateDisk ok (${disk.body.DiskId})` : `CreateDisk ${disk.code}: ${disk.message}`, ms: Date.now() - t1 });
+      expect(disk).toMatchObject({ ok: true });
+    }, T);
+
+    it('a replay of the snapshot share writes nothing, by the share command or by the tag event', async () => {
+      const before = await owner.fingerprint([snapshotId]);
+
+      const byCommand = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
+      const byEvent = only(await invoke(cfg, 'on-tag', tagEvent(cfg, ownerUid, snapshotId, 'snapshot', recipientUid), report), snapshotId);
+
+      expect(byCommand).toMatchObject({ outcome: 'unchanged', actions: [] });
+      expect(byEvent).toMatchObject({ outcome: 'unchanged', actions: [] });
+      expect(await owner.fingerprint([snapshotId])).toBe(before);
+    }, T);
+
+    it('shares a CMK image with the recipient account, which sees it', async () => {
+      await owner.tag(imageId, { 'share-with': recipientUid });
+
+      const r = only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId);
+      const t0 = Date.now();
+
+      expect(r.outcome).toBe('shared');
+      expect(await owner.imageShareAccounts(imageId)).toContain(recipientUid);
+      await waitFor('the recipient to see the image', () => recipient.seesImage(imageId), cfg);
+      report.observe({ question: 'How far visibility lags an image share', observed: 'the function returned -> the recipient DescribeImages (others) lists it', ms: Date.now() - t0 });
+      if (cfg.copyImage) {
+        // Conclusive for the image's KMS chain, but slow and billed: only when ECS_SHARE_LIVE_COPY_IMAGE=1.
+        const copy = await recipient.attempt('ecs', 'CopyImage', {
+          RegionId: cfg.region,
+          ImageId: imageId,
+          DestinationRegionId: cfg.region,
+          DestinationImageName: `ecs-share-live-copy-${cfg.runId}`,
+          Tag: [{ Key: 'ecs-share:live-run', Value: cfg.runId }],
+        });
+        if (copy.ok) res.recipientImages.push(String(copy.body.ImageId));
+        report.observe({ question: 'The recipient copies the shared CMK image', observed: copy.ok ? `CopyImage ok (${copy.body.ImageId})` : `CopyImage ${copy.code}: ${copy.message}` });
+        expect(copy).toMatchObject({ ok: true });
+      }
+      const before = await owner.fingerprint([imageId]);
+      const replay = only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId);
+      expect(replay).toMatchObject({ outcome: 'unchanged', actions: [] });
+      expect(await owner.fingerprint([imageId])).toBe(before);
+    }, T);
+
+    it('untagging takes both back: the recipient no longer sees the snapshot or the image', async () => {
+      await owner.untag(snapshotId, ['share-with']);
+      await owner.untag(imageId, ['share-with']);
+
+      const s = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
+      const m = only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId);
+      const t0 = Date.now();
+
+      expect(s.outcome).toBe('revoked');
+      expect(m.outcome).toBe('revoked');
+      await waitFor('the snapshot to vanish from the recipient', async () => !(await recipient.seesSnapshot(snapshotId)), cfg);
+      report.observe({ question: 'How far a take-back lags (snapshot)', observed: 'the take-back returned -> the recipient no longer lists it', ms: Date.now() - t0 });
+      await waitFor('the image to vanish from the recipient', async () => !(await recipient.seesImage(imageId)), cfg);
+      report.observe({ question: 'How far a take-back lags (image)', observed: 'the take-backs returned -> the recipient no longer lists it', ms: Date.now() - t0 });
+      expect(await owner.toolShare(snapshotId)).toBeUndefined();
+      expect(await owner.imageShareAccounts(imageId)).toEqual([]);
+    }, T);
+
+    it.skipIf(!opts.folder)('shares with a Resource Directory folder the recipient is in, and takes it back', async () => {
+      const folder = cfg.folderPath!;
+      await owner.tag(snapshotId, { 'share-with': folder });
+      await owner.tag(imageId, { 'share-with': folder });
+
+      const s = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
+      const m = only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId);
+      const t0 = Date.now();
+
+      expect(s.outcome).toBe('shared');
+      expect(m.outcome).toBe('shared');
+      await waitFor('the recipient to see the snapshot through its folder', () => recipient.seesSnapshot(snapshotId), cfg);
+      await waitFor('the recipient to see the image through its folder', () => recipient.seesImage(imageId), cfg);
+      report.observe({ question: 'How far visibility lags a folder share', observed: 'the functions returned -> the recipient lists both', ms: Date.now() - t0 });
+      const listed = await owner.imageShareAccounts(imageId);
+      report.observe({ question: 'Whether DescribeImageSharePermission lists accounts reached through an RD share', observed: `it lists ${JSON.stringify(listed)}`, value: listed });
+
+      await owner.untag(snapshotId, ['share-with']);
+      await owner.untag(imageId, ['share-with']);
+      expect(only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId).outcome).toBe('revoked');
+      expect(only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId).outcome).toBe('revoked');
+      const t1 = Date.now();
+      await waitFor('the snapshot to vanish from the folder member', async () => !(await recipient.seesSnapshot(snapshotId)), cfg);
+      await waitFor('the image to vanish from the folder member', async () => !(await recipient.seesImage(imageId)), cfg);
+      report.observe({ question: 'How far a folder take-back lags', observed: 'the take-backs returned -> the recipient lists neither', ms: Date.now() - t1 });
+    }, T);
+  });
+}
