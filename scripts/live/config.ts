@@ -21,6 +21,8 @@ export interface LiveConfig {
   endpoint?: string;
   owner: Credentials;
   recipient: Credentials;
+  /** False only for a sweep given no recipient keys. */
+  hasRecipient: boolean;
   /** What the functions run with (a RAM user with the shipped policy); default the owner's credentials. */
   functionCreds: Credentials;
   /** The customer master key of the owner the source disk is encrypted with. */
@@ -51,23 +53,24 @@ function creds(env: NodeJS.ProcessEnv, prefix: string, missing: string[]): Crede
 const on = (v: string | undefined) => /^(1|true|yes)$/i.test(v?.trim() ?? '');
 
 /** undefined when ECS_SHARE_LIVE is not set; throws naming every missing or malformed variable when it is. */
-export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { needRecipient?: boolean } = {}): LiveConfig | undefined {
+export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { sweep?: boolean } = {}): LiveConfig | undefined {
   if (!on(env.ECS_SHARE_LIVE)) return undefined;
   const missing: string[] = [];
   const bad: string[] = [];
   const owner = creds(env, 'ECS_SHARE_LIVE_OWNER', missing);
   const recipientMissing: string[] = [];
   const recipient = creds(env, 'ECS_SHARE_LIVE_RECIPIENT', recipientMissing);
-  if (opts.needRecipient !== false) missing.push(...recipientMissing);
+  // The sweep needs only the owner; with the recipient's keys it also removes what the recipient made.
+  if (!opts.sweep || recipientMissing.length === 1) missing.push(...recipientMissing);
   const fnMissing: string[] = [];
   const fn = creds(env, 'ECS_SHARE_LIVE_FUNCTION', fnMissing);
   if (fnMissing.length === 1) missing.push(...fnMissing); // one of the pair without the other
   const region = env.ECS_SHARE_LIVE_REGION?.trim() || 'cn-hangzhou';
   if (!/^[a-z]{2,}(-[a-z0-9]+)+$/.test(region)) bad.push(`ECS_SHARE_LIVE_REGION "${region}" is not a region id`);
   const zone = env.ECS_SHARE_LIVE_ZONE?.trim() || (region === 'cn-hangzhou' ? 'cn-hangzhou-h' : '');
-  if (!zone) missing.push('ECS_SHARE_LIVE_ZONE (no default outside cn-hangzhou)');
+  if (!zone && !opts.sweep) missing.push('ECS_SHARE_LIVE_ZONE (no default outside cn-hangzhou)');
   const kmsKeyId = env.ECS_SHARE_LIVE_KMS_KEY_ID?.trim() ?? '';
-  if (!kmsKeyId) missing.push('ECS_SHARE_LIVE_KMS_KEY_ID');
+  if (!kmsKeyId && !opts.sweep) missing.push('ECS_SHARE_LIVE_KMS_KEY_ID');
   const diskId = env.ECS_SHARE_LIVE_DISK_ID?.trim() || undefined;
   if (diskId && !/^d-[a-z0-9]+$/i.test(diskId)) bad.push(`ECS_SHARE_LIVE_DISK_ID "${diskId}" is not a disk id`);
   const folderPath = env.ECS_SHARE_LIVE_FOLDER_PATH?.trim() || undefined;
@@ -90,6 +93,7 @@ export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { nee
     endpoint,
     owner,
     recipient,
+    hasRecipient: recipientMissing.length === 0,
     functionCreds: fnMissing.length === 0 ? fn : owner,
     kmsKeyId,
     diskId,

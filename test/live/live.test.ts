@@ -7,5 +7,8 @@ import { liveScenarios } from './scenarios';
 // Read at collection time: a malformed or incomplete configuration fails here, naming what is missing.
 const cfg = readLiveConfig(process.env);
 
-if (!cfg) it.skip(LIVE_HINT, () => undefined);
+if (!cfg) {
+  process.stdout.write(`${LIVE_HINT}\n`);
+  it.skip(LIVE_HINT, () => undefined);
+}
 else liveScenarios(`live against Alibaba Cloud ${cfg.region} (run ${cfg.runId})`, async () => ({ cfg }), { folder: Boolean(cfg.folderPath), long: cfg.timeoutMs * 3 });
