@@ -151,6 +151,9 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
       const seen = await waitFor('the recipient to see the snapshot', () => recipient.seesSnapshot(snapshotId), cfg);
       report.observe({ question: 'How far visibility lags a snapshot share', observed: 'the function returned -> the recipient DescribeSnapshots lists it', ms: Date.now() - t0 });
       expect(seen.value).toBe(true);
+      const asSeen = await recipient.snapshot(snapshotId);
+      const sharedFrom = (asSeen?.Tags?.Tag ?? []).filter((t: any) => String(t.TagKey).startsWith('acs:ecs:sharedFrom'));
+      report.observe({ question: 'The recipient-side tag of a shared snapshot (acs:ecs:sharedFrom, value format inferred)', observed: JSON.stringify(sharedFrom), value: sharedFrom });
 
       const trust = await owner.trustPolicy('AliyunECSShareEncryptSnapshotDefaultRole');
       const mine = (trust?.Statement ?? []).find((s) => JSON.stringify(s.Principal ?? {}).includes(`${recipientUid}@ecs.aliyuncs.com`));
