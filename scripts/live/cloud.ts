@@ -8,6 +8,10 @@ import type { LiveReport } from './report';
 export type Kind = 'snapshot' | 'image' | 'disk';
 export const kindOf = (id: string): Kind => (id.startsWith('m-') ? 'image' : id.startsWith('d-') ? 'disk' : 'snapshot');
 
+export const STATUS_TAG = 'ecs-share:status';
+/** The status tag's value without the minute it changed. */
+export const statusText = (v: string | undefined) => v?.replace(/ \| [0-9T:Z-]+$/, '');
+
 export const SHARE_ROLES = ['AliyunECSShareEncryptSnapshotDefaultRole', 'AliyunECSShareEncryptImageDefaultRole'];
 
 const IMAGE_STATUSES = 'Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated';
@@ -223,11 +227,12 @@ export class LiveClient {
    * share roles' trust, description and attached policies, the KMS policies' default versions, the image's account
    * shares and the resource share's associations. Canonical JSON, so two reads compare as strings.
    */
-  async fingerprint(resourceIds: string[]): Promise<string> {
+  async fingerprint(resourceIds: string[], opts: { withStatus?: boolean } = {}): Promise<string> {
     const out: Record<string, unknown> = {};
     for (const id of resourceIds) {
       const tags = await this.tags(id);
-      if (tags['ecs-share:status']) tags['ecs-share:status'] = tags['ecs-share:status'].replace(/ \| [0-9T:Z-]+$/, '');
+      if (opts.withStatus === false) delete tags[STATUS_TAG];
+      else if (tags[STATUS_TAG]) tags[STATUS_TAG] = statusText(tags[STATUS_TAG])!;
       out[`tags ${id}`] = tags;
       if (kindOf(id) === 'image') out[`accounts ${id}`] = await this.imageShareAccounts(id);
       const share = await this.toolShare(id);

@@ -5,7 +5,7 @@
 // Scenarios that need faults (throttling, crashes, lost answers, races) stay emulator-only in test/e2e.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyProductEnv, type LiveConfig } from '../../scripts/live/config';
-import { LiveClient, waitFor } from '../../scripts/live/cloud';
+import { LiveClient, STATUS_TAG, statusText, waitFor } from '../../scripts/live/cloud';
 import { LiveReport } from '../../scripts/live/report';
 import { cleanUp, invoke, noResources, type RunResources } from '../../scripts/live/run';
 
@@ -113,6 +113,23 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
       if (failures.length) throw new Error(`cleanup left things behind (npm run live:sweep -- --run ${cfg.runId}):\n${failures.join('\n')}`);
     }, T);
 
+    it('a refused tag (a wildcard; an end already past) shares nothing and says why in the status tag', async () => {
+      const roles = await owner.fingerprint([]); // the share roles' trust, record and policies
+
+      await owner.tag(snapshotId, { 'share-with': `${recipientUid} 10000000000000*` });
+      const wildcard = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
+      await owner.tag(snapshotId, { 'share-with': recipientUid, 'share-until': '2020-01-01' });
+      const expired = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
+
+      expect(wildcard).toMatchObject({ outcome: 'refused', error: { code: 'Wildcard' } });
+      expect(expired).toMatchObject({ outcome: 'refused', error: { code: 'Expired' } });
+      expect(statusText((await owner.tags(snapshotId))[STATUS_TAG])).toBe('expired 2020-01-01');
+      expect(await owner.fingerprint([])).toBe(roles);
+      expect(await owner.toolShare(snapshotId)).toBeUndefined();
+      expect(await recipient.seesSnapshot(snapshotId)).toBe(false);
+      await owner.untag(snapshotId, ['share-until']);
+    }, T);
+
     it('a dry run returns the plan for a CMK snapshot and writes nothing', async () => {
       await owner.tag(snapshotId, { 'share-with': recipientUid });
       const before = await owner.fingerprint([snapshotId]);
@@ -122,9 +139,8 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
       const r = only(summary, snapshotId);
       expect(summary.dryRun).toBe(true);
       expect(r.outcome).toBe('shared');
-      const kinds = r.actions?.map((a) => a.kind) ?? [];
-      expect(kinds).toContain('createResourceShare');
-      expect(kinds.some((k) => k === 'createRole' || k === 'mergeTrust')).toBe(true); // the role may exist already
+      // The role's trust and KMS policy may already admit the recipient (an earlier run, untrimmed); the share is new.
+      expect(r.actions?.map((a) => a.kind)).toContain('createResourceShare');
       expect(await owner.fingerprint([snapshotId])).toBe(before);
       expect(await recipient.seesSnapshot(snapshotId)).toBe(false);
     }, T);
@@ -148,6 +164,7 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
         t0 = Date.now();
       }
       expect(['shared', 'unchanged']).toContain(r.outcome);
+      expect(statusText((await owner.tags(snapshotId))[STATUS_TAG])).toBe('shared 1');
       const seen = await waitFor('the recipient to see the snapshot', () => recipient.seesSnapshot(snapshotId), cfg);
       report.observe({ question: 'How far visibility lags a snapshot share', observed: 'the function returned -> the recipient DescribeSnapshots lists it', ms: Date.now() - t0 });
       expect(seen.value).toBe(true);
@@ -179,14 +196,19 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
       expect(disk).toMatchObject({ ok: true });
     }, T);
 
-    it('a replay of the snapshot share writes nothing, by the share command or by the tag event', async () => {
+    it('a replay of the snapshot share writes nothing: the share command, the tag event, a reconcile pass', async () => {
       const before = await owner.fingerprint([snapshotId]);
 
       const byCommand = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
       const byEvent = only(await invoke(cfg, 'on-tag', tagEvent(cfg, ownerUid, snapshotId, 'snapshot', recipientUid), report), snapshotId);
 
+      // A dry-run pass over the region (reads only) lists only what would change: the run's snapshot is not in it.
+      const pass = await invoke(cfg, 'reconcile', { action: 'reconcile', regions: [cfg.region], dryRun: true }, report);
+
       expect(byCommand).toMatchObject({ outcome: 'unchanged', actions: [] });
       expect(byEvent).toMatchObject({ outcome: 'unchanged', actions: [] });
+      expect(pass.ok).toBe(true);
+      expect((pass.results ?? []).filter((x: Result) => x.resourceId === snapshotId)).toEqual([]);
       expect(await owner.fingerprint([snapshotId])).toBe(before);
     }, T);
 
@@ -235,6 +257,8 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
       report.observe({ question: 'How far a take-back lags (image)', observed: 'the take-backs returned -> the recipient no longer lists it', ms: Date.now() - t0 });
       expect(await owner.toolShare(snapshotId)).toBeUndefined();
       expect(await owner.imageShareAccounts(imageId)).toEqual([]);
+      expect((await owner.tags(snapshotId))[STATUS_TAG]).toBeUndefined();
+      expect((await owner.tags(imageId))[STATUS_TAG]).toBeUndefined();
     }, T);
 
     it.skipIf(!opts.folder)('shares with a Resource Directory folder the recipient is in, and takes it back', async () => {
