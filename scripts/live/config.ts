@@ -31,6 +31,8 @@ export interface LiveConfig {
   diskId?: string;
   /** A Resource Directory folder path (rd-…/r-…/fd-…) the recipient account is in: enables the folder scenario. */
   folderPath?: string;
+  /** The owner's resource directory (rd-…), the recipient a member: enables the whole-directory scenario. */
+  rdId?: string;
   /** The recipient also copies the shared image (slow and billed on the real cloud; off by default). */
   copyImage: boolean;
   /** Cleanup runs a real reconcile pass so the role trim removes the run's trust grants (touches every tagged resource of the region). */
@@ -77,6 +79,8 @@ export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { swe
   if (folderPath && !/^rd-[a-z0-9]+\/r-[a-z0-9]+(\/fd-[a-z0-9]{10})+$/i.test(folderPath)) {
     bad.push(`ECS_SHARE_LIVE_FOLDER_PATH "${folderPath}" is not a folder path rd-…/r-…/fd-…`);
   }
+  const rdId = env.ECS_SHARE_LIVE_RD_ID?.trim() || undefined;
+  if (rdId && !/^rd-[a-z0-9]+$/i.test(rdId)) bad.push(`ECS_SHARE_LIVE_RD_ID "${rdId}" is not a resource directory id rd-…`);
   const endpoint = env.ECS_SHARE_LIVE_ENDPOINT?.trim() || undefined;
   if (endpoint && !/^https?:\/\/[^/]+\/?$/.test(endpoint)) bad.push(`ECS_SHARE_LIVE_ENDPOINT "${endpoint}" is not http(s)://host[:port]`);
   const timeoutS = Number(env.ECS_SHARE_LIVE_TIMEOUT_S?.trim() || 1800);
@@ -98,6 +102,7 @@ export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { swe
     kmsKeyId,
     diskId,
     folderPath,
+    rdId,
     copyImage: on(env.ECS_SHARE_LIVE_COPY_IMAGE),
     reconcile: on(env.ECS_SHARE_LIVE_RECONCILE),
     timeoutMs: timeoutS * 1000,

@@ -47,6 +47,7 @@ export function emulatorEnv(endpoint: string): Record<string, string> {
     ECS_SHARE_LIVE_REGION: DEMO.region,
     ECS_SHARE_LIVE_KMS_KEY_ID: DEMO.cmkId,
     ECS_SHARE_LIVE_FOLDER_PATH: `${DEMO.resourceDirectoryId}/${DEMO.rootFolderId}/${DEMO.folderId}`,
+    ECS_SHARE_LIVE_RD_ID: DEMO.resourceDirectoryId,
     ECS_SHARE_LIVE_TIMEOUT_S: '20',
   };
 }

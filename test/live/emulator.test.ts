@@ -21,5 +21,5 @@ liveScenarios(
     })!;
     return { cfg, stop: () => stopEmulatorServer(child) };
   },
-  { folder: true, long: 60_000 },
+  { folder: true, rd: true, long: 60_000 },
 );

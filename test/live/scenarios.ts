@@ -45,7 +45,7 @@ function tagEvent(cfg: LiveConfig, ownerUid: string, id: string, type: 'snapshot
   };
 }
 
-export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opts: { folder: boolean; long: number }): void {
+export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opts: { folder: boolean; rd: boolean; long: number }): void {
   describe(name, () => {
     let cfg: LiveConfig;
     let stop: (() => Promise<void>) | undefined;
@@ -100,7 +100,7 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
       const lines: string[] = [];
       let failures: string[] = [];
       try {
-        if (owner) failures = await cleanUp(cfg, owner, recipient, res, (l) => lines.push(l), [recipientUid, cfg.folderPath].filter((g): g is string => Boolean(g)));
+        if (owner) failures = await cleanUp(cfg, owner, recipient, res, (l) => lines.push(l), [recipientUid, cfg.folderPath, cfg.rdId].filter((g): g is string => Boolean(g)));
       } finally {
         restoreEnv();
         if (report) {
@@ -261,31 +261,37 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
       expect((await owner.tags(imageId))[STATUS_TAG]).toBeUndefined();
     }, T);
 
-    it.skipIf(!opts.folder)('shares with a Resource Directory folder the recipient is in, and takes it back', async () => {
-      const folder = cfg.folderPath!;
-      await owner.tag(snapshotId, { 'share-with': folder });
-      await owner.tag(imageId, { 'share-with': folder });
+    const directories = [
+      { name: 'a Resource Directory folder', on: opts.folder, target: (c: LiveConfig) => c.folderPath },
+      { name: 'the whole resource directory', on: opts.rd, target: (c: LiveConfig) => c.rdId },
+    ];
+    for (const dir of directories) {
+      it.skipIf(!dir.on)(`shares with ${dir.name} the recipient is in, and takes it back`, async () => {
+        const target = dir.target(cfg)!;
+        await owner.tag(snapshotId, { 'share-with': target });
+        await owner.tag(imageId, { 'share-with': target });
 
-      const s = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
-      const m = only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId);
-      const t0 = Date.now();
+        const s = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
+        const m = only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId);
+        const t0 = Date.now();
 
-      expect(s.outcome).toBe('shared');
-      expect(m.outcome).toBe('shared');
-      await waitFor('the recipient to see the snapshot through its folder', () => recipient.seesSnapshot(snapshotId), cfg);
-      await waitFor('the recipient to see the image through its folder', () => recipient.seesImage(imageId), cfg);
-      report.observe({ question: 'How far visibility lags a folder share', observed: 'the functions returned -> the recipient lists both', ms: Date.now() - t0 });
-      const listed = await owner.imageShareAccounts(imageId);
-      report.observe({ question: 'Whether DescribeImageSharePermission lists accounts reached through an RD share', observed: `it lists ${JSON.stringify(listed)}`, value: listed });
+        expect(s.outcome).toBe('shared');
+        expect(m.outcome).toBe('shared');
+        await waitFor(`the recipient to see the snapshot through ${dir.name}`, () => recipient.seesSnapshot(snapshotId), cfg);
+        await waitFor(`the recipient to see the image through ${dir.name}`, () => recipient.seesImage(imageId), cfg);
+        report.observe({ question: `How far visibility lags a share with ${dir.name}`, observed: 'the functions returned -> the recipient lists both', ms: Date.now() - t0 });
+        const listed = await owner.imageShareAccounts(imageId);
+        report.observe({ question: 'Whether DescribeImageSharePermission lists accounts reached through an RD share', observed: `${dir.name}: it lists ${JSON.stringify(listed)}`, value: listed });
 
-      await owner.untag(snapshotId, ['share-with']);
-      await owner.untag(imageId, ['share-with']);
-      expect(only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId).outcome).toBe('revoked');
-      expect(only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId).outcome).toBe('revoked');
-      const t1 = Date.now();
-      await waitFor('the snapshot to vanish from the folder member', async () => !(await recipient.seesSnapshot(snapshotId)), cfg);
-      await waitFor('the image to vanish from the folder member', async () => !(await recipient.seesImage(imageId)), cfg);
-      report.observe({ question: 'How far a folder take-back lags', observed: 'the take-backs returned -> the recipient lists neither', ms: Date.now() - t1 });
-    }, T);
+        await owner.untag(snapshotId, ['share-with']);
+        await owner.untag(imageId, ['share-with']);
+        expect(only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId).outcome).toBe('revoked');
+        expect(only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId).outcome).toBe('revoked');
+        const t1 = Date.now();
+        await waitFor('the snapshot to vanish from the recipient', async () => !(await recipient.seesSnapshot(snapshotId)), cfg);
+        await waitFor('the image to vanish from the recipient', async () => !(await recipient.seesImage(imageId)), cfg);
+        report.observe({ question: `How far a take-back from ${dir.name} lags`, observed: 'the take-backs returned -> the recipient lists neither', ms: Date.now() - t1 });
+      }, T);
+    }
   });
 }
