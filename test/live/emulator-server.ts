@@ -3,6 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { DEMO } from '../../scripts/emulator/demo-state';
+import { shippedPolicy } from '../../scripts/function-role';
+import { CloudApi } from '../../shared/cloud/api';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -50,4 +52,18 @@ export function emulatorEnv(endpoint: string): Record<string, string> {
     ECS_SHARE_LIVE_RD_ID: DEMO.resourceDirectoryId,
     ECS_SHARE_LIVE_TIMEOUT_S: '20',
   };
+}
+
+/**
+ * What docs/live.md recommends for the functions' keys: a RAM user of the owner holding exactly the shipped policy,
+ * made through the RAM API like any user would (CreateUser, CreatePolicy, AttachPolicyToUser, CreateAccessKey).
+ */
+export async function functionUserKeys(endpoint: string): Promise<{ ECS_SHARE_LIVE_FUNCTION_AK: string; ECS_SHARE_LIVE_FUNCTION_SK: string }> {
+  const ram = new CloudApi({ endpointOverride: endpoint, credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret } });
+  const call = (action: string, params: Record<string, unknown>) => ram.call('ram', action, params, DEMO.region);
+  await call('CreateUser', { UserName: 'ecs-share-live' });
+  await call('CreatePolicy', { PolicyName: 'ecs-share-live-fn', PolicyDocument: shippedPolicy() });
+  await call('AttachPolicyToUser', { PolicyType: 'Custom', PolicyName: 'ecs-share-live-fn', UserName: 'ecs-share-live' });
+  const key = (await call('CreateAccessKey', { UserName: 'ecs-share-live' })).AccessKey;
+  return { ECS_SHARE_LIVE_FUNCTION_AK: String(key.AccessKeyId), ECS_SHARE_LIVE_FUNCTION_SK: String(key.AccessKeySecret) };
 }

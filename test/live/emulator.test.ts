@@ -6,14 +6,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { readLiveConfig } from '../../scripts/live/config';
 import { liveScenarios } from './scenarios';
-import { emulatorEnv, startEmulatorServer, stopEmulatorServer } from './emulator-server';
+import { emulatorEnv, functionUserKeys, startEmulatorServer, stopEmulatorServer } from './emulator-server';
 
 liveScenarios(
   'live scenarios against the emulator as a plain server',
   async () => {
     const { endpoint, child } = await startEmulatorServer();
+    // The functions run as a RAM user holding only the shipped policy; its keys join the secret scan (test/setup/log-capture.ts).
+    const fn = functionUserKeys(endpoint);
+    Object.assign(process.env, await fn);
     const cfg = readLiveConfig({
       ...emulatorEnv(endpoint),
+      ...(await fn),
       // Both optional checks on (they cost nothing here), and the role trim at cleanup: this world holds nothing else.
       ECS_SHARE_LIVE_COPY_IMAGE: '1',
       ECS_SHARE_LIVE_RECONCILE: '1',
