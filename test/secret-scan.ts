@@ -234,7 +234,8 @@ export default class SecretScanReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     const rel = (f: string) => path.relative(this.root, f).split(path.sep).join('/');
     const ran = testModules
-      .filter((m) => rel(m.moduleId).startsWith('test/e2e/'))
+      // The live files (test/live) capture like the e2e files and are scanned with them.
+      .filter((m) => /^test\/(e2e|live)\//.test(rel(m.moduleId)))
       .filter((m) => [...m.children.allTests()].some((t) => ['passed', 'failed'].includes(t.result().state)));
     if (ran.length === 0) return void fs.rmSync(this.dir, { recursive: true, force: true });
 
