@@ -59,6 +59,32 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
     let snapshotId = '';
     let imageId = '';
     const T = opts.long;
+    const share = (id: string) => invoke(cfg, 'share', { resourceId: id, region: cfg.region }, report).then((x) => only(x, id));
+
+    /**
+     * Share, and while the outcome is pending (an association still Associating; an account outside the directory
+     * yet to accept its invitation, which the recipient then does) share again, as EventBridge's redelivery and the
+     * timer would: the real cloud's delays are unconfirmed. `afterFirst` looks at the owner's side in between.
+     */
+    async function shareSettled(id: string, what: string, afterFirst?: (first: Result) => Promise<void>): Promise<Result> {
+      const t0 = Date.now();
+      let r = await share(id);
+      report.observe({ question: `How long a share call takes (${what}; settle pauses and association wait included)`, observed: `share -> ${r.outcome}`, ms: Date.now() - t0 });
+      await afterFirst?.(r);
+      if (r.outcome !== 'pending') return r;
+      let accepted = 0;
+      await waitFor(`${id} to leave pending (${r.error?.code ?? ''})`, async () => {
+        accepted += await recipient.acceptInvitations();
+        r = await share(id);
+        return r.outcome !== 'pending';
+      }, cfg);
+      report.observe({
+        question: `How long a share stays pending (${what})`,
+        observed: `pending ${accepted ? `until the recipient accepted ${accepted} invitation(s)` : 'until its associations were Associated'}, then ${r.outcome}`,
+        ms: Date.now() - t0,
+      });
+      return r;
+    }
 
     beforeAll(async () => {
       ({ cfg, stop } = await setup());
@@ -146,23 +172,15 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
     }, T);
 
     it('shares a CMK snapshot with the recipient account, which sees it and makes a disk from it', async () => {
-      let t0 = Date.now();
-      let r = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
-      report.observe({ question: 'How long a snapshot share takes (the function, settle pauses and association wait included)', observed: `share -> ${r.outcome}`, ms: Date.now() - t0 });
-      t0 = Date.now();
-      const share = await owner.toolShare(snapshotId);
-      report.observe({
-        question: "How the owner sees an account's association (pending invitation?)",
-        observed: `right after the share: ${JSON.stringify(share?.targets ?? [])}; outcome ${r.outcome}`,
-        value: share?.targets,
+      const r = await shareSettled(snapshotId, 'a snapshot with an account', async (first) => {
+        const view = await owner.toolShare(snapshotId);
+        report.observe({
+          question: "How the owner sees an account's association (a pending invitation?)",
+          observed: `right after the share: ${JSON.stringify(view?.targets ?? [])}; outcome ${first.outcome}`,
+          value: view?.targets,
+        });
       });
-      if (r.outcome === 'pending') {
-        // An account outside the owner's resource directory accepts the invitation first.
-        const accepted = await waitFor('the invitation to reach the recipient', async () => (await recipient.acceptInvitations()) || false, cfg);
-        report.observe({ question: 'Invitation delay', observed: `invitation seen and accepted by the recipient`, ms: accepted.ms });
-        r = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
-        t0 = Date.now();
-      }
+      const t0 = Date.now();
       expect(['shared', 'unchanged']).toContain(r.outcome);
       expect(statusText((await owner.tags(snapshotId))[STATUS_TAG])).toBe('shared 1');
       const seen = await waitFor('the recipient to see the snapshot', () => recipient.seesSnapshot(snapshotId), cfg);
@@ -215,7 +233,7 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
     it('shares a CMK image with the recipient account, which sees it', async () => {
       await owner.tag(imageId, { 'share-with': recipientUid });
 
-      const r = only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId);
+      const r = await shareSettled(imageId, 'an image with an account');
       const t0 = Date.now();
 
       expect(r.outcome).toBe('shared');
@@ -271,8 +289,8 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
         await owner.tag(snapshotId, { 'share-with': target });
         await owner.tag(imageId, { 'share-with': target });
 
-        const s = only(await invoke(cfg, 'share', { resourceId: snapshotId, region: cfg.region }, report), snapshotId);
-        const m = only(await invoke(cfg, 'share', { resourceId: imageId, region: cfg.region }, report), imageId);
+        const s = await shareSettled(snapshotId, `a snapshot with ${dir.name}`);
+        const m = await shareSettled(imageId, `an image with ${dir.name}`);
         const t0 = Date.now();
 
         expect(s.outcome).toBe('shared');
