@@ -42,6 +42,8 @@ export interface LiveConfig {
   pollMs: number;
   /** The report is written to `<report>.json` and `<report>.md`. */
   report: string;
+  /** SHARE_* variables of the live environment: passed to the functions as s.yaml would (over productEnv's defaults). */
+  shareEnv: Record<string, string>;
 }
 
 function creds(env: NodeJS.ProcessEnv, prefix: string, missing: string[]): Credentials {
@@ -85,6 +87,8 @@ export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { swe
   if (endpoint && !/^https?:\/\/[^/]+\/?$/.test(endpoint)) bad.push(`ECS_SHARE_LIVE_ENDPOINT "${endpoint}" is not http(s)://host[:port]`);
   const timeoutS = Number(env.ECS_SHARE_LIVE_TIMEOUT_S?.trim() || 1800);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) bad.push(`ECS_SHARE_LIVE_TIMEOUT_S "${env.ECS_SHARE_LIVE_TIMEOUT_S}" is not a positive number`);
+  const pollMs = Number(env.ECS_SHARE_LIVE_POLL_MS?.trim() || 5000);
+  if (!Number.isInteger(pollMs) || pollMs < 10) bad.push(`ECS_SHARE_LIVE_POLL_MS "${env.ECS_SHARE_LIVE_POLL_MS}" is not a whole number of milliseconds >= 10`);
   const runId = env.ECS_SHARE_LIVE_RUN_ID?.trim() || `${new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '')}-${Math.random().toString(36).slice(2, 8)}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(runId)) bad.push(`ECS_SHARE_LIVE_RUN_ID "${runId}" must be 1-64 letters, digits, . _ -`);
   if (missing.length || bad.length) {
@@ -106,8 +110,9 @@ export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { swe
     copyImage: on(env.ECS_SHARE_LIVE_COPY_IMAGE),
     reconcile: on(env.ECS_SHARE_LIVE_RECONCILE),
     timeoutMs: timeoutS * 1000,
-    pollMs: endpoint ? 100 : 5000,
+    pollMs,
     report: env.ECS_SHARE_LIVE_REPORT?.trim() || path.resolve('live-report'),
+    shareEnv: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => /^SHARE_/.test(e[0]) && e[1] !== undefined)),
   };
 }
 
@@ -123,7 +128,8 @@ export function productEnv(cfg: LiveConfig): Record<string, string | undefined> 
     SHARE_ALLOW_EXTERNAL: 'true',
     SHARE_CHECKPOINT_FILE: path.join(os.tmpdir(), `ecs-share-live-${cfg.runId}`, 'checkpoint.json'),
     // The real cloud's association delay is unconfirmed: wait longer than the default before reporting pending.
-    SHARE_ASSOCIATION_WAIT_MS: cfg.endpoint ? '2000' : '15000',
+    SHARE_ASSOCIATION_WAIT_MS: '15000',
+    ...cfg.shareEnv,
   };
 }
 

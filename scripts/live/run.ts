@@ -57,9 +57,10 @@ export async function cleanUp(
 ): Promise<string[]> {
   const failures: string[] = [];
   const step = async (what: string, fn: () => Promise<unknown>) => {
+    const t0 = Date.now();
     try {
       await fn();
-      log(`ok   ${what}`);
+      log(`ok   ${what} (${Date.now() - t0} ms)`);
     } catch (e) {
       failures.push(`${what}: ${(e as { code?: string }).code ?? ''} ${(e as Error).message}`);
       log(`FAIL ${what}: ${(e as Error).message}`);

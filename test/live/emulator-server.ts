@@ -37,7 +37,7 @@ export function stopEmulatorServer(child: ChildProcess): Promise<void> {
   });
 }
 
-/** The live configuration of the demo state: owner and RD recipient keys, the demo CMK, the recipient's folder. */
+/** The live configuration of the demo state: owner and RD recipient keys, the demo CMK, the recipient's folder and directory. */
 export function emulatorEnv(endpoint: string): Record<string, string> {
   return {
     ECS_SHARE_LIVE: '1',
@@ -51,6 +51,10 @@ export function emulatorEnv(endpoint: string): Record<string, string> {
     ECS_SHARE_LIVE_FOLDER_PATH: `${DEMO.resourceDirectoryId}/${DEMO.rootFolderId}/${DEMO.folderId}`,
     ECS_SHARE_LIVE_RD_ID: DEMO.resourceDirectoryId,
     ECS_SHARE_LIVE_TIMEOUT_S: '20',
+    ECS_SHARE_LIVE_POLL_MS: '100',
+    // The functions' pauses, shortened as test/e2e does: above the emulator's 100 ms read lag, short enough for CI.
+    SHARE_ASSOCIATION_WAIT_MS: '2000',
+    SHARE_TRIM_SETTLE_MS: '300',
   };
 }
 

@@ -130,7 +130,7 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
       } finally {
         restoreEnv();
         if (report) {
-          report.observe({ question: 'Cleanup', observed: failures.length ? `failed: ${failures.join('; ')} (run npm run live:sweep)` : `removed ${lines.length} things` });
+          report.observe({ question: 'Cleanup', observed: failures.length ? `failed: ${failures.join('; ')} (run npm run live:sweep)` : `${lines.length} steps, all done`, value: lines });
           const files = report.write(cfg.report);
           process.stdout.write(`live report: ${files.join(', ')}\n`);
         }
