@@ -1,10 +1,10 @@
-// What a live run saw of the behaviours the README lists as unconfirmed about the real cloud (section "What is
-// unconfirmed about the real cloud"): delays, shapes and error codes, written as live-report.json and .md.
+// What a live run saw of the behaviours docs/unconfirmed.md lists as unconfirmed about the real cloud: delays,
+// shapes and error codes, written as live-report.json and .md.
 import fs from 'node:fs';
 import path from 'node:path';
 
 export interface Observation {
-  /** The README's unconfirmed item this answers (short form). */
+  /** The docs/unconfirmed.md item this answers (short form). */
   question: string;
   /** What was measured or seen. */
   observed: string;
@@ -54,7 +54,7 @@ export class LiveReport {
     const lines = [
       `# ecs-share live run ${this.runId}`,
       '',
-      `Against ${this.target}, ${this.started.toISOString()}. Each line answers an item of the README's "What is unconfirmed about the real cloud".`,
+      `Against ${this.target}, ${this.started.toISOString()}. Each line answers an item of docs/unconfirmed.md (What is unconfirmed about the real cloud) or says what a scenario saw.`,
       '',
       '| question | observed | ms |',
       '|---|---|---|',
