@@ -223,7 +223,7 @@ export class LiveClient {
   }
 
   /**
-   * What a replay must leave untouched, owner side: the resources' tags (the status tag without its time), the
+   * What a replay must leave untouched, owner side: the resources' tags (the status tag with its time), the
    * share roles' trust, description and attached policies, the KMS policies' default versions, the image's account
    * shares and the resource share's associations. Canonical JSON, so two reads compare as strings.
    */
@@ -231,8 +231,8 @@ export class LiveClient {
     const out: Record<string, unknown> = {};
     for (const id of resourceIds) {
       const tags = await this.tags(id);
+      // With its time: a replay writes nothing, so not even the status tag's minute may change.
       if (opts.withStatus === false) delete tags[STATUS_TAG];
-      else if (tags[STATUS_TAG]) tags[STATUS_TAG] = statusText(tags[STATUS_TAG])!;
       out[`tags ${id}`] = tags;
       if (kindOf(id) === 'image') out[`accounts ${id}`] = await this.imageShareAccounts(id);
       const share = await this.toolShare(id);
@@ -275,7 +275,7 @@ export class LiveClient {
 }
 
 /** Objects with sorted keys (policy documents come back reformatted; compare them semantically). */
-export function canonical(v: unknown): unknown {
+function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]));
   return v;

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export interface Observation {
+interface Observation {
   /** The docs/unconfirmed.md item this answers (short form). */
   question: string;
   /** What was measured or seen. */
@@ -12,7 +12,7 @@ export interface Observation {
   value?: unknown;
 }
 
-export interface ErrorSeen {
+interface ErrorSeen {
   who: string;
   product: string;
   action: string;

@@ -9,7 +9,7 @@ import { LiveClient, STATUS_TAG, statusText, waitFor } from '../../scripts/live/
 import { LiveReport } from '../../scripts/live/report';
 import { cleanUp, invoke, noResources, type RunResources } from '../../scripts/live/run';
 
-export interface LiveSetup {
+interface LiveSetup {
   cfg: LiveConfig;
   stop?: () => Promise<void>;
 }
@@ -105,7 +105,10 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
         await waitFor(`disk ${diskId} to be Available`, async () => (await owner.disk(diskId!))?.Status === 'Available', cfg);
       }
       const t0 = Date.now();
-      snapshotId = await owner.createSnapshot(diskId);
+      snapshotId = await owner.createSnapshot(diskId).catch((e) => {
+        // ECS may refuse a disk never attached to an instance: the fix is an existing disk.
+        throw cfg.diskId ? e : Object.assign(new Error(`${(e as Error).message}; set ECS_SHARE_LIVE_DISK_ID to a disk encrypted with the CMK (docs/live.md)`), { code: (e as { code?: string }).code });
+      });
       res.snapshots.push(snapshotId);
       const snap = await waitFor(`snapshot ${snapshotId} to be accomplished`, async () => {
         const s = await owner.snapshot(snapshotId);
@@ -116,7 +119,9 @@ export function liveScenarios(name: string, setup: () => Promise<LiveSetup>, opt
         throw new Error(`snapshot ${snapshotId} is encrypted=${snap.value.Encrypted} with ${snap.value.KMSKeyId || 'no key'}, not the CMK ${cfg.kmsKeyId}: give a disk encrypted with it`);
       }
       const t1 = Date.now();
-      imageId = await owner.createImage(snapshotId);
+      imageId = await owner.createImage(snapshotId).catch((e) => {
+        throw Object.assign(new Error(`${(e as Error).message}; the image is made from the snapshot as its system disk: ECS_SHARE_LIVE_DISK_ID may name a system disk (docs/live.md)`), { code: (e as { code?: string }).code });
+      });
       res.images.push(imageId);
       await waitFor(`image ${imageId} to be Available`, async () => (await owner.image(imageId))?.Status === 'Available', cfg);
       report.observe({ question: 'How long images take to be ready', observed: 'CreateImage (from the snapshot) -> Available', ms: Date.now() - t1 });
