@@ -12,7 +12,7 @@ const readme = read('README.md');
 const docFiles = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
 const docs = docFiles.map((file) => [file, read(file)] as const);
 /** Linked from the README before the work that writes them lands; once they exist every check applies to them. */
-const LANDS_LATER = ['docs/live.md'];
+const LANDS_LATER: string[] = [];
 const README_MAX_BYTES = 15_000;
 
 const blocksOf = (text: string, lang: string) => [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
