@@ -81,6 +81,8 @@ export class EmulatorCore {
   readonly bus = new EventBus();
   /** Stopped: timers that fire later publish nothing. */
   closed = false;
+  /** Pending Snapshot:CreateSnapshotCompleted announcements (cancelled when the state is replaced). */
+  private announcements = new Set<NodeJS.Timeout>();
   private handlerQueue: Promise<unknown> = Promise.resolve();
   readonly writeHooks = new Set<WriteHook>();
   /** Access keys whose client is gone (severClient): their waiting requests are never applied, answers never sent. */
@@ -153,6 +155,9 @@ export class EmulatorCore {
   }
 
   setState(s: EmulatorState): void {
+    // The snapshots of the old state are gone: none of them announces its completion into the new one.
+    for (const t of this.announcements) clearTimeout(t);
+    this.announcements.clear();
     this.state = normaliseState(s);
   }
 
@@ -410,6 +415,7 @@ export class EmulatorCore {
     const snap = this.state.snapshots.find((x) => x.snapshotId === snapshotId);
     if (!snap) return;
     const publish = () => {
+      this.announcements.delete(timer);
       if (this.closed) return;
       this.bus.publish(buildSnapshotCompletedEvent({
         accountId: snap.accountId, region: snap.region, snapshotId, name: snap.name, diskId: snap.sourceDiskId,
@@ -417,7 +423,8 @@ export class EmulatorCore {
       }));
     };
     const wait = snap.readyAt === undefined ? 0 : Math.max(0, snap.readyAt - Date.now());
-    const timer = setTimeout(publish, wait);
+    const timer: NodeJS.Timeout = setTimeout(publish, wait);
     timer.unref?.();
+    this.announcements.add(timer);
   }
 }
