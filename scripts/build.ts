@@ -2,6 +2,7 @@
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
+import { leaveOut } from './leave-out';
 
 const root = path.resolve(__dirname, '..');
 export const BUNDLE_BUDGET_BYTES = 800 * 1024;
@@ -13,6 +14,18 @@ export function functionNames(): string[] {
     .map((d) => d.name)
     .sort();
 }
+
+/** The shipping esbuild settings, shared by both files (and by the bench's controls). */
+export const BUILD_OPTIONS: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  sourcemap: 'external',
+  legalComments: 'none',
+  logLevel: 'warning',
+};
 
 /** The official packages (shared/cloud/sdk.ts), imported dynamically by shared/cloud/api.ts. */
 const SDK_ENTRY = path.join(root, 'shared', 'cloud', 'sdk.ts');
@@ -33,18 +46,8 @@ const sdkBesideIndex: Plugin = {
 export async function buildFunction(name: string, outRoot = path.join(root, 'dist')): Promise<{ name: string; file: string; bytes: number; files: Record<string, number> }> {
   const outdir = path.join(outRoot, name);
   fs.rmSync(outdir, { recursive: true, force: true });
-  const common: BuildOptions = {
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    sourcemap: 'external',
-    legalComments: 'none',
-    logLevel: 'warning',
-  };
-  await build({ ...common, entryPoints: [path.join(root, 'functions', name, 'index.ts')], outfile: path.join(outdir, 'index.js'), plugins: [sdkBesideIndex], supported: { 'dynamic-import': false } });
-  await build({ ...common, entryPoints: [SDK_ENTRY], outfile: path.join(outdir, SDK_FILE) });
+  await build({ ...BUILD_OPTIONS, entryPoints: [path.join(root, 'functions', name, 'index.ts')], outfile: path.join(outdir, 'index.js'), plugins: [sdkBesideIndex], supported: { 'dynamic-import': false } });
+  await build({ ...BUILD_OPTIONS, entryPoints: [SDK_ENTRY], outfile: path.join(outdir, SDK_FILE), plugins: [leaveOut] });
   const files = Object.fromEntries(['index.js', SDK_FILE].map((f) => [f, fs.statSync(path.join(outdir, f)).size]));
   // The budget is for what one function deploys: both files.
   return { name, file: path.join(outdir, 'index.js'), bytes: files['index.js'] + files[SDK_FILE], files };
