@@ -20,13 +20,16 @@ export const LEFT_OUT: Record<string, string> = {
 /** Only these files may import a left-out package; any other importer gets the real package. */
 const IMPORTER = /[\\/]node_modules[\\/]@darabonba[\\/]typescript[\\/]dist[\\/](websocket|date|func)\.js$/;
 
-/** A module that loads (darabonba's import helpers read __esModule and its keys) and throws at the first real use. */
+/**
+ * A module that loads and throws at the first real use. It says it is an ES module, so darabonba's import helpers
+ * (__importStar, __importDefault) hand it over as it is instead of copying its keys: every later access reaches it.
+ */
 function stub(pkg: string): string {
   const message = `ecs-share: ${pkg} is left out of the bundle (scripts/leave-out.ts); it is only used by ${LEFT_OUT[pkg]}`;
   return `"use strict";
 const fail = () => { throw new Error(${JSON.stringify(message)}); };
 module.exports = new Proxy(function leftOut() {}, {
-  get: (target, key) => (key === '__esModule' ? false : typeof key === 'symbol' || key === 'then' ? undefined : fail()),
+  get: (target, key) => (key === '__esModule' ? true : typeof key === 'symbol' || key === 'then' ? undefined : fail()),
   apply: fail,
   construct: fail,
 });

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_BUDGET_BYTES, SDK_FILE, buildFunction, functionNames } from '../../scripts/build';
+import { BUILD_OPTIONS, BUNDLE_BUDGET_BYTES, SDK_FILE, buildFunction, functionNames } from '../../scripts/build';
+import { LEFT_OUT, leaveOut } from '../../scripts/leave-out';
 
 const root = path.resolve(__dirname, '../..');
 /** A model class only the full ECS client's model table contains, and a method only its client class has. */
@@ -67,5 +68,25 @@ describe('function bundles', () => {
 
   it.each(functionNames())('leaves the full ECS client and its model table out of %s', (name) => {
     for (const marker of FULL_ECS_MARKERS) expect(bundles[name].text).not.toContain(marker);
+  });
+
+  it.each(functionNames())('leaves ws, the proxy agents, moment and lodash out of %s, each as a stub naming it', (name) => {
+    for (const pkg of Object.keys(LEFT_OUT)) expect(bundles[name].text).toContain(`ecs-share: ${pkg} is left out of the bundle`);
+  });
+});
+
+describe('the leave-out plugin', () => {
+  it('keeps darabonba loadable and makes a use of a left-out package throw, naming it', async () => {
+    const file = path.join(outDir, 'left-out-probe.js');
+    await build({
+      ...BUILD_OPTIONS,
+      sourcemap: false,
+      stdin: { contents: "import * as $dara from '@darabonba/typescript'; export const merge = () => $dara.merge({ a: 1 }, { b: 2 }); export const date = () => new $dara.Date(new globalThis.Date());", resolveDir: root, loader: 'ts' },
+      outfile: file,
+      plugins: [leaveOut],
+    });
+    const probe = require(file) as { merge: () => unknown; date: () => unknown };
+    expect(() => probe.merge()).toThrow(/ecs-share: lodash is left out of the bundle \(scripts\/leave-out\.ts\)/);
+    expect(() => probe.date()).toThrow(/ecs-share: moment is left out of the bundle/);
   });
 });
