@@ -4,7 +4,6 @@
 // (SHARE_NOTIFY_EVENT_BUS), the same records are published as CloudEvents to an EventBridge bus, in batches, so a
 // user's own rule can route them (DingTalk, SMS, MNS, a webhook). Publishing never fails the invocation nor changes
 // an outcome: a failed publish is logged (warn, with its code) and otherwise ignored.
-import { createHash, randomUUID } from 'node:crypto';
 import { CloudApi } from './cloud/api';
 import type { RequestedBy, ResourceOutcome } from './share/model';
 import type { Invocation } from './runtime';
@@ -107,7 +106,7 @@ export function subjectOf(r: ProblemRecord): string {
 }
 
 /** Stable per invocation and resource: a retried PutEvents (or a replayed invocation) repeats the same id. */
-function eventIdOf(r: ProblemRecord): string {
+function eventIdOf(r: ProblemRecord, { createHash, randomUUID }: typeof import('node:crypto')): string {
   if (!r.invocationId) return randomUUID();
   const h = createHash('sha256').update(`${r.invocationId}|${r.region}|${r.resourceId}|${r.code}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
@@ -126,7 +125,9 @@ export async function reportProblems(run: Invocation, fn: string, summary: Probl
     const bus = run.cfg.notifyEventBus;
     if (!bus || records.length === 0) return;
     const region = run.region || run.cfg.regions[0];
-    const events = records.map((r) => ({ id: eventIdOf(r), source: run.cfg.notifySource, type: eventTypeOf(r), subject: subjectOf(r), time: new Date().toISOString(), data: { ...r } }));
+    // node:crypto loads only when there is something to publish, not with the bundle (docs/benchmarks.md, Cold start).
+    const crypto = await import('node:crypto');
+    const events = records.map((r) => ({ id: eventIdOf(r, crypto), source: run.cfg.notifySource, type: eventTypeOf(r), subject: subjectOf(r), time: new Date().toISOString(), data: { ...r } }));
     if (!(engine.api instanceof CloudApi)) {
       run.log.warn('notify publish skipped: no cloud client', { bus, events: events.length });
       return;

@@ -2,10 +2,23 @@
 // (what the generated SDK clients do internally), which keeps each function bundle small and its cold start short.
 // Endpoints and credentials are configuration: ALIBABA_CLOUD_ENDPOINT_OVERRIDE routes every product to one host
 // (the local emulator); otherwise the real regional endpoints are used.
-import OpenApi, { $OpenApiUtil, OpenApiUtil } from '@alicloud/openapi-core';
-import Credential from '@alicloud/credentials';
-import * as $dara from '@darabonba/typescript';
+import type OpenApi from '@alicloud/openapi-core';
+import type Credential from '@alicloud/credentials';
 import { CloudError, classify, toCloudError } from '../errors';
+
+type Sdk = typeof import('./sdk');
+let sdk: Promise<Sdk> | undefined;
+/** The official packages, loaded at the first call rather than with the bundle (cold start: docs/benchmarks.md). */
+export const loadSdk = (): Promise<Sdk> => (sdk ??= import('./sdk'));
+
+/** The SDK response models the adapters cast with, by class name. */
+export type ResponseModel = { [K in keyof Sdk]: K extends `${string}ResponseBody` ? K : never }[keyof Sdk];
+/** A raw response body cast with the SDK's own response model (darabonba's cast, as the generated clients do). */
+export async function castAs<K extends ResponseModel>(raw: unknown, model: K): Promise<InstanceType<Sdk[K]>> {
+  const m = await loadSdk();
+  const Model = m[model] as unknown as new (map: object) => InstanceType<Sdk[K]>;
+  return m.cast(raw, new Model({}));
+}
 
 /** Time kept back from every wait and timeout so the function can still report. */
 const RESERVE_MS = 2_000;
@@ -75,7 +88,7 @@ export class CloudApi {
 
   constructor(private readonly opts: ApiOptions = {}) {}
 
-  private client(product: Product, region: string): OpenApi {
+  private client(product: Product, region: string, { OpenApi, $OpenApiUtil, Credential }: Sdk): OpenApi {
     const key = `${product}/${region}`;
     let c = this.clients.get(key);
     if (c) return c;
@@ -108,7 +121,8 @@ export class CloudApi {
    * EventBridge's EventList).
    */
   async call(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean; body?: boolean } = {}): Promise<any> {
-    const apiParams = new $OpenApiUtil.Params({
+    const m = await loadSdk();
+    const apiParams = new m.$OpenApiUtil.Params({
       action,
       version: VERSIONS[product],
       protocol: 'HTTPS',
@@ -123,10 +137,10 @@ export class CloudApi {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.client(product, region).callApi(
+        const res = await this.client(product, region, m).callApi(
           apiParams,
-          new $OpenApiUtil.OpenApiRequest(opts.body ? { body: OpenApiUtil.query(clean) } : { query: OpenApiUtil.query(clean) }),
-          new $dara.RuntimeOptions(this.timeouts()),
+          new m.$OpenApiUtil.OpenApiRequest(opts.body ? { body: m.OpenApiUtil.query(clean) } : { query: m.OpenApiUtil.query(clean) }),
+          new m.RuntimeOptions(this.timeouts()),
         );
         this.log.push({ product, action, attempt, ok: true });
         return res.body ?? {};

@@ -1,9 +1,7 @@
 // ECS adapter for service-key copies: find ecs-share's copies of a resource by their origin tag, copy a snapshot or
 // image with a customer master key (born tagged, in one call), and delete a copy. Only the service-key copy feature
 // uses it, so its actions are exactly those of shared/policies/function-role-service-key-copy.json.
-import * as $dara from '@darabonba/typescript';
-import { ListTagResourcesResponseBody } from '@alicloud/ecs20140526/dist/models/ListTagResourcesResponseBody';
-import type { CloudApi } from './api';
+import { castAs, type CloudApi } from './api';
 import type { ResourceType } from './ecs';
 
 export interface CopyPort {
@@ -23,7 +21,7 @@ export class EcsCopyAdapter implements CopyPort {
     let nextToken: string | undefined;
     do {
       const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: key, Value: value }], NextToken: nextToken }, region);
-      const body = $dara.cast(raw, new ListTagResourcesResponseBody({}));
+      const body = await castAs(raw, 'ListTagResourcesResponseBody');
       for (const t of body.tagResources?.tagResource ?? []) if (t.resourceId && t.tagKey === key && t.tagValue === value) out.add(t.resourceId);
       nextToken = body.nextToken || undefined;
     } while (nextToken);

@@ -1,13 +1,8 @@
 // ECS adapter: reads snapshots and images, their tags and account shares; tags and shares them.
 // Responses are cast with the official SDK's own response models (deep imports of single model files), so the
 // product reads exactly the fields @alicloud/ecs20140526 exposes, without loading its 1,150 models at cold start.
-import * as $dara from '@darabonba/typescript';
-import { DescribeSnapshotsResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeSnapshotsResponseBody';
-import { DescribeImagesResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeImagesResponseBody';
-import { DescribeImageSharePermissionResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeImageSharePermissionResponseBody';
-import { ListTagResourcesResponseBody } from '@alicloud/ecs20140526/dist/models/ListTagResourcesResponseBody';
-import { DescribeRegionsResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeRegionsResponseBody';
-import type { CloudApi } from './api';
+import type { DescribeImagesResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeImagesResponseBody';
+import { castAs, type CloudApi } from './api';
 import type { EcsPort } from '../share/ports';
 
 export type ResourceType = 'snapshot' | 'image';
@@ -71,7 +66,7 @@ export class EcsAdapter implements EcsPort {
       let nextToken: string | undefined;
       do {
         const raw = await this.api.call('ecs', 'DescribeSnapshots', { RegionId: region, SnapshotIds: JSON.stringify(part), MaxResults: 100, NextToken: nextToken }, region);
-        const body = $dara.cast(raw, new DescribeSnapshotsResponseBody({}));
+        const body = await castAs(raw, 'DescribeSnapshotsResponseBody');
         for (const s of body.snapshots?.snapshot ?? []) out.push(this.snapshotInfo(s, region));
         nextToken = body.nextToken || undefined;
       } while (nextToken);
@@ -103,7 +98,7 @@ export class EcsAdapter implements EcsPort {
     let nextToken = start.nextToken;
     do {
       const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: tagKey }], NextToken: nextToken || undefined }, region);
-      const body = $dara.cast(raw, new ListTagResourcesResponseBody({}));
+      const body = await castAs(raw, 'ListTagResourcesResponseBody');
       for (const t of body.tagResources?.tagResource ?? []) {
         if (t.resourceId && !seen.has(t.resourceId)) {
           seen.add(t.resourceId);
@@ -128,7 +123,7 @@ export class EcsAdapter implements EcsPort {
 
   async getImage(region: string, imageId: string): Promise<ImageInfo | undefined> {
     const raw = await this.api.call('ecs', 'DescribeImages', { RegionId: region, ImageId: imageId, ImageOwnerAlias: 'self', Status: 'Creating,Available,UnAvailable,CreateFailed,Deprecated' }, region);
-    const body = $dara.cast(raw, new DescribeImagesResponseBody({}));
+    const body = await castAs(raw, 'DescribeImagesResponseBody');
     const image = (body.images?.image ?? []).find((i) => i.imageId === imageId);
     return image ? this.imageInfo(image, region) : undefined;
   }
@@ -153,7 +148,7 @@ export class EcsAdapter implements EcsPort {
     const out: ImageInfo[] = [];
     for (const part of chunk(ids, 100)) {
       const raw = await this.api.call('ecs', 'DescribeImages', { RegionId: region, ImageId: part.join(','), ImageOwnerAlias: 'self', PageSize: 100 }, region);
-      out.push(...($dara.cast(raw, new DescribeImagesResponseBody({})).images?.image ?? []).map((i) => this.imageInfo(i, region)));
+      out.push(...((await castAs(raw, 'DescribeImagesResponseBody')).images?.image ?? []).map((i) => this.imageInfo(i, region)));
     }
     return out;
   }
@@ -163,7 +158,7 @@ export class EcsAdapter implements EcsPort {
     const out: string[] = [];
     for (let page = 1; ; page++) {
       const raw = await this.api.call('ecs', 'DescribeImageSharePermission', { RegionId: region, ImageId: imageId, PageNumber: page, PageSize: 100 }, region);
-      const body = $dara.cast(raw, new DescribeImageSharePermissionResponseBody({}));
+      const body = await castAs(raw, 'DescribeImageSharePermissionResponseBody');
       const accounts = (body.accounts?.account ?? []).map((a) => String(a.aliyunId ?? '')).filter(Boolean);
       out.push(...accounts);
       if (accounts.length < 100 || out.length >= (body.totalCount ?? 0)) return out;
@@ -173,7 +168,7 @@ export class EcsAdapter implements EcsPort {
   /** The region ids DescribeRegions lists (the regions ECS serves for this account). */
   async regions(region: string): Promise<string[]> {
     const raw = await this.api.call('ecs', 'DescribeRegions', { RegionId: region }, region);
-    const body = $dara.cast(raw, new DescribeRegionsResponseBody({}));
+    const body = await castAs(raw, 'DescribeRegionsResponseBody');
     return (body.regions?.region ?? []).map((r) => r.regionId).filter((r): r is string => Boolean(r));
   }
 
@@ -187,7 +182,7 @@ export class EcsAdapter implements EcsPort {
       let nextToken: string | undefined;
       do {
         const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: key }], NextToken: nextToken }, region);
-        const body = $dara.cast(raw, new ListTagResourcesResponseBody({}));
+        const body = await castAs(raw, 'ListTagResourcesResponseBody');
         for (const t of body.tagResources?.tagResource ?? []) {
           if (!t.resourceId || t.tagKey !== key) continue;
           const tags = byId.get(t.resourceId) ?? {};

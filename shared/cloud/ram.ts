@@ -1,10 +1,5 @@
 // RAM adapter: the share roles, their trust policy and description, and the KMS permission policies.
-import * as $dara from '@darabonba/typescript';
-import { GetRoleResponseBody } from '@alicloud/ram20150501/dist/models/GetRoleResponseBody';
-import { ListPoliciesForRoleResponseBody } from '@alicloud/ram20150501/dist/models/ListPoliciesForRoleResponseBody';
-import { GetPolicyResponseBody } from '@alicloud/ram20150501/dist/models/GetPolicyResponseBody';
-import { ListPolicyVersionsResponseBody } from '@alicloud/ram20150501/dist/models/ListPolicyVersionsResponseBody';
-import type { CloudApi } from './api';
+import { castAs, type CloudApi } from './api';
 import type { RamPort } from '../share/ports';
 import { CloudError, classify } from '../errors';
 
@@ -46,7 +41,7 @@ export class RamAdapter implements RamPort {
   async getRole(roleName: string): Promise<RoleInfo | undefined> {
     const raw = await orUndefined(this.api.call('ram', 'GetRole', { RoleName: roleName }, GLOBAL));
     if (!raw) return undefined;
-    const role = $dara.cast(raw, new GetRoleResponseBody({})).role;
+    const role = (await castAs(raw, 'GetRoleResponseBody')).role;
     return { roleName, arn: role?.arn, trustPolicy: role?.assumeRolePolicyDocument ?? '', description: role?.description ?? '' };
   }
 
@@ -62,7 +57,7 @@ export class RamAdapter implements RamPort {
   async listPoliciesForRole(roleName: string): Promise<AttachedPolicyInfo[]> {
     const raw = await orUndefined(this.api.call('ram', 'ListPoliciesForRole', { RoleName: roleName }, GLOBAL));
     if (!raw) return [];
-    const body = $dara.cast(raw, new ListPoliciesForRoleResponseBody({}));
+    const body = await castAs(raw, 'ListPoliciesForRoleResponseBody');
     return (body.policies?.policy ?? []).map((p) => ({ policyName: p.policyName!, policyType: p.policyType === 'System' ? 'System' : 'Custom' }));
   }
 
@@ -83,7 +78,7 @@ export class RamAdapter implements RamPort {
   async getPolicyDocument(policyName: string): Promise<string | undefined> {
     const raw = await orUndefined(this.api.call('ram', 'GetPolicy', { PolicyName: policyName, PolicyType: 'Custom' }, GLOBAL));
     if (!raw) return undefined;
-    const body = $dara.cast(raw, new GetPolicyResponseBody({}));
+    const body = await castAs(raw, 'GetPolicyResponseBody');
     return body.defaultPolicyVersion?.policyDocument ?? body.policy?.policyDocument ?? '';
   }
 
@@ -93,7 +88,7 @@ export class RamAdapter implements RamPort {
 
   async listPolicyVersions(policyName: string): Promise<PolicyVersionInfo[]> {
     const raw = await this.api.call('ram', 'ListPolicyVersions', { PolicyName: policyName, PolicyType: 'Custom' }, GLOBAL);
-    const body = $dara.cast(raw, new ListPolicyVersionsResponseBody({}));
+    const body = await castAs(raw, 'ListPolicyVersionsResponseBody');
     return (body.policyVersions?.policyVersion ?? []).map((v) => ({
       versionId: v.versionId!,
       isDefault: Boolean(v.isDefaultVersion),
