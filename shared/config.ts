@@ -147,7 +147,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     serviceKeyCopy: parseServiceKeyCopy(env.SHARE_SERVICE_KEY_COPY),
     serviceKeyCopyDelete: bool(env, 'SHARE_SERVICE_KEY_COPY_DELETE'),
     notifyEventBus: named(env, 'SHARE_NOTIFY_EVENT_BUS', /^[A-Za-z0-9][A-Za-z0-9_-]{0,126}$/),
-    notifySource: named(env, 'SHARE_NOTIFY_SOURCE', /^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/) ?? 'ecs-share',
+    notifySource: named(env, 'SHARE_NOTIFY_SOURCE', /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/) ?? 'ecs-share',
   };
 }
 

@@ -118,9 +118,9 @@ export class CloudApi {
    * `resend: false` marks a write whose document was computed from an earlier read (UpdateRole, CreatePolicyVersion)
    * or a create whose lost answer must be re-observed: it is never resent blindly, the caller re-reads and decides.
    * `body: true` sends the parameters as a form body instead of the query (what the SDKs do for large ones, e.g.
-   * EventBridge's EventList).
+   * EventBridge's EventList). T is the shape of the raw body the caller reads (every field optional: read defensively).
    */
-  async call(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean; body?: boolean } = {}): Promise<any> {
+  async call<T = Partial<Record<string, unknown>>>(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean; body?: boolean } = {}): Promise<T> {
     const m = await loadSdk();
     const apiParams = new m.$OpenApiUtil.Params({
       action,
@@ -143,7 +143,7 @@ export class CloudApi {
           new m.RuntimeOptions(this.timeouts()),
         );
         this.log.push({ product, action, attempt, ok: true });
-        return res.body ?? {};
+        return (res.body ?? {}) as T;
       } catch (raw) {
         const err = toCloudError(raw, action);
         this.log.push({ product, action, attempt, ok: false, code: err.code });

@@ -32,10 +32,10 @@ export class EcsCopyAdapter implements CopyPort {
     const Tag = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
     const common = { RegionId: region, DestinationRegionId: region, Encrypted: true, KMSKeyId: keyId, Tag };
     if (type === 'snapshot') {
-      const raw = await this.api.call('ecs', 'CopySnapshot', { ...common, SnapshotId: sourceId, DestinationSnapshotName: name, DestinationSnapshotDescription: `Copy of ${sourceId} with a customer master key, made by ecs-share` }, region, { resend: false });
+      const raw = await this.api.call<{ SnapshotId?: string }>('ecs', 'CopySnapshot', { ...common, SnapshotId: sourceId, DestinationSnapshotName: name, DestinationSnapshotDescription: `Copy of ${sourceId} with a customer master key, made by ecs-share` }, region, { resend: false });
       return String(raw?.SnapshotId ?? '');
     }
-    const raw = await this.api.call('ecs', 'CopyImage', { ...common, ImageId: sourceId, DestinationImageName: name, DestinationDescription: `Copy of ${sourceId} with a customer master key, made by ecs-share` }, region, { resend: false });
+    const raw = await this.api.call<{ ImageId?: string }>('ecs', 'CopyImage', { ...common, ImageId: sourceId, DestinationImageName: name, DestinationDescription: `Copy of ${sourceId} with a customer master key, made by ecs-share` }, region, { resend: false });
     return String(raw?.ImageId ?? '');
   }
 

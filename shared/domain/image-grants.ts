@@ -60,8 +60,14 @@ export function mergeImageGrants(rec: ImageGrantRecord, change: ImageGrantChange
   for (const uid of fresh) pending.add(uid);
   // A new intent dates the record (a re-read then shows it unchanged); a stale date is renewed by any intent.
   if (fresh.length || ((change.intend ?? []).some((uid) => pending.has(uid)) && nowS - (since ?? 0) >= PENDING_TTL_S / 2)) since = nowS;
-  for (const uid of change.confirm ?? []) (granted.add(uid), pending.delete(uid));
-  for (const uid of change.forget ?? []) (granted.delete(uid), pending.delete(uid));
+  for (const uid of change.confirm ?? []) {
+    granted.add(uid);
+    pending.delete(uid);
+  }
+  for (const uid of change.forget ?? []) {
+    granted.delete(uid);
+    pending.delete(uid);
+  }
   return record(granted, pending, since);
 }
 

@@ -73,9 +73,17 @@ function freshCheckpoint(regions: string[]): Checkpoint {
 function addNeeds(needs: RoleNeeds, r: ResourceOutcome): void {
   if (!r.needs) return;
   const grants = new Set(needs.grants.map(grantKey));
-  for (const g of r.needs.grants) if (!grants.has(grantKey(g))) (needs.grants.push(g), grants.add(grantKey(g)));
+  for (const g of r.needs.grants) {
+    if (grants.has(grantKey(g))) continue;
+    needs.grants.push(g);
+    grants.add(grantKey(g));
+  }
   const keys = new Set(needs.keys.map(keyArn));
-  for (const k of r.needs.keys) if (!keys.has(keyArn(k))) (needs.keys.push(k), keys.add(keyArn(k)));
+  for (const k of r.needs.keys) {
+    if (keys.has(keyArn(k))) continue;
+    needs.keys.push(k);
+    keys.add(keyArn(k));
+  }
 }
 
 /** A region the account does not have is refused before anything is written (a typo would otherwise trim). */

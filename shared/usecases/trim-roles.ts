@@ -148,8 +148,10 @@ export function planTrim(
   const keepGrants: TrustGrant[] = [];
   for (const g of grantCandidates) {
     const ids = holdersOf(asked, g);
-    if (ids) (hold(grantKey(g), ids), keepGrants.push(g));
-    else removeGrants.push(g);
+    if (ids) {
+      hold(grantKey(g), ids);
+      keepGrants.push(g);
+    } else removeGrants.push(g);
   }
   const removeKeys: KeyRef[] = [];
   for (const k of keyCandidates) {

@@ -20,7 +20,6 @@ const C = '1000000000000004';
 const SHANGHAI = 'cn-shanghai';
 const LEDGER_KEY = 'ecs-share:granted';
 const SNAP_ROLE = ROLE_NAMES.snapshot;
-const IMAGE_ROLE = ROLE_NAMES.image;
 const KEY_HZ: KeyRef = { region: REGION, accountId: OWNER_UID, keyId: 'key-hz000001' };
 const KEY_SH: KeyRef = { region: SHANGHAI, accountId: OWNER_UID, keyId: 'key-sh000001' };
 const KEY_OFF: KeyRef = { region: REGION, accountId: OWNER_UID, keyId: 'key-off00001' };
