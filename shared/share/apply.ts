@@ -205,7 +205,10 @@ async function createResourceShare(ctx: EngineContext, a: Extract<PlanAction, { 
   if (!kept) return writes;
   if (twins.length || writes === 0) {
     // Make sure the kept share carries our targets, then drop the twins: never wider, never a second copy.
-    if (a.allowExternalTargets && !kept.allowExternalTargets) (await sharing.updateAllowExternal(a.ref.region, kept.id, true, a.name), writes++);
+    if (a.allowExternalTargets && !kept.allowExternalTargets) {
+      await sharing.updateAllowExternal(a.ref.region, kept.id, true, a.name);
+      writes++;
+    }
     await sharing.associateTargets(a.ref.region, kept.id, a.targets);
     writes++;
     for (const t of twins) writes += await deleteResourceShare(ctx, a.ref, t.id);
