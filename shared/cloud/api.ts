@@ -63,7 +63,7 @@ export interface CallRecord {
   code?: string;
 }
 
-export function endpointFor(product: Product, region: string, override?: string): { host: string; protocol: 'http' | 'https' } {
+function endpointFor(product: Product, region: string, override?: string): { host: string; protocol: 'http' | 'https' } {
   if (override) {
     const url = new URL(override);
     return { host: url.host, protocol: url.protocol === 'http:' ? 'http' : 'https' };

@@ -26,14 +26,11 @@ export interface ImageInfo {
 }
 
 /** At most 10 accounts a call: ModifyImageSharePermission silently drops the rest. */
-export const IMAGE_SHARE_BATCH = 10;
+const IMAGE_SHARE_BATCH = 10;
 
-/**
- * DescribeSnapshots/DescribeImages tag filters cover at most this many resources carrying the tag (of any type, the
- * docs do not say), and past it they answer with a part, silently. So listings by tag always go through
- * ListTagResources, which has no such limit.
- */
-export const TAG_FILTER_LIMIT = 1000;
+// DescribeSnapshots/DescribeImages tag filters cover at most 1,000 resources carrying the tag (of any type, the docs
+// do not say), and past it they answer with a part, silently. So listings by tag always go through ListTagResources,
+// which has no such limit.
 
 function tagMap(tags: Array<{ tagKey?: string; tagValue?: string }> | undefined): Record<string, string> {
   const out: Record<string, string> = {};

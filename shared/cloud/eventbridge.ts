@@ -15,7 +15,7 @@ export interface BusEvent {
 }
 
 /** Events per PutEvents call: EventBridge's documented batch limit (16 events, 256 KB, 64 KB each). */
-export const PUT_EVENTS_BATCH = 16;
+const PUT_EVENTS_BATCH = 16;
 
 export interface PublishResult {
   published: number;

@@ -13,7 +13,7 @@ export interface KeyInfo {
 }
 
 /** The ECS service key's alias in every region. */
-export const ECS_SERVICE_KEY_ALIAS = 'alias/acs/ecs';
+const ECS_SERVICE_KEY_ALIAS = 'alias/acs/ecs';
 
 export class KmsAdapter implements KmsPort {
   private readonly serviceKeys = new Map<string, Promise<string | undefined>>();

@@ -22,7 +22,7 @@ export interface AssociationInfo {
 }
 
 /** Resource Sharing takes at most 5 resources and 5 targets a call. */
-export const SHARING_BATCH = 5;
+const SHARING_BATCH = 5;
 
 const arr = <T>(x: unknown): T[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x as T] : []);
 

@@ -7,9 +7,9 @@ export type KeyRef = { region: string; accountId: string; keyId: string };
 
 export type PolicyVersionInfo = { versionId: string; isDefault: boolean; createDate?: string };
 
-export const KMS_POLICY_MAX_LENGTH = 6144;
-export const POLICY_VERSION_LIMIT = 5;
-export const KMS_KEY_ACTIONS = [
+const KMS_POLICY_MAX_LENGTH = 6144;
+const POLICY_VERSION_LIMIT = 5;
+const KMS_KEY_ACTIONS = [
   'kms:DescribeKey',
   'kms:TagResource',
   'kms:UntagResource',
@@ -34,7 +34,7 @@ function sortedUniqueKeys(keys: KeyRef[]): KeyRef[] {
 }
 
 /** One self-contained document: kms:List* per region/account in use, then the key actions on every key. */
-export function kmsPolicyFor(keys: KeyRef[]): PolicyDocument {
+function kmsPolicyFor(keys: KeyRef[]): PolicyDocument {
   const sorted = sortedUniqueKeys(keys);
   const scopes = [...new Set(sorted.map((k) => keyListResource(k.region, k.accountId)))].sort();
   const list: Statement[] = scopes.map((resource) => ({ Action: 'kms:List*', Resource: resource, Effect: 'Allow' }));

@@ -14,7 +14,7 @@
 //   Refused, each with a reason: wildcards (`*`, `?`, `%`), malformed ids, `rd-…/r-…` alone (the
 //   root folder: write `rd-…` instead), the owner's own account, anything outside a configured
 //   allowlist, and keys such as `share-with.11` that the contract does not define.
-//   One refused target blocks the resource's whole tag set (BAD_TARGET_BLOCKS_RESOURCE): nothing
+//   One refused target blocks the resource's whole tag set (test/e2e/bad-input.test.ts): nothing
 //   is shared and nothing is revoked until the tag is fixed, so a typo never revokes a share.
 
 export type ShareTarget =
@@ -30,13 +30,10 @@ export type Allowlist = { accounts?: string[]; rds?: string[]; folders?: string[
 
 export type ParseShareTagsOptions = { tagKey: string; ownerUid: string; allowlist?: Allowlist };
 
-/** One bad target refuses the resource's whole share tag set (all or nothing). */
-export const BAD_TARGET_BLOCKS_RESOURCE = true;
-
-export const DEFAULT_SHARE_TAG_KEY = 'share-with';
-export const DEFAULT_LEDGER_TAG_KEY = 'ecs-share:granted';
+const DEFAULT_SHARE_TAG_KEY = 'share-with';
+const DEFAULT_LEDGER_TAG_KEY = 'ecs-share:granted';
 /** The base key plus `.2` … `.10`. */
-export const MAX_SHARE_TAG_KEYS = 10;
+const MAX_SHARE_TAG_KEYS = 10;
 export const TAG_VALUE_MAX = 128;
 
 const ACCOUNT = /^\d{16}$/;
@@ -129,12 +126,12 @@ export function parseShareTags(
   return { targets: [...targets.values()].sort(compareTargets), errors };
 }
 
-export function splitTargets(value: string): string[] {
+function splitTargets(value: string): string[] {
   return value.split(/[\s,]+/).filter((s) => s.length > 0);
 }
 
 /** Parses one token into a target, or says why it is not one (before owner and allowlist checks). */
-export function parseTarget(token: string): ShareTarget | TargetError {
+function parseTarget(token: string): ShareTarget | TargetError {
   if (WILDCARD.test(token)) {
     return { value: token, code: 'Wildcard', reason: `"${token}" contains a wildcard; name each account, RD or folder exactly` };
   }
@@ -186,7 +183,7 @@ function refuse(t: ShareTarget, opts: ParseShareTagsOptions): Pick<TargetError, 
  * A folder is allowed when listed, when under a listed folder (by path, or by a listed fd- id on
  * its path), or when its RD is listed.
  */
-export function isAllowed(t: ShareTarget, allowlist?: Allowlist): boolean {
+function isAllowed(t: ShareTarget, allowlist?: Allowlist): boolean {
   if (!allowlist || (!allowlist.accounts && !allowlist.rds && !allowlist.folders)) return true;
   const accounts = allowlist.accounts ?? [];
   const rds = allowlist.rds ?? [];
@@ -206,7 +203,7 @@ export function isAllowed(t: ShareTarget, allowlist?: Allowlist): boolean {
 
 const KIND_ORDER: Record<ShareTarget['kind'], number> = { account: 0, rd: 1, folder: 2 };
 
-export function compareTargets(a: ShareTarget, b: ShareTarget): number {
+function compareTargets(a: ShareTarget, b: ShareTarget): number {
   if (a.kind !== b.kind) return KIND_ORDER[a.kind] - KIND_ORDER[b.kind];
   const ka = targetKey(a);
   const kb = targetKey(b);

@@ -38,13 +38,13 @@ export type TrustMergeResult = {
   removed: TrustGrant[];
 };
 
-export const ECS_SERVICE_DOMAIN = '@ecs.aliyuncs.com';
-export const ANY_ECS_SERVICE = `*${ECS_SERVICE_DOMAIN}`;
-export const RD_ID_CONDITION_KEY = 'sts:ServiceOwnerRDId';
-export const RD_PATH_CONDITION_KEY = 'sts:ServiceOwnerRDPath';
-export const LEDGER_MARKER = '[ecs-share]';
+const ECS_SERVICE_DOMAIN = '@ecs.aliyuncs.com';
+const ANY_ECS_SERVICE = `*${ECS_SERVICE_DOMAIN}`;
+const RD_ID_CONDITION_KEY = 'sts:ServiceOwnerRDId';
+const RD_PATH_CONDITION_KEY = 'sts:ServiceOwnerRDPath';
+const LEDGER_MARKER = '[ecs-share]';
 /** RAM role Description limit. */
-export const ROLE_DESCRIPTION_MAX = 1024;
+const ROLE_DESCRIPTION_MAX = 1024;
 
 const ASSUME_ROLE = 'sts:AssumeRole';
 const ACCOUNT_SERVICE = /^(\d{16})@ecs\.aliyuncs\.com$/;
@@ -64,7 +64,7 @@ export function grantForTarget(t: ShareTarget): TrustGrant {
   }
 }
 
-export function grantValue(g: TrustGrant): string {
+function grantValue(g: TrustGrant): string {
   return g.kind === 'account' ? g.uid : g.kind === 'rd' ? g.rdId : g.pattern;
 }
 
@@ -188,7 +188,7 @@ function ownedShape(s: Statement, ledger: TrustLedger): ToolShape | undefined {
 // ---------------------------------------------------------------------------------------------
 // Writing statements
 
-export function statementForGrants(kind: TrustGrant['kind'], values: string[]): Statement {
+function statementForGrants(kind: TrustGrant['kind'], values: string[]): Statement {
   const sorted = [...new Set(values)].sort();
   const base = { Action: ASSUME_ROLE, Effect: 'Allow' as const };
   if (kind === 'account') return { ...base, Principal: { Service: sorted.map((uid) => `${uid}${ECS_SERVICE_DOMAIN}`) } };

@@ -120,4 +120,4 @@ export interface ResourceOutcome {
   copy?: string;
 }
 
-export type { ShareTarget, TrustGrant, KeyRef };
+export type { ShareTarget };

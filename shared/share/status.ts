@@ -8,7 +8,7 @@ const MAX = 128;
 const STAMP = ' | 2026-12-01T21:00Z'.length;
 
 /** `YYYY-MM-DDTHH:MMZ` */
-export const minuteStamp = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16)}Z`;
+const minuteStamp = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16)}Z`;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 

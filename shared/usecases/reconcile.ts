@@ -48,7 +48,7 @@ export interface ReconcileSummary {
 }
 
 const KNOWN = new Set(['action', 'regions', 'dryRun', 'maxResources']);
-export const MAX_CHANGED_RESULTS = 500;
+const MAX_CHANGED_RESULTS = 500;
 /** Kept back from the function timeout to write the checkpoint and the summary. */
 const RESERVE_MS = 15_000;
 

@@ -192,14 +192,14 @@ async function attempt(fn: () => Promise<string>): Promise<Attempt> {
 }
 
 /** The recipient makes an ESSD disk from the shared snapshot (ESSD: required for shared encrypted snapshots). */
-export function createDiskFrom(c: SdkClients, snapshotId: string): Promise<Attempt> {
+function createDiskFrom(c: SdkClients, snapshotId: string): Promise<Attempt> {
   return attempt(async () => {
     const res = await c.ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: 'cn-hangzhou-h', snapshotId, diskCategory: 'cloud_essd' }));
     return res.body!.diskId!;
   });
 }
 
-export function copyImage(c: SdkClients, imageId: string): Promise<Attempt> {
+function copyImage(c: SdkClients, imageId: string): Promise<Attempt> {
   return attempt(async () => {
     const res = await c.ecs.copyImage(new $Ecs.CopyImageRequest({ regionId: region, imageId, destinationRegionId: region, destinationImageName: 'copy-of-shared' }));
     return res.body!.imageId!;

@@ -20,7 +20,7 @@ import type { AssociationInfo, ResourceShareInfo, SharedResourceType } from '../
 export const OWNER_UID = '1000000000000001';
 export const REGION = 'cn-hangzhou';
 /** The fixed "now" of a fake context (ms); `fake.nowMs` can be moved. */
-export const FAKE_NOW_MS = Date.UTC(2025, 5, 1, 12, 0, 0);
+const FAKE_NOW_MS = Date.UTC(2025, 5, 1, 12, 0, 0);
 
 /** Every port method, as `port.method` (`ram.updateRole`, `ecs.modifyImageShare`, …). */
 export type MethodName = { [P in keyof Ports]: `${P & string}.${keyof Ports[P] & string}` }[keyof Ports];
@@ -152,7 +152,7 @@ export interface FakeShare {
 }
 
 /** The port methods that only read. */
-export const READS = new Set<MethodName>([
+const READS = new Set<MethodName>([
   'ecs.getSnapshots', 'ecs.snapshotPage', 'ecs.getImage', 'ecs.imagePage', 'ecs.getImages', 'ecs.imageShareAccounts', 'ecs.regions', 'ecs.taggedResources',
   'ram.getRole', 'ram.listPoliciesForRole', 'ram.getPolicyDocument', 'ram.listPolicyVersions',
   'kms.describeKey', 'kms.serviceKeyId',
@@ -601,7 +601,7 @@ function captureLogger(lines: FakeContext['logs'], base: LogFields = {}): Logger
 }
 
 /** A fake API client: the same retry decision as CloudApi (retryable codes, bounded attempts), never really waiting. */
-export function fakeApi(fake: FakeCloud, retries: FakeContext['retries'], maxAttempts = 6): ApiPort {
+function fakeApi(fake: FakeCloud, retries: FakeContext['retries'], maxAttempts = 6): ApiPort {
   return {
     countCalls: () => fake.calls.length,
     async waitBeforeRetry(err, attempt) {
