@@ -1,11 +1,6 @@
 // Typed configuration, read once per invocation from the environment (s.yaml environmentVariables).
 import { InvalidInputError } from './errors';
-
-export interface Allowlist {
-  accounts?: string[];
-  rds?: string[];
-  folders?: string[];
-}
+import type { Allowlist } from './domain/targets';
 
 export interface Config {
   /** Base tag key; continuation keys are `<tagKey>.2` ... (see README, tag contract). */

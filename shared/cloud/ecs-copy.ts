@@ -2,7 +2,7 @@
 // image with a customer master key (born tagged, in one call), and delete a copy. Only the service-key copy feature
 // uses it, so its actions are exactly those of shared/policies/function-role-service-key-copy.json.
 import { castAs, type CloudApi } from './api';
-import type { ResourceType } from './ecs';
+import type { ResourceType } from '../domain/ids';
 
 export interface CopyPort {
   /** Ids of the own resources of the type whose tag `key` has exactly `value` (ListTagResources, every page). */

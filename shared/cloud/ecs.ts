@@ -4,8 +4,8 @@
 import type { DescribeImagesResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeImagesResponseBody';
 import { castAs, type CloudApi } from './api';
 import type { EcsPort } from '../share/ports';
+import type { ResourceType } from '../domain/ids';
 
-export type ResourceType = 'snapshot' | 'image';
 
 export interface SnapshotInfo {
   id: string;

@@ -3,8 +3,7 @@
 import type { CloudApi } from './api';
 import type { SharingPort } from '../share/ports';
 import { chunk } from './ecs';
-
-export type SharedResourceType = 'Snapshot' | 'Image';
+import type { SharedResourceType } from '../domain/ids';
 
 export interface ResourceShareInfo {
   id: string;

@@ -17,6 +17,8 @@
 //   One refused target blocks the resource's whole tag set (test/e2e/bad-input.test.ts): nothing
 //   is shared and nothing is revoked until the tag is fixed, so a typo never revokes a share.
 
+import { ACCOUNT_UID, RD_ID } from './ids';
+
 export type ShareTarget =
   | { kind: 'account'; uid: string }
   | { kind: 'rd'; rdId: string }
@@ -36,8 +38,6 @@ const DEFAULT_LEDGER_TAG_KEY = 'ecs-share:granted';
 const MAX_SHARE_TAG_KEYS = 10;
 export const TAG_VALUE_MAX = 128;
 
-const ACCOUNT = /^\d{16}$/;
-const RD_ID = /^rd-[A-Za-z0-9]{4,32}$/;
 const ROOT_ID = /^r-[A-Za-z0-9]{4,32}$/;
 // Exactly 10 characters, as GetFolder documents: the trust policy matches a folder's members with StringLike
 // "<path>*", and only fixed-length ids keep that wildcard from also matching a sibling whose id merely starts the same.
@@ -136,7 +136,7 @@ function parseTarget(token: string): ShareTarget | TargetError {
     return { value: token, code: 'Wildcard', reason: `"${token}" contains a wildcard; name each account, RD or folder exactly` };
   }
   if (/^\d+$/.test(token)) {
-    return ACCOUNT.test(token)
+    return ACCOUNT_UID.test(token)
       ? { kind: 'account', uid: token }
       : malformed(token, 'an account UID has exactly 16 digits');
   }

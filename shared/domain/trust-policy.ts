@@ -8,6 +8,7 @@
 
 import { asArray, canonical, isRecord, type PolicyDocument, type Statement } from './policy-json';
 import type { ShareTarget } from './targets';
+import { ACCOUNT_UID, RD_ID, REGION } from './ids';
 
 export type TrustGrant = { kind: 'account'; uid: string } | { kind: 'rd'; rdId: string } | { kind: 'folder'; pattern: string };
 
@@ -48,9 +49,6 @@ const ROLE_DESCRIPTION_MAX = 1024;
 
 const ASSUME_ROLE = 'sts:AssumeRole';
 const ACCOUNT_SERVICE = /^(\d{16})@ecs\.aliyuncs\.com$/;
-const LEDGER_ACCOUNT = /^\d{16}$/;
-const LEDGER_RD = /^rd-[A-Za-z0-9]{4,32}$/;
-const LEDGER_REGION = /^[a-z]{2,}(-[a-z0-9]+)+$/;
 const LEDGER_FOLDER = /^rd-[A-Za-z0-9]{4,32}(\/[A-Za-z0-9-]+)+\*$/;
 
 export function grantForTarget(t: ShareTarget): TrustGrant {
@@ -281,7 +279,7 @@ export function readTrustLedger(description?: string): TrustLedger {
   }
   if (!isRecord(data)) return emptyTrustLedger();
   const pick = (field: string, re: RegExp) => asArray(data[field] as unknown).filter((v): v is string => typeof v === 'string' && re.test(v));
-  return normaliseLedger({ accounts: pick('a', LEDGER_ACCOUNT), rds: pick('rd', LEDGER_RD), folders: pick('fd', LEDGER_FOLDER), regions: pick('rg', LEDGER_REGION) });
+  return normaliseLedger({ accounts: pick('a', ACCOUNT_UID), rds: pick('rd', RD_ID), folders: pick('fd', LEDGER_FOLDER), regions: pick('rg', REGION) });
 }
 
 export function writeTrustLedger(description: string | undefined, ledger: TrustLedger): string {

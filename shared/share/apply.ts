@@ -13,7 +13,7 @@ import { withLock, type EngineContext } from './context';
 import { readKmsPolicies, sharesByName } from './observe';
 import { keySet, keysOfPolicies, trustWrite } from './plan';
 import { shareNameFor, type PlanAction, type ResourceRef } from './model';
-import type { ResourceType } from '../cloud/ecs';
+import type { ResourceType } from '../domain/ids';
 
 export const MAX_MERGE_ATTEMPTS = 6;
 /** Reads the product verifies with may lag behind the write: look again this many times before calling it lost. */

@@ -1,7 +1,8 @@
 // Re-read everything the decision depends on from the API: the event is only a trigger, never the truth.
 import { readImageGrants } from '../domain/image-grants';
 import { policyIndexFromName, policyNameFor, type KeyRef } from '../domain/kms-policy';
-import type { ResourceType, SnapshotInfo } from '../cloud/ecs';
+import type { SnapshotInfo } from '../cloud/ecs';
+import type { ResourceType } from '../domain/ids';
 import type { ResourceShareInfo } from '../cloud/sharing';
 import { describeKeyCached, type EngineContext } from './context';
 import { ROLE_NAMES, shareNameFor, type Encryption, type ResourceObservation, type ResourceRef, type RoleObservation, type ToolShareState } from './model';

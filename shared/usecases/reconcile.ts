@@ -4,6 +4,7 @@
 // by the function timeout resumes where it stopped; each region is reconcile-region.ts, the trim trim-roles.ts.
 import { emptyNeeds, type Checkpoint, type CheckpointStore, type RoleNeeds } from '../checkpoint';
 import { InvalidInputError } from '../errors';
+import { REGION } from '../domain/ids';
 import { grantKey } from '../domain/trust-policy';
 import { keyArn } from '../domain/kms-policy';
 import type { EngineContext } from '../share/context';
@@ -57,7 +58,7 @@ export function parseReconcileCommand(command: Record<string, unknown>, defaultR
   if (unknown.length) throw new InvalidInputError(`Unknown field(s) ${unknown.join(', ')}; expected action, regions, dryRun, maxResources`);
   if (command.action !== undefined && command.action !== 'reconcile') throw new InvalidInputError(`action must be "reconcile", got ${JSON.stringify(command.action)}`);
   const regions = command.regions ?? defaultRegions;
-  if (!Array.isArray(regions) || regions.length === 0 || !regions.every((r) => typeof r === 'string' && /^[a-z]{2,}(-[a-z0-9]+)+$/.test(r))) {
+  if (!Array.isArray(regions) || regions.length === 0 || !regions.every((r) => typeof r === 'string' && REGION.test(r))) {
     throw new InvalidInputError(`regions must be a non-empty list like ["cn-hangzhou"], got ${JSON.stringify(regions)}`);
   }
   if (command.dryRun !== undefined && typeof command.dryRun !== 'boolean') throw new InvalidInputError('dryRun must be true or false');

@@ -15,7 +15,7 @@ import { parseShareTags, shareTagKeys } from '../domain/targets';
 import { parseExpiry } from '../domain/expiry';
 import { grantForTarget, grantKey, grantsInLedger, readTrustLedger, type TrustGrant } from '../domain/trust-policy';
 import type { KeyRef } from '../domain/kms-policy';
-import type { ResourceType } from '../cloud/ecs';
+import type { ResourceType } from '../domain/ids';
 import type { RoleNeeds } from '../checkpoint';
 import type { EngineContext } from '../share/context';
 import { applyPlan } from '../share/apply';

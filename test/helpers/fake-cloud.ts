@@ -12,10 +12,12 @@ import { readConfig, type Config } from '../../shared/config';
 import type { Logger, LogFields } from '../../shared/log';
 import type { EngineContext, Ports } from '../../shared/share/context';
 import type { ApiPort, DirectoryPort, EcsPort, KmsPort, Membership, RamPort, SharingPort, StsPort } from '../../shared/share/ports';
-import type { ImageInfo, ResourceType, SnapshotInfo } from '../../shared/cloud/ecs';
-import type { AttachedPolicyInfo, PolicyVersionInfo, RoleInfo } from '../../shared/cloud/ram';
+import type { ImageInfo, SnapshotInfo } from '../../shared/cloud/ecs';
+import { isAccountUid, type ResourceType, type SharedResourceType } from '../../shared/domain/ids';
+import type { AttachedPolicyInfo, RoleInfo } from '../../shared/cloud/ram';
+import type { PolicyVersionInfo } from '../../shared/domain/kms-policy';
 import type { KeyInfo } from '../../shared/cloud/kms';
-import type { AssociationInfo, ResourceShareInfo, SharedResourceType } from '../../shared/cloud/sharing';
+import type { AssociationInfo, ResourceShareInfo } from '../../shared/cloud/sharing';
 
 export const OWNER_UID = '1000000000000001';
 export const REGION = 'cn-hangzhou';
@@ -537,10 +539,10 @@ export class FakeCloud {
     };
     const associate = (s: FakeShare, targets: string[]) => {
       fake.written('shareTargets', s.id, s.targets);
-      for (const t of targets) s.targets[t] = { status: fake.targetStatus(t, s), external: /^\d{16}$/.test(t) };
+      for (const t of targets) s.targets[t] = { status: fake.targetStatus(t, s), external: isAccountUid(t) };
     };
     const targetsOf = (s: FakeShare): AssociationInfo[] =>
-      Object.entries(view('shareTargets', s.id, s.targets)).map(([entityId, a]) => ({ entityId, entityType: /^\d{16}$/.test(entityId) ? 'Account' : entityId.startsWith('rd-') ? 'ResourceDirectory' : 'Folder', status: a.status, message: a.message, external: a.external }));
+      Object.entries(view('shareTargets', s.id, s.targets)).map(([entityId, a]) => ({ entityId, entityType: isAccountUid(entityId) ? 'Account' : entityId.startsWith('rd-') ? 'ResourceDirectory' : 'Folder', status: a.status, message: a.message, external: a.external }));
     const named = (region: string, prefix: string, exactName?: string) =>
       [...fake.shares.values()].filter((s) => s.region === region && s.status !== 'Deleted' && s.name.startsWith(prefix) && (exactName === undefined || s.name === exactName)).sort((a, b) => a.id.localeCompare(b.id)).map(shareInfo);
     const sharing: SharingPort = {

@@ -11,7 +11,7 @@ import { buildKmsPolicies, keysInPolicy, policyIndexFromName, policyNameFor, typ
 import { readTrustLedger, type TrustGrant } from '../../shared/domain/trust-policy';
 import { PENDING_TTL_S, readImageGrants } from '../../shared/domain/image-grants';
 import { asArray, parsePolicy, type Statement } from '../../shared/domain/policy-json';
-import type { ResourceType } from '../../shared/cloud/ecs';
+import type { ResourceType } from '../../shared/domain/ids';
 import { FAULTS, FakeCloud, FakeCrash, OWNER_UID, REGION, fakeContext, type FakeCall } from '../helpers/fake-cloud';
 
 const A = '1000000000000002';
