@@ -2,6 +2,7 @@
 // resource not ready yet) or the list of changes (as data) that makes the resource shared exactly as asked. No I/O
 // here; a dry run returns this decision, the real run applies exactly it.
 import type { ShareTarget } from '../domain/targets';
+import { isAccountUid } from '../domain/ids';
 import { grantForTarget, grantSatisfied, mergeTrust, readTrustLedger, trustPolicyLength, writeTrustLedger, type TrustChange, type TrustGrant } from '../domain/trust-policy';
 import { buildKmsPolicies, keyArn, keysInPolicy, policyNameFor, type KeyRef } from '../domain/kms-policy';
 import { parsePolicy, samePolicy, type PolicyDocument } from '../domain/policy-json';
@@ -166,7 +167,7 @@ export function heldTakeBacks(obs: ResourceObservation, targets: ShareTarget[]):
   const candidates = new Set([...(obs.imageAccounts ?? []), ...Object.keys(obs.toolShare?.targets ?? {})].filter((id) => !wantedIds.has(id)));
   const held: string[] = [];
   for (const id of candidates) {
-    const by = /^\d{16}$/.test(id) ? (obs.coveredBy?.[id] ?? []) : /^(fd|r)-/.test(id) ? rdIds : [];
+    const by = isAccountUid(id) ? (obs.coveredBy?.[id] ?? []) : /^(fd|r)-/.test(id) ? rdIds : [];
     if (by.length && !by.some(associated)) held.push(id);
   }
   return held.sort();
