@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
-const root = path.resolve(__dirname, '..');
 
 // Files loaded by path rather than by an import, with the exports their loader reads.
 const ENTRIES: Array<{ file: RegExp; names: string[] }> = [
@@ -33,7 +32,7 @@ type Export = {
 
 type Use = { file: string; names: string[] | 'all' };
 
-function configFiles(): { files: string[]; options: ts.CompilerOptions } {
+function configFiles(root: string): { files: string[]; options: ts.CompilerOptions } {
   const read = ts.readConfigFile(path.join(root, 'tsconfig.json'), ts.sys.readFile);
   if (read.error) throw new Error(ts.flattenDiagnosticMessageText(read.error.messageText, '\n'));
   const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, root);
@@ -130,8 +129,9 @@ function scan(file: string, resolve: (spec: string) => string | undefined): { mo
   return { module, uses };
 }
 
-function unusedExports(): Array<{ file: string; line: number; name: string; local: boolean }> {
-  const { files, options } = configFiles();
+/** Every export under `root` (its tsconfig.json's files) that no other file imports. */
+export function unusedExports(root = path.resolve(__dirname, '..')): Array<{ file: string; line: number; name: string; local: boolean }> {
+  const { files, options } = configFiles(root);
   const ours = new Set(files);
   const resolve = (from: string) => (spec: string) => {
     const hit = ts.resolveModuleName(spec, from, options, ts.sys).resolvedModule?.resolvedFileName;
