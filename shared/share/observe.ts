@@ -42,7 +42,7 @@ export async function sharesByName(ctx: EngineContext, region: string, name: str
 }
 
 /** ecs-share's resource shares of a resource: the first is kept, the others are twins (names are not unique). */
-export async function observeToolShares(ctx: EngineContext, ref: ResourceRef): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
+async function observeToolShares(ctx: EngineContext, ref: ResourceRef): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
   const [first, ...twins] = await sharesByName(ctx, ref.region, shareNameFor(ref.id));
   if (!first) return {};
   const targets: ToolShareState['targets'] = {};

@@ -10,7 +10,7 @@ import { PENDING_TTL_S } from '../domain/image-grants';
 import { LimitError } from '../errors';
 import { shareNameFor, type PlanAction, type ResourceObservation, type RoleObservation } from './model';
 
-export const KMS_FULL_ACCESS = 'AliyunKMSFullAccess';
+const KMS_FULL_ACCESS = 'AliyunKMSFullAccess';
 export const ROLE_DESCRIPTION = 'Lets ECS of the recipients of shared encrypted resources use the KMS keys. Managed by ecs-share.';
 const EMPTY_TRUST: PolicyDocument = { Version: '1', Statement: [] };
 
@@ -105,7 +105,7 @@ export function planRole(role: RoleObservation, obs: ResourceObservation, target
 }
 
 /** Make the KMS policies grant what they grant plus `add` minus `remove`, and be attached; nothing when they do. */
-export function planKmsPolicies(role: RoleObservation, add: KeyRef[], remove: KeyRef[], type: 'snapshot' | 'image'): PlanAction[] {
+function planKmsPolicies(role: RoleObservation, add: KeyRef[], remove: KeyRef[], type: 'snapshot' | 'image'): PlanAction[] {
   const docs = buildKmsPolicies(keySet(grantedKeys(role), add, remove));
   const names = docs.map((_, i) => policyNameFor(type, i));
   const differs =
@@ -205,7 +205,7 @@ export function planShares(obs: ResourceObservation, targets: ShareTarget[], opt
 }
 
 /** Why a resource cannot be shared as it is; undefined when it can. Nothing asked: never refused (take-backs only). */
-export function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyServiceKey: boolean): { reason: string; code: string } | undefined {
+function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyServiceKey: boolean): { reason: string; code: string } | undefined {
   if (targets.length === 0) return undefined;
   if (obs.encryption.kind === 'service-key' && !legacyServiceKey) {
     return {
@@ -226,7 +226,7 @@ export function refusal(obs: ResourceObservation, targets: ShareTarget[], legacy
  * The take-backs of a share plan: a resource that cannot be shared as asked (its key disabled, say) still stops being
  * shared with what its valid tags no longer ask for; nothing is added. (A tag refused as a whole changes nothing.)
  */
-export function takeBacksOnly(actions: PlanAction[]): PlanAction[] {
+function takeBacksOnly(actions: PlanAction[]): PlanAction[] {
   return actions.flatMap((a): PlanAction[] => {
     if (a.kind === 'unshareImageAccounts' || a.kind === 'disassociateTargets' || a.kind === 'deleteResourceShare') return [a];
     if (a.kind === 'writeGrantLedger' && a.forget?.length) return [{ kind: 'writeGrantLedger', ref: a.ref, confirm: [], forget: a.forget }];
