@@ -27,7 +27,7 @@ export default tseslint.config(
   },
   {
     // They load a bundle esbuild has just written, by path at run time, as Function Compute would: a CommonJS require.
-    files: ['scripts/demo.ts', 'scripts/invoke.ts'],
+    files: ['scripts/demo.ts', 'scripts/invoke.ts', 'test/deploy/bundles.test.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

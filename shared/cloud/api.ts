@@ -9,7 +9,7 @@ import { CloudError, classify, toCloudError } from '../errors';
 type Sdk = typeof import('./sdk');
 let sdk: Promise<Sdk> | undefined;
 /** The official packages, loaded at the first call rather than with the bundle (cold start: docs/benchmarks.md). */
-export const loadSdk = (): Promise<Sdk> => (sdk ??= import('./sdk'));
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('./sdk'));
 
 /** The SDK response models the adapters cast with, by class name. */
 export type ResponseModel = { [K in keyof Sdk]: K extends `${string}ResponseBody` ? K : never }[keyof Sdk];
