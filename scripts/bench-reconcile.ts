@@ -28,7 +28,7 @@ const RECIPIENTS = Array.from({ length: 8 }, (_, i) => `20000000000001${String(i
  *   ECS API allowed only 1,000/60 s (ECS_ALT_PER_SECOND).
  * GetAccount (Resource Manager) and STS have no documented figure here and are left unlimited.
  */
-export const RATE_LIMITS: Record<string, number> = {
+const RATE_LIMITS: Record<string, number> = {
   DescribeSnapshots: 50,
   DescribeImages: 50,
   DescribeImageSharePermission: 50,
@@ -70,7 +70,7 @@ const STATUS_KEY = 'ecs-share:status';
 const STATUS = 'shared 1 | 2026-11-01T00:00Z';
 
 /** A world already shared as its tags say (what reconcile should find nothing to do in). */
-export function steadyState(snapshotCount: number, imageCount: number): EmulatorState {
+function steadyState(snapshotCount: number, imageCount: number): EmulatorState {
   const keys: KeyRef[] = REGIONS.map((region, r) => ({ region, accountId: OWNER, keyId: `key-bench${r}000000000000001` }));
   const snapshots: Snapshot[] = [];
   const images: Image[] = [];
@@ -213,7 +213,7 @@ export async function reconcileBench(sizes: Array<[number, number]> = [[2500, 50
  * ECS: 1,024 shared snapshots); images are shared with accounts through ModifyImageSharePermission, which counts
  * against neither.
  */
-export function firstPassWorld(snapshotCount: number, imageCount: number): EmulatorState {
+function firstPassWorld(snapshotCount: number, imageCount: number): EmulatorState {
   const w = steadyState(snapshotCount, imageCount);
   const tagged = (tags: Record<string, string>): Record<string, string> => ('share-with' in tags ? { 'share-with': tags['share-with'] } : {});
   return {
@@ -231,18 +231,30 @@ export function firstPassWorld(snapshotCount: number, imageCount: number): Emula
  * snapshots one has its resource share deleted by hand and one is retagged to another recipient; of every 20 images
  * one has its share permission removed by hand and one is retagged. Returns what was changed.
  */
-export function applyDrift(state: EmulatorState): { shareDeleted: number; snapshotRetagged: number; imageUnshared: number; imageRetagged: number } {
+function applyDrift(state: EmulatorState): { shareDeleted: number; snapshotRetagged: number; imageUnshared: number; imageRetagged: number } {
   const out = { shareDeleted: 0, snapshotRetagged: 0, imageUnshared: 0, imageRetagged: 0 };
   const other = (uid: string) => RECIPIENTS[(RECIPIENTS.indexOf(uid) + 1) % RECIPIENTS.length];
   const deleted = new Set<string>();
   state.snapshots!.filter((s) => s.tags?.['share-with']).forEach((s, i) => {
-    if (i % 20 === 0) (deleted.add(`ecs-share-${s.snapshotId}`), out.shareDeleted++);
-    if (i % 20 === 10) (s.tags!['share-with'] = other(s.tags!['share-with']), out.snapshotRetagged++);
+    if (i % 20 === 0) {
+      deleted.add(`ecs-share-${s.snapshotId}`);
+      out.shareDeleted++;
+    }
+    if (i % 20 === 10) {
+      s.tags!['share-with'] = other(s.tags!['share-with']);
+      out.snapshotRetagged++;
+    }
   });
   state.resourceShares = state.resourceShares!.filter((rs) => !deleted.has(rs.name));
   state.images!.filter((m) => m.tags?.['share-with']).forEach((m, i) => {
-    if (i % 20 === 0) (m.sharedWith = [], out.imageUnshared++);
-    if (i % 20 === 10) (m.tags!['share-with'] = other(m.tags!['share-with']), out.imageRetagged++);
+    if (i % 20 === 0) {
+      m.sharedWith = [];
+      out.imageUnshared++;
+    }
+    if (i % 20 === 10) {
+      m.tags!['share-with'] = other(m.tags!['share-with']);
+      out.imageRetagged++;
+    }
   });
   return out;
 }
@@ -258,7 +270,7 @@ interface Bound {
  * one after another, so for it the regions' slowest pairs add up (account-wide calls, RAM's, bound on their own).
  * A throttled call is refused before it counts, so only accepted calls are counted.
  */
-export function rateBounds(calls: Array<{ action: string; params?: Record<string, string>; code?: string }>, limitOf: (action: string) => number | undefined): { parallel: Bound; inTurn: Bound } {
+function rateBounds(calls: Array<{ action: string; params?: Record<string, string>; code?: string }>, limitOf: (action: string) => number | undefined): { parallel: Bound; inTurn: Bound } {
   const n = new Map<string, { action: string; region: string; n: number }>();
   for (const c of calls) {
     if (/Throttling/.test(c.code ?? '')) continue;

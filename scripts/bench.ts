@@ -11,7 +11,7 @@ const sections: Array<{ title: string; run: () => Promise<string[]> }> = [
   { title: 'Reconcile at scale, steady state', run: () => reconcileBench(quick ? [[300, 60], [1200, 240]] : undefined) },
 ];
 
-export async function main(): Promise<void> {
+async function main(): Promise<void> {
   for (const s of sections) {
     console.log(`== ${s.title} ==`);
     try {

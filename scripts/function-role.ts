@@ -12,7 +12,7 @@ const root = path.resolve(__dirname, '..');
 export const FUNCTION_ROLE = 'ecs-share-fc-role';
 export const FUNCTION_POLICY = 'ecs-share-fc-policy';
 export const shippedPolicy = () => fs.readFileSync(path.join(root, 'shared/policies/function-role.json'), 'utf8');
-export const shippedTrust = () => fs.readFileSync(path.join(root, 'shared/policies/function-role-trust.json'), 'utf8');
+const shippedTrust = () => fs.readFileSync(path.join(root, 'shared/policies/function-role-trust.json'), 'utf8');
 
 async function attachCustomPolicy(ram: Ram, policyName: string, document: string): Promise<void> {
   await ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName, policyDocument: document }));

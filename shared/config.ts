@@ -1,11 +1,6 @@
 // Typed configuration, read once per invocation from the environment (s.yaml environmentVariables).
 import { InvalidInputError } from './errors';
-
-export interface Allowlist {
-  accounts?: string[];
-  rds?: string[];
-  folders?: string[];
-}
+import type { Allowlist } from './domain/targets';
 
 export interface Config {
   /** Base tag key; continuation keys are `<tagKey>.2` ... (see README, tag contract). */
@@ -147,7 +142,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     serviceKeyCopy: parseServiceKeyCopy(env.SHARE_SERVICE_KEY_COPY),
     serviceKeyCopyDelete: bool(env, 'SHARE_SERVICE_KEY_COPY_DELETE'),
     notifyEventBus: named(env, 'SHARE_NOTIFY_EVENT_BUS', /^[A-Za-z0-9][A-Za-z0-9_-]{0,126}$/),
-    notifySource: named(env, 'SHARE_NOTIFY_SOURCE', /^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/) ?? 'ecs-share',
+    notifySource: named(env, 'SHARE_NOTIFY_SOURCE', /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/) ?? 'ecs-share',
   };
 }
 

@@ -51,16 +51,18 @@ export class LimitError extends ShareRefusedError {}
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
 
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
 /** Normalise whatever an SDK call threw. */
 export function toCloudError(err: unknown, action: string): CloudError {
   if (err instanceof CloudError) return err;
-  const e = (err ?? {}) as Record<string, any>;
-  const data = (e.data ?? {}) as Record<string, any>;
+  const e = (err ?? {}) as Record<string, unknown>;
+  const data = (e.data ?? {}) as Record<string, unknown>;
   let code: string = typeof data.Code === 'string' ? data.Code : typeof e.code === 'string' ? e.code : 'Unknown';
   if (code === 'undefined') code = 'Unknown';
   // The old rpc-client (KMS 1.2.0) appends "Error" to the code; the body still has the real one.
   if (!data.Code && /Error$/.test(code) && e.name === 'Error' && e.data) code = code.replace(/Error$/, '');
-  let status: number | undefined = typeof e.statusCode === 'number' ? e.statusCode : typeof data.statusCode === 'number' ? data.statusCode : undefined;
+  const status: number | undefined = typeof e.statusCode === 'number' ? e.statusCode : typeof data.statusCode === 'number' ? data.statusCode : undefined;
   if (e.name === 'RequestTimeoutError' || /ReadTimeout|ConnectTimeout/i.test(String(e.message))) code = 'RequestTimeout';
   if (NETWORK_CODES.has(String(e.code))) code = String(e.code);
   if (/socket hang up/i.test(String(e.message))) code = 'ECONNRESET';
@@ -69,7 +71,7 @@ export function toCloudError(err: unknown, action: string): CloudError {
     code,
     status,
     action,
-    requestId: data.RequestId ?? e.requestId,
+    requestId: str(data.RequestId) ?? str(e.requestId),
     message: String(data.Message ?? e.message ?? err),
     retryAfterMs: retryAfter,
     cause: err,

@@ -2,17 +2,17 @@
 // in which region, defensively (the exact ActionTrail parameter shape for tag calls is unconfirmed),
 // and the engine re-reads tags, keys and shares from the API before deciding anything.
 
+import { ACCOUNT_UID, REGION, RESOURCE_ID, resourceTypeOf, type ResourceType } from './domain/ids';
 import { isRecord } from './domain/policy-json';
 import type { Principal } from './share/model';
 
-export type ResourceKind = 'snapshot' | 'image';
 
 export type TagEvent = {
   eventId: string;
   eventName: string;
   region: string;
   accountId?: string;
-  resourceType: ResourceKind;
+  resourceType: ResourceType;
   resourceIds: string[];
   /** Tag keys the call named; [] when unknown (e.g. UntagResources All=true). */
   tagKeys: string[];
@@ -42,19 +42,16 @@ export const HANDLED_EVENT_NAMES = [
 const ACTIONTRAIL_TYPE = /^ecs:ActionTrail:(ApiCall|ConsoleOperation)$/i;
 /** ECS's system event when a snapshot (created or copied) is ready: the share that waited for it can be made. */
 export const SNAPSHOT_READY_TYPE = 'ecs:Snapshot:CreateSnapshotCompleted';
-const RESOURCE_ID = /^[sm]-[A-Za-z0-9]{4,64}$/;
-const ACCOUNT_ID = /^\d{16}$/;
-const REGION = /^[a-z]{2,}(-[a-z0-9]+)+$/;
 
 /** What each Create/Copy call produces: the new resource's kind and the response field naming it. */
-const CREATES: Record<string, { kind: ResourceKind; idField: string; sourceField: string }> = {
+const CREATES: Record<string, { kind: ResourceType; idField: string; sourceField: string }> = {
   CreateSnapshot: { kind: 'snapshot', idField: 'SnapshotId', sourceField: 'DiskId' },
   CopySnapshot: { kind: 'snapshot', idField: 'SnapshotId', sourceField: 'SourceSnapshotId' },
   CreateImage: { kind: 'image', idField: 'ImageId', sourceField: 'SnapshotId' },
   CopyImage: { kind: 'image', idField: 'ImageId', sourceField: 'SourceImageId' },
 };
 
-const REFERENCED_KEYS: Record<string, ResourceKind> = {
+const REFERENCED_KEYS: Record<string, ResourceType> = {
   'acs::ecs::snapshot': 'snapshot',
   'acs::ecs::image': 'image',
   snapshot: 'snapshot', // trails created before 2020-12 also emitted short keys
@@ -215,15 +212,15 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
     return skip(`resource type ${clip(declared)} is not a snapshot or image`);
   }
 
-  const candidates = create ? createdIds(data, params, create) : taggedIds(data, params, declared as ResourceKind | undefined);
+  const candidates = create ? createdIds(data, params, create) : taggedIds(data, params, declared as ResourceType | undefined);
   const skipped: Skipped[] = [];
-  const byKind: Record<ResourceKind, string[]> = { snapshot: [], image: [] };
+  const byKind: Record<ResourceType, string[]> = { snapshot: [], image: [] };
   for (const { id, kind } of candidates) {
     if (!RESOURCE_ID.test(id)) {
       skipped.push({ eventId, reason: `invalid resource id "${clip(id)}"` });
       continue;
     }
-    const actual = kindOfId(id);
+    const actual = resourceTypeOf(id);
     if (kind !== undefined && kind !== actual) {
       skipped.push({ eventId, reason: `resource id ${id} is not a ${kind}` });
       continue;
@@ -235,7 +232,7 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
   // Only string fields: a UID sent as a bare JSON number may already have lost precision.
   const identity = isRecord(data.userIdentity) ? data.userIdentity : {};
   const accountId = [item.aliyunaccountid, data.recipientAccountId, identity.accountId].find(
-    (a): a is string => typeof a === 'string' && ACCOUNT_ID.test(a),
+    (a): a is string => typeof a === 'string' && ACCOUNT_UID.test(a),
   );
   const tagKeys = collectTagKeys(params);
   const requestedBy = principalOf(identity);
@@ -258,9 +255,9 @@ function snapshotReady(item: Record<string, unknown>, data: unknown, eventId: st
   const arn = /^acs:ecs:([a-z0-9-]+):(\d*):snapshot\/(s-[A-Za-z0-9]+)$/.exec(str(item.subject) ?? (isRecord(data) ? str(data.resourceId) : undefined) ?? '');
   const id = str(body.snapshotId) ?? arn?.[3];
   const region = str(item.aliyunregionid) ?? (isRecord(data) ? str(data.regionId) : undefined) ?? arn?.[1];
-  if (!id || !RESOURCE_ID.test(id) || kindOfId(id) !== 'snapshot') return skip(`no valid snapshot id in the ${SNAPSHOT_READY_TYPE} event (${clip(id ?? 'none')})`);
+  if (!id || !RESOURCE_ID.test(id) || resourceTypeOf(id) !== 'snapshot') return skip(`no valid snapshot id in the ${SNAPSHOT_READY_TYPE} event (${clip(id ?? 'none')})`);
   if (!region || !REGION.test(region)) return skip(`no valid region in the event (${clip(region ?? 'none')})`);
-  const accountId = [item.aliyunaccountid, arn?.[2]].find((a): a is string => typeof a === 'string' && ACCOUNT_ID.test(a));
+  const accountId = [item.aliyunaccountid, arn?.[2]].find((a): a is string => typeof a === 'string' && ACCOUNT_UID.test(a));
   const event: TagEvent = { eventId: eventId ?? `ready:${region}:${id}`, eventName: 'CreateSnapshotCompleted', region, resourceType: 'snapshot', resourceIds: [id], tagKeys: [], ...(accountId ? { accountId } : {}) };
   return { eventId, events: [event], skipped: [] };
 }
@@ -276,7 +273,7 @@ export function principalOf(identity: Record<string, unknown>): Principal | unde
   if (!type) return undefined;
   const p: Principal = { type };
   const accountId = field(identity.accountId, 16);
-  if (accountId && ACCOUNT_ID.test(accountId)) p.accountId = accountId;
+  if (accountId && ACCOUNT_UID.test(accountId)) p.accountId = accountId;
   const principalId = field(identity.principalId);
   if (principalId) p.principalId = principalId;
   const issuer = isRecord(identity.sessionContext) && isRecord(identity.sessionContext.sessionIssuer) ? identity.sessionContext.sessionIssuer : undefined;
@@ -293,9 +290,9 @@ export function principalOf(identity: Record<string, unknown>): Principal | unde
   return p;
 }
 
-type Candidate = { id: string; kind?: ResourceKind };
+type Candidate = { id: string; kind?: ResourceType };
 
-function taggedIds(data: Record<string, unknown>, params: Params, declared?: ResourceKind): Candidate[] {
+function taggedIds(data: Record<string, unknown>, params: Params, declared?: ResourceType): Candidate[] {
   const fromParams = collectList(params, 'resourceid').map((id) => ({ id, kind: declared }));
   const fromRefs = referencedIds(data).filter((c) => declared === undefined || c.kind === declared);
   return [...fromParams, ...fromRefs];
@@ -319,10 +316,6 @@ function referencedIds(data: Record<string, unknown>): Candidate[] {
     if (kind) for (const id of listValues(ids)) out.push({ id, kind });
   }
   return out;
-}
-
-function kindOfId(id: string): ResourceKind {
-  return id.startsWith('s-') ? 'snapshot' : 'image';
 }
 
 // ---------------------------------------------------------------------------------------------

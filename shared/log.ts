@@ -30,7 +30,7 @@ export function logLevelFrom(env: NodeJS.ProcessEnv = process.env): LogLevel {
 }
 
 /** SHARE_LOG_CAPTURE_FILE (a debugging aid): every line, at every level whatever SHARE_LOG_LEVEL says, is also appended there. */
-export function captureFileFrom(env: NodeJS.ProcessEnv = process.env): string | undefined {
+function captureFileFrom(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.SHARE_LOG_CAPTURE_FILE?.trim() || undefined;
 }
 

@@ -8,7 +8,7 @@ import { CloudApi } from './cloud/api';
 import type { RequestedBy, ResourceOutcome } from './share/model';
 import type { Invocation } from './runtime';
 
-export const PROBLEM_MSG = 'share problem';
+const PROBLEM_MSG = 'share problem';
 
 /** One refused or failed outcome, as logged and as published (the event's `data`). Every field is always present. */
 export interface ProblemRecord {

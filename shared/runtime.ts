@@ -14,7 +14,7 @@ export interface FcContext {
 }
 
 /** The function role's credentials from the context; absent locally, where the default credential chain applies. */
-export function contextCredentials(context: FcContext): Credentials | undefined {
+function contextCredentials(context: FcContext): Credentials | undefined {
   const c = context.credentials;
   if (!c?.accessKeyId || !c.accessKeySecret) return undefined;
   return { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken || undefined };

@@ -72,10 +72,10 @@ export function secretForms(value: string): { form: string; text: string }[] {
 }
 
 /** Secrets shorter than this are not scanned (they would match ordinary text); SecretIndex.skipped lists them. */
-export const MIN_SECRET_LENGTH = 8;
+const MIN_SECRET_LENGTH = 8;
 /** Forms at least this long are also found from a part of them (FRAGMENT consecutive characters). */
-export const LONG_FORM = 32;
-export const FRAGMENT = 24;
+const LONG_FORM = 32;
+const FRAGMENT = 24;
 const WINDOW = 16;
 const STEP = FRAGMENT - WINDOW + 1; // any FRAGMENT characters of a form hold one of its windows starting at a multiple of STEP
 

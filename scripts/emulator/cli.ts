@@ -10,7 +10,7 @@ interface CliArgs {
   stateFile?: string;
 }
 
-export function parseArgs(argv: string[]): CliArgs {
+function parseArgs(argv: string[]): CliArgs {
   const args: CliArgs = { port: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

@@ -116,7 +116,7 @@ export function isSharedWith(state: FullState, recipientUid: string, resource: S
 
 // ---- keys ----
 
-export function isServiceKey(key: KmsKey): boolean {
+function isServiceKey(key: KmsKey): boolean {
   return key.creator === 'Ecs' || (key.aliases ?? []).includes(SERVICE_KEY_ALIAS);
 }
 

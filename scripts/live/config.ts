@@ -4,6 +4,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Credentials } from '../../shared/cloud/api';
+import { REGION } from '../../shared/domain/ids';
 
 /** The tag every resource a live run creates carries; the sweep finds leftovers by this key and nothing else. */
 export const RUN_TAG = 'ecs-share:live-run';
@@ -70,7 +71,7 @@ export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { swe
   const fn = creds(env, 'ECS_SHARE_LIVE_FUNCTION', fnMissing);
   if (fnMissing.length === 1) missing.push(...fnMissing); // one of the pair without the other
   const region = env.ECS_SHARE_LIVE_REGION?.trim() || 'cn-hangzhou';
-  if (!/^[a-z]{2,}(-[a-z0-9]+)+$/.test(region)) bad.push(`ECS_SHARE_LIVE_REGION "${region}" is not a region id`);
+  if (!REGION.test(region)) bad.push(`ECS_SHARE_LIVE_REGION "${region}" is not a region id`);
   const zone = env.ECS_SHARE_LIVE_ZONE?.trim() || (region === 'cn-hangzhou' ? 'cn-hangzhou-h' : '');
   if (!zone && !opts.sweep) missing.push('ECS_SHARE_LIVE_ZONE (no default outside cn-hangzhou)');
   const kmsKeyId = env.ECS_SHARE_LIVE_KMS_KEY_ID?.trim() ?? '';

@@ -6,7 +6,7 @@ import type { EmulatorState, Image, KmsKey, Snapshot } from '../emulator';
 export const REGION = 'cn-hangzhou';
 export const OWNER = '1000000000000001';
 export const RD = 'rd-demo01';
-export const ROOT = 'r-demo01';
+const ROOT = 'r-demo01';
 const CREATED = '2026-11-01T00:00:00Z';
 
 /** Recipients by short name (the name appears in printed histories). */

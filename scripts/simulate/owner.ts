@@ -2,6 +2,7 @@
 // generated clients call): tag edits, hand edits, and the owner-side read-backs the invariants are checked on.
 import type { SdkClients } from '../sdk-clients';
 import { REGION } from './model';
+import { resourceTypeOf } from '../../shared/domain/ids';
 
 const V = { ecs: '2014-05-26', ram: '2015-05-01', kms: '2016-01-20', rs: '2020-01-10' } as const;
 
@@ -45,7 +46,7 @@ export async function attempt(fn: () => Promise<unknown>): Promise<Attempt> {
 /** The recipient uses the resource as its kind allows: CreateDisk (ESSD) from a snapshot, CopyImage of an image. */
 export function use(c: SdkClients, id: string): Promise<Attempt> {
   return attempt(() =>
-    id.startsWith('m-')
+    resourceTypeOf(id) === 'image'
       ? ecs(c, 'CopyImage', { ImageId: id, DestinationRegionId: REGION, DestinationImageName: 'sim-copy' })
       : ecs(c, 'CreateDisk', { ZoneId: 'cn-hangzhou-h', SnapshotId: id, DiskCategory: 'cloud_essd' }),
   );
@@ -106,7 +107,7 @@ export async function imageAccounts(c: SdkClients, imageId: string): Promise<str
 }
 
 export async function tagsOf(c: SdkClients, id: string): Promise<Record<string, string>> {
-  const res = await ecs(c, 'ListTagResources', { ResourceType: id.startsWith('m-') ? 'image' : 'snapshot', ResourceId: [id] });
+  const res = await ecs(c, 'ListTagResources', { ResourceType: resourceTypeOf(id), ResourceId: [id] });
   return Object.fromEntries((res.TagResources?.TagResource ?? []).map((t: any) => [String(t.TagKey), String(t.TagValue ?? '')]));
 }
 

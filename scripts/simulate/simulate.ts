@@ -24,7 +24,7 @@ export interface SimulateOptions extends RunOptions {
 }
 
 /** The seed's history of `steps` steps, without the dropped ones (1-based). */
-export function historyOf(seed: number, steps: number, drop: number[] = []) {
+function historyOf(seed: number, steps: number, drop: number[] = []) {
   return generateHistory(seed, steps).filter((_, i) => !drop.includes(i + 1));
 }
 

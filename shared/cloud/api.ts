@@ -9,7 +9,7 @@ import { CloudError, classify, toCloudError } from '../errors';
 type Sdk = typeof import('./sdk');
 let sdk: Promise<Sdk> | undefined;
 /** The official packages, loaded at the first call rather than with the bundle (cold start: docs/benchmarks.md). */
-export const loadSdk = (): Promise<Sdk> => (sdk ??= import('./sdk'));
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('./sdk'));
 
 /** The SDK response models the adapters cast with, by class name. */
 export type ResponseModel = { [K in keyof Sdk]: K extends `${string}ResponseBody` ? K : never }[keyof Sdk];
@@ -63,7 +63,7 @@ export interface CallRecord {
   code?: string;
 }
 
-export function endpointFor(product: Product, region: string, override?: string): { host: string; protocol: 'http' | 'https' } {
+function endpointFor(product: Product, region: string, override?: string): { host: string; protocol: 'http' | 'https' } {
   if (override) {
     const url = new URL(override);
     return { host: url.host, protocol: url.protocol === 'http:' ? 'http' : 'https' };
@@ -118,9 +118,9 @@ export class CloudApi {
    * `resend: false` marks a write whose document was computed from an earlier read (UpdateRole, CreatePolicyVersion)
    * or a create whose lost answer must be re-observed: it is never resent blindly, the caller re-reads and decides.
    * `body: true` sends the parameters as a form body instead of the query (what the SDKs do for large ones, e.g.
-   * EventBridge's EventList).
+   * EventBridge's EventList). T is the shape of the raw body the caller reads (every field optional: read defensively).
    */
-  async call(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean; body?: boolean } = {}): Promise<any> {
+  async call<T = Partial<Record<string, unknown>>>(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean; body?: boolean } = {}): Promise<T> {
     const m = await loadSdk();
     const apiParams = new m.$OpenApiUtil.Params({
       action,
@@ -143,7 +143,7 @@ export class CloudApi {
           new m.RuntimeOptions(this.timeouts()),
         );
         this.log.push({ product, action, attempt, ok: true });
-        return res.body ?? {};
+        return (res.body ?? {}) as T;
       } catch (raw) {
         const err = toCloudError(raw, action);
         this.log.push({ product, action, attempt, ok: false, code: err.code });

@@ -13,7 +13,7 @@ export class DirectoryAdapter implements DirectoryPort {
 
   async membership(uid: string): Promise<Membership> {
     try {
-      const body = await this.api.call('resourcemanager', 'GetAccount', { AccountId: uid }, 'cn-hangzhou');
+      const body = await this.api.call<{ Account?: Partial<Record<'AccountId' | 'ResourceDirectoryId' | 'FolderId' | 'ResourceDirectoryPath', unknown>> }>('resourcemanager', 'GetAccount', { AccountId: uid }, 'cn-hangzhou');
       const account = body?.Account ?? {};
       // Every documented Status (CreateSuccess, InviteSuccess, Promote*) is a member; an invitation not yet
       // accepted is not an account of the directory, so GetAccount does not find it.

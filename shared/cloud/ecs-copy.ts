@@ -2,7 +2,7 @@
 // image with a customer master key (born tagged, in one call), and delete a copy. Only the service-key copy feature
 // uses it, so its actions are exactly those of shared/policies/function-role-service-key-copy.json.
 import { castAs, type CloudApi } from './api';
-import type { ResourceType } from './ecs';
+import type { ResourceType } from '../domain/ids';
 
 export interface CopyPort {
   /** Ids of the own resources of the type whose tag `key` has exactly `value` (ListTagResources, every page). */
@@ -32,10 +32,10 @@ export class EcsCopyAdapter implements CopyPort {
     const Tag = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
     const common = { RegionId: region, DestinationRegionId: region, Encrypted: true, KMSKeyId: keyId, Tag };
     if (type === 'snapshot') {
-      const raw = await this.api.call('ecs', 'CopySnapshot', { ...common, SnapshotId: sourceId, DestinationSnapshotName: name, DestinationSnapshotDescription: `Copy of ${sourceId} with a customer master key, made by ecs-share` }, region, { resend: false });
+      const raw = await this.api.call<{ SnapshotId?: string }>('ecs', 'CopySnapshot', { ...common, SnapshotId: sourceId, DestinationSnapshotName: name, DestinationSnapshotDescription: `Copy of ${sourceId} with a customer master key, made by ecs-share` }, region, { resend: false });
       return String(raw?.SnapshotId ?? '');
     }
-    const raw = await this.api.call('ecs', 'CopyImage', { ...common, ImageId: sourceId, DestinationImageName: name, DestinationDescription: `Copy of ${sourceId} with a customer master key, made by ecs-share` }, region, { resend: false });
+    const raw = await this.api.call<{ ImageId?: string }>('ecs', 'CopyImage', { ...common, ImageId: sourceId, DestinationImageName: name, DestinationDescription: `Copy of ${sourceId} with a customer master key, made by ecs-share` }, region, { resend: false });
     return String(raw?.ImageId ?? '');
   }
 

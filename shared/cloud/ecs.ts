@@ -4,8 +4,8 @@
 import type { DescribeImagesResponseBody } from '@alicloud/ecs20140526/dist/models/DescribeImagesResponseBody';
 import { castAs, type CloudApi } from './api';
 import type { EcsPort } from '../share/ports';
+import type { ResourceType } from '../domain/ids';
 
-export type ResourceType = 'snapshot' | 'image';
 
 export interface SnapshotInfo {
   id: string;
@@ -26,14 +26,11 @@ export interface ImageInfo {
 }
 
 /** At most 10 accounts a call: ModifyImageSharePermission silently drops the rest. */
-export const IMAGE_SHARE_BATCH = 10;
+const IMAGE_SHARE_BATCH = 10;
 
-/**
- * DescribeSnapshots/DescribeImages tag filters cover at most this many resources carrying the tag (of any type, the
- * docs do not say), and past it they answer with a part, silently. So listings by tag always go through
- * ListTagResources, which has no such limit.
- */
-export const TAG_FILTER_LIMIT = 1000;
+// DescribeSnapshots/DescribeImages tag filters cover at most 1,000 resources carrying the tag (of any type, the docs
+// do not say), and past it they answer with a part, silently. So listings by tag always go through ListTagResources,
+// which has no such limit.
 
 function tagMap(tags: Array<{ tagKey?: string; tagValue?: string }> | undefined): Record<string, string> {
   const out: Record<string, string> = {};

@@ -15,14 +15,17 @@ export interface BusEvent {
 }
 
 /** Events per PutEvents call: EventBridge's documented batch limit (16 events, 256 KB, 64 KB each). */
-export const PUT_EVENTS_BATCH = 16;
+const PUT_EVENTS_BATCH = 16;
 
 export interface PublishResult {
   published: number;
   failed: Array<{ id?: string; code?: string; message?: string }>;
 }
 
-const arr = (x: unknown): any[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x] : []);
+type RawEntry = { EventId?: string; ErrorCode?: string; ErrorMessage?: string };
+type RawData = { EntryList?: unknown; FailedEntryCount?: unknown };
+
+const arr = <T>(x: unknown): T[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x as T] : []);
 
 export async function putEvents(api: CloudApi, region: string, bus: string, events: BusEvent[]): Promise<PublishResult> {
   const out: PublishResult = { published: 0, failed: [] };
@@ -37,10 +40,10 @@ export async function putEvents(api: CloudApi, region: string, bus: string, even
       DataContentType: 'application/json',
       Data: e.data,
     }));
-    const body = await api.call('eventbridge', 'PutEvents', { RegionId: region, EventBusName: bus, EventList: JSON.stringify(eventList) }, region, { body: true });
+    const body = await api.call<RawData & { Data?: RawData }>('eventbridge', 'PutEvents', { RegionId: region, EventBusName: bus, EventList: JSON.stringify(eventList) }, region, { body: true });
     // The answer lists an entry per event; failed entries carry ErrorCode/ErrorMessage (read defensively).
     const data = body?.Data ?? body;
-    const entries = arr(data?.EntryList);
+    const entries = arr<RawEntry>(data?.EntryList);
     const failed = entries.filter((x) => x?.ErrorCode);
     for (const f of failed) out.failed.push({ id: f.EventId || undefined, code: String(f.ErrorCode), message: f.ErrorMessage || undefined });
     const failedCount = Math.max(failed.length, Number(data?.FailedEntryCount ?? 0) || 0);

@@ -13,7 +13,7 @@ export interface KeyInfo {
 }
 
 /** The ECS service key's alias in every region. */
-export const ECS_SERVICE_KEY_ALIAS = 'alias/acs/ecs';
+const ECS_SERVICE_KEY_ALIAS = 'alias/acs/ecs';
 
 export class KmsAdapter implements KmsPort {
   private readonly serviceKeys = new Map<string, Promise<string | undefined>>();
@@ -21,7 +21,7 @@ export class KmsAdapter implements KmsPort {
   constructor(private readonly api: CloudApi) {}
 
   async describeKey(region: string, keyIdOrAlias: string): Promise<KeyInfo | undefined> {
-    let raw: any;
+    let raw: { KeyMetadata?: Partial<Record<'Arn' | 'KeyId' | 'KeyState', string>> };
     try {
       raw = await this.api.call('kms', 'DescribeKey', { RegionId: region, KeyId: keyIdOrAlias }, region);
     } catch (e) {

@@ -2,19 +2,13 @@
 import { castAs, type CloudApi } from './api';
 import type { RamPort } from '../share/ports';
 import { CloudError, classify } from '../errors';
+import type { PolicyVersionInfo } from '../domain/kms-policy';
 
 export interface RoleInfo {
   roleName: string;
   arn?: string;
   trustPolicy: string;
   description: string;
-}
-
-export interface PolicyVersionInfo {
-  versionId: string;
-  isDefault: boolean;
-  document: string;
-  createDate?: string;
 }
 
 export interface AttachedPolicyInfo {

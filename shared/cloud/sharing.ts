@@ -3,8 +3,7 @@
 import type { CloudApi } from './api';
 import type { SharingPort } from '../share/ports';
 import { chunk } from './ecs';
-
-export type SharedResourceType = 'Snapshot' | 'Image';
+import type { SharedResourceType } from '../domain/ids';
 
 export interface ResourceShareInfo {
   id: string;
@@ -22,14 +21,19 @@ export interface AssociationInfo {
 }
 
 /** Resource Sharing takes at most 5 resources and 5 targets a call. */
-export const SHARING_BATCH = 5;
+const SHARING_BATCH = 5;
 
-const arr = (x: unknown): any[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x] : []);
+const arr = <T>(x: unknown): T[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x as T] : []);
+
+// The raw fields read from Resource Sharing's answers (booleans may come back as strings).
+type RawShare = Partial<Record<'ResourceShareId' | 'ResourceShareName' | 'ResourceShareStatus', string>> & { AllowExternalTargets?: boolean | string };
+type RawAssociation = Partial<Record<'ResourceShareId' | 'EntityId' | 'EntityType' | 'AssociationStatus' | 'AssociationStatusMessage', string>> & { External?: boolean | string };
+type Paged = { NextToken?: string; ResourceShares?: unknown; ResourceShareAssociations?: unknown };
 
 export class SharingAdapter implements SharingPort {
   constructor(private readonly api: CloudApi) {}
 
-  private shareInfo(s: any): ResourceShareInfo {
+  private shareInfo(s: RawShare): ResourceShareInfo {
     return { id: String(s.ResourceShareId), name: String(s.ResourceShareName ?? ''), allowExternalTargets: s.AllowExternalTargets === true || s.AllowExternalTargets === 'true', status: String(s.ResourceShareStatus ?? '') };
   }
 
@@ -37,8 +41,8 @@ export class SharingAdapter implements SharingPort {
   async *sharesNamed(region: string, prefix: string, exactName?: string): AsyncGenerator<ResourceShareInfo[]> {
     let nextToken: string | undefined;
     do {
-      const body = await this.api.call('resourcesharing', 'ListResourceShares', { RegionId: region, ResourceOwner: 'Self', ResourceShareName: exactName, MaxResults: 100, NextToken: nextToken }, region);
-      yield arr(body.ResourceShares)
+      const body = await this.api.call<Paged>('resourcesharing', 'ListResourceShares', { RegionId: region, ResourceOwner: 'Self', ResourceShareName: exactName, MaxResults: 100, NextToken: nextToken }, region);
+      yield arr<RawShare>(body.ResourceShares)
         .map((s) => this.shareInfo(s))
         .filter((s) => s.name.startsWith(prefix) && s.status !== 'Deleted' && s.status !== 'Deleting');
       nextToken = body.NextToken || undefined;
@@ -55,7 +59,7 @@ export class SharingAdapter implements SharingPort {
 
   async createShare(region: string, name: string, resource: { id: string; type: SharedResourceType }, targets: string[], allowExternalTargets: boolean): Promise<string> {
     const [first, ...rest] = chunk(targets, SHARING_BATCH);
-    const body = await this.api.call(
+    const body = await this.api.call<{ ResourceShare?: RawShare }>(
       'resourcesharing',
       'CreateResourceShare',
       { RegionId: region, ResourceShareName: name, Resources: [{ ResourceId: resource.id, ResourceType: resource.type }], Targets: first ?? [], AllowExternalTargets: allowExternalTargets },
@@ -92,8 +96,8 @@ export class SharingAdapter implements SharingPort {
     const out: Array<AssociationInfo & { resourceShareId: string }> = [];
     let nextToken: string | undefined;
     do {
-      const body = await this.api.call('resourcesharing', 'ListResourceShareAssociations', { RegionId: region, AssociationType: 'Target', MaxResults: 100, NextToken: nextToken }, region);
-      for (const a of arr(body.ResourceShareAssociations)) {
+      const body = await this.api.call<Paged>('resourcesharing', 'ListResourceShareAssociations', { RegionId: region, AssociationType: 'Target', MaxResults: 100, NextToken: nextToken }, region);
+      for (const a of arr<RawAssociation>(body.ResourceShareAssociations)) {
         const status = String(a.AssociationStatus ?? '');
         if (status === 'Disassociated') continue;
         out.push({ resourceShareId: String(a.ResourceShareId), entityId: String(a.EntityId), entityType: String(a.EntityType ?? ''), status, message: a.AssociationStatusMessage || undefined, external: a.External === true || a.External === 'true' });
@@ -108,8 +112,8 @@ export class SharingAdapter implements SharingPort {
     const out: AssociationInfo[] = [];
     let nextToken: string | undefined;
     do {
-      const body = await this.api.call('resourcesharing', 'ListResourceShareAssociations', { RegionId: region, AssociationType: type, ResourceShareIds: [shareId], MaxResults: 100, NextToken: nextToken }, region);
-      for (const a of arr(body.ResourceShareAssociations)) {
+      const body = await this.api.call<Paged>('resourcesharing', 'ListResourceShareAssociations', { RegionId: region, AssociationType: type, ResourceShareIds: [shareId], MaxResults: 100, NextToken: nextToken }, region);
+      for (const a of arr<RawAssociation>(body.ResourceShareAssociations)) {
         const status = String(a.AssociationStatus ?? '');
         if (status === 'Disassociated') continue;
         out.push({ entityId: String(a.EntityId), entityType: String(a.EntityType ?? ''), status, message: a.AssociationStatusMessage || undefined, external: a.External === true || a.External === 'true' });

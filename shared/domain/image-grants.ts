@@ -5,6 +5,7 @@
 // pending entry the next run resolves from the image's share list: shared means it was ours, so it is claimed; not
 // shared and older than PENDING_TTL_S means the share never happened, so it is forgotten. Pure: tags in, record out.
 import { TAG_VALUE_MAX, ledgerTagKeys } from './targets';
+import { ACCOUNT_UID } from './ids';
 
 export interface ImageGrantRecord {
   /** Accounts ecs-share added and confirmed. */
@@ -27,7 +28,6 @@ export interface ImageGrantChange {
 /** Intents younger than this may belong to an instance still at work: only their writer resolves them. */
 export const PENDING_TTL_S = 15 * 60;
 
-const UID = /^\d{16}$/;
 const PENDING = /^\+(\d{16})$/;
 const SINCE = /^at\.([0-9a-z]{1,8})$/;
 
@@ -37,7 +37,7 @@ export function readImageGrants(tags: Record<string, string>, ledgerKey: string)
   let since: number | undefined;
   for (const key of ledgerTagKeys(tags, ledgerKey)) {
     for (const token of (tags[key] ?? '').split(/[\s,]+/)) {
-      if (UID.test(token)) granted.add(token);
+      if (ACCOUNT_UID.test(token)) granted.add(token);
       const p = PENDING.exec(token);
       if (p) pending.add(p[1]);
       const t = SINCE.exec(token);
@@ -60,8 +60,14 @@ export function mergeImageGrants(rec: ImageGrantRecord, change: ImageGrantChange
   for (const uid of fresh) pending.add(uid);
   // A new intent dates the record (a re-read then shows it unchanged); a stale date is renewed by any intent.
   if (fresh.length || ((change.intend ?? []).some((uid) => pending.has(uid)) && nowS - (since ?? 0) >= PENDING_TTL_S / 2)) since = nowS;
-  for (const uid of change.confirm ?? []) (granted.add(uid), pending.delete(uid));
-  for (const uid of change.forget ?? []) (granted.delete(uid), pending.delete(uid));
+  for (const uid of change.confirm ?? []) {
+    granted.add(uid);
+    pending.delete(uid);
+  }
+  for (const uid of change.forget ?? []) {
+    granted.delete(uid);
+    pending.delete(uid);
+  }
   return record(granted, pending, since);
 }
 
@@ -70,7 +76,7 @@ export const sameImageGrants = (a: ImageGrantRecord, b: ImageGrantRecord): boole
 
 /** The record as tag values of at most 128 characters: `ledgerKey`, `ledgerKey.2`, …; an empty record is no tag. */
 export function formatImageGrants(rec: ImageGrantRecord, ledgerKey: string): Record<string, string> {
-  const bad = [...rec.granted, ...rec.pending].find((u) => !UID.test(u));
+  const bad = [...rec.granted, ...rec.pending].find((u) => !ACCOUNT_UID.test(u));
   if (bad !== undefined) throw new Error(`The image grant record holds account UIDs only, not "${bad}"`);
   const tokens = [...rec.granted, ...rec.pending.map((uid) => `+${uid}`), ...(rec.pending.length ? [`at.${(rec.since ?? 0).toString(36)}`] : [])];
   const values: string[] = [];

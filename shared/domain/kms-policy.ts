@@ -5,11 +5,12 @@ import { asArray, type PolicyDocument, type Statement } from './policy-json';
 
 export type KeyRef = { region: string; accountId: string; keyId: string };
 
-export type PolicyVersionInfo = { versionId: string; isDefault: boolean; createDate?: string };
+/** One version of a RAM permission policy, as ListPolicyVersions answers. */
+export type PolicyVersionInfo = { versionId: string; isDefault: boolean; document: string; createDate?: string };
 
-export const KMS_POLICY_MAX_LENGTH = 6144;
-export const POLICY_VERSION_LIMIT = 5;
-export const KMS_KEY_ACTIONS = [
+const KMS_POLICY_MAX_LENGTH = 6144;
+const POLICY_VERSION_LIMIT = 5;
+const KMS_KEY_ACTIONS = [
   'kms:DescribeKey',
   'kms:TagResource',
   'kms:UntagResource',
@@ -34,7 +35,7 @@ function sortedUniqueKeys(keys: KeyRef[]): KeyRef[] {
 }
 
 /** One self-contained document: kms:List* per region/account in use, then the key actions on every key. */
-export function kmsPolicyFor(keys: KeyRef[]): PolicyDocument {
+function kmsPolicyFor(keys: KeyRef[]): PolicyDocument {
   const sorted = sortedUniqueKeys(keys);
   const scopes = [...new Set(sorted.map((k) => keyListResource(k.region, k.accountId)))].sort();
   const list: Statement[] = scopes.map((resource) => ({ Action: 'kms:List*', Resource: resource, Effect: 'Allow' }));
@@ -94,10 +95,10 @@ export function keysInPolicy(doc: PolicyDocument): KeyRef[] {
  * RAM keeps at most `limit` versions of a policy. When the count has reached it, the oldest
  * non-default version must go before CreatePolicyVersion; otherwise nothing does.
  */
-export function versionToDelete(versions: PolicyVersionInfo[], limit: number = POLICY_VERSION_LIMIT): string | undefined {
+export function versionToDelete(versions: Array<Omit<PolicyVersionInfo, 'document'>>, limit: number = POLICY_VERSION_LIMIT): string | undefined {
   if (versions.length < limit) return undefined;
-  const age = (v: PolicyVersionInfo) => Date.parse(v.createDate ?? '');
-  const number = (v: PolicyVersionInfo) => Number(/^v(\d+)$/i.exec(v.versionId)?.[1] ?? Number.MAX_SAFE_INTEGER);
+  const age = (v: Omit<PolicyVersionInfo, 'document'>) => Date.parse(v.createDate ?? '');
+  const number = (v: Omit<PolicyVersionInfo, 'document'>) => Number(/^v(\d+)$/i.exec(v.versionId)?.[1] ?? Number.MAX_SAFE_INTEGER);
   const candidates = versions.filter((v) => !v.isDefault);
   candidates.sort((a, b) => {
     const ta = age(a);

@@ -25,7 +25,7 @@ export function parsePolicy(text: string): PolicyDocument {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`Policy document is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`Policy document is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   if (!isRecord(value)) throw new Error('Policy document is not a JSON object');
   const statements = value.Statement;

@@ -14,8 +14,10 @@
 //   Refused, each with a reason: wildcards (`*`, `?`, `%`), malformed ids, `rd-…/r-…` alone (the
 //   root folder: write `rd-…` instead), the owner's own account, anything outside a configured
 //   allowlist, and keys such as `share-with.11` that the contract does not define.
-//   One refused target blocks the resource's whole tag set (BAD_TARGET_BLOCKS_RESOURCE): nothing
+//   One refused target blocks the resource's whole tag set (test/e2e/bad-input.test.ts): nothing
 //   is shared and nothing is revoked until the tag is fixed, so a typo never revokes a share.
+
+import { ACCOUNT_UID, RD_ID } from './ids';
 
 export type ShareTarget =
   | { kind: 'account'; uid: string }
@@ -30,17 +32,12 @@ export type Allowlist = { accounts?: string[]; rds?: string[]; folders?: string[
 
 export type ParseShareTagsOptions = { tagKey: string; ownerUid: string; allowlist?: Allowlist };
 
-/** One bad target refuses the resource's whole share tag set (all or nothing). */
-export const BAD_TARGET_BLOCKS_RESOURCE = true;
-
-export const DEFAULT_SHARE_TAG_KEY = 'share-with';
-export const DEFAULT_LEDGER_TAG_KEY = 'ecs-share:granted';
+const DEFAULT_SHARE_TAG_KEY = 'share-with';
+const DEFAULT_LEDGER_TAG_KEY = 'ecs-share:granted';
 /** The base key plus `.2` … `.10`. */
-export const MAX_SHARE_TAG_KEYS = 10;
+const MAX_SHARE_TAG_KEYS = 10;
 export const TAG_VALUE_MAX = 128;
 
-const ACCOUNT = /^\d{16}$/;
-const RD_ID = /^rd-[A-Za-z0-9]{4,32}$/;
 const ROOT_ID = /^r-[A-Za-z0-9]{4,32}$/;
 // Exactly 10 characters, as GetFolder documents: the trust policy matches a folder's members with StringLike
 // "<path>*", and only fixed-length ids keep that wildcard from also matching a sibling whose id merely starts the same.
@@ -129,17 +126,17 @@ export function parseShareTags(
   return { targets: [...targets.values()].sort(compareTargets), errors };
 }
 
-export function splitTargets(value: string): string[] {
+function splitTargets(value: string): string[] {
   return value.split(/[\s,]+/).filter((s) => s.length > 0);
 }
 
 /** Parses one token into a target, or says why it is not one (before owner and allowlist checks). */
-export function parseTarget(token: string): ShareTarget | TargetError {
+function parseTarget(token: string): ShareTarget | TargetError {
   if (WILDCARD.test(token)) {
     return { value: token, code: 'Wildcard', reason: `"${token}" contains a wildcard; name each account, RD or folder exactly` };
   }
   if (/^\d+$/.test(token)) {
-    return ACCOUNT.test(token)
+    return ACCOUNT_UID.test(token)
       ? { kind: 'account', uid: token }
       : malformed(token, 'an account UID has exactly 16 digits');
   }
@@ -186,7 +183,7 @@ function refuse(t: ShareTarget, opts: ParseShareTagsOptions): Pick<TargetError, 
  * A folder is allowed when listed, when under a listed folder (by path, or by a listed fd- id on
  * its path), or when its RD is listed.
  */
-export function isAllowed(t: ShareTarget, allowlist?: Allowlist): boolean {
+function isAllowed(t: ShareTarget, allowlist?: Allowlist): boolean {
   if (!allowlist || (!allowlist.accounts && !allowlist.rds && !allowlist.folders)) return true;
   const accounts = allowlist.accounts ?? [];
   const rds = allowlist.rds ?? [];
@@ -206,7 +203,7 @@ export function isAllowed(t: ShareTarget, allowlist?: Allowlist): boolean {
 
 const KIND_ORDER: Record<ShareTarget['kind'], number> = { account: 0, rd: 1, folder: 2 };
 
-export function compareTargets(a: ShareTarget, b: ShareTarget): number {
+function compareTargets(a: ShareTarget, b: ShareTarget): number {
   if (a.kind !== b.kind) return KIND_ORDER[a.kind] - KIND_ORDER[b.kind];
   const ka = targetKey(a);
   const kb = targetKey(b);

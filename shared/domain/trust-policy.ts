@@ -8,6 +8,7 @@
 
 import { asArray, canonical, isRecord, type PolicyDocument, type Statement } from './policy-json';
 import type { ShareTarget } from './targets';
+import { ACCOUNT_UID, RD_ID, REGION } from './ids';
 
 export type TrustGrant = { kind: 'account'; uid: string } | { kind: 'rd'; rdId: string } | { kind: 'folder'; pattern: string };
 
@@ -38,19 +39,16 @@ export type TrustMergeResult = {
   removed: TrustGrant[];
 };
 
-export const ECS_SERVICE_DOMAIN = '@ecs.aliyuncs.com';
-export const ANY_ECS_SERVICE = `*${ECS_SERVICE_DOMAIN}`;
-export const RD_ID_CONDITION_KEY = 'sts:ServiceOwnerRDId';
-export const RD_PATH_CONDITION_KEY = 'sts:ServiceOwnerRDPath';
-export const LEDGER_MARKER = '[ecs-share]';
+const ECS_SERVICE_DOMAIN = '@ecs.aliyuncs.com';
+const ANY_ECS_SERVICE = `*${ECS_SERVICE_DOMAIN}`;
+const RD_ID_CONDITION_KEY = 'sts:ServiceOwnerRDId';
+const RD_PATH_CONDITION_KEY = 'sts:ServiceOwnerRDPath';
+const LEDGER_MARKER = '[ecs-share]';
 /** RAM role Description limit. */
-export const ROLE_DESCRIPTION_MAX = 1024;
+const ROLE_DESCRIPTION_MAX = 1024;
 
 const ASSUME_ROLE = 'sts:AssumeRole';
 const ACCOUNT_SERVICE = /^(\d{16})@ecs\.aliyuncs\.com$/;
-const LEDGER_ACCOUNT = /^\d{16}$/;
-const LEDGER_RD = /^rd-[A-Za-z0-9]{4,32}$/;
-const LEDGER_REGION = /^[a-z]{2,}(-[a-z0-9]+)+$/;
 const LEDGER_FOLDER = /^rd-[A-Za-z0-9]{4,32}(\/[A-Za-z0-9-]+)+\*$/;
 
 export function grantForTarget(t: ShareTarget): TrustGrant {
@@ -64,7 +62,7 @@ export function grantForTarget(t: ShareTarget): TrustGrant {
   }
 }
 
-export function grantValue(g: TrustGrant): string {
+function grantValue(g: TrustGrant): string {
   return g.kind === 'account' ? g.uid : g.kind === 'rd' ? g.rdId : g.pattern;
 }
 
@@ -188,7 +186,7 @@ function ownedShape(s: Statement, ledger: TrustLedger): ToolShape | undefined {
 // ---------------------------------------------------------------------------------------------
 // Writing statements
 
-export function statementForGrants(kind: TrustGrant['kind'], values: string[]): Statement {
+function statementForGrants(kind: TrustGrant['kind'], values: string[]): Statement {
   const sorted = [...new Set(values)].sort();
   const base = { Action: ASSUME_ROLE, Effect: 'Allow' as const };
   if (kind === 'account') return { ...base, Principal: { Service: sorted.map((uid) => `${uid}${ECS_SERVICE_DOMAIN}`) } };
@@ -281,7 +279,7 @@ export function readTrustLedger(description?: string): TrustLedger {
   }
   if (!isRecord(data)) return emptyTrustLedger();
   const pick = (field: string, re: RegExp) => asArray(data[field] as unknown).filter((v): v is string => typeof v === 'string' && re.test(v));
-  return normaliseLedger({ accounts: pick('a', LEDGER_ACCOUNT), rds: pick('rd', LEDGER_RD), folders: pick('fd', LEDGER_FOLDER), regions: pick('rg', LEDGER_REGION) });
+  return normaliseLedger({ accounts: pick('a', ACCOUNT_UID), rds: pick('rd', RD_ID), folders: pick('fd', LEDGER_FOLDER), regions: pick('rg', REGION) });
 }
 
 export function writeTrustLedger(description: string | undefined, ledger: TrustLedger): string {

@@ -13,7 +13,7 @@ import { withLock, type EngineContext } from './context';
 import { readKmsPolicies, sharesByName } from './observe';
 import { keySet, keysOfPolicies, trustWrite } from './plan';
 import { shareNameFor, type PlanAction, type ResourceRef } from './model';
-import type { ResourceType } from '../cloud/ecs';
+import type { ResourceType } from '../domain/ids';
 
 export const MAX_MERGE_ATTEMPTS = 6;
 /** Reads the product verifies with may lag behind the write: look again this many times before calling it lost. */
@@ -63,7 +63,7 @@ async function mergeRounds(ctx: EngineContext, what: string, round: () => Promis
 }
 
 /** Merge grants into (or out of) a role's trust policy until a re-read shows them. Returns the number of writes. */
-export function ensureTrust(ctx: EngineContext, roleName: string, change: TrustChange): Promise<number> {
+function ensureTrust(ctx: EngineContext, roleName: string, change: TrustChange): Promise<number> {
   return mergeLoop(ctx, `The trust policy of ${roleName}`, async () => {
     const role = await ctx.ports.ram.getRole(roleName);
     const next = trustWrite({ roleName, exists: Boolean(role), trustPolicy: role?.trustPolicy, description: role?.description }, change, {
@@ -163,7 +163,7 @@ async function verifyImageAccounts(ctx: EngineContext, ref: ResourceRef, account
 }
 
 /** Merge a change into the image's grant record as it is now, write it, and read it back (bounded). */
-export function ensureImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Promise<number> {
+function ensureImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Promise<number> {
   return mergeLoop(ctx, `The grant record of ${ref.id}`, async () => {
     const image = await ctx.ports.ecs.getImage(ref.region, ref.id);
     if (!image) return 0; // deleted: its share permissions went with it
@@ -205,7 +205,10 @@ async function createResourceShare(ctx: EngineContext, a: Extract<PlanAction, { 
   if (!kept) return writes;
   if (twins.length || writes === 0) {
     // Make sure the kept share carries our targets, then drop the twins: never wider, never a second copy.
-    if (a.allowExternalTargets && !kept.allowExternalTargets) (await sharing.updateAllowExternal(a.ref.region, kept.id, true, a.name), writes++);
+    if (a.allowExternalTargets && !kept.allowExternalTargets) {
+      await sharing.updateAllowExternal(a.ref.region, kept.id, true, a.name);
+      writes++;
+    }
     await sharing.associateTargets(a.ref.region, kept.id, a.targets);
     writes++;
     for (const t of twins) writes += await deleteResourceShare(ctx, a.ref, t.id);
@@ -230,7 +233,7 @@ async function deleteResourceShare(ctx: EngineContext, ref: ResourceRef, shareId
 }
 
 /** Apply one action; returns the number of write calls it made. */
-export async function applyAction(ctx: EngineContext, a: PlanAction): Promise<number> {
+async function applyAction(ctx: EngineContext, a: PlanAction): Promise<number> {
   const { ecs, ram, sharing } = ctx.ports;
   switch (a.kind) {
     case 'createRole':

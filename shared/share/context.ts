@@ -8,6 +8,7 @@ import { StsAdapter } from '../cloud/sts';
 import { DirectoryAdapter } from '../cloud/directory';
 import { EcsCopyAdapter, type CopyPort } from '../cloud/ecs-copy';
 import type { Config } from '../config';
+import { isAccountUid } from '../domain/ids';
 import type { Logger } from '../log';
 import type { ApiPort, DirectoryPort, EcsPort, KmsPort, Membership, RamPort, SharingPort, StsPort } from './ports';
 
@@ -69,7 +70,7 @@ export interface ContextOptions {
 export async function createContext(opts: ContextOptions): Promise<EngineContext> {
   const api = new CloudApi({ endpointOverride: opts.cfg.endpointOverride, credentials: opts.credentials, remainingMs: opts.remainingMs, ...opts.api });
   const ports = createPorts(api);
-  const ownerUid = opts.accountId && /^\d{16}$/.test(opts.accountId) ? opts.accountId : await ports.sts.accountId(opts.cfg.regions[0]);
+  const ownerUid = opts.accountId && isAccountUid(opts.accountId) ? opts.accountId : await ports.sts.accountId(opts.cfg.regions[0]);
   return {
     cfg: opts.cfg,
     ports,

@@ -2,7 +2,7 @@
 import type { ShareTarget } from '../domain/targets';
 import type { TrustGrant } from '../domain/trust-policy';
 import type { KeyRef } from '../domain/kms-policy';
-import type { ResourceType } from '../cloud/ecs';
+import type { ResourceType } from '../domain/ids';
 import type { ImageGrantRecord } from '../domain/image-grants';
 
 export interface ResourceRef {
@@ -120,4 +120,4 @@ export interface ResourceOutcome {
   copy?: string;
 }
 
-export type { ShareTarget, TrustGrant, KeyRef };
+export type { ShareTarget };

@@ -1,7 +1,8 @@
 // Re-read everything the decision depends on from the API: the event is only a trigger, never the truth.
 import { readImageGrants } from '../domain/image-grants';
 import { policyIndexFromName, policyNameFor, type KeyRef } from '../domain/kms-policy';
-import type { ResourceType, SnapshotInfo } from '../cloud/ecs';
+import type { SnapshotInfo } from '../cloud/ecs';
+import type { ResourceType } from '../domain/ids';
 import type { ResourceShareInfo } from '../cloud/sharing';
 import { describeKeyCached, type EngineContext } from './context';
 import { ROLE_NAMES, shareNameFor, type Encryption, type ResourceObservation, type ResourceRef, type RoleObservation, type ToolShareState } from './model';
@@ -41,7 +42,7 @@ export async function sharesByName(ctx: EngineContext, region: string, name: str
 }
 
 /** ecs-share's resource shares of a resource: the first is kept, the others are twins (names are not unique). */
-export async function observeToolShares(ctx: EngineContext, ref: ResourceRef): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
+async function observeToolShares(ctx: EngineContext, ref: ResourceRef): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
   const [first, ...twins] = await sharesByName(ctx, ref.region, shareNameFor(ref.id));
   if (!first) return {};
   const targets: ToolShareState['targets'] = {};

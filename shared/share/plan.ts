@@ -2,6 +2,7 @@
 // resource not ready yet) or the list of changes (as data) that makes the resource shared exactly as asked. No I/O
 // here; a dry run returns this decision, the real run applies exactly it.
 import type { ShareTarget } from '../domain/targets';
+import { isAccountUid } from '../domain/ids';
 import { grantForTarget, grantSatisfied, mergeTrust, readTrustLedger, trustPolicyLength, writeTrustLedger, type TrustChange, type TrustGrant } from '../domain/trust-policy';
 import { buildKmsPolicies, keyArn, keysInPolicy, policyNameFor, type KeyRef } from '../domain/kms-policy';
 import { parsePolicy, samePolicy, type PolicyDocument } from '../domain/policy-json';
@@ -9,7 +10,7 @@ import { PENDING_TTL_S } from '../domain/image-grants';
 import { LimitError } from '../errors';
 import { shareNameFor, type PlanAction, type ResourceObservation, type RoleObservation } from './model';
 
-export const KMS_FULL_ACCESS = 'AliyunKMSFullAccess';
+const KMS_FULL_ACCESS = 'AliyunKMSFullAccess';
 export const ROLE_DESCRIPTION = 'Lets ECS of the recipients of shared encrypted resources use the KMS keys. Managed by ecs-share.';
 const EMPTY_TRUST: PolicyDocument = { Version: '1', Statement: [] };
 
@@ -104,7 +105,7 @@ export function planRole(role: RoleObservation, obs: ResourceObservation, target
 }
 
 /** Make the KMS policies grant what they grant plus `add` minus `remove`, and be attached; nothing when they do. */
-export function planKmsPolicies(role: RoleObservation, add: KeyRef[], remove: KeyRef[], type: 'snapshot' | 'image'): PlanAction[] {
+function planKmsPolicies(role: RoleObservation, add: KeyRef[], remove: KeyRef[], type: 'snapshot' | 'image'): PlanAction[] {
   const docs = buildKmsPolicies(keySet(grantedKeys(role), add, remove));
   const names = docs.map((_, i) => policyNameFor(type, i));
   const differs =
@@ -166,7 +167,7 @@ export function heldTakeBacks(obs: ResourceObservation, targets: ShareTarget[]):
   const candidates = new Set([...(obs.imageAccounts ?? []), ...Object.keys(obs.toolShare?.targets ?? {})].filter((id) => !wantedIds.has(id)));
   const held: string[] = [];
   for (const id of candidates) {
-    const by = /^\d{16}$/.test(id) ? (obs.coveredBy?.[id] ?? []) : /^(fd|r)-/.test(id) ? rdIds : [];
+    const by = isAccountUid(id) ? (obs.coveredBy?.[id] ?? []) : /^(fd|r)-/.test(id) ? rdIds : [];
     if (by.length && !by.some(associated)) held.push(id);
   }
   return held.sort();
@@ -204,7 +205,7 @@ export function planShares(obs: ResourceObservation, targets: ShareTarget[], opt
 }
 
 /** Why a resource cannot be shared as it is; undefined when it can. Nothing asked: never refused (take-backs only). */
-export function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyServiceKey: boolean): { reason: string; code: string } | undefined {
+function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyServiceKey: boolean): { reason: string; code: string } | undefined {
   if (targets.length === 0) return undefined;
   if (obs.encryption.kind === 'service-key' && !legacyServiceKey) {
     return {
@@ -225,7 +226,7 @@ export function refusal(obs: ResourceObservation, targets: ShareTarget[], legacy
  * The take-backs of a share plan: a resource that cannot be shared as asked (its key disabled, say) still stops being
  * shared with what its valid tags no longer ask for; nothing is added. (A tag refused as a whole changes nothing.)
  */
-export function takeBacksOnly(actions: PlanAction[]): PlanAction[] {
+function takeBacksOnly(actions: PlanAction[]): PlanAction[] {
   return actions.flatMap((a): PlanAction[] => {
     if (a.kind === 'unshareImageAccounts' || a.kind === 'disassociateTargets' || a.kind === 'deleteResourceShare') return [a];
     if (a.kind === 'writeGrantLedger' && a.forget?.length) return [{ kind: 'writeGrantLedger', ref: a.ref, confirm: [], forget: a.forget }];

@@ -2,10 +2,12 @@
 // implement them over the real API; test/helpers/fake-cloud.ts implements them in memory, so the use cases' races,
 // lag and partial failures are unit-tested deterministically. Every method fails with a CloudError.
 import type { CloudError } from '../errors';
-import type { ImageInfo, ResourceType, SnapshotInfo } from '../cloud/ecs';
-import type { AttachedPolicyInfo, PolicyVersionInfo, RoleInfo } from '../cloud/ram';
+import type { ImageInfo, SnapshotInfo } from '../cloud/ecs';
+import type { ResourceType, SharedResourceType } from '../domain/ids';
+import type { AttachedPolicyInfo, RoleInfo } from '../cloud/ram';
+import type { PolicyVersionInfo } from '../domain/kms-policy';
 import type { KeyInfo } from '../cloud/kms';
-import type { AssociationInfo, ResourceShareInfo, SharedResourceType } from '../cloud/sharing';
+import type { AssociationInfo, ResourceShareInfo } from '../cloud/sharing';
 
 export interface EcsPort {
   /** Snapshots by id; absent ids are simply missing from the result. */

@@ -24,15 +24,15 @@ import type { EngineContext } from './context';
 import type { ResourceObservation, ResourceOutcome, ResourceRef, RequestedBy } from './model';
 
 /** On a copy: the original it was made from (ecs-share's mark: only resources carrying it are ever deleted). */
-export const COPY_OF_TAG = 'ecs-share:copy-of';
+const COPY_OF_TAG = 'ecs-share:copy-of';
 /** On the original: the kept copy's id, or a claim `+<base-36 seconds>.<token>` while a run is making it. */
-export const COPY_TAG = 'ecs-share:copy';
-export const DISK_ENCRYPT_ROLE = 'AliyunECSDiskEncryptDefaultRole';
+const COPY_TAG = 'ecs-share:copy';
+const DISK_ENCRYPT_ROLE = 'AliyunECSDiskEncryptDefaultRole';
 /**
  * The system policy of that role. Alibaba Cloud's RAM documentation lists `AliyunECSDiskEncryptRolePolicy` for it;
  * the other name is accepted as attached too (and tried when the first does not exist).
  */
-export const DISK_ENCRYPT_POLICIES = ['AliyunECSDiskEncryptRolePolicy', 'AliyunECSDiskEncryptDefaultRolePolicy'];
+const DISK_ENCRYPT_POLICIES = ['AliyunECSDiskEncryptRolePolicy', 'AliyunECSDiskEncryptDefaultRolePolicy'];
 const DISK_ENCRYPT_TRUST = JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['ecs.aliyuncs.com'] } }] });
 const DISK_ENCRYPT_DESCRIPTION = 'ECS uses this role to access KMS keys for disk, snapshot and image encryption.';
 
@@ -46,7 +46,7 @@ export interface CopyShareOptions {
 }
 
 /** The CMK a region's service-key resources are copied with; undefined when none is configured. */
-export function copyKeyFor(ctx: EngineContext, region: string): string | undefined {
+function copyKeyFor(ctx: EngineContext, region: string): string | undefined {
   const c = ctx.cfg.serviceKeyCopy;
   return c ? (c.byRegion[region] ?? c.default) : undefined;
 }
@@ -64,7 +64,7 @@ export function claimValue(nowS: number, random: () => number): string {
 }
 
 /** The share tags of a resource (base key and continuation keys, and its `share-until`), as they are. */
-export function shareTagsOf(tags: Record<string, string>, base: string, untilKey?: string): Record<string, string> {
+function shareTagsOf(tags: Record<string, string>, base: string, untilKey?: string): Record<string, string> {
   return Object.fromEntries(Object.entries(tags).filter(([k]) => isShareTagKey(k, base) || k === untilKey));
 }
 
@@ -106,7 +106,7 @@ async function copiesOf(ctx: EngineContext, original: ResourceRef, recorded?: st
 
 const denied = (e: unknown) => e instanceof CloudError && /^(Forbidden\.RAM|NoPermission|Forbidden\.NoPermission)/.test(e.code);
 
-export const DISK_ENCRYPT_FIX =
+const DISK_ENCRYPT_FIX =
   `ECS may encrypt with a customer master key only once the service role ${DISK_ENCRYPT_ROLE} exists in the account with its system policy. ` +
   `Authorize it once in the ECS console (it asks the first time you pick a CMK), or run: ` +
   `aliyun ram CreateRole --RoleName ${DISK_ENCRYPT_ROLE} --AssumeRolePolicyDocument '${DISK_ENCRYPT_TRUST}' && ` +
@@ -120,7 +120,7 @@ class Refused extends Error {
 }
 
 /** Make sure AliyunECSDiskEncryptDefaultRole exists with its system policy; refuse with the exact fix if we may not. */
-export async function ensureDiskEncryptRole(ctx: EngineContext): Promise<number> {
+async function ensureDiskEncryptRole(ctx: EngineContext): Promise<number> {
   const { ram } = ctx.ports;
   let writes = 0;
   // A function that may not even read the role leaves it to the copy call: that fails with the documented

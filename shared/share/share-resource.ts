@@ -1,6 +1,7 @@
 // Use case: make one snapshot or image shared exactly as its tags ask (or, in a dry run, say what that takes).
 import { formatTarget, isShareTagKey, parseShareTags, type ShareTarget } from '../domain/targets';
 import { parseExpiry } from '../domain/expiry';
+import { isAccountUid } from '../domain/ids';
 import { bodyOf, statusBody, statusValue } from './status';
 import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
 import { membershipCached, type EngineContext } from './context';
@@ -83,7 +84,7 @@ async function coverageOf(ctx: EngineContext, obs: ResourceObservation, targets:
   const named = new Set(targets.flatMap((t) => (t.kind === 'account' ? [t.uid] : [])));
   const owned = new Set([...(obs.imageGrants?.granted ?? []), ...(obs.imageGrants?.pending ?? [])]);
   const image = (obs.imageAccounts ?? []).filter((uid) => owned.has(uid));
-  const accounts = [...new Set([...image, ...Object.keys(obs.toolShare?.targets ?? {})])].filter((id) => /^\d{16}$/.test(id) && !named.has(id));
+  const accounts = [...new Set([...image, ...Object.keys(obs.toolShare?.targets ?? {})])].filter((id) => isAccountUid(id) && !named.has(id));
   if (accounts.length === 0) return undefined;
   const out: Record<string, string[]> = {};
   for (const uid of accounts) {

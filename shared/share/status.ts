@@ -3,12 +3,13 @@
 // `refused ServiceKeyEncrypted: … | …`, `failed Throttling.User, will retry | …`. The time is when the status last
 // changed: a run that finds the same status writes nothing (a replay stays at zero writes).
 import type { ResourceOutcome } from './model';
+import { isAccountUid } from '../domain/ids';
 
 const MAX = 128;
 const STAMP = ' | 2026-12-01T21:00Z'.length;
 
 /** `YYYY-MM-DDTHH:MMZ` */
-export const minuteStamp = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16)}Z`;
+const minuteStamp = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16)}Z`;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
@@ -39,7 +40,7 @@ export function statusBody(o: ResourceOutcome, until?: { text: string; expired: 
       else if (o.copy) body = `pending: copying to ${o.copy}${upTo}`;
       else {
         const waiting = o.pending ?? [];
-        const invitations = waiting.filter((id) => /^\d{16}$/.test(id)).length;
+        const invitations = waiting.filter(isAccountUid).length;
         const parts = [invitations ? plural(invitations, 'invitation') : '', waiting.length - invitations ? plural(waiting.length - invitations, 'association') : ''].filter(Boolean);
         body = parts.length ? `pending ${parts.join(', ')}${upTo}` : `pending: moving to a directory or folder${upTo}`;
       }

@@ -4,7 +4,8 @@
 // resource; a page cut short is listed again next run (what was done is not redone: replays write nothing).
 import { shareTagKeys } from '../domain/targets';
 import type { Checkpoint } from '../checkpoint';
-import type { ResourceType, SnapshotInfo } from '../cloud/ecs';
+import type { SnapshotInfo } from '../cloud/ecs';
+import { resourceTypeOf, type ResourceType } from '../domain/ids';
 import type { EngineContext } from '../share/context';
 import type { KnownResource } from '../share/observe';
 import { SHARE_NAME_PREFIX, type ResourceRef, type ToolShareState } from '../share/model';
@@ -44,8 +45,6 @@ export async function loadShareIndex(ctx: EngineContext, region: string): Promis
   }
   return out;
 }
-
-const typeOfId = (id: string): ResourceType => (id.startsWith('m-') ? 'image' : 'snapshot');
 
 /** Runs one region's phases from the cursor; false when the budget ran out first. */
 export async function reconcileRegion(ctx: EngineContext, region: string, cp: Checkpoint, run: RegionRun): Promise<boolean> {
@@ -126,7 +125,7 @@ export async function reconcileRegion(ctx: EngineContext, region: string, cp: Ch
 
   // What ecs-share shared earlier and no longer carries a share tag (tag removed, resource deleted): take it back.
   const candidates = new Map<string, ResourceRef>();
-  for (const id of shares.keys()) if (!tagged.has(id)) candidates.set(id, { type: typeOfId(id), id, region });
+  for (const id of shares.keys()) if (!tagged.has(id)) candidates.set(id, { type: resourceTypeOf(id), id, region });
   for (let t: string | undefined; ; ) {
     const page = await ctx.ports.ecs.imagePage(region, ctx.cfg.ledgerKey, t);
     for (const i of page.items) if (!tagged.has(i.id)) candidates.set(i.id, { type: 'image', id: i.id, region });

@@ -4,6 +4,7 @@
 // by the function timeout resumes where it stopped; each region is reconcile-region.ts, the trim trim-roles.ts.
 import { emptyNeeds, type Checkpoint, type CheckpointStore, type RoleNeeds } from '../checkpoint';
 import { InvalidInputError } from '../errors';
+import { REGION } from '../domain/ids';
 import { grantKey } from '../domain/trust-policy';
 import { keyArn } from '../domain/kms-policy';
 import type { EngineContext } from '../share/context';
@@ -48,7 +49,7 @@ export interface ReconcileSummary {
 }
 
 const KNOWN = new Set(['action', 'regions', 'dryRun', 'maxResources']);
-export const MAX_CHANGED_RESULTS = 500;
+const MAX_CHANGED_RESULTS = 500;
 /** Kept back from the function timeout to write the checkpoint and the summary. */
 const RESERVE_MS = 15_000;
 
@@ -57,7 +58,7 @@ export function parseReconcileCommand(command: Record<string, unknown>, defaultR
   if (unknown.length) throw new InvalidInputError(`Unknown field(s) ${unknown.join(', ')}; expected action, regions, dryRun, maxResources`);
   if (command.action !== undefined && command.action !== 'reconcile') throw new InvalidInputError(`action must be "reconcile", got ${JSON.stringify(command.action)}`);
   const regions = command.regions ?? defaultRegions;
-  if (!Array.isArray(regions) || regions.length === 0 || !regions.every((r) => typeof r === 'string' && /^[a-z]{2,}(-[a-z0-9]+)+$/.test(r))) {
+  if (!Array.isArray(regions) || regions.length === 0 || !regions.every((r) => typeof r === 'string' && REGION.test(r))) {
     throw new InvalidInputError(`regions must be a non-empty list like ["cn-hangzhou"], got ${JSON.stringify(regions)}`);
   }
   if (command.dryRun !== undefined && typeof command.dryRun !== 'boolean') throw new InvalidInputError('dryRun must be true or false');
@@ -73,9 +74,17 @@ function freshCheckpoint(regions: string[]): Checkpoint {
 function addNeeds(needs: RoleNeeds, r: ResourceOutcome): void {
   if (!r.needs) return;
   const grants = new Set(needs.grants.map(grantKey));
-  for (const g of r.needs.grants) if (!grants.has(grantKey(g))) (needs.grants.push(g), grants.add(grantKey(g)));
+  for (const g of r.needs.grants) {
+    if (grants.has(grantKey(g))) continue;
+    needs.grants.push(g);
+    grants.add(grantKey(g));
+  }
   const keys = new Set(needs.keys.map(keyArn));
-  for (const k of r.needs.keys) if (!keys.has(keyArn(k))) (needs.keys.push(k), keys.add(keyArn(k)));
+  for (const k of r.needs.keys) {
+    if (keys.has(keyArn(k))) continue;
+    needs.keys.push(k);
+    keys.add(keyArn(k));
+  }
 }
 
 /** A region the account does not have is refused before anything is written (a typo would otherwise trim). */

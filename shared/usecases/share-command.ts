@@ -1,5 +1,6 @@
 // Use case: an operator asks to share one resource now (s invoke -e '{"resourceId":"s-…","region":"cn-hangzhou","dryRun":true}').
 import { InvalidInputError } from '../errors';
+import { REGION, RESOURCE_ID, resourceTypeOf } from '../domain/ids';
 import { clip } from '../events';
 import type { EngineContext } from '../share/context';
 import { shareResource } from '../share/share-resource';
@@ -14,12 +15,12 @@ export function parseShareCommand(command: Record<string, unknown>, defaultRegio
   if (unknown.length) throw new InvalidInputError(`Unknown field(s) ${clip(unknown.join(', '))}; expected resourceId, region, dryRun`);
   if (command.action !== undefined && command.action !== 'share') throw new InvalidInputError(`action must be "share" for this function, got ${show(command.action)}`);
   const id = command.resourceId;
-  if (typeof id !== 'string' || !/^[sm]-[A-Za-z0-9]{4,64}$/.test(id)) {
+  if (typeof id !== 'string' || !RESOURCE_ID.test(id)) {
     throw new InvalidInputError(`resourceId must be a snapshot (s-…) or image (m-…) id, got ${show(id)}`);
   }
   const region = command.region ?? command.regionId ?? defaultRegion;
-  if (typeof region !== 'string' || !/^[a-z]{2,}(-[a-z0-9]+)+$/.test(region)) throw new InvalidInputError(`region must look like cn-hangzhou, got ${show(region)}`);
-  const type = id.startsWith('s-') ? 'snapshot' : 'image';
+  if (typeof region !== 'string' || !REGION.test(region)) throw new InvalidInputError(`region must look like cn-hangzhou, got ${show(region)}`);
+  const type = resourceTypeOf(id);
   if (command.resourceType !== undefined && command.resourceType !== type) {
     throw new InvalidInputError(`resourceType ${show(command.resourceType)} does not match the id ${id}`);
   }

@@ -15,7 +15,7 @@ import { parseShareTags, shareTagKeys } from '../domain/targets';
 import { parseExpiry } from '../domain/expiry';
 import { grantForTarget, grantKey, grantsInLedger, readTrustLedger, type TrustGrant } from '../domain/trust-policy';
 import type { KeyRef } from '../domain/kms-policy';
-import type { ResourceType } from '../cloud/ecs';
+import type { ResourceType } from '../domain/ids';
 import type { RoleNeeds } from '../checkpoint';
 import type { EngineContext } from '../share/context';
 import { applyPlan } from '../share/apply';
@@ -148,8 +148,10 @@ export function planTrim(
   const keepGrants: TrustGrant[] = [];
   for (const g of grantCandidates) {
     const ids = holdersOf(asked, g);
-    if (ids) (hold(grantKey(g), ids), keepGrants.push(g));
-    else removeGrants.push(g);
+    if (ids) {
+      hold(grantKey(g), ids);
+      keepGrants.push(g);
+    } else removeGrants.push(g);
   }
   const removeKeys: KeyRef[] = [];
   for (const k of keyCandidates) {

@@ -34,7 +34,7 @@ async function invokeDryRun(w: World): Promise<{ stdout: string; plan: string[];
   const { stdout } = await promisify(execFile)('npm', ['run', 'invoke', '--', 'reconcile', '--dry-run'], { cwd: root, env, maxBuffer: 32 * 1024 * 1024 });
   const lines = stdout.split('\n');
   const jsonStart = lines.lastIndexOf('{');
-  const plan = lines.slice(0, jsonStart).filter((l) => /^(cn-[a-z]+ \S+: |  - |nothing to change)/.test(l));
+  const plan = lines.slice(0, jsonStart).filter((l) => /^(cn-[a-z]+ \S+: | {2}- |nothing to change)/.test(l));
   return { stdout, plan, json: JSON.parse(lines.slice(jsonStart).join('\n')) };
 }
 
@@ -99,7 +99,7 @@ describe('a dry run after tags were removed and added', () => {
     expect(cli.plan).toEqual(
       expect.arrayContaining([
         `cn-hangzhou ${untagged}: 1 change(s)`,
-        expect.stringMatching(/^  - delete resource share /),
+        expect.stringMatching(/^ {2}- delete resource share /),
         `cn-hangzhou ${fresh}: 2 change(s)`,
         expect.stringMatching(new RegExp(`^  - create resource share ecs-share-${fresh} with ${other}`)),
         expect.stringMatching(new RegExp(`^  - stop sharing image with account\\(s\\) ${account}`)),

@@ -11,7 +11,8 @@ import * as $Ram from '@alicloud/ram20150501';
 import { DEMO, type CloudEvent } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
-import { kindOf, phase, productWrites, resourceTags, tag, untag, use } from '../helpers/e2e';
+import { resourceTypeOf } from '../../shared/domain/ids';
+import { phase, productWrites, resourceTags, tag, untag, use } from '../helpers/e2e';
 import { runUntilCrash } from '../helpers/crash';
 
 const copyPolicy = fs.readFileSync(path.resolve(__dirname, '../../shared/policies/function-role-service-key-copy.json'), 'utf8');
@@ -21,7 +22,7 @@ const env = { SHARE_SERVICE_KEY_COPY: DEMO.cmkId, SHARE_LEGACY_SERVICE_KEY: '' }
 
 /** ecs-share's copies of an original, as the owner lists them (ListTagResources by the origin tag). */
 async function copiesOf(w: World, id: string): Promise<string[]> {
-  const r = await w.owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: 'cn-hangzhou', resourceType: kindOf(id), tag: [new $Ecs.ListTagResourcesRequestTag({ key: 'ecs-share:copy-of', value: id })] }));
+  const r = await w.owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: 'cn-hangzhou', resourceType: resourceTypeOf(id), tag: [new $Ecs.ListTagResourcesRequestTag({ key: 'ecs-share:copy-of', value: id })] }));
   return [...new Set((r.body!.tagResources?.tagResource ?? []).map((t) => t.resourceId!))].sort();
 }
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEMO, type EmulatorState } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
-import { SH, SH_KEY, SH_SNAP, useInShanghai, withShanghaiSnapshot } from '../helpers/shanghai';
+import { SH, SH_KEY, useInShanghai, withShanghaiSnapshot } from '../helpers/shanghai';
 import { e2eState, E2E } from '../helpers/states';
 import { IMAGE_ROLE, SNAPSHOT_ROLE, afterReadLag, imageShareAccounts, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use, shareWrites } from '../helpers/e2e';
 import { checkpointFile, productCalls, reconcile, reconcileOk, reconcileWorld } from '../helpers/reconcile';

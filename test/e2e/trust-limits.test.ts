@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E, e2eState, recipientUid } from '../helpers/states';
 import { startWorld, type World } from '../helpers/world';
-import { outcomeFor, phase, productWrites, tagAndDeliver, trustServices, trustPolicy, SNAPSHOT_ROLE, shareWrites } from '../helpers/e2e';
+import { outcomeFor, phase, tagAndDeliver, trustServices, trustPolicy, SNAPSHOT_ROLE, shareWrites } from '../helpers/e2e';
 
 const accounts = (n: number) => Array.from({ length: n }, (_, i) => recipientUid(i + 1));
 

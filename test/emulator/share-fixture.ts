@@ -37,7 +37,7 @@ const T0 = '2026-11-01T00:00:00Z';
  * The options that take away the creation delay and the read lag, for suites about something else: the behaviours
  * themselves are tested on their own (ready.test.ts, lag.test.ts), with the defaults.
  */
-export const IDEAL = { readyDelayMs: 0, readLagMs: 0 } as const;
+const IDEAL = { readyDelayMs: 0, readLagMs: 0 } as const;
 
 /** The state with IDEAL under its own options. */
 export function ideal(state: EmulatorState): EmulatorState {

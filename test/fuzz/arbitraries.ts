@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { HANDLED_EVENT_NAMES } from '../../shared/events';
 
-export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20261128);
+const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20261128);
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 
 /** fast-check parameters: the fixed seed and `n` runs (times FUZZ_SCALE). A failure prints its seed and path. */
@@ -18,7 +18,7 @@ export const REGION = 'cn-hangzhou';
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
 /** Strings that have broken parsers before: prototype keys, JSON fragments, near-miss ids and regions, odd Unicode. */
-export const trickyString = fc.constantFrom(
+const trickyString = fc.constantFrom(
   '', ' ', '\t\n', '\u0000', '\u202e', '\ud800', '💥', 'null', 'undefined', 'NaN', 'true', '0', '-0', '1e400',
   '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf',
   '[', '{', ']', '}', '[]', '{}', '[[]]', '[[[[[[[[', '{"a":', '["s-abcd1234"]', '"s-abcd1234"', '[null]', '[{}]',
@@ -27,7 +27,7 @@ export const trickyString = fc.constantFrom(
   'share-with', 'share-with.11', 'ecs-share:granted', 'acs:ecs:tag', '*', '%', '?',
 );
 
-export const anyString = fc.oneof(
+const anyString = fc.oneof(
   { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
@@ -43,7 +43,7 @@ export const junk: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Extra keys, some of them prototype names. */
-export const junkKeys = fc.dictionary(fc.oneof(anyString, trickyString), junk, { maxKeys: 3 });
+const junkKeys = fc.dictionary(fc.oneof(anyString, trickyString), junk, { maxKeys: 3 });
 
 /** `v` wrapped in `n` arrays, built without recursion. */
 export function nest(v: unknown, n: number): unknown {
@@ -53,7 +53,7 @@ export function nest(v: unknown, n: number): unknown {
 }
 
 /** Mostly `good`, sometimes junk, sometimes absent. */
-export const mostly = <T>(good: fc.Arbitrary<T>, goodWeight = 4): fc.Arbitrary<unknown> =>
+const mostly = <T>(good: fc.Arbitrary<T>, goodWeight = 4): fc.Arbitrary<unknown> =>
   fc.oneof({ weight: goodWeight, arbitrary: good as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: junk });
 
 // ---------------------------------------------------------------- ids and regions
@@ -62,16 +62,16 @@ const alnum = (min: number, max: number) => fc.string({ unit: fc.constantFrom(..
 
 export const snapshotId = alnum(4, 64).map((s) => `s-${s}`);
 export const imageId = alnum(4, 64).map((s) => `m-${s}`);
-export const wellFormedId = fc.oneof(snapshotId, imageId);
+const wellFormedId = fc.oneof(snapshotId, imageId);
 
-export const region = fc.oneof(
+const region = fc.oneof(
   { weight: 14, arbitrary: fc.constant(REGION) },
   { weight: 1, arbitrary: fc.constantFrom('cn-shanghai', 'ap-southeast-1', 'xx-nowhere9', 'us-west-1') },
   { weight: 1, arbitrary: anyString },
 );
 
 /** A resource id: one the world knows, any well-formed one, or junk. */
-export const resourceId = (known: readonly string[]) =>
+const resourceId = (known: readonly string[]) =>
   fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...known) },
     { weight: 2, arbitrary: wellFormedId },
@@ -79,7 +79,7 @@ export const resourceId = (known: readonly string[]) =>
   );
 
 /** The shapes a list parameter arrives in: scalar, array, JSON-array string, nested arrays, number. */
-export const listShape = (item: fc.Arbitrary<unknown>) =>
+const listShape = (item: fc.Arbitrary<unknown>) =>
   fc.oneof(
     { weight: 3, arbitrary: item },
     { weight: 3, arbitrary: fc.array(item, { maxLength: 4 }) },
@@ -101,7 +101,7 @@ const tagKey = fc.oneof(
 );
 
 /** requestParameters / requestParameterJson: RPC-flat keys, arrays, camelCase, creation sources, tags. */
-export const requestParameters = (known: readonly string[]) =>
+const requestParameters = (known: readonly string[]) =>
   fc
     .tuple(
       fc.record(
@@ -140,7 +140,7 @@ const referencedResources = (known: readonly string[]) =>
   );
 
 /** An ActionTrail record as `data` carries it (or as EventBridge's RawData delivers it). */
-export const actionTrailRecord = (known: readonly string[]) =>
+const actionTrailRecord = (known: readonly string[]) =>
   fc
     .tuple(
       fc.record(
@@ -322,7 +322,7 @@ export const tagValue = (opts: { bad?: boolean } = {}) =>
       }),
     );
 
-export const shareTagKey = fc.oneof(
+const shareTagKey = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('share-with', 'share-with.2', 'share-with.3', 'share-with.10') },
   { weight: 2, arbitrary: fc.constantFrom('share-with.11', 'share-with.0', 'share-with.1', 'share-with.02', 'share-with.x', 'share-with.', 'share-with.2.1') },
   { weight: 1, arbitrary: fc.constantFrom('Share-With', 'share-with2', 'owner', 'ecs-share:granted', '__proto__', 'constructor') },

@@ -2,6 +2,8 @@
 import { expect } from 'vitest';
 import { HANDLED_EVENT_NAMES, type Invocation } from '../../shared/events';
 
+// The id forms spelled out again on purpose (not imported from shared/domain/ids): the properties hold the parser to
+// the contract, not to itself.
 export const RESOURCE_ID = /^[sm]-[A-Za-z0-9]{4,64}$/;
 export const REGION_FORM = /^[a-z]{2,}(-[a-z0-9]+)+$/;
 const OUTCOMES = ['shared', 'revoked', 'unchanged', 'pending', 'refused', 'failed'];

@@ -81,7 +81,7 @@ function runnerFile(): string {
 }
 
 /** Builds (once per test process) the function's bundle and returns its path. */
-export function bundleOf(fn: FunctionName): Promise<string> {
+function bundleOf(fn: FunctionName): Promise<string> {
   let p = bundles.get(fn);
   if (!p) {
     p = buildFunction(fn, path.join(tempDir(), 'dist')).then((r) => r.file);

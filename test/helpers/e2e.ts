@@ -3,25 +3,23 @@
 import * as $Ecs from '@alicloud/ecs20140526';
 import * as $Ram from '@alicloud/ram20150501';
 import { DEMO, type CloudEvent } from '../../scripts/emulator';
+import { resourceTypeOf } from '../../shared/domain/ids';
 import type { SdkClients } from './sdk';
 import type { World } from './world';
 
 const region = DEMO.region;
-export type ResourceKind = 'snapshot' | 'image';
 export const SNAPSHOT_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
 export const IMAGE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
-
-export const kindOf = (id: string): ResourceKind => (id.startsWith('m-') ? 'image' : 'snapshot');
 
 export async function tag(w: World, id: string, value: string | Record<string, string>, key = 'share-with'): Promise<void> {
   const tags = typeof value === 'string' ? { [key]: value } : value;
   await w.owner.ecs.tagResources(
-    new $Ecs.TagResourcesRequest({ regionId: region, resourceType: kindOf(id), resourceId: [id], tag: Object.entries(tags).map(([k, v]) => ({ key: k, value: v })) }),
+    new $Ecs.TagResourcesRequest({ regionId: region, resourceType: resourceTypeOf(id), resourceId: [id], tag: Object.entries(tags).map(([k, v]) => ({ key: k, value: v })) }),
   );
 }
 
 export async function untag(w: World, id: string, keys: string[] = ['share-with']): Promise<void> {
-  await w.owner.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: region, resourceType: kindOf(id), resourceId: [id], tagKey: keys }));
+  await w.owner.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: region, resourceType: resourceTypeOf(id), resourceId: [id], tagKey: keys }));
 }
 
 /** Tag, then let the emitted events drive on-tag; returns every per-resource outcome of those invocations. */
@@ -144,7 +142,7 @@ export async function imageShareAccounts(w: World, imageId: string): Promise<str
 }
 
 export async function resourceTags(w: World, id: string): Promise<Record<string, string>> {
-  const res = await w.owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: region, resourceType: kindOf(id), resourceId: [id] }));
+  const res = await w.owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: region, resourceType: resourceTypeOf(id), resourceId: [id] }));
   return Object.fromEntries((res.body!.tagResources?.tagResource ?? []).map((t) => [t.tagKey!, t.tagValue ?? '']));
 }
 
@@ -192,14 +190,14 @@ async function attempt(fn: () => Promise<string>): Promise<Attempt> {
 }
 
 /** The recipient makes an ESSD disk from the shared snapshot (ESSD: required for shared encrypted snapshots). */
-export function createDiskFrom(c: SdkClients, snapshotId: string): Promise<Attempt> {
+function createDiskFrom(c: SdkClients, snapshotId: string): Promise<Attempt> {
   return attempt(async () => {
     const res = await c.ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: 'cn-hangzhou-h', snapshotId, diskCategory: 'cloud_essd' }));
     return res.body!.diskId!;
   });
 }
 
-export function copyImage(c: SdkClients, imageId: string): Promise<Attempt> {
+function copyImage(c: SdkClients, imageId: string): Promise<Attempt> {
   return attempt(async () => {
     const res = await c.ecs.copyImage(new $Ecs.CopyImageRequest({ regionId: region, imageId, destinationRegionId: region, destinationImageName: 'copy-of-shared' }));
     return res.body!.imageId!;
@@ -209,7 +207,7 @@ export function copyImage(c: SdkClients, imageId: string): Promise<Attempt> {
 /** Use a shared resource the way its kind allows: CreateDisk from a snapshot, CopyImage of an image. */
 export function use(w: World, uid: string, resourceId: string): Promise<Attempt> {
   const c = w.client(uid);
-  return kindOf(resourceId) === 'image' ? copyImage(c, resourceId) : createDiskFrom(c, resourceId);
+  return resourceTypeOf(resourceId) === 'image' ? copyImage(c, resourceId) : createDiskFrom(c, resourceId);
 }
 
 /** The recipient accepts every pending Resource Sharing invitation with its own keys; returns how many. */

@@ -12,15 +12,17 @@ import { readConfig, type Config } from '../../shared/config';
 import type { Logger, LogFields } from '../../shared/log';
 import type { EngineContext, Ports } from '../../shared/share/context';
 import type { ApiPort, DirectoryPort, EcsPort, KmsPort, Membership, RamPort, SharingPort, StsPort } from '../../shared/share/ports';
-import type { ImageInfo, ResourceType, SnapshotInfo } from '../../shared/cloud/ecs';
-import type { AttachedPolicyInfo, PolicyVersionInfo, RoleInfo } from '../../shared/cloud/ram';
+import type { ImageInfo, SnapshotInfo } from '../../shared/cloud/ecs';
+import { isAccountUid, type ResourceType, type SharedResourceType } from '../../shared/domain/ids';
+import type { AttachedPolicyInfo, RoleInfo } from '../../shared/cloud/ram';
+import type { PolicyVersionInfo } from '../../shared/domain/kms-policy';
 import type { KeyInfo } from '../../shared/cloud/kms';
-import type { AssociationInfo, ResourceShareInfo, SharedResourceType } from '../../shared/cloud/sharing';
+import type { AssociationInfo, ResourceShareInfo } from '../../shared/cloud/sharing';
 
 export const OWNER_UID = '1000000000000001';
 export const REGION = 'cn-hangzhou';
 /** The fixed "now" of a fake context (ms); `fake.nowMs` can be moved. */
-export const FAKE_NOW_MS = Date.UTC(2025, 5, 1, 12, 0, 0);
+const FAKE_NOW_MS = Date.UTC(2025, 5, 1, 12, 0, 0);
 
 /** Every port method, as `port.method` (`ram.updateRole`, `ecs.modifyImageShare`, …). */
 export type MethodName = { [P in keyof Ports]: `${P & string}.${keyof Ports[P] & string}` }[keyof Ports];
@@ -152,7 +154,7 @@ export interface FakeShare {
 }
 
 /** The port methods that only read. */
-export const READS = new Set<MethodName>([
+const READS = new Set<MethodName>([
   'ecs.getSnapshots', 'ecs.snapshotPage', 'ecs.getImage', 'ecs.imagePage', 'ecs.getImages', 'ecs.imageShareAccounts', 'ecs.regions', 'ecs.taggedResources',
   'ram.getRole', 'ram.listPoliciesForRole', 'ram.getPolicyDocument', 'ram.listPolicyVersions',
   'kms.describeKey', 'kms.serviceKeyId',
@@ -537,10 +539,10 @@ export class FakeCloud {
     };
     const associate = (s: FakeShare, targets: string[]) => {
       fake.written('shareTargets', s.id, s.targets);
-      for (const t of targets) s.targets[t] = { status: fake.targetStatus(t, s), external: /^\d{16}$/.test(t) };
+      for (const t of targets) s.targets[t] = { status: fake.targetStatus(t, s), external: isAccountUid(t) };
     };
     const targetsOf = (s: FakeShare): AssociationInfo[] =>
-      Object.entries(view('shareTargets', s.id, s.targets)).map(([entityId, a]) => ({ entityId, entityType: /^\d{16}$/.test(entityId) ? 'Account' : entityId.startsWith('rd-') ? 'ResourceDirectory' : 'Folder', status: a.status, message: a.message, external: a.external }));
+      Object.entries(view('shareTargets', s.id, s.targets)).map(([entityId, a]) => ({ entityId, entityType: isAccountUid(entityId) ? 'Account' : entityId.startsWith('rd-') ? 'ResourceDirectory' : 'Folder', status: a.status, message: a.message, external: a.external }));
     const named = (region: string, prefix: string, exactName?: string) =>
       [...fake.shares.values()].filter((s) => s.region === region && s.status !== 'Deleted' && s.name.startsWith(prefix) && (exactName === undefined || s.name === exactName)).sort((a, b) => a.id.localeCompare(b.id)).map(shareInfo);
     const sharing: SharingPort = {
@@ -601,7 +603,7 @@ function captureLogger(lines: FakeContext['logs'], base: LogFields = {}): Logger
 }
 
 /** A fake API client: the same retry decision as CloudApi (retryable codes, bounded attempts), never really waiting. */
-export function fakeApi(fake: FakeCloud, retries: FakeContext['retries'], maxAttempts = 6): ApiPort {
+function fakeApi(fake: FakeCloud, retries: FakeContext['retries'], maxAttempts = 6): ApiPort {
   return {
     countCalls: () => fake.calls.length,
     async waitBeforeRetry(err, attempt) {

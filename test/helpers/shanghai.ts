@@ -6,7 +6,7 @@ import { sdkClients } from './sdk';
 
 export const SH = 'cn-shanghai';
 export const SH_KEY = 'key-shanghai0cmk000001';
-export const SH_SNAP = 's-shanghai00000000001';
+const SH_SNAP = 's-shanghai00000000001';
 
 /** `state` with Shanghai as a region and its CMK snapshot tagged `tags`. */
 export function withShanghaiSnapshot(state: EmulatorState, tags: Record<string, string>, regions = [DEMO.region, SH]): EmulatorState {

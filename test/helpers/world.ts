@@ -9,7 +9,7 @@ import { handler as onTag } from '../../functions/on-tag/index';
 import { handler as share } from '../../functions/share/index';
 import { handler as reconcile } from '../../functions/reconcile/index';
 
-export { FUNCTION_ROLE, FUNCTION_POLICY, shippedPolicy, shippedTrust } from '../../scripts/function-role';
+export { FUNCTION_POLICY, shippedPolicy } from '../../scripts/function-role';
 
 type Handler = (event: unknown, context: FcContext) => Promise<any>;
 const handlers: Record<string, Handler> = {

@@ -64,10 +64,12 @@ export function emulatorEnv(endpoint: string): Record<string, string> {
  */
 export async function functionUserKeys(endpoint: string): Promise<{ ECS_SHARE_LIVE_FUNCTION_AK: string; ECS_SHARE_LIVE_FUNCTION_SK: string }> {
   const ram = new CloudApi({ endpointOverride: endpoint, credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret } });
-  const call = (action: string, params: Record<string, unknown>) => ram.call('ram', action, params, DEMO.region);
+  const call = <T = Partial<Record<string, unknown>>>(action: string, params: Record<string, unknown>) =>
+    ram.call<T>('ram', action, params, DEMO.region);
   await call('CreateUser', { UserName: 'ecs-share-live' });
   await call('CreatePolicy', { PolicyName: 'ecs-share-live-fn', PolicyDocument: shippedPolicy() });
   await call('AttachPolicyToUser', { PolicyType: 'Custom', PolicyName: 'ecs-share-live-fn', UserName: 'ecs-share-live' });
-  const key = (await call('CreateAccessKey', { UserName: 'ecs-share-live' })).AccessKey;
-  return { ECS_SHARE_LIVE_FUNCTION_AK: String(key.AccessKeyId), ECS_SHARE_LIVE_FUNCTION_SK: String(key.AccessKeySecret) };
+  type Created = { AccessKey?: { AccessKeyId?: string; AccessKeySecret?: string } };
+  const key = (await call<Created>('CreateAccessKey', { UserName: 'ecs-share-live' })).AccessKey;
+  return { ECS_SHARE_LIVE_FUNCTION_AK: String(key?.AccessKeyId), ECS_SHARE_LIVE_FUNCTION_SK: String(key?.AccessKeySecret) };
 }

@@ -118,13 +118,14 @@ describe('policy names', () => {
 });
 
 describe('versionToDelete', () => {
-  const v = (n: number, isDefault = false, day = n): PolicyVersionInfo => ({
+  type Version = Omit<PolicyVersionInfo, 'document'>; // what the choice reads
+  const v = (n: number, isDefault = false, day = n): Version => ({
     versionId: `v${n}`,
     isDefault,
     createDate: `2026-11-${String(day).padStart(2, '0')}T00:00:00Z`,
   });
 
-  it.each<[string, PolicyVersionInfo[], string | undefined]>([
+  it.each<[string, Version[], string | undefined]>([
     ['below the limit', [v(1, true), v(2), v(3)], undefined],
     ['at the limit, the oldest non-default', [v(1), v(2), v(3, true), v(4), v(5)], 'v1'],
     ['at the limit with the oldest as default', [v(1, true), v(2), v(3), v(4), v(5)], 'v2'],

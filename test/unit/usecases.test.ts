@@ -11,7 +11,7 @@ import { buildKmsPolicies, keysInPolicy, policyIndexFromName, policyNameFor, typ
 import { readTrustLedger, type TrustGrant } from '../../shared/domain/trust-policy';
 import { PENDING_TTL_S, readImageGrants } from '../../shared/domain/image-grants';
 import { asArray, parsePolicy, type Statement } from '../../shared/domain/policy-json';
-import type { ResourceType } from '../../shared/cloud/ecs';
+import type { ResourceType } from '../../shared/domain/ids';
 import { FAULTS, FakeCloud, FakeCrash, OWNER_UID, REGION, fakeContext, type FakeCall } from '../helpers/fake-cloud';
 
 const A = '1000000000000002';
@@ -20,7 +20,6 @@ const C = '1000000000000004';
 const SHANGHAI = 'cn-shanghai';
 const LEDGER_KEY = 'ecs-share:granted';
 const SNAP_ROLE = ROLE_NAMES.snapshot;
-const IMAGE_ROLE = ROLE_NAMES.image;
 const KEY_HZ: KeyRef = { region: REGION, accountId: OWNER_UID, keyId: 'key-hz000001' };
 const KEY_SH: KeyRef = { region: SHANGHAI, accountId: OWNER_UID, keyId: 'key-sh000001' };
 const KEY_OFF: KeyRef = { region: REGION, accountId: OWNER_UID, keyId: 'key-off00001' };

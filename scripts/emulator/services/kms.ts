@@ -11,7 +11,7 @@ const PROTECTION_LEVELS = ['SOFTWARE', 'HSM'];
 
 export const keyArn = (k: KmsKey) => `acs:kms:${k.region}:${k.accountId}:key/${k.keyId}`;
 /** AliasArn names the alias without its "alias/" prefix: acs:kms:<region>:<uid>:alias/<name>. */
-export const aliasArn = (region: string, accountId: string, alias: string) => `acs:kms:${region}:${accountId}:${alias}`;
+const aliasArn = (region: string, accountId: string, alias: string) => `acs:kms:${region}:${accountId}:${alias}`;
 
 /** Key ids shaped like current KMS ids ("key-" and 21 lowercase characters); the real ones also encode the region. */
 function newKeyId(): string {

@@ -31,7 +31,7 @@ function numericId(first: string): string {
   return s;
 }
 
-export const roleArn = (accountId: string, roleName: string) => `acs:ram::${accountId}:role/${roleName}`;
+const roleArn = (accountId: string, roleName: string) => `acs:ram::${accountId}:role/${roleName}`;
 const policyArn = (accountId: string, policyName: string) => `acs:ram::${accountId}:policy/${policyName}`;
 const userArn = (accountId: string, userName: string) => `acs:ram::${accountId}:user/${userName}`;
 
