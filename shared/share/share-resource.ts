@@ -29,15 +29,24 @@ function outcomeOf(ref: ResourceRef, requestedBy: RequestedBy | undefined, field
   return { resourceId: ref.id, resourceType: ref.type, region: ref.region, targets: [], actions: [], ...fields, ...(requestedBy ? { requestedBy } : {}) };
 }
 
-async function roleFor(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[], cache?: ShareOptions['roleCache']): Promise<RoleObservation | undefined> {
-  if (obs.encryption.kind === 'none' || targets.length === 0) return undefined;
-  const key = obs.ref.type;
-  let p = cache?.get(key);
+/**
+ * The share role's observation of this resource type, started with the resource's own reads (it needs only the type),
+ * from the run's cache when another resource already asked. Not awaited when the resource needs no role.
+ */
+function startRole(ctx: EngineContext, type: ResourceRef['type'], cache?: ShareOptions['roleCache']): Promise<RoleObservation> {
+  let p = cache?.get(type);
   if (!p) {
-    p = observeRole(ctx, obs.ref.type);
-    cache?.set(key, p);
+    const mine = (p = observeRole(ctx, type));
+    cache?.set(type, mine);
+    // A failed read (throttling, a timeout) is asked again by the next resource rather than remembered.
+    mine.catch(() => cache?.get(type) === mine && cache.delete(type));
   }
   return p;
+}
+
+async function roleFor(obs: ResourceObservation, targets: ShareTarget[], role: Promise<RoleObservation>): Promise<RoleObservation | undefined> {
+  if (obs.encryption.kind === 'none' || targets.length === 0) return undefined;
+  return role;
 }
 
 function targetStatus(share: ToolShareState | undefined, wanted: string[]): { pending: string[]; failed: Array<{ id: string; message?: string }> } {
@@ -135,6 +144,7 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
   const outcome = (r: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>) => outcomeOf(r, opts.requestedBy, fields);
   let actions: PlanAction[] = [];
   try {
+    const rolePromise = startRole(ctx, ref.type, opts.roleCache);
     const obs = await observeResource(ctx, ref, opts.known);
     if (!obs.exists) {
       // A deleted resource takes its image share permissions with it; only ecs-share's resource share is left behind.
@@ -183,7 +193,7 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
     const coveredBy = await coverageOf(ctx, obs, targets);
     if (coveredBy) obs.coveredBy = coveredBy;
     const held = heldTakeBacks(obs, targets);
-    const role = await roleFor(ctx, obs, targets, opts.roleCache);
+    const role = await roleFor(obs, targets, rolePromise);
     const decision = decide(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ownerUid: ctx.ownerUid, trustPolicyMaxLength: ctx.cfg.trustPolicyMaxLength });
     if (decision.kind === 'refused') {
       actions = decision.actions;
