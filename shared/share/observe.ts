@@ -3,7 +3,7 @@ import { readImageGrants } from '../domain/image-grants';
 import { policyIndexFromName, policyNameFor, type KeyRef } from '../domain/kms-policy';
 import type { ResourceType, SnapshotInfo } from '../cloud/ecs';
 import type { ResourceShareInfo } from '../cloud/sharing';
-import { describeKeyCached, type EngineContext } from './context';
+import { describeKeyCached, markObserved, readPoint, type EngineContext } from './context';
 import { ROLE_NAMES, shareNameFor, type Encryption, type ResourceObservation, type ResourceRef, type RoleObservation, type ToolShareState } from './model';
 
 /**
@@ -102,6 +102,7 @@ export async function observeResource(ctx: EngineContext, ref: ResourceRef, know
   let snapshots: SnapshotInfo[];
   let snapshotIds: string[];
   let status: string | undefined;
+  const point = readPoint(ctx);
   const gone = (shares: { toolShare?: ToolShareState; twinShares?: string[] } = {}): ResourceObservation => ({ ref, exists: false, tags: {}, encryption: { kind: 'none' }, disabledKeys: [], ...shares });
   if (known && !known.exists) return gone({ toolShare: known.toolShare, twinShares: known.twinShares });
   const shares = known ? undefined : started(observeToolShares(ctx, ref));
@@ -133,7 +134,7 @@ export async function observeResource(ctx: EngineContext, ref: ResourceRef, know
   }
   if (known) Object.assign(obs, { toolShare: known.toolShare }, known.twinShares ? { twinShares: known.twinShares } : {});
   else Object.assign(obs, await shares);
-  return obs;
+  return markObserved(obs, point);
 }
 
 /**
@@ -142,12 +143,13 @@ export async function observeResource(ctx: EngineContext, ref: ResourceRef, know
  */
 export async function observeRole(ctx: EngineContext, type: ResourceType): Promise<RoleObservation> {
   const roleName = ROLE_NAMES[type];
+  const point = readPoint(ctx);
   const attachedP = started(ctx.ports.ram.listPoliciesForRole(roleName));
   const kmsP = started(readKmsPolicies(ctx, type, attachedP));
   const role = await ctx.ports.ram.getRole(roleName);
   const [attached, kmsPolicies] = await Promise.all([attachedP, kmsP]);
-  if (!role) return { roleName, exists: false, attached: [], kmsPolicies };
-  return { roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies };
+  if (!role) return markObserved({ roleName, exists: false, attached: [], kmsPolicies }, point);
+  return markObserved({ roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies }, point);
 }
 
 /** KMS policy parts asked at once: parts are few, so two at a time covers nearly every role in one round trip. */
