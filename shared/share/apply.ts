@@ -179,8 +179,10 @@ export function startKmsPolicies(
 ): Written<Record<string, string>> & { parts(): number } {
   let parts = 0;
   const initial = observed && { state: Object.fromEntries(Object.entries(observed.kmsPolicies).filter((e): e is [string, string] => e[1] !== undefined)), from: observed };
+  // The read-back needs the parts, not the role's attachments: those the observation listed find a part beyond a gap.
+  const attached = observed?.attached;
   const loop = mergeLoop<Record<string, string>>(ctx, `The KMS policies of ${roleName}`, {
-    read: () => readKmsPolicies(ctx, type),
+    read: () => readKmsPolicies(ctx, type, attached),
     same: samePolicies,
     async write(current) {
       const docs = buildKmsPolicies(keySet(keysOfPolicies(current), add, remove));
@@ -225,8 +227,11 @@ async function attachKmsPolicies(ctx: EngineContext, roleName: string, parts: nu
   const known = attached ?? new Set((await ctx.ports.ram.listPoliciesForRole(roleName)).map((p) => p.policyName));
   const missing = Array.from({ length: parts }, (_, i) => policyNameFor(type, i)).filter((name) => !known.has(name));
   await allOf(missing.map((name) => ctx.ports.ram.attachPolicy(roleName, name, 'Custom').then(() => known.add(name))));
+  if (missing.length) markWritten(ctx, attachmentsOf(roleName));
   return missing.length;
 }
+
+const attachmentsOf = (roleName: string) => `The attachments of ${roleName}`;
 
 /**
  * Read the image's share list back: the API answers success even for accounts it silently dropped (past 10 a call),
@@ -461,7 +466,8 @@ export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], 
     const k = kms;
     const roleName = roleActions.find((a) => a.kind === 'writeKmsPolicies')!.roleName;
     const type = (roleActions.find((a) => a.kind === 'writeKmsPolicies') as Extract<PlanAction, { kind: 'writeKmsPolicies' }>).type;
-    const attached = new Set((role?.attached ?? []).filter((p) => p.policyType === 'Custom').map((p) => p.policyName));
+    // The observed attachments, unless this invocation attached parts since (another resource of the run did).
+    const attached = role && observedSinceWrite(ctx, role, attachmentsOf(roleName)) ? new Set(role.attached.filter((p) => p.policyType === 'Custom').map((p) => p.policyName)) : undefined;
     const attachFirst = Promise.all([roleExists, k.written]).then(() => attachKmsPolicies(ctx, roleName, k.parts(), type, attached));
     // A repair round may have needed more parts than the first write: attach those once the read-back is done.
     rest.push(count(attachFirst), count(Promise.all([attachFirst, k.done]).then(() => attachKmsPolicies(ctx, roleName, k.parts(), type, attached))));

@@ -90,8 +90,10 @@ export function describeKeyCached(ctx: EngineContext, region: string, keyId: str
   const k = `${region}/${keyId}`;
   let p = ctx.keyCache.get(k);
   if (!p) {
-    p = ctx.ports.kms.describeKey(region, keyId);
-    ctx.keyCache.set(k, p);
+    const mine = (p = ctx.ports.kms.describeKey(region, keyId));
+    ctx.keyCache.set(k, mine);
+    // A failed lookup (throttling, a timeout) is asked again by the next resource rather than remembered.
+    mine.catch(() => ctx.keyCache.get(k) === mine && ctx.keyCache.delete(k));
   }
   return p;
 }

@@ -3,10 +3,10 @@ import { formatTarget, isShareTagKey, parseShareTags, type ShareTarget } from '.
 import { parseExpiry } from '../domain/expiry';
 import { bodyOf, statusBody, statusValue } from './status';
 import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
-import { membershipCached, type EngineContext } from './context';
+import { describeKeyCached, membershipCached, type EngineContext } from './context';
 import { ConcurrentUpdateError, applyPlan, applySharePlan, readShare, type Applied } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
-import { decide, grantsFor, heldTakeBacks, splitTargets } from './plan';
+import { decide, grantedKeys, grantsFor, heldTakeBacks, splitTargets } from './plan';
 import { EXTERNAL_NOT_ALLOWED, externalRefusal } from './external';
 import { serviceKeyCopy } from './service-key-copy';
 import type { PlanAction, RequestedBy, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
@@ -42,6 +42,24 @@ function startRole(ctx: EngineContext, type: ResourceRef['type'], cache?: ShareO
     mine.catch(() => cache?.get(type) === mine && cache.delete(type));
   }
   return p;
+}
+
+/** Granted keys asked for ahead of the snapshots that name them: at most this many per resource. */
+const PREFETCHED_KEYS = 4;
+
+/**
+ * Ask for the keys the role already grants in the resource's region while the resource's snapshots are read: a
+ * resource shared before uses one of them, so the look-up of its key costs no round trip of its own.
+ */
+function prefetchGrantedKeys(ctx: EngineContext, region: string, role: Promise<RoleObservation>): void {
+  role.then(
+    (r) => {
+      for (const k of grantedKeys(r).filter((k) => k.region === region && k.accountId === ctx.ownerUid).slice(0, PREFETCHED_KEYS)) {
+        describeKeyCached(ctx, region, k.keyId).catch(() => undefined);
+      }
+    },
+    () => undefined,
+  );
 }
 
 async function roleFor(obs: ResourceObservation, targets: ShareTarget[], role: Promise<RoleObservation>): Promise<RoleObservation | undefined> {
@@ -182,6 +200,7 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
   let actions: PlanAction[] = [];
   try {
     const rolePromise = startRole(ctx, ref.type, opts.roleCache);
+    prefetchGrantedKeys(ctx, ref.region, rolePromise);
     const obs = await observeResource(ctx, ref, opts.known);
     if (!obs.exists) {
       // A deleted resource takes its image share permissions with it; only ecs-share's resource share is left behind.

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { shareResource } from '../../shared/share/share-resource';
 import { ROLE_NAMES, type ResourceRef } from '../../shared/share/model';
+import { trustWrite } from '../../shared/share/plan';
 import { buildKmsPolicies, policyNameFor } from '../../shared/domain/kms-policy';
 import { FakeCloud, OWNER_UID, REGION, fakeContext, type MethodName } from '../helpers/fake-cloud';
 
@@ -21,8 +22,11 @@ function issuedWhileHeld(fake: FakeCloud, first: MethodName): { methods: () => s
   return { methods: () => seen };
 }
 
+/** The share role as ecs-share leaves it after sharing with A (its grant recorded) and the key granted. */
 function withRole(fake: FakeCloud, type: 'snapshot' | 'image'): void {
-  fake.putRole(ROLE_NAMES[type], JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: [`${A}@ecs.aliyuncs.com`] } }] }));
+  const roleName = ROLE_NAMES[type];
+  const role = trustWrite({ roleName, exists: false }, { add: [{ kind: 'account', uid: A }], remove: [], regions: [REGION] }, { ownerUid: OWNER_UID, maxLength: 4096 })!;
+  fake.putRole(roleName, role.trustPolicy, role.description);
   fake.putPolicy(policyNameFor(type, 0), JSON.stringify(buildKmsPolicies([KEY])[0]));
   fake.attach(ROLE_NAMES[type], policyNameFor(type, 0));
 }
@@ -45,9 +49,8 @@ describe('the observe step of a share', () => {
     expect(issued).toEqual(expect.arrayContaining(['ecs.getImage', 'ecs.imageShareAccounts', ...INDEPENDENT_READS]));
     // The KMS parts are probed two at a time, so a role with one part is read in one round trip.
     expect(issued.filter((m) => m === 'ram.getPolicyDocument')).toHaveLength(2);
-    // What the image read names (its snapshots, then their keys) waits for it.
+    // What the image read names (its snapshots) waits for it.
     expect(issued).not.toContain('ecs.getSnapshots');
-    expect(issued).not.toContain('kms.describeKey');
   });
 
   it('issues the snapshot, the role, its policies, its KMS parts, the resource share and the service key before the snapshot read answers', async () => {
@@ -61,7 +64,27 @@ describe('the observe step of a share', () => {
 
     const issued = held.methods();
     expect(issued).toEqual(expect.arrayContaining(['ecs.getSnapshots', ...INDEPENDENT_READS]));
-    expect(issued).not.toContain('kms.describeKey');
+  });
+
+  it('asks for the key the role already grants while the image snapshots are read, and for no other key before they answer', async () => {
+    const fake = new FakeCloud();
+    fake.addKey({ keyId: KEY.keyId });
+    fake.addKey({ keyId: 'key-hz000002' });
+    fake.addSnapshot({ id: 's-imagedisk1', kmsKeyId: 'key-hz000002' });
+    fake.addImage({ id: 'm-image00003', snapshotIds: ['s-imagedisk1'], tags: { 'share-with': A } });
+    withRole(fake, 'image');
+    let asked: unknown[][] = [];
+    fake.on('ecs.getSnapshots', async (f) => {
+      await new Promise((r) => setTimeout(r, 5));
+      asked = f.callsOf('kms.describeKey').map((c) => c.args);
+    }, { when: 'before' });
+
+    const res = await shareResource(fakeContext(fake), { type: 'image', id: 'm-image00003', region: REGION });
+
+    expect(asked).toEqual([[REGION, KEY.keyId]]);
+    expect(fake.callsOf('kms.describeKey').map((c) => c.args[1])).toEqual([KEY.keyId, 'key-hz000002']);
+    expect(res.error).toBeUndefined();
+    expect(res.outcome).toBe('shared');
   });
 
   it('asks for the keys of an image over several disks at once', async () => {
