@@ -11,7 +11,7 @@ import { parsePolicy, samePolicy } from '../domain/policy-json';
 import { formatImageGrants, mergeImageGrants, readImageGrants, sameImageGrants, type ImageGrantChange } from '../domain/image-grants';
 import { ledgerTagKeys } from '../domain/targets';
 import { CloudError, classify } from '../errors';
-import { markObserved, markWritten, observedSinceWrite, readPoint, withLock, type EngineContext } from './context';
+import { markWritten, observedSinceWrite, withLock, type EngineContext } from './context';
 import { readKmsPolicies, sharesByName } from './observe';
 import { keySet, keysOfPolicies, trustWrite } from './plan';
 import { shareNameFor, type PlanAction, type ResourceObservation, type ResourceRef, type RoleObservation } from './model';
@@ -70,7 +70,7 @@ async function readBack<S>(ctx: EngineContext, m: Merge<S>, before: S): Promise<
  * after MAX_MERGE_ATTEMPTS writing rounds with a ConcurrentUpdateError (retryable). Within an invocation, writers of
  * one document queue (concurrent resources never race each other).
  */
-function mergeLoop<S>(ctx: EngineContext, what: string, m: Merge<S>, observed?: { state: S; from: object }, opts: { readBack?: boolean } = {}): Written<S> {
+function mergeLoop<S>(ctx: EngineContext, what: string, m: Merge<S>, observed?: { state: S; from: object }, opts: { settle?: boolean } = {}): Written<S> {
   let signal!: () => void;
   const firstWrite = new Promise<void>((r) => (signal = r));
   let last: S | undefined;
@@ -79,7 +79,7 @@ function mergeLoop<S>(ctx: EngineContext, what: string, m: Merge<S>, observed?: 
     let failures = 0;
     const since = Date.now();
     const read = async () => (last = await m.read());
-    let state = observed && observedSinceWrite(ctx, observed.from, what) ? (last = observed.state) : await read();
+    let state = observed && !opts.settle && observedSinceWrite(ctx, observed.from, what) ? (last = observed.state) : await read();
     for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; ) {
       let wrote: number;
       try {
@@ -96,7 +96,7 @@ function mergeLoop<S>(ctx: EngineContext, what: string, m: Merge<S>, observed?: 
       attempt++;
       markWritten(ctx, what);
       signal();
-      if (opts.readBack === false) return writes;
+      if (opts.settle) await settle(ctx, attempt - 1);
       state = await readBack(ctx, { ...m, read }, state);
     }
     throw new ConcurrentUpdateError(what);
@@ -104,6 +104,13 @@ function mergeLoop<S>(ctx: EngineContext, what: string, m: Merge<S>, observed?: 
   const written = Promise.race([firstWrite, done.then(() => undefined)]);
   written.catch(() => undefined);
   return { written, done, last: () => last };
+}
+
+async function settle(ctx: EngineContext, attempt: number): Promise<void> {
+  // Long enough for a concurrent writer's update to land and for reads to stop lagging behind it before we verify (a
+  // read-back within the lag would show our write intact over a newer one that dropped it); jittered so two writers
+  // desynchronise.
+  await ctx.sleep(ctx.cfg.settleMs + Math.floor(ctx.random() * 150 * attempt));
 }
 
 /** Both settled; the first failure, if any, rethrown (so no write is left running behind an error). */
@@ -254,14 +261,14 @@ async function verifyImageAccounts(ctx: EngineContext, ref: ResourceRef, account
 
 const ledgerOf = (ctx: EngineContext, image: { tags: Record<string, string> } | undefined) => readImageGrants(image?.tags ?? {}, ctx.cfg.ledgerKey);
 
-/** Merge a change into the image's grant record as it is now (first: as observed), write it, and read it back. */
-export function startImageGrants(
-  ctx: EngineContext,
-  ref: ResourceRef,
-  change: ImageGrantChange,
-  observed?: { state: { tags: Record<string, string> }; from: object },
-  opts: { readBack?: boolean } = {},
-): Written<{ tags: Record<string, string> } | undefined> {
+/**
+ * Merge a change into the image's grant record as it is now, write it, and read it back after a settle. The record is
+ * raced by every invocation about the same image (a duplicate event, a quick re-tag), each merging into what it read
+ * one round trip before; only a pause as long as a writer's read-to-write window lets the read-back see a write that
+ * dropped ours (the e2e test of two instances tagging one image 20 ms apart says so), so it keeps the settle and
+ * re-reads before every write.
+ */
+export function startImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Written<{ tags: Record<string, string> } | undefined> {
   return mergeLoop<{ tags: Record<string, string> } | undefined>(ctx, `The grant record of ${ref.id}`, {
     read: () => ctx.ports.ecs.getImage(ref.region, ref.id),
     same: (a, b) => (a === undefined) === (b === undefined) && sameImageGrants(ledgerOf(ctx, a), ledgerOf(ctx, b)),
@@ -276,7 +283,7 @@ export function startImageGrants(
       await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, stale);
       return (Object.keys(tags).length ? 1 : 0) + (stale.length ? 1 : 0);
     },
-  }, observed, opts);
+  }, undefined, { settle: true });
 }
 
 export function ensureImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Promise<number> {
@@ -394,7 +401,7 @@ export async function applyAction(ctx: EngineContext, a: PlanAction, out: Applie
       await verifyImageAccounts(ctx, a.ref, a.remove, false);
       return Math.ceil(a.remove.length / 10);
     case 'writeGrantLedger':
-      return startImageGrants(ctx, a.ref, a, observed.resource && { state: observed.resource, from: observed.resource }).done;
+      return startImageGrants(ctx, a.ref, a).done;
     case 'createResourceShare':
       return createResourceShare(ctx, a, out);
     case 'allowExternalTargets':
@@ -445,7 +452,11 @@ export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], 
   const shareActions = actions.filter((a) => !ROLE_KINDS.has(a.kind));
   const role = observed.role;
   const count = (p: Promise<number>) => p.then((n) => void (out.writes += n));
-  const first: Array<Promise<void>> = [];
+  // What the shares wait for. ModifyImageSharePermission itself checks that the image role exists, trusts each
+  // account and (legacy service key) has its policy attached: an image share waits for the role's read-backs. A
+  // resource share does not check: it waits only for the role writes to be made.
+  const image = shareActions.some((a) => a.kind === 'shareImageAccounts');
+  const gate: Array<Promise<unknown>> = [];
   const rest: Array<Promise<void>> = [];
   let trust: Written | undefined;
   let kms: ReturnType<typeof startKmsPolicies> | undefined;
@@ -456,71 +467,50 @@ export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], 
       kms = startKmsPolicies(ctx, a.roleName, a.type, a.add, a.remove, role);
     }
   }
-  for (const w of [trust, kms]) if (w) (first.push(w.written), rest.push(count(w.done)));
+  for (const w of [trust, kms]) if (w) (gate.push(image ? w.done : w.written), rest.push(count(w.done)));
   const roleExists = trust ? trust.written : Promise.resolve();
   // Attachments once the role exists (and the parts do): those the plan names, and the parts the KMS write made.
   for (const a of roleActions) {
-    if (a.kind === 'attachPolicy') rest.push(count(roleExists.then(() => ctx.ports.ram.attachPolicy(a.roleName, a.policyName, a.policyType)).then(() => 1)));
+    if (a.kind !== 'attachPolicy') continue;
+    const attach = roleExists.then(() => ctx.ports.ram.attachPolicy(a.roleName, a.policyName, a.policyType)).then(() => 1);
+    rest.push(count(attach));
+    if (image) gate.push(attach);
   }
   if (kms) {
     const k = kms;
-    const roleName = roleActions.find((a) => a.kind === 'writeKmsPolicies')!.roleName;
-    const type = (roleActions.find((a) => a.kind === 'writeKmsPolicies') as Extract<PlanAction, { kind: 'writeKmsPolicies' }>).type;
+    const { roleName, type } = roleActions.find((a) => a.kind === 'writeKmsPolicies') as Extract<PlanAction, { kind: 'writeKmsPolicies' }>;
     // The observed attachments, unless this invocation attached parts since (another resource of the run did).
     const attached = role && observedSinceWrite(ctx, role, attachmentsOf(roleName)) ? new Set(role.attached.filter((p) => p.policyType === 'Custom').map((p) => p.policyName)) : undefined;
     const attachFirst = Promise.all([roleExists, k.written]).then(() => attachKmsPolicies(ctx, roleName, k.parts(), type, attached));
     // A repair round may have needed more parts than the first write: attach those once the read-back is done.
-    rest.push(count(attachFirst), count(Promise.all([attachFirst, k.done]).then(() => attachKmsPolicies(ctx, roleName, k.parts(), type, attached))));
+    const attachAll = Promise.all([attachFirst, k.done]).then(() => attachKmsPolicies(ctx, roleName, k.parts(), type, attached));
+    rest.push(count(attachFirst), count(attachAll));
+    if (image) gate.push(attachAll);
   }
-  // The grant record's intent goes with the role writes; the share it records waits for it.
-  const intentAt = shareActions.findIndex((a) => a.kind === 'writeGrantLedger' && (a.intend?.length ?? 0) > 0);
-  let intent: Written<{ tags: Record<string, string> } | undefined> | undefined;
-  if (intentAt === 0) {
-    const a = shareActions[0] as Extract<PlanAction, { kind: 'writeGrantLedger' }>;
-    const res = observed.resource;
-    intent = startImageGrants(ctx, a.ref, a, res && { state: res, from: res });
-    first.push(intent.written);
-    rest.push(count(intent.done));
-  }
+  // The grant record's intent goes with the role writes; the share it records waits until a read-back shows it.
+  const first = shareActions[0];
+  const intent = first?.kind === 'writeGrantLedger' && (first.intend?.length ?? 0) > 0 ? startImageGrants(ctx, first.ref, first) : undefined;
+  if (intent) (gate.push(intent.done), rest.push(count(intent.done)));
   const shares = (async () => {
-    await allOf(first);
+    await allOf(gate);
     const after = intent ? shareActions.slice(1) : shareActions;
-    // The confirmation merges into the intent's read-back (taken after our write), not a new read.
-    const latest = intent ? async (): Promise<Observed> => {
-      await intent!.done;
-      const image = intent!.last();
-      return image ? { resource: { ...(observed.resource as ResourceObservation), tags: image.tags } } : {};
-    } : undefined;
     for (const [i, a] of after.entries()) {
       try {
-        let seen: Observed = { resource: observed.resource };
-        if (a.kind === 'writeGrantLedger' && latest) {
-          seen = await latest();
-          if (seen.resource) markFresh(ctx, seen.resource);
-        }
         if (a.kind === 'writeGrantLedger' && i > 0 && !out.tail) {
-          // The confirmation after a share is written without a read-back: if a concurrent writer drops it, the
-          // intent it replaces still lets the next run claim the account (intended and shared is ecs-share's), and a
-          // forgotten account that stays named is no longer shared, so the next run forgets it again.
-          const res = seen.resource;
-          out.tail = startImageGrants(ctx, a.ref, a, res && { state: res, from: res }, { readBack: false }).done;
+          // The confirmation after a share is the last write: the status tag is written while it is.
+          out.tail = startImageGrants(ctx, a.ref, a).done;
           out.tail.catch(() => undefined);
           continue;
         }
-        out.writes += await applyAction(ctx, a, out, seen);
+        out.writes += await applyAction(ctx, a, out);
       } catch (e) {
         await settleGrantRecord(ctx, after.slice(i + 1));
         throw e;
       }
     }
   })();
-  await allOf([...first, ...rest, shares]);
+  await allOf([...gate, ...rest, shares]);
   return out;
-}
-
-/** An observation read after this invocation's last write of it. */
-function markFresh(ctx: EngineContext, obs: object): void {
-  markObserved(obs, readPoint(ctx));
 }
 
 /**
