@@ -440,11 +440,12 @@ async function applyInOrder(ctx: EngineContext, actions: PlanAction[], out: Appl
 const ROLE_KINDS = new Set<PlanAction['kind']>(['createRole', 'mergeTrust', 'writeKmsPolicies', 'attachPolicy']);
 
 /**
- * Apply a share plan at the speed of its dependencies. At once: the trust policy, the KMS policies and the image grant
- * record's intent, each merged into what the plan was made from. As soon as those writes are made: the policies'
- * attachments (the role exists by then) and the shares, one after another as planned (the intent precedes the share
- * it records; the confirmation follows the share's read-back). Meanwhile each document is read back and repaired if
- * a concurrent writer dropped the change; the plan is done when every read-back shows it.
+ * Apply a share plan at the speed of its dependencies. At once: the trust policy and the KMS policies (merged into
+ * what the plan was made from) and the image grant record's intent. The attachments once the role exists. The shares,
+ * one after another as planned, once what they need is there: a resource share once the role writes are made, an image
+ * share once the role's read-backs show them and the intent is in the record; the confirmation after the share's
+ * read-back goes on while the caller writes the status tag (Applied.tail). Meanwhile each document is read back and
+ * repaired if a concurrent writer dropped the change; the plan is done when every read-back shows it.
  */
 export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], observed: Observed): Promise<Applied> {
   const out: Applied = { writes: 0 };
@@ -492,8 +493,13 @@ export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], 
   const intent = first?.kind === 'writeGrantLedger' && (first.intend?.length ?? 0) > 0 ? startImageGrants(ctx, first.ref, first) : undefined;
   if (intent) (gate.push(intent.done), rest.push(count(intent.done)));
   const shares = (async () => {
-    await allOf(gate);
     const after = intent ? shareActions.slice(1) : shareActions;
+    try {
+      await allOf(gate);
+    } catch (e) {
+      await settleGrantRecord(ctx, after);
+      throw e;
+    }
     for (const [i, a] of after.entries()) {
       try {
         if (a.kind === 'writeGrantLedger' && i > 0 && !out.tail) {
