@@ -2,10 +2,12 @@
 // `npm run bench -- --quick` (or BENCH_QUICK=1) runs the reconcile sections at smaller sizes.
 import { coldStartBench } from './bench-coldstart';
 import { quotaBench, reconcileBench } from './bench-reconcile';
+import { roundTripsBench } from './bench-roundtrips';
 
 const quick = process.argv.includes('--quick') || /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '');
 
 const sections: Array<{ title: string; run: () => Promise<string[]> }> = [
+  { title: 'Critical path', run: () => roundTripsBench(quick ? 1 : undefined) },
   { title: 'Cold start', run: () => coldStartBench() },
   { title: 'Reconcile at the quota', run: () => quotaBench(quick ? [[100, 100], [300, 300]] : undefined) },
   { title: 'Reconcile at scale, steady state', run: () => reconcileBench(quick ? [[300, 60], [1200, 240]] : undefined) },

@@ -91,8 +91,10 @@ export function describeKeyCached(ctx: EngineContext, region: string, keyId: str
   const k = `${region}/${keyId}`;
   let p = ctx.keyCache.get(k);
   if (!p) {
-    p = ctx.ports.kms.describeKey(region, keyId);
-    ctx.keyCache.set(k, p);
+    const mine = (p = ctx.ports.kms.describeKey(region, keyId));
+    ctx.keyCache.set(k, mine);
+    // A failed lookup (throttling, a timeout) is asked again by the next resource rather than remembered.
+    mine.catch(() => ctx.keyCache.get(k) === mine && ctx.keyCache.delete(k));
   }
   return p;
 }
@@ -106,4 +108,39 @@ export function membershipCached(ctx: EngineContext, uid: string): Promise<Membe
     ctx.memberCache.set(uid, p);
   }
   return p;
+}
+
+/**
+ * Which documents this invocation wrote, and when (a counter, not a clock): a read-merge-write may start from an
+ * observation only when nothing of this invocation wrote that document since the observation was read. (Other
+ * instances' writes are what the read-back after each write is for.)
+ */
+const writeLogs = new WeakMap<EngineContext, { seq: number; last: Map<string, number> }>();
+const observedAt = new WeakMap<object, number>();
+
+function writeLog(ctx: EngineContext): { seq: number; last: Map<string, number> } {
+  let log = writeLogs.get(ctx);
+  if (!log) writeLogs.set(ctx, (log = { seq: 0, last: new Map() }));
+  return log;
+}
+
+/** The point in this invocation's writes a read starting now sees: pass it to markObserved with what the read returned. */
+export function readPoint(ctx: EngineContext): number {
+  return writeLog(ctx).seq;
+}
+
+export function markObserved<T extends object>(observation: T, point: number): T {
+  observedAt.set(observation, point);
+  return observation;
+}
+
+export function markWritten(ctx: EngineContext, doc: string): void {
+  const log = writeLog(ctx);
+  log.last.set(doc, ++log.seq);
+}
+
+/** Whether an observation (marked when its read started) still shows `doc` as this invocation last left it. */
+export function observedSinceWrite(ctx: EngineContext, observation: object, doc: string): boolean {
+  const at = observedAt.get(observation);
+  return at !== undefined && (writeLog(ctx).last.get(doc) ?? 0) <= at;
 }

@@ -4,25 +4,35 @@ import { policyIndexFromName, policyNameFor, type KeyRef } from '../domain/kms-p
 import type { SnapshotInfo } from '../cloud/ecs';
 import type { ResourceType } from '../domain/ids';
 import type { ResourceShareInfo } from '../cloud/sharing';
-import { describeKeyCached, type EngineContext } from './context';
+import { describeKeyCached, markObserved, readPoint, type EngineContext } from './context';
 import { ROLE_NAMES, shareNameFor, type Encryption, type ResourceObservation, type ResourceRef, type RoleObservation, type ToolShareState } from './model';
 
-/** Encryption of a set of snapshots: none, customer master keys, or (any of them) the ECS service key. */
-async function encryptionOf(ctx: EngineContext, region: string, snapshots: SnapshotInfo[]): Promise<{ encryption: Encryption; disabledKeys: ResourceObservation['disabledKeys'] }> {
+/**
+ * Encryption of a set of snapshots: none, customer master keys, or (any of them) the ECS service key. `serviceKeyId`
+ * is the region's service key id, asked for already (it needs nothing the snapshots say); the keys are asked at once.
+ */
+async function encryptionOf(
+  ctx: EngineContext,
+  region: string,
+  snapshots: SnapshotInfo[],
+  serviceKeyId: Promise<string | undefined>,
+): Promise<{ encryption: Encryption; disabledKeys: ResourceObservation['disabledKeys'] }> {
   const keyIds = [...new Set(snapshots.filter((s) => s.encrypted).map((s) => s.kmsKeyId ?? ''))];
   if (keyIds.length === 0) return { encryption: { kind: 'none' }, disabledKeys: [] };
-  const serviceKeyId = await ctx.ports.kms.serviceKeyId(region);
+  const serviceKey = await serviceKeyId;
+  // An encrypted snapshot without a key id can only be the service key's (the default when no key is given).
+  const isServiceKey = (keyId: string) => !keyId || keyId === serviceKey;
+  const infos = await Promise.all(keyIds.map((keyId) => (isServiceKey(keyId) ? undefined : describeKeyCached(ctx, region, keyId))));
   const keys: KeyRef[] = [];
   const disabledKeys: ResourceObservation['disabledKeys'] = [];
-  let serviceKey = false;
-  for (const keyId of keyIds) {
-    // An encrypted snapshot without a key id can only be the service key's (the default when no key is given).
-    if (!keyId || keyId === serviceKeyId) {
-      serviceKey = true;
-      if (serviceKeyId) keys.push({ region, accountId: ctx.ownerUid, keyId: serviceKeyId });
+  let usesServiceKey = false;
+  for (const [i, keyId] of keyIds.entries()) {
+    if (isServiceKey(keyId)) {
+      usesServiceKey = true;
+      if (serviceKey) keys.push({ region, accountId: ctx.ownerUid, keyId: serviceKey });
       continue;
     }
-    const info = await describeKeyCached(ctx, region, keyId);
+    const info = infos[i];
     if (!info) {
       disabledKeys.push({ keyId, state: 'NotFound' });
       keys.push({ region, accountId: ctx.ownerUid, keyId });
@@ -31,7 +41,13 @@ async function encryptionOf(ctx: EngineContext, region: string, snapshots: Snaps
     if (info.state !== 'Enabled') disabledKeys.push({ keyId, state: info.state });
     keys.push({ region: info.region || region, accountId: info.accountId || ctx.ownerUid, keyId: info.keyId || keyId });
   }
-  return { encryption: serviceKey ? { kind: 'service-key', keys } : { kind: 'cmk', keys }, disabledKeys };
+  return { encryption: usesServiceKey ? { kind: 'service-key', keys } : { kind: 'cmk', keys }, disabledKeys };
+}
+
+/** A read started before it is known to be needed: its failure surfaces only where it is awaited. */
+function started<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 /** The live resource shares with exactly this name, lowest id first (names are not unique: twins may exist). */
@@ -77,72 +93,90 @@ function readiness(ref: ResourceRef, status: string | undefined, snapshotIds: st
   return busy ? `its snapshot ${busy.id} is ${busy.status}` : undefined;
 }
 
-/** Observe a resource, given its already-read description when a listing produced it (reconcile). */
+/**
+ * Observe a resource, given its already-read description when a listing produced it (reconcile). Every read that
+ * needs only the resource's id starts at once (its description, its image share list, ecs-share's resource share,
+ * the region's service key); only the image's snapshots and then the keys wait for what names them.
+ */
 export async function observeResource(ctx: EngineContext, ref: ResourceRef, known?: KnownResource): Promise<ResourceObservation> {
   let tags: Record<string, string>;
   let snapshots: SnapshotInfo[];
   let snapshotIds: string[];
   let status: string | undefined;
+  const point = readPoint(ctx);
   const gone = (shares: { toolShare?: ToolShareState; twinShares?: string[] } = {}): ResourceObservation => ({ ref, exists: false, tags: {}, encryption: { kind: 'none' }, disabledKeys: [], ...shares });
+  if (known && !known.exists) return gone({ toolShare: known.toolShare, twinShares: known.twinShares });
+  const shares = known ? undefined : started(observeToolShares(ctx, ref));
+  // A deleted image answers its share list with an error: that read is only awaited once the image is known to exist.
+  const imageAccounts = ref.type === 'image' ? started(ctx.ports.ecs.imageShareAccounts(ref.region, ref.id)) : undefined;
+  const serviceKeyId = started(ctx.ports.kms.serviceKeyId(ref.region));
   if (known) {
-    if (!known.exists) return gone({ toolShare: known.toolShare, twinShares: known.twinShares });
     ({ tags, snapshots, status } = known);
     snapshotIds = known.snapshotIds ?? snapshots.map((s) => s.id);
   } else if (ref.type === 'snapshot') {
     const [s] = await ctx.ports.ecs.getSnapshots(ref.region, [ref.id]);
-    if (!s) return gone(await observeToolShares(ctx, ref));
+    if (!s) return gone(await shares);
     ({ tags, status } = s);
     snapshots = [s];
     snapshotIds = [s.id];
   } else {
     const image = await ctx.ports.ecs.getImage(ref.region, ref.id);
-    if (!image) return gone(await observeToolShares(ctx, ref));
+    if (!image) return gone(await shares);
     ({ tags, status, snapshotIds } = image);
     snapshots = snapshotIds.length ? await ctx.ports.ecs.getSnapshots(ref.region, snapshotIds) : [];
   }
-  const { encryption, disabledKeys } = await encryptionOf(ctx, ref.region, snapshots);
+  const { encryption, disabledKeys } = await encryptionOf(ctx, ref.region, snapshots, serviceKeyId);
   const notReady = readiness(ref, status, ref.type === 'image' ? snapshotIds : [], snapshots);
   const obs: ResourceObservation = { ref, exists: true, tags, encryption, disabledKeys, ...(notReady ? { notReady } : {}) };
-  if (ref.type === 'image') {
-    obs.imageAccounts = await ctx.ports.ecs.imageShareAccounts(ref.region, ref.id);
+  if (imageAccounts) {
+    obs.imageAccounts = await imageAccounts;
     obs.imageGrants = readImageGrants(tags, ctx.cfg.ledgerKey);
     obs.observedAtS = Math.floor(ctx.now() / 1000);
   }
   if (known) Object.assign(obs, { toolShare: known.toolShare }, known.twinShares ? { twinShares: known.twinShares } : {});
-  else Object.assign(obs, await observeToolShares(ctx, ref));
-  return obs;
+  else Object.assign(obs, await shares);
+  return markObserved(obs, point);
 }
 
-/** The share role of a resource type, its trust policy, attached policies and ecs-share's KMS policies. */
+/**
+ * The share role of a resource type, its trust policy, attached policies and ecs-share's KMS policies, all asked at
+ * once (a part may exist while the role does not: left by a role deleted by hand, it is found and merged into).
+ */
 export async function observeRole(ctx: EngineContext, type: ResourceType): Promise<RoleObservation> {
   const roleName = ROLE_NAMES[type];
+  const point = readPoint(ctx);
+  const attachedP = started(ctx.ports.ram.listPoliciesForRole(roleName));
+  const kmsP = started(readKmsPolicies(ctx, type, attachedP));
   const role = await ctx.ports.ram.getRole(roleName);
-  if (!role) return { roleName, exists: false, attached: [], kmsPolicies: {} };
-  const attached = await ctx.ports.ram.listPoliciesForRole(roleName);
-  const kmsPolicies = await readKmsPolicies(ctx, type, attached);
-  return { roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies };
+  const [attached, kmsPolicies] = await Promise.all([attachedP, kmsP]);
+  if (!role) return markObserved({ roleName, exists: false, attached: [], kmsPolicies }, point);
+  return markObserved({ roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies }, point);
 }
+
+/** KMS policy parts asked at once: parts are few, so two at a time covers nearly every role in one round trip. */
+const PARTS_PER_ROUND = 2;
 
 /**
  * ecs-share's KMS policy parts of a role type by name. They are numbered (the index is in the name) and written low
  * to high, deleted high to low, so they have no gaps; still, any part attached to the role is read too, so a part
  * left beyond a gap by some failure is found and can be deleted, never left granting a key nobody asked for.
  */
-export async function readKmsPolicies(ctx: EngineContext, type: ResourceType, attached?: RoleObservation['attached']): Promise<Record<string, string>> {
+export async function readKmsPolicies(ctx: EngineContext, type: ResourceType, attached?: Promise<RoleObservation['attached']> | RoleObservation['attached']): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const names = new Set<string>();
-  for (let i = 0; ; i++) {
-    const name = policyNameFor(type, i);
-    const doc = await ctx.ports.ram.getPolicyDocument(name);
-    if (doc === undefined) break;
-    out[name] = doc;
-    names.add(name);
+  const listed = started(Promise.resolve(attached ?? ctx.ports.ram.listPoliciesForRole(ROLE_NAMES[type])));
+  for (let from = 0; ; from += PARTS_PER_ROUND) {
+    const batch = Array.from({ length: PARTS_PER_ROUND }, (_, i) => policyNameFor(type, from + i));
+    const docs = await Promise.all(batch.map((name) => ctx.ports.ram.getPolicyDocument(name)));
+    for (const [i, doc] of docs.entries()) {
+      if (doc === undefined) continue;
+      out[batch[i]] = doc;
+      names.add(batch[i]);
+    }
+    if (docs.includes(undefined)) break;
   }
-  const listed = attached ?? (await ctx.ports.ram.listPoliciesForRole(ROLE_NAMES[type]));
-  for (const p of listed) {
-    if (p.policyType !== 'Custom' || names.has(p.policyName) || policyIndexFromName(type, p.policyName) === undefined) continue;
-    const doc = await ctx.ports.ram.getPolicyDocument(p.policyName);
-    if (doc !== undefined) out[p.policyName] = doc;
-  }
+  const beyond = (await listed).filter((p) => p.policyType === 'Custom' && !names.has(p.policyName) && policyIndexFromName(type, p.policyName) !== undefined);
+  const docs = await Promise.all(beyond.map((p) => ctx.ports.ram.getPolicyDocument(p.policyName)));
+  for (const [i, p] of beyond.entries()) if (docs[i] !== undefined) out[p.policyName] = docs[i]!;
   return out;
 }

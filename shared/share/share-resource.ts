@@ -4,10 +4,10 @@ import { parseExpiry } from '../domain/expiry';
 import { isAccountUid } from '../domain/ids';
 import { bodyOf, statusBody, statusValue } from './status';
 import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
-import { membershipCached, type EngineContext } from './context';
-import { ConcurrentUpdateError, applyPlan } from './apply';
+import { describeKeyCached, membershipCached, type EngineContext } from './context';
+import { ConcurrentUpdateError, applyPlan, applySharePlan, readShare, type Applied } from './apply';
 import { observeResource, observeRole, observeToolShare } from './observe';
-import { decide, grantsFor, heldTakeBacks, splitTargets } from './plan';
+import { decide, grantedKeys, grantsFor, heldTakeBacks, splitTargets } from './plan';
 import { EXTERNAL_NOT_ALLOWED, externalRefusal } from './external';
 import { serviceKeyCopy } from './service-key-copy';
 import type { PlanAction, RequestedBy, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
@@ -30,15 +30,42 @@ function outcomeOf(ref: ResourceRef, requestedBy: RequestedBy | undefined, field
   return { resourceId: ref.id, resourceType: ref.type, region: ref.region, targets: [], actions: [], ...fields, ...(requestedBy ? { requestedBy } : {}) };
 }
 
-async function roleFor(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[], cache?: ShareOptions['roleCache']): Promise<RoleObservation | undefined> {
-  if (obs.encryption.kind === 'none' || targets.length === 0) return undefined;
-  const key = obs.ref.type;
-  let p = cache?.get(key);
+/**
+ * The share role's observation of this resource type, started with the resource's own reads (it needs only the type),
+ * from the run's cache when another resource already asked. Not awaited when the resource needs no role.
+ */
+function startRole(ctx: EngineContext, type: ResourceRef['type'], cache?: ShareOptions['roleCache']): Promise<RoleObservation> {
+  let p = cache?.get(type);
   if (!p) {
-    p = observeRole(ctx, obs.ref.type);
-    cache?.set(key, p);
+    const mine = (p = observeRole(ctx, type));
+    cache?.set(type, mine);
+    // A failed read (throttling, a timeout) is asked again by the next resource rather than remembered.
+    mine.catch(() => cache?.get(type) === mine && cache.delete(type));
   }
   return p;
+}
+
+/** Granted keys asked for ahead of the snapshots that name them: at most this many per resource. */
+const PREFETCHED_KEYS = 4;
+
+/**
+ * Ask for the keys the role already grants in the resource's region while the resource's snapshots are read: a
+ * resource shared before uses one of them, so the look-up of its key costs no round trip of its own.
+ */
+function prefetchGrantedKeys(ctx: EngineContext, region: string, role: Promise<RoleObservation>): void {
+  role.then(
+    (r) => {
+      for (const k of grantedKeys(r).filter((k) => k.region === region && k.accountId === ctx.ownerUid).slice(0, PREFETCHED_KEYS)) {
+        describeKeyCached(ctx, region, k.keyId).catch(() => undefined);
+      }
+    },
+    () => undefined,
+  );
+}
+
+async function roleFor(obs: ResourceObservation, targets: ShareTarget[], role: Promise<RoleObservation>): Promise<RoleObservation | undefined> {
+  if (obs.encryption.kind === 'none' || targets.length === 0) return undefined;
+  return role;
 }
 
 function targetStatus(share: ToolShareState | undefined, wanted: string[]): { pending: string[]; failed: Array<{ id: string; message?: string }> } {
@@ -49,18 +76,27 @@ function targetStatus(share: ToolShareState | undefined, wanted: string[]): { pe
   };
 }
 
-/** Poll the tool's resource share until its targets leave Associating, within the configured wait. */
-async function settledTargets(ctx: EngineContext, ref: ResourceRef, wanted: string[]): Promise<{ pending: string[]; failed: Array<{ id: string; message?: string }> }> {
+/**
+ * Poll the tool's resource share until its targets leave Associating, within the configured wait. The share is read
+ * by id when the writes said which (its targets and the resource's own association at once), and the first look is
+ * the one the create already took.
+ */
+async function settledTargets(ctx: EngineContext, ref: ResourceRef, wanted: string[], applied: Applied): Promise<{ pending: string[]; failed: Array<{ id: string; message?: string }> }> {
   if (wanted.length === 0) return { pending: [], failed: [] };
   const deadline = Date.now() + ctx.cfg.associationWaitMs;
+  let first = applied.shareReadBack;
   for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
-    const share = await observeToolShare(ctx, ref);
-    const { pending, failed } = targetStatus(share, wanted);
+    const read = first ?? (applied.shareId ? await readShare(ctx, ref.region, applied.shareId) : undefined);
+    first = undefined;
+    const share = read ? undefined : await observeToolShare(ctx, ref);
+    const targets = read ? Object.fromEntries(read.targets.map((a) => [a.entityId, { status: a.status, message: a.message, external: a.external }])) : share?.targets;
+    const { pending, failed } = targetStatus(targets ? { id: '', allowExternalTargets: false, targets } : undefined, wanted);
     // An external account stays Associating until it accepts the invitation: no point waiting for that.
-    const waiting = pending.filter((id) => !share?.targets[id]?.external);
+    const waiting = pending.filter((id) => !targets?.[id]?.external);
     if (waiting.length === 0 || Date.now() + delay > deadline) {
       // The resource's own association fails too (e.g. a service-key snapshot): then no target can use it.
-      const resource = share ? (await ctx.ports.sharing.associations(ref.region, share.id, 'Resource')).find((a) => a.entityId === ref.id) : undefined;
+      const resources = read ? read.resources : share ? await ctx.ports.sharing.associations(ref.region, share.id, 'Resource') : [];
+      const resource = resources.find((a) => a.entityId === ref.id);
       if (resource?.status === 'Failed') failed.unshift({ id: ref.id, message: resource.message });
       return { pending, failed };
     }
@@ -103,6 +139,8 @@ async function coverageOf(ctx: EngineContext, obs: ResourceObservation, targets:
 interface Seen {
   tags?: Record<string, string>;
   until?: { text: string; expired: boolean };
+  /** The grant record's confirmation, still being written (see Applied.tail). */
+  tail?: Promise<number>;
 }
 
 /**
@@ -112,6 +150,18 @@ interface Seen {
 export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions = {}): Promise<ResourceOutcome> {
   const seen: Seen = {};
   const res = await shareResourceCore(ctx, ref, opts, seen);
+  if (!seen.tail) return writeStatus(ctx, ref, opts, seen, res);
+  // The status tag is written while the grant record's confirmation is: neither waits for the other.
+  const [tail, withStatus] = await Promise.allSettled([seen.tail, writeStatus(ctx, ref, opts, seen, res)]);
+  if (withStatus.status === 'rejected') throw withStatus.reason;
+  if (tail.status === 'fulfilled') return withStatus.value;
+  const failed = failure(ctx, ref, opts, res.actions, tail.reason);
+  // The status written with it said the share went through: say what happened instead.
+  return writeStatus(ctx, ref, opts, { ...seen, tags: withStatus.value.status === undefined ? seen.tags : { ...seen.tags, [ctx.cfg.statusKey!]: withStatus.value.status } }, failed);
+}
+
+/** Write the status tag when the status changed (never in a dry run; a failed write is logged and changes nothing else). */
+async function writeStatus(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions, seen: Seen, res: ResourceOutcome): Promise<ResourceOutcome> {
   const key = ctx.cfg.statusKey;
   if (!key || !seen.tags) return res;
   const asks = Object.keys(seen.tags).some((k) => isShareTagKey(k, ctx.cfg.tagKey) || k === ctx.cfg.untilKey);
@@ -131,11 +181,27 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
   return value !== undefined ? { ...res, status: value } : res;
 }
 
+/** The outcome of a run that failed with `e` (a refusal the API made, or an error). */
+function failure(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions, actions: PlanAction[], e: unknown): ResourceOutcome {
+  const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region, ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}) });
+  if (e instanceof ShareRefusedError) {
+    log.warn('share refused', { code: e.code, reason: e.reason });
+    return outcomeOf(ref, opts.requestedBy, { outcome: 'refused', actions, reason: e.reason, error: { code: e.code, message: e.reason } });
+  }
+  const err = e instanceof CloudError ? e : undefined;
+  const retryable = err ? classify(err) === 'retryable' : e instanceof ConcurrentUpdateError;
+  const error = { code: err?.code ?? (e as Error).name ?? 'Error', message: (e as Error).message, requestId: err?.requestId, ...(retryable ? { retryable } : {}) };
+  log.error('share failed', { outcome: 'failed', action: err?.action, error });
+  return outcomeOf(ref, opts.requestedBy, { outcome: 'failed', actions, error, advice: adviceFor(error.code) });
+}
+
 async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions, seen: Seen): Promise<ResourceOutcome> {
   const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region, ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}) });
   const outcome = (r: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>) => outcomeOf(r, opts.requestedBy, fields);
   let actions: PlanAction[] = [];
   try {
+    const rolePromise = startRole(ctx, ref.type, opts.roleCache);
+    prefetchGrantedKeys(ctx, ref.region, rolePromise);
     const obs = await observeResource(ctx, ref, opts.known);
     if (!obs.exists) {
       // A deleted resource takes its image share permissions with it; only ecs-share's resource share is left behind.
@@ -184,7 +250,7 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
     const coveredBy = await coverageOf(ctx, obs, targets);
     if (coveredBy) obs.coveredBy = coveredBy;
     const held = heldTakeBacks(obs, targets);
-    const role = await roleFor(ctx, obs, targets, opts.roleCache);
+    const role = await roleFor(obs, targets, rolePromise);
     const decision = decide(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ownerUid: ctx.ownerUid, trustPolicyMaxLength: ctx.cfg.trustPolicyMaxLength });
     if (decision.kind === 'refused') {
       actions = decision.actions;
@@ -206,11 +272,14 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
     const changedKind = targets.length ? 'shared' : 'revoked';
     if (opts.dryRun) return outcome(ref, { outcome: actions.length ? changedKind : 'unchanged', targets: names, actions, dryRun: true, needs });
 
-    const writes = await applyPlan(ctx, actions);
+    const applied = await applySharePlan(ctx, actions, { role, resource: obs });
+    seen.tail = applied.tail;
+    const writes = applied.writes;
+    if (!applied.shareId && obs.toolShare) applied.shareId = obs.toolShare.id;
     if (writes > 0 && role && opts.roleCache) opts.roleCache.delete(ref.type);
     const { sharingTargets } = splitTargets(ref.type, targets);
     // Nothing written: what was observed is still the truth, no need to read it again.
-    const { pending, failed } = writes > 0 ? await settledTargets(ctx, ref, sharingTargets) : targetStatus(obs.toolShare, sharingTargets);
+    const { pending, failed } = writes > 0 ? await settledTargets(ctx, ref, sharingTargets, applied) : targetStatus(obs.toolShare, sharingTargets);
     if (failed.length) {
       const message = failed.map((f) => `${f.id}: ${f.message ?? 'association failed'}`).join('; ');
       const res = outcome(ref, { outcome: 'failed', targets: names, actions, error: { code: 'AssociationFailed', message } });
@@ -219,6 +288,8 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
     }
     if (held.length && writes > 0 && !opts.secondRound && pending.length === 0) {
       // The new associations settled within the wait: take back what was held, now that it cuts nobody off.
+      if (seen.tail) await seen.tail;
+      seen.tail = undefined;
       await ctx.sleep(ctx.cfg.settleMs);
       const again = await shareResourceCore(ctx, ref, { ...opts, known: undefined, secondRound: true }, seen);
       return { ...again, actions: [...actions, ...again.actions], outcome: again.outcome === 'unchanged' ? changedKind : again.outcome };
@@ -232,14 +303,6 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
     log.info('resource processed', { outcome: kind, targets: names, actions: actions.map((x) => x.kind), writes, pending });
     return res;
   } catch (e) {
-    if (e instanceof ShareRefusedError) {
-      log.warn('share refused', { code: e.code, reason: e.reason });
-      return outcome(ref, { outcome: 'refused', actions, reason: e.reason, error: { code: e.code, message: e.reason } });
-    }
-    const err = e instanceof CloudError ? e : undefined;
-    const retryable = err ? classify(err) === 'retryable' : e instanceof ConcurrentUpdateError;
-    const error = { code: err?.code ?? (e as Error).name ?? 'Error', message: (e as Error).message, requestId: err?.requestId, ...(retryable ? { retryable } : {}) };
-    log.error('share failed', { outcome: 'failed', action: err?.action, error });
-    return outcome(ref, { outcome: 'failed', actions, error, advice: adviceFor(error.code) });
+    return failure(ctx, ref, opts, actions, e);
   }
 }

@@ -323,27 +323,30 @@ describe('shareResource: races, lost answers, lag and crashes', () => {
     expect(fake.callsOf('ram.updateRole')).toHaveLength(2);
   });
 
-  it('a concurrent UpdateRole landing between our read and our write is put back by its writer after the settle', async () => {
+  it('a concurrent UpdateRole landing between our read and our write is put back by its writer, whose read-back sees ours', async () => {
     const fake = snapshotWorld();
     const theirs: ResourceRef = { type: 'snapshot', id: 's-theirs0001', region: REGION };
     fake.addSnapshot({ id: theirs.id, kmsKeyId: KEY_HZ.keyId, tags: { 'share-with': C } });
-    // The other instance runs the product too; it is held at its settle pause until our stale write has landed.
-    const other = fakeContext(fake, {}, { ports: fake.other });
-    let atSettle!: () => void;
+    // The other instance runs the product too; it is held at the read-back after its write until our stale write has
+    // landed (its first read of the role is its observation, its second the read-back).
+    let atReadBack!: () => void;
     let release!: () => void;
-    const settled = new Promise<void>((r) => (atSettle = r));
+    const heldAtReadBack = new Promise<void>((r) => (atReadBack = r));
     const released = new Promise<void>((r) => (release = r));
-    let first = true;
-    other.sleep = async () => {
-      if (!first) return;
-      first = false;
-      atSettle();
-      await released;
+    let roleReads = 0;
+    const otherRam = { ...fake.other.ram };
+    otherRam.getRole = async (name) => {
+      if (++roleReads === 2) {
+        atReadBack();
+        await released;
+      }
+      return fake.other.ram.getRole(name);
     };
+    const other = fakeContext(fake, {}, { ports: { ...fake.other, ram: otherRam } });
     let theirRun: Promise<Awaited<ReturnType<typeof shareResource>>> | undefined;
     fake.on('ram.updateRole', async () => {
       theirRun = shareResource(other, theirs);
-      await settled;
+      await heldAtReadBack;
     }, { when: 'before' });
     let afterOurs: string[] = [];
     fake.on('ram.updateRole', (f) => {
