@@ -124,7 +124,7 @@ const sameRole = (a: RoleInfo | undefined, b: RoleInfo | undefined) =>
   a === b || (a !== undefined && b !== undefined && a.description === b.description && samePolicy(parsePolicy(a.trustPolicy), parsePolicy(b.trustPolicy)));
 
 /** Merge grants into (or out of) a role's trust policy until a re-read shows them. */
-export function startTrust(ctx: EngineContext, roleName: string, change: TrustChange, observed?: RoleObservation): Written<RoleInfo | undefined> {
+function startTrust(ctx: EngineContext, roleName: string, change: TrustChange, observed?: RoleObservation): Written<RoleInfo | undefined> {
   const what = `The trust policy of ${roleName}`;
   const initial = observed && { state: observed.exists ? ({ roleName, trustPolicy: observed.trustPolicy ?? '', description: observed.description ?? '' } as RoleInfo) : undefined, from: observed };
   return mergeLoop<RoleInfo | undefined>(ctx, what, {
@@ -149,10 +149,6 @@ export function startTrust(ctx: EngineContext, roleName: string, change: TrustCh
   }, initial);
 }
 
-/** Merge grants into (or out of) a role's trust policy until a re-read shows them. Returns the number of writes. */
-export function ensureTrust(ctx: EngineContext, roleName: string, change: TrustChange): Promise<number> {
-  return startTrust(ctx, roleName, change).done;
-}
 
 async function writePolicyVersion(ctx: EngineContext, policyName: string, text: string): Promise<void> {
   const versions = await ctx.ports.ram.listPolicyVersions(policyName);
@@ -176,7 +172,7 @@ const samePolicies = (a: Record<string, string>, b: Record<string, string>) =>
  * Make ecs-share's KMS policies grant what they grant plus `add` minus `remove`, merged into the observation first
  * and into a fresh read on every later round. `parts()`: how many parts the last write left.
  */
-export function startKmsPolicies(
+function startKmsPolicies(
   ctx: EngineContext,
   roleName: string,
   type: ResourceType,
@@ -268,7 +264,7 @@ const ledgerOf = (ctx: EngineContext, image: { tags: Record<string, string> } | 
  * dropped ours (the e2e test of two instances tagging one image 20 ms apart says so), so it keeps the settle and
  * re-reads before every write.
  */
-export function startImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Written<{ tags: Record<string, string> } | undefined> {
+function startImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Written<{ tags: Record<string, string> } | undefined> {
   return mergeLoop<{ tags: Record<string, string> } | undefined>(ctx, `The grant record of ${ref.id}`, {
     read: () => ctx.ports.ecs.getImage(ref.region, ref.id),
     same: (a, b) => (a === undefined) === (b === undefined) && sameImageGrants(ledgerOf(ctx, a), ledgerOf(ctx, b)),
@@ -286,7 +282,7 @@ export function startImageGrants(ctx: EngineContext, ref: ResourceRef, change: I
   }, undefined, { settle: true });
 }
 
-export function ensureImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Promise<number> {
+function ensureImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Promise<number> {
   return startImageGrants(ctx, ref, change).done;
 }
 
@@ -383,7 +379,7 @@ export interface Observed {
 }
 
 /** Apply one action; returns the number of write calls it made. */
-export async function applyAction(ctx: EngineContext, a: PlanAction, out: Applied = { writes: 0 }, observed: Observed = {}): Promise<number> {
+async function applyAction(ctx: EngineContext, a: PlanAction, out: Applied = { writes: 0 }, observed: Observed = {}): Promise<number> {
   const { ecs, ram, sharing } = ctx.ports;
   switch (a.kind) {
     case 'createRole':
@@ -471,7 +467,11 @@ export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], 
       kms = startKmsPolicies(ctx, a.roleName, a.type, a.add, a.remove, role);
     }
   }
-  for (const w of [trust, kms]) if (w) (gate.push(image ? w.done : w.written), rest.push(count(w.done)));
+  for (const w of [trust, kms]) {
+    if (!w) continue;
+    gate.push(image ? w.done : w.written);
+    rest.push(count(w.done));
+  }
   const roleExists = trust ? trust.written : Promise.resolve();
   // Attachments once the role exists (and the parts do): those the plan names, and the parts the KMS write made.
   for (const a of roleActions) {
@@ -494,7 +494,10 @@ export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], 
   // The grant record's intent goes with the role writes; the share it records waits until a read-back shows it.
   const first = shareActions[0];
   const intent = first?.kind === 'writeGrantLedger' && (first.intend?.length ?? 0) > 0 ? startImageGrants(ctx, first.ref, first) : undefined;
-  if (intent) (gate.push(intent.done), rest.push(count(intent.done)));
+  if (intent) {
+    gate.push(intent.done);
+    rest.push(count(intent.done));
+  }
   const shares = (async () => {
     const after = intent ? shareActions.slice(1) : shareActions;
     try {
