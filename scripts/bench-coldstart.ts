@@ -77,7 +77,12 @@ async function buildNaive(outDir: string): Promise<Subject> {
 /** The same function in one file with every package whole: the shipping settings without the two plugins. */
 async function buildOneFile(fn: string, outDir: string): Promise<Subject> {
   const file = path.join(outDir, 'one-file', fn, 'index.js');
-  await build({ ...BUILD_OPTIONS, sourcemap: false, entryPoints: [path.join(root, 'functions', fn, 'index.ts')], outfile: file });
+  await build({
+    ...BUILD_OPTIONS,
+    sourcemap: false,
+    entryPoints: [path.join(root, 'functions', fn, 'index.ts')],
+    outfile: file,
+  });
   return { name: `${fn}, one file`, file, bytes: fs.statSync(file).size };
 }
 
@@ -88,7 +93,10 @@ async function buildOneFile(fn: string, outDir: string): Promise<Subject> {
 function command(script: string): [string, string[]] {
   const cpu = `process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write('\\ncpu '+(u.user+u.system)/1000+'\\n')})`;
   if (fs.existsSync(TIME_BIN)) return [TIME_BIN, ['-f', '%M', process.execPath, '-e', `${cpu};${script}`]];
-  return [process.execPath, ['-e', `${cpu};process.on('exit',()=>process.stderr.write(process.resourceUsage().maxRSS+'\\n'));${script}`]];
+  return [
+    process.execPath,
+    ['-e', `${cpu};process.on('exit',()=>process.stderr.write(process.resourceUsage().maxRSS+'\\n'));${script}`],
+  ];
 }
 
 function parseStderr(stderr: string, ms: number): Sample {
@@ -141,7 +149,11 @@ const median = (xs: number[]) => {
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (x: number, digits = 1, width = 9) => x.toFixed(digits).padStart(width);
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-const medOf = (xs: Sample[]) => ({ ms: median(xs.map((x) => x.ms)), mib: median(xs.map((x) => x.rssKb)) / 1024, cpu: median(xs.map((x) => x.cpuMs)) });
+const medOf = (xs: Sample[]) => ({
+  ms: median(xs.map((x) => x.ms)),
+  mib: median(xs.map((x) => x.rssKb)) / 1024,
+  cpu: median(xs.map((x) => x.cpuMs)),
+});
 /** Round i in a rotated order, so no subject always follows the same one (the naive bundle's long run disturbs the next). */
 const rotated = <T>(xs: T[], i: number) => xs.map((_, j) => xs[(i + j) % xs.length]);
 
@@ -188,7 +200,8 @@ export async function coldStartBench(reps = Number(process.env.BENCH_REPS) || 9)
       emu.clearCalls();
       await firstCallSample(s, eventOf(s), env);
       callsPer.set(s, emu.calls().length);
-      if (emu.writes().length) throw new Error(`the first-call sample of ${s.name} writes; it must be a replay or a dry run`);
+      if (emu.writes().length)
+        throw new Error(`the first-call sample of ${s.name} writes; it must be a replay or a dry run`);
     }
 
     const loadSubjects = [bare, naive, ...fns];
@@ -208,9 +221,14 @@ export async function coldStartBench(reps = Number(process.env.BENCH_REPS) || 9)
     ];
     for (const s of loadSubjects) {
       const m = medOf(load.get(s)!);
-      lines.push(`${pad(s.name, 24)}${num(s.bytes / 1024, 0)}${num(m.ms)}${num(m.ms / bareMed.ms, 2)}${num(m.cpu)}${num(m.cpu / bareMed.cpu, 2)}${num(m.mib)}${num(m.mib - bareMed.mib)}`);
+      lines.push(
+        `${pad(s.name, 24)}${num(s.bytes / 1024, 0)}${num(m.ms)}${num(m.ms / bareMed.ms, 2)}${num(m.cpu)}${num(m.cpu / bareMed.cpu, 2)}${num(m.mib)}${num(m.mib - bareMed.mib)}`,
+      );
     }
-    lines.push('', `Budgets per function bundle: wall <= ${BUDGET.wallRatio}x bare (${(BUDGET.wallRatio * bareMed.ms).toFixed(1)} ms), peak <= bare + ${BUDGET.extraMiB} MiB (${(bareMed.mib + BUDGET.extraMiB).toFixed(1)} MiB), size <= ${BUDGET.bytes / 1024} KB:`);
+    lines.push(
+      '',
+      `Budgets per function bundle: wall <= ${BUDGET.wallRatio}x bare (${(BUDGET.wallRatio * bareMed.ms).toFixed(1)} ms), peak <= bare + ${BUDGET.extraMiB} MiB (${(bareMed.mib + BUDGET.extraMiB).toFixed(1)} MiB), size <= ${BUDGET.bytes / 1024} KB:`,
+    );
     let allPass = true;
     for (const s of fns) {
       const m = medOf(load.get(s)!);
@@ -224,18 +242,27 @@ export async function coldStartBench(reps = Number(process.env.BENCH_REPS) || 9)
     }
     lines.push(allPass ? 'All cold-start budgets PASS.' : 'Some cold-start budget FAILS (see above).');
 
-    lines.push('', 'First call (load the bundle, then one invocation against a local emulator; a replay or a dry run):');
-    lines.push(`${pad('bundle', 24)}${'calls'.padStart(9)}${'wall ms'.padStart(9)}${'x bare'.padStart(9)}${'cpu ms'.padStart(9)}${'peak MiB'.padStart(9)}${'+ bare'.padStart(9)}${'x 1 file'.padStart(9)}`);
+    lines.push(
+      '',
+      'First call (load the bundle, then one invocation against a local emulator; a replay or a dry run):',
+    );
+    lines.push(
+      `${pad('bundle', 24)}${'calls'.padStart(9)}${'wall ms'.padStart(9)}${'x bare'.padStart(9)}${'cpu ms'.padStart(9)}${'peak MiB'.padStart(9)}${'+ bare'.padStart(9)}${'x 1 file'.padStart(9)}`,
+    );
     for (const s of fns) {
       const control = oneFile.get(s)!;
       const c = medOf(first.get(control)!);
       for (const x of [s, control]) {
         const m = medOf(first.get(x)!);
         const vs = x === s ? num(m.ms / c.ms, 2) : '';
-        lines.push(`${pad(x.name, 24)}${String(callsPer.get(s)).padStart(9)}${num(m.ms)}${num(m.ms / bareMed.ms, 2)}${num(m.cpu)}${num(m.mib)}${num(m.mib - bareMed.mib)}${vs}`);
+        lines.push(
+          `${pad(x.name, 24)}${String(callsPer.get(s)).padStart(9)}${num(m.ms)}${num(m.ms / bareMed.ms, 2)}${num(m.cpu)}${num(m.mib)}${num(m.mib - bareMed.mib)}${vs}`,
+        );
       }
     }
-    lines.push(`(x 1 file = the shipped bundle's first call (wall) against the same function in one file with nothing left out; no budget.)`);
+    lines.push(
+      `(x 1 file = the shipped bundle's first call (wall) against the same function in one file with nothing left out; no budget.)`,
+    );
     return lines;
   } finally {
     await emu.stop();

@@ -36,9 +36,12 @@ interface Sample {
 
 /** Longest chain of calls one after another, from the emulator's call log (each call's start and duration). */
 function longestChain(calls: Array<{ time: string; durationMs: number }>): number {
-  const spans = calls.map((c) => ({ start: Date.parse(c.time), end: Date.parse(c.time) + c.durationMs })).sort((a, b) => a.end - b.end);
+  const spans = calls
+    .map((c) => ({ start: Date.parse(c.time), end: Date.parse(c.time) + c.durationMs }))
+    .sort((a, b) => a.end - b.end);
   const depth: number[] = [];
-  for (const [i, c] of spans.entries()) depth[i] = 1 + Math.max(0, ...spans.slice(0, i).flatMap((a, j) => (a.end <= c.start ? [depth[j]] : [])));
+  for (const [i, c] of spans.entries())
+    depth[i] = 1 + Math.max(0, ...spans.slice(0, i).flatMap((a, j) => (a.end <= c.start ? [depth[j]] : [])));
   return Math.max(0, ...depth);
 }
 
@@ -60,10 +63,18 @@ async function timed(w: World, event: unknown): Promise<Sample> {
  */
 async function sample(p: Path, latencyMs: number): Promise<{ base: Sample; fresh: Sample; replay: Sample }> {
   // Production settings, not the e2e suites' shortened ones.
-  const w = await startWorld({ state: e2eState(), env: { SHARE_ASSOCIATION_WAIT_MS: '3000', SHARE_TRIM_SETTLE_MS: '2000', SHARE_LOG_LEVEL: 'off' } });
+  const w = await startWorld({
+    state: e2eState(),
+    env: { SHARE_ASSOCIATION_WAIT_MS: '3000', SHARE_TRIM_SETTLE_MS: '2000', SHARE_LOG_LEVEL: 'off' },
+  });
   try {
     await w.owner.ecs.tagResources(
-      new $Ecs.TagResourcesRequest({ regionId: DEMO.region, resourceType: p.type, resourceId: [p.resource], tag: [{ key: 'share-with', value: p.target }] }),
+      new $Ecs.TagResourcesRequest({
+        regionId: DEMO.region,
+        resourceType: p.type,
+        resourceId: [p.resource],
+        tag: [{ key: 'share-with', value: p.target }],
+      }),
     );
     await w.emu.flushEvents();
     const event = w.emu.events().at(-1) as CloudEvent;
@@ -105,7 +116,9 @@ export async function roundTripsBench(runs = RUNS): Promise<string[]> {
       const outcomes = [...new Set(slow.map((s) => s[kind].outcome))];
       const budget = BUDGET[kind];
       const what = `${kind} share of a ${p.name}${kind === 'fresh' ? ' (role absent)' : ''}${outcomes.join('/') === (kind === 'fresh' ? 'shared' : 'unchanged') ? '' : ` (${outcomes.join('/')})`}`;
-      lines.push(`| ${what} | ${calls} | ${depth.toFixed(1)} | ${chain} | ${Math.round(cpu)} | ≤ ${budget}${depth > budget ? ' (over)' : ''} |`);
+      lines.push(
+        `| ${what} | ${calls} | ${depth.toFixed(1)} | ${chain} | ${Math.round(cpu)} | ≤ ${budget}${depth > budget ? ' (over)' : ''} |`,
+      );
     }
   }
   return lines;

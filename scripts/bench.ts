@@ -9,8 +9,30 @@ const quick = process.argv.includes('--quick') || /^(1|true|yes)$/i.test(process
 const sections: Array<{ title: string; run: () => Promise<string[]> }> = [
   { title: 'Critical path', run: () => roundTripsBench(quick ? 1 : undefined) },
   { title: 'Cold start', run: () => coldStartBench() },
-  { title: 'Reconcile at the quota', run: () => quotaBench(quick ? [[100, 100], [300, 300]] : undefined) },
-  { title: 'Reconcile at scale, steady state', run: () => reconcileBench(quick ? [[300, 60], [1200, 240]] : undefined) },
+  {
+    title: 'Reconcile at the quota',
+    run: () =>
+      quotaBench(
+        quick
+          ? [
+              [100, 100],
+              [300, 300],
+            ]
+          : undefined,
+      ),
+  },
+  {
+    title: 'Reconcile at scale, steady state',
+    run: () =>
+      reconcileBench(
+        quick
+          ? [
+              [300, 60],
+              [1200, 240],
+            ]
+          : undefined,
+      ),
+  },
 ];
 
 async function main(): Promise<void> {

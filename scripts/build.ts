@@ -39,15 +39,31 @@ const sdkBesideIndex: Plugin = {
   name: 'sdk-beside-index',
   setup(b) {
     // With dynamic import unsupported, esbuild turns import('./sdk') into a plain require() of the side file (no ESM loader).
-    b.onResolve({ filter: /^\.\/sdk$/ }, (args) => (path.join(args.resolveDir, 'sdk.ts') === SDK_ENTRY ? { path: `./${SDK_FILE}`, external: true } : undefined));
+    b.onResolve({ filter: /^\.\/sdk$/ }, (args) =>
+      path.join(args.resolveDir, 'sdk.ts') === SDK_ENTRY ? { path: `./${SDK_FILE}`, external: true } : undefined,
+    );
   },
 };
 
-export async function buildFunction(name: string, outRoot = path.join(root, 'dist')): Promise<{ name: string; file: string; bytes: number; files: Record<string, number> }> {
+export async function buildFunction(
+  name: string,
+  outRoot = path.join(root, 'dist'),
+): Promise<{ name: string; file: string; bytes: number; files: Record<string, number> }> {
   const outdir = path.join(outRoot, name);
   fs.rmSync(outdir, { recursive: true, force: true });
-  await build({ ...BUILD_OPTIONS, entryPoints: [path.join(root, 'functions', name, 'index.ts')], outfile: path.join(outdir, 'index.js'), plugins: [sdkBesideIndex], supported: { 'dynamic-import': false } });
-  await build({ ...BUILD_OPTIONS, entryPoints: [SDK_ENTRY], outfile: path.join(outdir, SDK_FILE), plugins: [leaveOut] });
+  await build({
+    ...BUILD_OPTIONS,
+    entryPoints: [path.join(root, 'functions', name, 'index.ts')],
+    outfile: path.join(outdir, 'index.js'),
+    plugins: [sdkBesideIndex],
+    supported: { 'dynamic-import': false },
+  });
+  await build({
+    ...BUILD_OPTIONS,
+    entryPoints: [SDK_ENTRY],
+    outfile: path.join(outdir, SDK_FILE),
+    plugins: [leaveOut],
+  });
   const files = Object.fromEntries(['index.js', SDK_FILE].map((f) => [f, fs.statSync(path.join(outdir, f)).size]));
   // The budget is for what one function deploys: both files.
   return { name, file: path.join(outdir, 'index.js'), bytes: files['index.js'] + files[SDK_FILE], files };
@@ -59,7 +75,9 @@ async function main() {
     const r = await buildFunction(name);
     const kb = (r.bytes / 1024).toFixed(0);
     over ||= r.bytes > BUNDLE_BUDGET_BYTES;
-    const parts = Object.entries(r.files).map(([f, b]) => `${f} ${(b / 1024).toFixed(0)} KB`).join(' + ');
+    const parts = Object.entries(r.files)
+      .map(([f, b]) => `${f} ${(b / 1024).toFixed(0)} KB`)
+      .join(' + ');
     console.log(`dist/${name}/  ${kb} KB (${parts})${r.bytes > BUNDLE_BUDGET_BYTES ? '  OVER the 800 KB budget' : ''}`);
   }
   if (over) process.exit(1);

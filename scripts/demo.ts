@@ -69,7 +69,9 @@ async function attempt(label: string, expect: 'success' | 'refusal', fn: () => P
   } catch (e) {
     if (expect === 'refusal') say(`  ok    ${label} -> refused: ${errorCode(e)}`);
     else {
-      say(`  FAIL  ${label} -> ${errorCode(e)}: ${(e as { data?: { Message?: string } }).data?.Message ?? (e as Error).message}`);
+      say(
+        `  FAIL  ${label} -> ${errorCode(e)}: ${(e as { data?: { Message?: string } }).data?.Message ?? (e as Error).message}`,
+      );
       failures.push(label);
     }
   }
@@ -83,10 +85,17 @@ function asArray<T>(v: T | T[] | undefined): T[] {
 
 /** One line per trust statement: who may assume the role, and under which condition. */
 function describeTrust(document: string): string[] {
-  const doc = JSON.parse(document) as { Statement?: Array<{ Principal?: { Service?: string | string[]; RAM?: string | string[] }; Condition?: Record<string, Record<string, unknown>> }> };
+  const doc = JSON.parse(document) as {
+    Statement?: Array<{
+      Principal?: { Service?: string | string[]; RAM?: string | string[] };
+      Condition?: Record<string, Record<string, unknown>>;
+    }>;
+  };
   return asArray(doc.Statement).map((st) => {
     const who = [...asArray(st.Principal?.Service), ...asArray(st.Principal?.RAM)].join(', ');
-    const conditions = Object.entries(st.Condition ?? {}).flatMap(([op, kv]) => Object.entries(kv).map(([k, v]) => `${op} ${k} = ${asArray(v as string).join(' | ')}`));
+    const conditions = Object.entries(st.Condition ?? {}).flatMap(([op, kv]) =>
+      Object.entries(kv).map(([k, v]) => `${op} ${k} = ${asArray(v as string).join(' | ')}`),
+    );
     return conditions.length ? `${who}  if ${conditions.join(' and ')}` : who;
   });
 }
@@ -94,7 +103,9 @@ function describeTrust(document: string): string[] {
 /** The keys a KMS policy grants: the key ids of its key/<id> resources. */
 function grantedKeys(document: string): string[] {
   const doc = JSON.parse(document) as { Statement?: Array<{ Resource?: string | string[] }> };
-  const keys = asArray(doc.Statement).flatMap((st) => asArray(st.Resource)).map((r) => /:key\/(.+)$/.exec(r)?.[1]);
+  const keys = asArray(doc.Statement)
+    .flatMap((st) => asArray(st.Resource))
+    .map((r) => /:key\/(.+)$/.exec(r)?.[1]);
   return [...new Set(keys.filter((k): k is string => Boolean(k)))];
 }
 
@@ -109,34 +120,56 @@ async function reportRoles(owner: SdkClients): Promise<void> {
     }
     say(`  role ${roleName} trusts:`);
     for (const line of describeTrust(trust ?? '{}')) say(`    - ${line}`);
-    const attached = (await owner.ram.listPoliciesForRole(new $Ram.ListPoliciesForRoleRequest({ roleName }))).body?.policies?.policy ?? [];
+    const attached =
+      (await owner.ram.listPoliciesForRole(new $Ram.ListPoliciesForRoleRequest({ roleName }))).body?.policies?.policy ??
+      [];
     for (const p of attached) {
       if (p.policyType !== 'Custom') {
         say(`    policy ${p.policyName} (${p.policyType})`);
         continue;
       }
-      const got = await owner.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName: p.policyName, policyType: 'Custom' }));
+      const got = await owner.ram.getPolicy(
+        new $Ram.GetPolicyRequest({ policyName: p.policyName, policyType: 'Custom' }),
+      );
       const document = got.body?.defaultPolicyVersion?.policyDocument ?? '{}';
-      say(`    policy ${p.policyName} (${document.length} chars) lets ECS use key(s): ${grantedKeys(document).join(', ') || 'none'}`);
+      say(
+        `    policy ${p.policyName} (${document.length} chars) lets ECS use key(s): ${grantedKeys(document).join(', ') || 'none'}`,
+      );
     }
   }
 }
 
 async function reportShares(owner: SdkClients): Promise<void> {
-  const perm = await owner.ecs.describeImageSharePermission(new $Ecs.DescribeImageSharePermissionRequest({ regionId: DEMO.region, imageId: DEMO.images.cmk }));
+  const perm = await owner.ecs.describeImageSharePermission(
+    new $Ecs.DescribeImageSharePermissionRequest({ regionId: DEMO.region, imageId: DEMO.images.cmk }),
+  );
   const accounts = (perm.body?.accounts?.account ?? []).map((a) => a.aliyunId);
   say(`  image ${DEMO.images.cmk} shared with account(s): ${accounts.join(', ') || 'none'}`);
-  const shares = (await owner.rs('ListResourceShares', { RegionId: DEMO.region, ResourceOwner: 'Self' })).ResourceShares ?? [];
+  const shares =
+    (await owner.rs('ListResourceShares', { RegionId: DEMO.region, ResourceOwner: 'Self' })).ResourceShares ?? [];
   for (const s of shares) {
     const q = { RegionId: DEMO.region, ResourceShareIds: [s.ResourceShareId] };
-    const resources = (await owner.rs('ListResourceShareAssociations', { ...q, AssociationType: 'Resource' })).ResourceShareAssociations ?? [];
-    const targets = (await owner.rs('ListResourceShareAssociations', { ...q, AssociationType: 'Target' })).ResourceShareAssociations ?? [];
-    say(`  resource share ${s.ResourceShareName} (${s.ResourceShareId}${s.AllowExternalTargets ? ', external targets allowed' : ''}) of ${resources.map((r: any) => r.EntityId).join(', ')}:`);
-    for (const t of targets) say(`    -> ${t.EntityId} (${t.EntityType}${t.External ? ', external' : ''}): ${t.AssociationStatus}`);
+    const resources =
+      (await owner.rs('ListResourceShareAssociations', { ...q, AssociationType: 'Resource' }))
+        .ResourceShareAssociations ?? [];
+    const targets =
+      (await owner.rs('ListResourceShareAssociations', { ...q, AssociationType: 'Target' }))
+        .ResourceShareAssociations ?? [];
+    say(
+      `  resource share ${s.ResourceShareName} (${s.ResourceShareId}${s.AllowExternalTargets ? ', external targets allowed' : ''}) of ${resources.map((r: any) => r.EntityId).join(', ')}:`,
+    );
+    for (const t of targets)
+      say(`    -> ${t.EntityId} (${t.EntityType}${t.External ? ', external' : ''}): ${t.AssociationStatus}`);
   }
   // The feedback a person sees on the resource itself in the ECS console.
-  for (const [type, id] of [['snapshot', DEMO.snapshots.cmk], ['image', DEMO.images.cmk], ['snapshot', DEMO.snapshots.serviceKey]] as const) {
-    const res = await owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: DEMO.region, resourceType: type, resourceId: [id] }));
+  for (const [type, id] of [
+    ['snapshot', DEMO.snapshots.cmk],
+    ['image', DEMO.images.cmk],
+    ['snapshot', DEMO.snapshots.serviceKey],
+  ] as const) {
+    const res = await owner.ecs.listTagResources(
+      new $Ecs.ListTagResourcesRequest({ regionId: DEMO.region, resourceType: type, resourceId: [id] }),
+    );
     const status = (res.body?.tagResources?.tagResource ?? []).find((t) => t.tagKey === 'ecs-share:status')?.tagValue;
     say(`  ${type} ${id} tag ecs-share:status = ${status ?? '(none)'}`);
   }
@@ -145,20 +178,27 @@ async function reportShares(owner: SdkClients): Promise<void> {
 function reportRuns(runs: Run[]): void {
   say(`on-tag ran ${runs.length} time(s), once per delivered event:`);
   for (const r of runs) {
-    const ids = r.event.data.referencedResources ? Object.values(r.event.data.referencedResources).flat().join(', ') : '';
+    const ids = r.event.data.referencedResources
+      ? Object.values(r.event.data.referencedResources).flat().join(', ')
+      : '';
     if (r.error) {
       const transient = /transiently; the event will be retried/.test(r.error);
-      say(`  ${r.event.data.eventName ?? r.event.type} ${ids}: ${transient ? `failed the invocation so EventBridge retries it (${r.error})` : `threw ${r.error}`}`);
+      say(
+        `  ${r.event.data.eventName ?? r.event.type} ${ids}: ${transient ? `failed the invocation so EventBridge retries it (${r.error})` : `threw ${r.error}`}`,
+      );
       if (!transient) failures.push(`on-tag for ${ids}`);
       continue;
     }
     for (const res of r.result?.results ?? []) {
       const pending = res.pending?.length ? `, waiting for ${res.pending.join(', ')} to accept` : '';
       const why = res.reason ? ` (${res.reason})` : '';
-      say(`  ${r.event.data.eventName ?? r.event.type} ${res.resourceId}: ${res.outcome}, ${res.actions?.length ?? 0} change(s)${pending}${why}`);
+      say(
+        `  ${r.event.data.eventName ?? r.event.type} ${res.resourceId}: ${res.outcome}, ${res.actions?.length ?? 0} change(s)${pending}${why}`,
+      );
       if (res.outcome === 'failed' || res.outcome === 'refused') failures.push(`on-tag for ${res.resourceId}`);
     }
-    for (const skip of r.result?.skipped ?? []) say(`  ${r.event.data.eventName ?? r.event.type} ${ids}: skipped, ${skip.reason}`);
+    for (const skip of r.result?.skipped ?? [])
+      say(`  ${r.event.data.eventName ?? r.event.type} ${ids}: skipped, ${skip.reason}`);
     if (r.result && !r.result.results) say(`  ${r.event.data.eventName} ${ids}: ${JSON.stringify(r.result)}`);
   }
 }
@@ -166,29 +206,46 @@ function reportRuns(runs: Run[]): void {
 // ---------------------------------------------------------------- the recipients
 
 async function acceptInvitations(recipient: SdkClients): Promise<void> {
-  const list = (await recipient.rs('ListResourceShareInvitations', { RegionId: DEMO.region })).ResourceShareInvitations ?? [];
+  const list =
+    (await recipient.rs('ListResourceShareInvitations', { RegionId: DEMO.region })).ResourceShareInvitations ?? [];
   const open = list.filter((i: any) => i.Status === 'Pending');
   if (open.length === 0) {
     say(`  FAIL  ${DEMO.externalRecipient.uid} has no pending invitation to accept`);
     failures.push('invitation');
   }
   for (const inv of open) {
-    await attempt(`${DEMO.externalRecipient.uid} accepts invitation ${inv.ResourceShareInvitationId} (${inv.ResourceShareName})`, 'success', async () => {
-      await recipient.rs('AcceptResourceShareInvitation', { RegionId: DEMO.region, ResourceShareInvitationId: inv.ResourceShareInvitationId });
-      return 'Accepted';
-    });
+    await attempt(
+      `${DEMO.externalRecipient.uid} accepts invitation ${inv.ResourceShareInvitationId} (${inv.ResourceShareName})`,
+      'success',
+      async () => {
+        await recipient.rs('AcceptResourceShareInvitation', {
+          RegionId: DEMO.region,
+          ResourceShareInvitationId: inv.ResourceShareInvitationId,
+        });
+        return 'Accepted';
+      },
+    );
   }
 }
 
-const createDisk = (c: SdkClients, snapshotId: string = DEMO.snapshots.cmk) => async () => {
-  const res = await c.ecs.createDisk(
-    new $Ecs.CreateDiskRequest({ regionId: DEMO.region, zoneId: 'cn-hangzhou-h', diskCategory: 'cloud_essd', snapshotId }),
-  );
-  return `disk ${res.body?.diskId}`;
-};
+const createDisk =
+  (c: SdkClients, snapshotId: string = DEMO.snapshots.cmk) =>
+  async () => {
+    const res = await c.ecs.createDisk(
+      new $Ecs.CreateDiskRequest({
+        regionId: DEMO.region,
+        zoneId: 'cn-hangzhou-h',
+        diskCategory: 'cloud_essd',
+        snapshotId,
+      }),
+    );
+    return `disk ${res.body?.diskId}`;
+  };
 
 const copyImage = (c: SdkClients) => async () => {
-  const res = await c.ecs.copyImage(new $Ecs.CopyImageRequest({ regionId: DEMO.region, imageId: DEMO.images.cmk, destinationRegionId: DEMO.region }));
+  const res = await c.ecs.copyImage(
+    new $Ecs.CopyImageRequest({ regionId: DEMO.region, imageId: DEMO.images.cmk, destinationRegionId: DEMO.region }),
+  );
   return `image ${res.body?.imageId}`;
 };
 
@@ -201,16 +258,30 @@ async function recipientsView(emu: Emulator): Promise<void> {
   await attempt(`${ext} CreateDisk (cloud_essd) from snapshot ${DEMO.snapshots.cmk}`, 'success', createDisk(external));
   await attempt(`${ext} CopyImage ${DEMO.images.cmk}`, 'success', copyImage(external));
   await attempt(`${rd} (in folder ${DEMO.folderId}) CopyImage ${DEMO.images.cmk}`, 'success', copyImage(member));
-  await attempt(`control: ${rd}, not tagged on the snapshot, CreateDisk from ${DEMO.snapshots.cmk}`, 'refusal', createDisk(member));
+  await attempt(
+    `control: ${rd}, not tagged on the snapshot, CreateDisk from ${DEMO.snapshots.cmk}`,
+    'refusal',
+    createDisk(member),
+  );
   const copy = emu.state.snapshots.find((x) => x.tags?.['ecs-share:copy-of'] === DEMO.snapshots.serviceKey);
   if (!copy) {
     say(`  FAIL  no CMK copy of ${DEMO.snapshots.serviceKey} was made`);
     failures.push('service-key copy');
     return;
   }
-  say(`  the service-key snapshot ${DEMO.snapshots.serviceKey} was copied to ${copy.snapshotId} (key ${copy.kmsKeyId}), shared in its place:`);
-  await attempt(`${rd} CreateDisk (cloud_essd) from the copy ${copy.snapshotId}`, 'success', createDisk(member, copy.snapshotId));
-  await attempt(`control: ${rd} CreateDisk from the service-key original ${DEMO.snapshots.serviceKey}`, 'refusal', createDisk(member, DEMO.snapshots.serviceKey));
+  say(
+    `  the service-key snapshot ${DEMO.snapshots.serviceKey} was copied to ${copy.snapshotId} (key ${copy.kmsKeyId}), shared in its place:`,
+  );
+  await attempt(
+    `${rd} CreateDisk (cloud_essd) from the copy ${copy.snapshotId}`,
+    'success',
+    createDisk(member, copy.snapshotId),
+  );
+  await attempt(
+    `control: ${rd} CreateDisk from the service-key original ${DEMO.snapshots.serviceKey}`,
+    'refusal',
+    createDisk(member, DEMO.snapshots.serviceKey),
+  );
 }
 
 // ---------------------------------------------------------------- the story
@@ -229,7 +300,14 @@ async function tagAndRun(emu: Emulator, owner: SdkClients, handler: Handler, log
   const restore = divertStdout(logFile);
   try {
     const tag = (resourceType: string, id: string, value: string) =>
-      owner.ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: DEMO.region, resourceType, resourceId: [id], tag: [{ key: 'share-with', value }] }));
+      owner.ecs.tagResources(
+        new $Ecs.TagResourcesRequest({
+          regionId: DEMO.region,
+          resourceType,
+          resourceId: [id],
+          tag: [{ key: 'share-with', value }],
+        }),
+      );
     await tag('snapshot', DEMO.snapshots.cmk, SNAPSHOT_TAG);
     await tag('image', DEMO.images.cmk, IMAGE_TAG);
     await tag('snapshot', DEMO.snapshots.serviceKey, SERVICE_KEY_TAG);
@@ -251,10 +329,15 @@ async function main(): Promise<number> {
   const emu = await startEmulator({ state: demoState() });
   try {
     const owner = sdkClients(emu.endpoint, DEMO.owner);
-    await createFunctionRole(owner.ram, [fs.readFileSync(path.join(__dirname, '../shared/policies/function-role-service-key-copy.json'), 'utf8')]);
+    await createFunctionRole(owner.ram, [
+      fs.readFileSync(path.join(__dirname, '../shared/policies/function-role-service-key-copy.json'), 'utf8'),
+    ]);
     // The external recipient is outside the owner's resource directory: refused by default, so allowed here by name
     // (listing an account turns the allowlist on, so the directory, and with it its folders, is listed too).
-    const allow = { SHARE_ALLOW_ACCOUNTS: `${DEMO.externalRecipient.uid},${DEMO.rdRecipient.uid}`, SHARE_ALLOW_RDS: DEMO.resourceDirectoryId };
+    const allow = {
+      SHARE_ALLOW_ACCOUNTS: `${DEMO.externalRecipient.uid},${DEMO.rdRecipient.uid}`,
+      SHARE_ALLOW_RDS: DEMO.resourceDirectoryId,
+    };
     // Service-key resources are copied with the demo CMK and the copy shared (the add-on policy lets the function copy).
     Object.assign(process.env, { SHARE_SERVICE_KEY_COPY: DEMO.cmkId });
     Object.assign(process.env, { ALIBABA_CLOUD_ENDPOINT_OVERRIDE: emu.endpoint, FC_REGION: DEMO.region, ...allow });
@@ -263,9 +346,15 @@ async function main(): Promise<number> {
 
     say(`ecs-share demo: local emulator ${emu.endpoint}, region ${DEMO.region}, owner ${DEMO.owner.uid}`);
     say(`on-tag bundle ${file}, run under role ecs-share-fc-role (shared/policies/function-role.json)`);
-    say(`configuration: SHARE_ALLOW_ACCOUNTS=${allow.SHARE_ALLOW_ACCOUNTS} allows that account, which is outside the owner's`);
-    say(`  resource directory (refused by default: ExternalNotAllowed); SHARE_ALLOW_RDS=${allow.SHARE_ALLOW_RDS} keeps the directory and its folders allowed;`);
-    say(`  SHARE_SERVICE_KEY_COPY=${DEMO.cmkId}: a service-key resource is copied with that CMK and the copy is shared`);
+    say(
+      `configuration: SHARE_ALLOW_ACCOUNTS=${allow.SHARE_ALLOW_ACCOUNTS} allows that account, which is outside the owner's`,
+    );
+    say(
+      `  resource directory (refused by default: ExternalNotAllowed); SHARE_ALLOW_RDS=${allow.SHARE_ALLOW_RDS} keeps the directory and its folders allowed;`,
+    );
+    say(
+      `  SHARE_SERVICE_KEY_COPY=${DEMO.cmkId}: a service-key resource is copied with that CMK and the copy is shared`,
+    );
     say();
     say('The owner tags, through the ECS SDK:');
     say(`  snapshot ${DEMO.snapshots.cmk} (encrypted with CMK ${DEMO.cmkId})  share-with=${SNAPSHOT_TAG}`);
@@ -281,7 +370,11 @@ async function main(): Promise<number> {
     say('The recipients:');
     await recipientsView(emu);
     say();
-    say(failures.length === 0 ? 'Every expected outcome held.' : `${failures.length} expected outcome(s) did not hold: ${failures.join('; ')}`);
+    say(
+      failures.length === 0
+        ? 'Every expected outcome held.'
+        : `${failures.length} expected outcome(s) did not hold: ${failures.join('; ')}`,
+    );
     say(`on-tag's JSON log lines: ${logFile}`);
   } catch (e) {
     say(`demo aborted: ${(e as Error).stack ?? e}`);

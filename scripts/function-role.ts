@@ -16,12 +16,16 @@ const shippedTrust = () => fs.readFileSync(path.join(root, 'shared/policies/func
 
 async function attachCustomPolicy(ram: Ram, policyName: string, document: string): Promise<void> {
   await ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName, policyDocument: document }));
-  await ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName: FUNCTION_ROLE, policyName, policyType: 'Custom' }));
+  await ram.attachPolicyToRole(
+    new $Ram.AttachPolicyToRoleRequest({ roleName: FUNCTION_ROLE, policyName, policyType: 'Custom' }),
+  );
 }
 
 /** Create the function role through the real RAM SDK as the owner: shipped trust, shipped policy, plus any extra documents. */
 export async function createFunctionRole(ram: Ram, extraPolicies: string[] = []): Promise<void> {
-  await ram.createRole(new $Ram.CreateRoleRequest({ roleName: FUNCTION_ROLE, assumeRolePolicyDocument: shippedTrust() }));
+  await ram.createRole(
+    new $Ram.CreateRoleRequest({ roleName: FUNCTION_ROLE, assumeRolePolicyDocument: shippedTrust() }),
+  );
   await attachCustomPolicy(ram, FUNCTION_POLICY, shippedPolicy());
   for (const [i, doc] of extraPolicies.entries()) await attachCustomPolicy(ram, `${FUNCTION_POLICY}-extra${i}`, doc);
 }
@@ -33,7 +37,11 @@ export function functionContext(emu: Emulator, ownerUid: string, fn: string, reg
     requestId: `local-${Math.random().toString(36).slice(2)}`,
     accountId: ownerUid,
     region,
-    credentials: { accessKeyId: creds.accessKeyId, accessKeySecret: creds.accessKeySecret, securityToken: creds.securityToken },
+    credentials: {
+      accessKeyId: creds.accessKeyId,
+      accessKeySecret: creds.accessKeySecret,
+      securityToken: creds.securityToken,
+    },
     function: { name: `ecs-share-${fn}`, timeout: 120 },
   };
 }

@@ -11,7 +11,9 @@ import { formatPlan } from './plan-report';
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
-  console.error('usage: npm run invoke -- <function> [<event-file> | --dry-run]\n  functions: ' + functionNames().join(', '));
+  console.error(
+    'usage: npm run invoke -- <function> [<event-file> | --dry-run]\n  functions: ' + functionNames().join(', '),
+  );
   process.exit(2);
 }
 
@@ -19,7 +21,12 @@ async function main() {
   const [fn, arg] = process.argv.slice(2);
   if (!fn || !functionNames().includes(fn)) usage(fn ? `unknown function "${fn}"` : undefined);
   let event: string;
-  if (arg === '--dry-run') event = JSON.stringify(fn === 'reconcile' ? { action: 'reconcile', dryRun: true } : usage('--dry-run is for reconcile; pass an event file'));
+  if (arg === '--dry-run')
+    event = JSON.stringify(
+      fn === 'reconcile'
+        ? { action: 'reconcile', dryRun: true }
+        : usage('--dry-run is for reconcile; pass an event file'),
+    );
   else if (arg) event = fs.readFileSync(path.resolve(arg), 'utf8');
   else usage('pass an event file (see events/) or --dry-run');
 
@@ -32,7 +39,11 @@ async function main() {
     accountId: env.FC_ACCOUNT_ID,
     region: env.FC_REGION ?? 'cn-hangzhou',
     credentials: env.ALIBABA_CLOUD_ACCESS_KEY_ID
-      ? { accessKeyId: env.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: env.ALIBABA_CLOUD_ACCESS_KEY_SECRET, securityToken: env.ALIBABA_CLOUD_SECURITY_TOKEN }
+      ? {
+          accessKeyId: env.ALIBABA_CLOUD_ACCESS_KEY_ID,
+          accessKeySecret: env.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+          securityToken: env.ALIBABA_CLOUD_SECURITY_TOKEN,
+        }
       : undefined,
     function: { name: `ecs-share-${fn}`, handler: 'index.handler', timeout: 900, memory: 512 },
   };

@@ -40,7 +40,9 @@ export const leaveOut: Plugin = {
   name: 'leave-out',
   setup(b) {
     const names = Object.keys(LEFT_OUT).map((n) => n.replace(/[-/]/g, '\\$&'));
-    b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => (IMPORTER.test(args.importer) ? { path: args.path, namespace: 'left-out' } : undefined));
+    b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
+      IMPORTER.test(args.importer) ? { path: args.path, namespace: 'left-out' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({ contents: stub(args.path), loader: 'js' }));
   },
 };

@@ -33,10 +33,14 @@ async function main(): Promise<number> {
   const list = async (c: LiveClient, kind: Kind, into: string[]) => {
     for (const r of await c.listRunResources(kind, args.runId)) {
       into.push(r.id);
-      say(`${args.dryRun ? 'would delete' : 'will delete '} ${c.who} ${kind} ${r.id} (${RUN_TAG}=${r.runId}${r.status ? `, ${r.status}` : ''})`);
+      say(
+        `${args.dryRun ? 'would delete' : 'will delete '} ${c.who} ${kind} ${r.id} (${RUN_TAG}=${r.runId}${r.status ? `, ${r.status}` : ''})`,
+      );
     }
   };
-  say(`sweeping ${cfg.endpoint ?? `Alibaba Cloud ${cfg.region}`} for ${RUN_TAG}${args.runId ? `=${args.runId}` : ' (any run)'}`);
+  say(
+    `sweeping ${cfg.endpoint ?? `Alibaba Cloud ${cfg.region}`} for ${RUN_TAG}${args.runId ? `=${args.runId}` : ' (any run)'}`,
+  );
   if (recipient) {
     await list(recipient, 'image', res.recipientImages);
     await list(recipient, 'disk', res.recipientDisks);

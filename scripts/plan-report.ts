@@ -33,11 +33,16 @@ function describe(a: PlanAction): string {
 }
 
 export function formatPlan(summary: unknown): string {
-  const s = summary as { results?: Array<{ resourceId: string; region: string; outcome: string; reason?: string; actions?: PlanAction[] }>; roleActions?: PlanAction[] };
+  const s = summary as {
+    results?: Array<{ resourceId: string; region: string; outcome: string; reason?: string; actions?: PlanAction[] }>;
+    roleActions?: PlanAction[];
+  };
   const lines: string[] = [];
   for (const r of s.results ?? []) {
     const acts = r.actions ?? [];
-    lines.push(`${r.region} ${r.resourceId}: ${acts.length ? `${acts.length} change(s)` : r.outcome}${r.reason ? ` — ${r.reason}` : ''}`);
+    lines.push(
+      `${r.region} ${r.resourceId}: ${acts.length ? `${acts.length} change(s)` : r.outcome}${r.reason ? ` — ${r.reason}` : ''}`,
+    );
     for (const a of acts) lines.push(`  - ${describe(a)}`);
   }
   if (s.roleActions?.length) {

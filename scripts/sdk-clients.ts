@@ -47,10 +47,21 @@ export function sdkClients(endpoint: string, creds: Creds, regionId = 'cn-hangzh
   const generic = new OpenApi(cfg);
   const call = async (action: string, version: string, query: Record<string, unknown>) => {
     const params = new $OpenApiUtil.Params({
-      action, version, protocol: 'HTTP', pathname: '/', method: 'POST', authType: 'AK',
-      style: 'RPC', reqBodyType: 'formData', bodyType: 'json',
+      action,
+      version,
+      protocol: 'HTTP',
+      pathname: '/',
+      method: 'POST',
+      authType: 'AK',
+      style: 'RPC',
+      reqBodyType: 'formData',
+      bodyType: 'json',
     });
-    const res = await generic.callApi(params, new $OpenApiUtil.OpenApiRequest({ query: OpenApiUtil.query(query) }), new $dara.RuntimeOptions({}));
+    const res = await generic.callApi(
+      params,
+      new $OpenApiUtil.OpenApiRequest({ query: OpenApiUtil.query(query) }),
+      new $dara.RuntimeOptions({}),
+    );
     return res.body;
   };
   const kms = new Kms(

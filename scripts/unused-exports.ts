@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
-
 // Files loaded by path rather than by an import, with the exports their loader reads.
 const ENTRIES: Array<{ file: RegExp; names: string[] }> = [
   { file: /^functions\/[^/]+\/index\.ts$/, names: ['handler'] }, // Function Compute: s.yaml's `index.handler`
@@ -97,7 +96,8 @@ function scan(file: string, resolve: (spec: string) => string | undefined): { mo
     } else if (hasExport(s)) {
       if (isDefault(s)) module.exports.set('default', { line: line(s) });
       else if (ts.isVariableStatement(s))
-        for (const d of s.declarationList.declarations) for (const n of bindingNames(d.name)) module.exports.set(n, { line: line(d) });
+        for (const d of s.declarationList.declarations)
+          for (const n of bindingNames(d.name)) module.exports.set(n, { line: line(d) });
       else {
         const name = (s as ts.DeclarationStatement).name;
         const type = ts.isTypeAliasDeclaration(s) || ts.isInterfaceDeclaration(s);
@@ -130,7 +130,9 @@ function scan(file: string, resolve: (spec: string) => string | undefined): { mo
 }
 
 /** Every export under `root` (its tsconfig.json's files) that no other file imports. */
-export function unusedExports(root = path.resolve(__dirname, '..')): Array<{ file: string; line: number; name: string; local: boolean }> {
+export function unusedExports(
+  root = path.resolve(__dirname, '..'),
+): Array<{ file: string; line: number; name: string; local: boolean }> {
   const { files, options } = configFiles(root);
   const ours = new Set(files);
   const resolve = (from: string) => (spec: string) => {
@@ -178,7 +180,8 @@ export function unusedExports(root = path.resolve(__dirname, '..')): Array<{ fil
 
 if (require.main === module) {
   const unused = unusedExports();
-  for (const u of unused) console.log(`${u.file}:${u.line}  ${u.name}${u.local ? '  (used in its own file: drop `export`)' : ''}`);
+  for (const u of unused)
+    console.log(`${u.file}:${u.line}  ${u.name}${u.local ? '  (used in its own file: drop `export`)' : ''}`);
   if (unused.length) {
     console.error(`${unused.length} unused export(s)`);
     process.exit(1);

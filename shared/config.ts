@@ -66,7 +66,9 @@ export function parseServiceKeyCopy(v: string | undefined): ServiceKeyCopyConfig
     const m = /^([a-z]{2,}(?:-[a-z0-9]+)+)=(.*)$/.exec(e);
     const key = m ? m[2] : e;
     if (!COPY_KEY.test(key) || key === 'alias/acs/ecs') {
-      throw new InvalidInputError(`SHARE_SERVICE_KEY_COPY: "${e}" is not a customer master key id (key-…) or alias (alias/…), optionally after <region>=`);
+      throw new InvalidInputError(
+        `SHARE_SERVICE_KEY_COPY: "${e}" is not a customer master key id (key-…) or alias (alias/…), optionally after <region>=`,
+      );
     }
     if (m) {
       if (out.byRegion[m[1]]) throw new InvalidInputError(`SHARE_SERVICE_KEY_COPY names region ${m[1]} twice`);
@@ -95,12 +97,15 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 /** A tag key ecs-share reads or writes: a valid ECS key, never under the prefixes Alibaba Cloud reserves. */
 function tagKeyOf(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const key = env[name]?.trim() || fallback;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,100}$/.test(key) || /^(acs:|aliyun)/i.test(key)) throw new InvalidInputError(`${name} "${key}" is not a valid ECS tag key`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,100}$/.test(key) || /^(acs:|aliyun)/i.test(key))
+    throw new InvalidInputError(`${name} "${key}" is not a valid ECS tag key`);
   return key;
 }
 
 function statusKey(env: NodeJS.ProcessEnv): string | undefined {
-  return /^(off|false|none|0)$/i.test(env.SHARE_STATUS_KEY?.trim() ?? '') ? undefined : tagKeyOf(env, 'SHARE_STATUS_KEY', 'ecs-share:status');
+  return /^(off|false|none|0)$/i.test(env.SHARE_STATUS_KEY?.trim() ?? '')
+    ? undefined
+    : tagKeyOf(env, 'SHARE_STATUS_KEY', 'ecs-share:status');
 }
 
 /** A switch: true/1/yes or false/0/no (any case); unset or empty is false; anything else is a mistake. */
@@ -126,7 +131,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tagKey,
     ledgerKey: env.SHARE_LEDGER_KEY?.trim() || 'ecs-share:granted',
     regions: list(env.SHARE_REGIONS) ?? [env.FC_REGION || env.ALIBABA_CLOUD_REGION_ID || 'cn-hangzhou'],
-    allowlist: hasAllowlist ? { accounts: allow.accounts ?? [], rds: allow.rds ?? [], folders: allow.folders ?? [] } : undefined,
+    allowlist: hasAllowlist
+      ? { accounts: allow.accounts ?? [], rds: allow.rds ?? [], folders: allow.folders ?? [] }
+      : undefined,
     allowExternal: bool(env, 'SHARE_ALLOW_EXTERNAL'),
     legacyServiceKey: /^(1|true|yes)$/i.test(env.SHARE_LEGACY_SERVICE_KEY ?? ''),
     endpointOverride: env.ALIBABA_CLOUD_ENDPOINT_OVERRIDE?.trim() || undefined,

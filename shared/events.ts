@@ -6,7 +6,6 @@ import { ACCOUNT_UID, REGION, RESOURCE_ID, resourceTypeOf, type ResourceType } f
 import { isRecord } from './domain/policy-json';
 import type { Principal } from './share/model';
 
-
 export type TagEvent = {
   eventId: string;
   eventName: string;
@@ -90,12 +89,14 @@ export function parseInvocation(raw: unknown): Invocation {
   const problem = checkShape(value);
   if (problem) return { kind: 'invalid', error: `The invocation payload ${problem}` };
   if (Array.isArray(value)) return normaliseEvents(value);
-  if (!isRecord(value)) return { kind: 'invalid', error: 'The invocation payload must be a JSON object or an array of CloudEvents' };
+  if (!isRecord(value))
+    return { kind: 'invalid', error: 'The invocation payload must be a JSON object or an array of CloudEvents' };
   if (isCloudEvent(value) || isActionTrailRecord(value)) return normaliseEvents([value]);
   if (typeof value.triggerName === 'string' && 'triggerTime' in value) {
     const payload = parseMaybeJson(value.payload);
     // A payload that starts like JSON but is not: a typo in the trigger's configuration, never "no payload".
-    if (typeof payload === 'string' && /^\s*[[{]/.test(payload)) return { kind: 'invalid', error: `The timer payload is not JSON: ${clip(payload)}` };
+    if (typeof payload === 'string' && /^\s*[[{]/.test(payload))
+      return { kind: 'invalid', error: `The timer payload is not JSON: ${clip(payload)}` };
     return { kind: 'timer', triggerName: value.triggerName, payload };
   }
   return { kind: 'manual', command: value };
@@ -130,11 +131,16 @@ function checkShape(root: unknown): string | undefined {
     if (depth >= INPUT_LIMITS.maxDepth) return `is nested more than ${INPUT_LIMITS.maxDepth} levels deep${at(path)}`;
     const proto = Object.getPrototypeOf(v);
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth: depth + 1, path: depth < 12 ? `${path}[${i}]` : path });
+      for (let i = v.length - 1; i >= 0; i--)
+        stack.push({ v: v[i], depth: depth + 1, path: depth < 12 ? `${path}[${i}]` : path });
     } else if (proto === Object.prototype || proto === null) {
       for (const [k, x] of Object.entries(v)) {
         chars += k.length;
-        stack.push({ v: x, depth: depth + 1, path: depth < 12 ? (path ? `${path}.${clip(k, 40)}` : clip(k, 40)) : path });
+        stack.push({
+          v: x,
+          depth: depth + 1,
+          path: depth < 12 ? (path ? `${path}.${clip(k, 40)}` : clip(k, 40)) : path,
+        });
       }
     } else {
       return `holds an object JSON cannot carry${at(path)}`;
@@ -185,17 +191,22 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
   const eventId = (isRecord(data) ? str(data.eventId) : undefined) ?? str(item.id);
   const skip = (reason: string) => ({ eventId, events: [], skipped: [{ eventId, reason }] });
 
-  if (envelope && str(item.type)?.toLowerCase() === SNAPSHOT_READY_TYPE.toLowerCase()) return snapshotReady(item, data, eventId);
+  if (envelope && str(item.type)?.toLowerCase() === SNAPSHOT_READY_TYPE.toLowerCase())
+    return snapshotReady(item, data, eventId);
   if (envelope && !ACTIONTRAIL_TYPE.test(str(item.type) ?? '')) {
-    return skip(`event type ${clip(str(item.type) ?? '(none)')} is not an ECS ActionTrail API call or console operation`);
+    return skip(
+      `event type ${clip(str(item.type) ?? '(none)')} is not an ECS ActionTrail API call or console operation`,
+    );
   }
   if (!isRecord(data)) return skip('the event has no ActionTrail record in data');
   const errorCode = str(data.errorCode);
-  if (errorCode) return skip(`the ${clip(str(data.eventName) ?? '')} call failed (${clip(errorCode)}); nothing changed`);
+  if (errorCode)
+    return skip(`the ${clip(str(data.eventName) ?? '')} call failed (${clip(errorCode)}); nothing changed`);
   const service = str(data.serviceName);
   if (service?.toLowerCase() !== 'ecs') return skip(`service ${clip(service ?? '(none)')} is not ECS`);
   const eventName = str(data.eventName) ?? '';
-  if (!(HANDLED_EVENT_NAMES as readonly string[]).includes(eventName)) return skip(`event ${clip(eventName || '(none)')} does not affect sharing`);
+  if (!(HANDLED_EVENT_NAMES as readonly string[]).includes(eventName))
+    return skip(`event ${clip(eventName || '(none)')} does not affect sharing`);
 
   const params = requestParameters(data);
   const create = CREATES[eventName];
@@ -212,7 +223,9 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
     return skip(`resource type ${clip(declared)} is not a snapshot or image`);
   }
 
-  const candidates = create ? createdIds(data, params, create) : taggedIds(data, params, declared as ResourceType | undefined);
+  const candidates = create
+    ? createdIds(data, params, create)
+    : taggedIds(data, params, declared as ResourceType | undefined);
   const skipped: Skipped[] = [];
   const byKind: Record<ResourceType, string[]> = { snapshot: [], image: [] };
   for (const { id, kind } of candidates) {
@@ -228,7 +241,11 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
     if (!byKind[actual].includes(id)) byKind[actual].push(id);
   }
 
-  const base = { eventId: eventId ?? `${eventName}:${region}:${[...byKind.snapshot, ...byKind.image].join(',')}`, eventName, region };
+  const base = {
+    eventId: eventId ?? `${eventName}:${region}:${[...byKind.snapshot, ...byKind.image].join(',')}`,
+    eventName,
+    region,
+  };
   // Only string fields: a UID sent as a bare JSON number may already have lost precision.
   const identity = isRecord(data.userIdentity) ? data.userIdentity : {};
   const accountId = [item.aliyunaccountid, data.recipientAccountId, identity.accountId].find(
@@ -238,7 +255,14 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
   const requestedBy = principalOf(identity);
   const events: TagEvent[] = (['snapshot', 'image'] as const)
     .filter((kind) => byKind[kind].length > 0)
-    .map((kind) => ({ ...base, ...(accountId ? { accountId } : {}), resourceType: kind, resourceIds: byKind[kind], tagKeys, ...(requestedBy ? { requestedBy } : {}) }));
+    .map((kind) => ({
+      ...base,
+      ...(accountId ? { accountId } : {}),
+      resourceType: kind,
+      resourceIds: byKind[kind],
+      tagKeys,
+      ...(requestedBy ? { requestedBy } : {}),
+    }));
   if (events.length === 0) skipped.push({ eventId, reason: `no snapshot or image id in the ${eventName} event` });
   return { eventId, events, skipped };
 }
@@ -247,18 +271,35 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
  * A snapshot became ready (documented fields in `data`, or under `content` as CloudMonitor shows them; the id also
  * in the subject's ARN): re-read and share it like a tag event. A failed creation names nothing to share.
  */
-function snapshotReady(item: Record<string, unknown>, data: unknown, eventId: string | undefined): { eventId?: string; events: TagEvent[]; skipped: Skipped[] } {
+function snapshotReady(
+  item: Record<string, unknown>,
+  data: unknown,
+  eventId: string | undefined,
+): { eventId?: string; events: TagEvent[]; skipped: Skipped[] } {
   const skip = (reason: string) => ({ eventId, events: [], skipped: [{ eventId, reason }] });
   const body = isRecord(data) ? (isRecord(data.content) ? data.content : data) : {};
   const result = str(body.result);
   if (result && result !== 'accomplished') return skip(`the snapshot was not created (${clip(result)})`);
-  const arn = /^acs:ecs:([a-z0-9-]+):(\d*):snapshot\/(s-[A-Za-z0-9]+)$/.exec(str(item.subject) ?? (isRecord(data) ? str(data.resourceId) : undefined) ?? '');
+  const arn = /^acs:ecs:([a-z0-9-]+):(\d*):snapshot\/(s-[A-Za-z0-9]+)$/.exec(
+    str(item.subject) ?? (isRecord(data) ? str(data.resourceId) : undefined) ?? '',
+  );
   const id = str(body.snapshotId) ?? arn?.[3];
   const region = str(item.aliyunregionid) ?? (isRecord(data) ? str(data.regionId) : undefined) ?? arn?.[1];
-  if (!id || !RESOURCE_ID.test(id) || resourceTypeOf(id) !== 'snapshot') return skip(`no valid snapshot id in the ${SNAPSHOT_READY_TYPE} event (${clip(id ?? 'none')})`);
+  if (!id || !RESOURCE_ID.test(id) || resourceTypeOf(id) !== 'snapshot')
+    return skip(`no valid snapshot id in the ${SNAPSHOT_READY_TYPE} event (${clip(id ?? 'none')})`);
   if (!region || !REGION.test(region)) return skip(`no valid region in the event (${clip(region ?? 'none')})`);
-  const accountId = [item.aliyunaccountid, arn?.[2]].find((a): a is string => typeof a === 'string' && ACCOUNT_UID.test(a));
-  const event: TagEvent = { eventId: eventId ?? `ready:${region}:${id}`, eventName: 'CreateSnapshotCompleted', region, resourceType: 'snapshot', resourceIds: [id], tagKeys: [], ...(accountId ? { accountId } : {}) };
+  const accountId = [item.aliyunaccountid, arn?.[2]].find(
+    (a): a is string => typeof a === 'string' && ACCOUNT_UID.test(a),
+  );
+  const event: TagEvent = {
+    eventId: eventId ?? `ready:${region}:${id}`,
+    eventName: 'CreateSnapshotCompleted',
+    region,
+    resourceType: 'snapshot',
+    resourceIds: [id],
+    tagKeys: [],
+    ...(accountId ? { accountId } : {}),
+  };
   return { eventId, events: [event], skipped: [] };
 }
 
@@ -276,12 +317,17 @@ export function principalOf(identity: Record<string, unknown>): Principal | unde
   if (accountId && ACCOUNT_UID.test(accountId)) p.accountId = accountId;
   const principalId = field(identity.principalId);
   if (principalId) p.principalId = principalId;
-  const issuer = isRecord(identity.sessionContext) && isRecord(identity.sessionContext.sessionIssuer) ? identity.sessionContext.sessionIssuer : undefined;
+  const issuer =
+    isRecord(identity.sessionContext) && isRecord(identity.sessionContext.sessionIssuer)
+      ? identity.sessionContext.sessionIssuer
+      : undefined;
   if (type === 'assumed-role' || issuer) {
     const arnRole = /:role\/([^/]+)$/.exec(typeof issuer?.arn === 'string' ? issuer.arn : '')?.[1];
     const roleName = field(issuer?.userName) ?? field(arnRole);
     if (roleName) p.roleName = roleName;
-    const session = principalId?.includes(':') ? principalId.slice(principalId.indexOf(':') + 1) : field(identity.userName);
+    const session = principalId?.includes(':')
+      ? principalId.slice(principalId.indexOf(':') + 1)
+      : field(identity.userName);
     if (session) p.roleSession = session.slice(0, 128);
   } else {
     const userName = field(identity.userName);
@@ -327,7 +373,10 @@ type Params = Record<string, unknown>;
 function requestParameters(data: Record<string, unknown>): Params {
   const fromJson = parseMaybeJson(data.requestParameterJson);
   const fromParams = parseMaybeJson(data.requestParameters);
-  return Object.assign(lowerKeys(isRecord(fromJson) ? fromJson : {}), lowerKeys(isRecord(fromParams) ? fromParams : {}));
+  return Object.assign(
+    lowerKeys(isRecord(fromJson) ? fromJson : {}),
+    lowerKeys(isRecord(fromParams) ? fromParams : {}),
+  );
 }
 
 function lowerKeys(o: Record<string, unknown>): Params {

@@ -10,13 +10,20 @@ export interface InputErrorResult {
   error: { code: 'InvalidInput' | 'ConfigError'; message: string };
 }
 
-export function inputError(log: Logger, message: string, code: InputErrorResult['error']['code'] = 'InvalidInput'): InputErrorResult {
+export function inputError(
+  log: Logger,
+  message: string,
+  code: InputErrorResult['error']['code'] = 'InvalidInput',
+): InputErrorResult {
   const text = clip(message || 'The invocation cannot be handled', 1000); // a reason, not an echo of the payload
   log.error('invalid input, nothing changed', { outcome: 'refused', error: { code, message: text } });
   return { ok: false, error: { code, message: text } };
 }
 
-export function makeHandler<R>(fn: string, body: (run: Invocation, invocation: ParsedInvocation) => Promise<R | InputErrorResult>) {
+export function makeHandler<R>(
+  fn: string,
+  body: (run: Invocation, invocation: ParsedInvocation) => Promise<R | InputErrorResult>,
+) {
   return async (event: unknown, context: FcContext = {}): Promise<R | InputErrorResult> => {
     let run: Invocation;
     try {
@@ -36,7 +43,9 @@ export function makeHandler<R>(fn: string, body: (run: Invocation, invocation: P
       return await body(run, parsed);
     } catch (e) {
       if (e instanceof InvalidInputError) return inputError(run.log, e.message);
-      run.log.error('invocation failed', { error: { code: (e as { code?: string })?.code ?? 'InternalError', message: (e as Error)?.message ?? String(e) } });
+      run.log.error('invocation failed', {
+        error: { code: (e as { code?: string })?.code ?? 'InternalError', message: (e as Error)?.message ?? String(e) },
+      });
       throw e; // unexpected: let the platform retry the event
     }
   };

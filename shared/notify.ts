@@ -102,7 +102,9 @@ export const eventTypeOf = (r: ProblemRecord) => `ecs-share:Share:${r.outcome ==
 
 /** The resource's ARN-like subject (a role's for a trim). */
 export function subjectOf(r: ProblemRecord): string {
-  return r.resourceType === 'role' ? `acs:ram::${r.ownerAccountId}:role/${r.resourceId}` : `acs:ecs:${r.region}:${r.ownerAccountId}:${r.resourceType}/${r.resourceId}`;
+  return r.resourceType === 'role'
+    ? `acs:ram::${r.ownerAccountId}:role/${r.resourceId}`
+    : `acs:ecs:${r.region}:${r.ownerAccountId}:${r.resourceType}/${r.resourceId}`;
 }
 
 /** Stable per invocation and resource: a retried PutEvents (or a replayed invocation) repeats the same id. */
@@ -116,18 +118,35 @@ function eventIdOf(r: ProblemRecord, { createHash, randomUUID }: typeof import('
  * Log one record per refused or failed outcome and, when SHARE_NOTIFY_EVENT_BUS is set, publish them. Never throws.
  * `eventIds`: region/resourceId -> the id of the event that named it (on-tag).
  */
-export async function reportProblems(run: Invocation, fn: string, summary: ProblemSource, opts: { eventIds?: Map<string, string> } = {}): Promise<void> {
+export async function reportProblems(
+  run: Invocation,
+  fn: string,
+  summary: ProblemSource,
+  opts: { eventIds?: Map<string, string> } = {},
+): Promise<void> {
   try {
     if (summary.dryRun || ![...summary.results, ...summary.errors].some((r) => isProblem(r.outcome))) return;
     const engine = await run.engine();
-    const records = problemRecords(summary, { fn, ownerUid: engine.ownerUid, requestId: run.requestId, eventIds: opts.eventIds });
+    const records = problemRecords(summary, {
+      fn,
+      ownerUid: engine.ownerUid,
+      requestId: run.requestId,
+      eventIds: opts.eventIds,
+    });
     for (const r of records) run.log[r.outcome === 'failed' ? 'error' : 'warn'](PROBLEM_MSG, { ...r });
     const bus = run.cfg.notifyEventBus;
     if (!bus || records.length === 0) return;
     const region = run.region || run.cfg.regions[0];
     // node:crypto loads only when there is something to publish, not with the bundle (docs/benchmarks.md, Cold start).
     const crypto = await import('node:crypto');
-    const events = records.map((r) => ({ id: eventIdOf(r, crypto), source: run.cfg.notifySource, type: eventTypeOf(r), subject: subjectOf(r), time: new Date().toISOString(), data: { ...r } }));
+    const events = records.map((r) => ({
+      id: eventIdOf(r, crypto),
+      source: run.cfg.notifySource,
+      type: eventTypeOf(r),
+      subject: subjectOf(r),
+      time: new Date().toISOString(),
+      data: { ...r },
+    }));
     if (!(engine.api instanceof CloudApi)) {
       run.log.warn('notify publish skipped: no cloud client', { bus, events: events.length });
       return;
@@ -136,11 +155,24 @@ export async function reportProblems(run: Invocation, fn: string, summary: Probl
       // Loaded here, not at module load: a cold start that publishes nothing never evaluates it.
       const { putEvents } = await import('./cloud/eventbridge');
       const res = await putEvents(engine.api, region, bus, events);
-      if (res.failed.length) run.log.warn('notify publish failed', { bus, region, published: res.published, failed: res.failed, code: res.failed[0].code });
+      if (res.failed.length)
+        run.log.warn('notify publish failed', {
+          bus,
+          region,
+          published: res.published,
+          failed: res.failed,
+          code: res.failed[0].code,
+        });
       else run.log.info('notify published', { bus, region, events: res.published });
     } catch (e) {
       const err = e as { code?: string; message?: string };
-      run.log.warn('notify publish failed', { bus, region, events: events.length, code: err?.code ?? 'Error', error: { code: err?.code ?? 'Error', message: err?.message ?? String(e) } });
+      run.log.warn('notify publish failed', {
+        bus,
+        region,
+        events: events.length,
+        code: err?.code ?? 'Error',
+        error: { code: err?.code ?? 'Error', message: err?.message ?? String(e) },
+      });
     }
   } catch (e) {
     run.log.warn('problem report failed', { error: { message: (e as Error)?.message ?? String(e) } });

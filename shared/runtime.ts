@@ -17,7 +17,11 @@ export interface FcContext {
 function contextCredentials(context: FcContext): Credentials | undefined {
   const c = context.credentials;
   if (!c?.accessKeyId || !c.accessKeySecret) return undefined;
-  return { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret, securityToken: c.securityToken || undefined };
+  return {
+    accessKeyId: c.accessKeyId,
+    accessKeySecret: c.accessKeySecret,
+    securityToken: c.securityToken || undefined,
+  };
 }
 
 export interface Invocation {
@@ -45,6 +49,12 @@ export function startInvocation(fn: string, context: FcContext, env: NodeJS.Proc
     requestId: context.requestId,
     region: context.region || env.FC_REGION || undefined,
     engine: () =>
-      (engine ??= createContext({ cfg, log, credentials: contextCredentials(context), accountId: context.accountId || env.FC_ACCOUNT_ID, remainingMs })),
+      (engine ??= createContext({
+        cfg,
+        log,
+        credentials: contextCredentials(context),
+        accountId: context.accountId || env.FC_ACCOUNT_ID,
+        remainingMs,
+      })),
   };
 }

@@ -41,7 +41,11 @@ export interface Hit {
 
 /** The files one test file's capture is made of. */
 export function captureNames(dir: string, stem: string): { log: string; out: string; secrets: string } {
-  return { log: path.join(dir, `${stem}.log`), out: path.join(dir, `${stem}.out`), secrets: path.join(dir, `${stem}.secrets.json`) };
+  return {
+    log: path.join(dir, `${stem}.log`),
+    out: path.join(dir, `${stem}.out`),
+    secrets: path.join(dir, `${stem}.secrets.json`),
+  };
 }
 
 /** A prefix short enough to tell secrets apart in a report without giving one away (at most a third of it). */
@@ -49,7 +53,8 @@ export function mask(value: string): string {
   return `${value.slice(0, Math.min(6, Math.floor(value.length / 3)))}… (${value.length} chars)`;
 }
 
-const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+const rfc3986 = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 const lowerHex = (s: string) => s.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
 
 /** The forms a secret takes in a log line, each once (for an alphanumeric secret, most are the raw text). */
@@ -114,7 +119,8 @@ export class SecretIndex {
       }
       secretForms(secret.value).forEach(({ form, text }, rank) => {
         if (text.length >= LONG_FORM) {
-          for (let p = 0; p + WINDOW <= text.length; p += STEP) add(this.windows, text.slice(p, p + WINDOW), { secret, form, rank, text, partial: true });
+          for (let p = 0; p + WINDOW <= text.length; p += STEP)
+            add(this.windows, text.slice(p, p + WINDOW), { secret, form, rank, text, partial: true });
         } else if (text.length >= WINDOW) {
           add(this.windows, text.slice(0, WINDOW), { secret, form, rank, text, partial: false });
         } else {
@@ -131,7 +137,8 @@ export class SecretIndex {
     const found = new Map<string, Entry & { whole: boolean }>();
     const note = (e: Entry, whole: boolean) => {
       const prev = found.get(e.secret.value);
-      if (!prev || (whole && !prev.whole) || (whole === prev.whole && e.rank < prev.rank)) found.set(e.secret.value, { ...e, whole });
+      if (!prev || (whole && !prev.whole) || (whole === prev.whole && e.rank < prev.rank))
+        found.set(e.secret.value, { ...e, whole });
     };
     for (let i = 0; i + WINDOW <= line.length; i++) {
       const entries = this.windows.get(line.slice(i, i + WINDOW));
@@ -199,9 +206,20 @@ export function scanCaptures(records: CaptureRecord[]): ScanReport {
   const index = new SecretIndex(all);
   const byKind: Record<SecretKind, number> = { 'access key id': 0, 'access key secret': 0, 'security token': 0 };
   for (const v of new Map(all.map((s) => [s.value, s.kind])).values()) byKind[v]++;
-  const report: ScanReport = { files: records.length, logLines: 0, outLines: 0, secrets: index.secrets, byKind, skipped: index.skipped.length, findings: [] };
+  const report: ScanReport = {
+    files: records.length,
+    logLines: 0,
+    outLines: 0,
+    secrets: index.secrets,
+    byKind,
+    skipped: index.skipped.length,
+    findings: [],
+  };
   for (const r of records) {
-    for (const [capture, file] of [['product log', r.log], ['stdout/console', r.out]] as const) {
+    for (const [capture, file] of [
+      ['product log', r.log],
+      ['stdout/console', r.out],
+    ] as const) {
       const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
       const lines = text.split('\n');
       if (lines[lines.length - 1] === '') lines.pop();
@@ -244,10 +262,15 @@ export default class SecretScanReporter implements Reporter {
     const report = scanCaptures(records);
     const problems: string[] = [];
     const captured = new Set(records.map((r) => r.file));
-    for (const m of ran) if (!captured.has(rel(m.moduleId))) problems.push(`${rel(m.moduleId)}: nothing captured (its setup file did not run or did not finish)`);
+    for (const m of ran)
+      if (!captured.has(rel(m.moduleId)))
+        problems.push(`${rel(m.moduleId)}: nothing captured (its setup file did not run or did not finish)`);
     if (report.logLines === 0) problems.push('no product log line was captured: the scan would look at nothing');
     if (report.secrets === 0) problems.push('no secret was recorded: the scan would look for nothing');
-    if (report.skipped > 0) problems.push(`${report.skipped} secrets are shorter than ${MIN_SECRET_LENGTH} characters and cannot be scanned for`);
+    if (report.skipped > 0)
+      problems.push(
+        `${report.skipped} secrets are shorter than ${MIN_SECRET_LENGTH} characters and cannot be scanned for`,
+      );
 
     const k = report.byKind;
     const summary =
@@ -256,7 +279,9 @@ export default class SecretScanReporter implements Reporter {
       `${n(k['security token'])} security tokens) in ${Date.now() - started} ms`;
     const out: string[] = [];
     for (const f of report.findings.slice(0, 50)) {
-      out.push(`  ${f.file}, ${f.capture} line ${f.line}: ${f.kind} ${f.masked}${f.owner ? ` of ${f.owner}` : ''}, ${f.partial ? 'part of it, ' : ''}${f.form}`);
+      out.push(
+        `  ${f.file}, ${f.capture} line ${f.line}: ${f.kind} ${f.masked}${f.owner ? ` of ${f.owner}` : ''}, ${f.partial ? 'part of it, ' : ''}${f.form}`,
+      );
     }
     if (report.findings.length > 50) out.push(`  … and ${report.findings.length - 50} more`);
 

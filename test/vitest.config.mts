@@ -22,7 +22,10 @@ export default defineConfig({
       { extends: true, test: { name: 'e2e', include: E2E, setupFiles: ['./test/setup/log-capture.ts'] } },
       // Live runs capture their logs like e2e files: the secret scan covers them too.
       { extends: true, test: { name: 'live', include: LIVE, setupFiles: ['./test/setup/log-capture.ts'] } },
-      { extends: true, test: { name: 'other', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...E2E, ...LIVE] } },
+      {
+        extends: true,
+        test: { name: 'other', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...E2E, ...LIVE] },
+      },
     ],
   },
 });

@@ -6,11 +6,29 @@ import { reportProblems } from '../../shared/notify';
 
 export const handler = makeHandler('reconcile', async (run, invocation) => {
   let command: Record<string, unknown>;
-  if (invocation.kind === 'timer') command = typeof invocation.payload === 'object' && invocation.payload ? (invocation.payload as Record<string, unknown>) : {};
+  if (invocation.kind === 'timer')
+    command =
+      typeof invocation.payload === 'object' && invocation.payload
+        ? (invocation.payload as Record<string, unknown>)
+        : {};
   else if (invocation.kind === 'manual') command = invocation.command;
-  else return inputError(run.log, invocation.kind === 'invalid' ? invocation.error : 'reconcile takes a timer event or {"action":"reconcile","regions":[...],"dryRun":true}');
-  const cmd = { ...parseReconcileCommand(command, run.cfg.regions), requestedBy: invocation.kind === 'timer' ? ('timer' as const) : ('manual' as const) };
-  const summary = await reconcile(await run.engine(), cmd, new FileCheckpointStore(run.cfg.checkpointFile), run.remainingMs);
+  else
+    return inputError(
+      run.log,
+      invocation.kind === 'invalid'
+        ? invocation.error
+        : 'reconcile takes a timer event or {"action":"reconcile","regions":[...],"dryRun":true}',
+    );
+  const cmd = {
+    ...parseReconcileCommand(command, run.cfg.regions),
+    requestedBy: invocation.kind === 'timer' ? ('timer' as const) : ('manual' as const),
+  };
+  const summary = await reconcile(
+    await run.engine(),
+    cmd,
+    new FileCheckpointStore(run.cfg.checkpointFile),
+    run.remainingMs,
+  );
   const { results, ...rest } = summary;
   run.log.info('summary', { ...rest, results: results.length });
   await reportProblems(run, 'reconcile', summary);

@@ -5,7 +5,12 @@ import { reportProblems } from '../../shared/notify';
 
 export const handler = makeHandler('share', async (run, invocation) => {
   if (invocation.kind !== 'manual') {
-    return inputError(run.log, invocation.kind === 'invalid' ? invocation.error : `share takes {"resourceId","region","dryRun"}, got a ${invocation.kind} invocation`);
+    return inputError(
+      run.log,
+      invocation.kind === 'invalid'
+        ? invocation.error
+        : `share takes {"resourceId","region","dryRun"}, got a ${invocation.kind} invocation`,
+    );
   }
   const { ref, dryRun } = parseShareCommand(invocation.command, run.cfg.regions[0]);
   const summary = await runShareCommand(await run.engine(), ref, dryRun);

@@ -9,7 +9,14 @@ import type { EmulatorCore } from './server';
 import { InvalidStateError, snapshotState } from './state';
 import { ApiError, type EmulatorOptions, type EmulatorState, type Product } from './types';
 
-export async function admin(core: EmulatorCore, req: http.IncomingMessage, res: http.ServerResponse, path: string, rawQuery: string, body: Buffer): Promise<void> {
+export async function admin(
+  core: EmulatorCore,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  path: string,
+  rawQuery: string,
+  body: Buffer,
+): Promise<void> {
   const route = `${req.method} ${path.replace(/\/+$/, '')}`;
   const query = new URLSearchParams(rawQuery);
   try {
@@ -59,8 +66,11 @@ export async function admin(core: EmulatorCore, req: http.IncomingMessage, res: 
       }
       case 'GET /_emulator/events':
         return send(res, 200, {
-          events: core.bus.recent(), delivery: core.bus.deliveryOptions(), stats: core.bus.stats(),
-          deadLetters: core.bus.deadLetters(), lost: core.bus.lost().map((e) => e.id),
+          events: core.bus.recent(),
+          delivery: core.bus.deliveryOptions(),
+          stats: core.bus.stats(),
+          deadLetters: core.bus.deadLetters(),
+          lost: core.bus.lost().map((e) => e.id),
         });
       case 'GET /_emulator/events/attempts':
         return send(res, 200, { attempts: core.bus.attempts() });
@@ -89,7 +99,10 @@ export async function admin(core: EmulatorCore, req: http.IncomingMessage, res: 
   } catch (e) {
     if (e instanceof ApiError) return send(res, e.status, { Code: e.code, Message: e.message });
     // Bad JSON, an invalid state document or an invalid fault rule: the admin caller's mistake.
-    return send(res, 400, { Code: e instanceof InvalidStateError ? 'InvalidState' : 'InvalidRequest', Message: (e as Error).message });
+    return send(res, 400, {
+      Code: e instanceof InvalidStateError ? 'InvalidState' : 'InvalidRequest',
+      Message: (e as Error).message,
+    });
   }
 }
 

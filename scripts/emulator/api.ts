@@ -1,8 +1,24 @@
 // The emulator's programmatic surface: what startEmulator() takes and returns, and the records it keeps (the call
 // log, applied writes). The HTTP admin API under /_emulator/ (admin.ts) mirrors these methods.
-import type { CloudEvent, DeadLetter, DeliveryAttempt, EventDeliveryOptions, EventListener, EventStats } from './events';
+import type {
+  CloudEvent,
+  DeadLetter,
+  DeliveryAttempt,
+  EventDeliveryOptions,
+  EventListener,
+  EventStats,
+} from './events';
 import type { FaultRule, FaultRuleState, RateLimit, ThrottlingOptions } from './faults';
-import type { ActionTable, Caller, EmulatorOptions, EmulatorState, FullState, Params, Product, PublishedEvent } from './types';
+import type {
+  ActionTable,
+  Caller,
+  EmulatorOptions,
+  EmulatorState,
+  FullState,
+  Params,
+  Product,
+  PublishedEvent,
+} from './types';
 
 export interface CallRecord {
   seq: number;

@@ -18,7 +18,10 @@ const RAM_PREFIX: Record<Product, string> = {
 
 /** The 403 each product answers a RAM denial with. */
 const DENIAL: Record<Product, { code: string; message: string }> = {
-  ecs: { code: 'Forbidden.RAM', message: "User not authorized to operate on the specified resource, or this API doesn't support RAM." },
+  ecs: {
+    code: 'Forbidden.RAM',
+    message: "User not authorized to operate on the specified resource, or this API doesn't support RAM.",
+  },
   ram: { code: 'NoPermission', message: 'You are not authorized to do this action. You should be authorized by RAM.' },
   sts: { code: 'NoPermission', message: 'You are not authorized to do this action. You should be authorized by RAM.' },
   kms: { code: 'Forbidden.NoPermission', message: 'This operation is forbidden by permission system.' },
@@ -42,13 +45,29 @@ export function authorize(ctx: CallContext, spec: ActionSpec): void {
     ...(spec.conditionContext?.(ctx) ?? {}),
   };
   const perResource = spec.resourceConditionContext;
-  const verdict = isCallerAllowed(ctx.state, ctx.caller, ramAction, resources, context, perResource && ((r) => perResource(ctx, r)));
+  const verdict = isCallerAllowed(
+    ctx.state,
+    ctx.caller,
+    ramAction,
+    resources,
+    context,
+    perResource && ((r) => perResource(ctx, r)),
+  );
   if (verdict.allowed) return;
   const denial = DENIAL[ctx.product];
   const noPermissionType = verdict.explicitDeny ? 'ExplicitDeny' : 'ImplicitDeny';
   // RAM reports where the deciding policy is attached, not whether it is System or Custom.
-  const policyType = verdict.policyType && !['System', 'Custom'].includes(verdict.policyType) ? verdict.policyType : 'AccountLevelIdentityBasedPolicy';
-  const diagnostic = { AuthAction: ramAction, Resources: resources, Principal: ctx.caller.arn, NoPermissionType: noPermissionType, PolicyType: policyType };
+  const policyType =
+    verdict.policyType && !['System', 'Custom'].includes(verdict.policyType)
+      ? verdict.policyType
+      : 'AccountLevelIdentityBasedPolicy';
+  const diagnostic = {
+    AuthAction: ramAction,
+    Resources: resources,
+    Principal: ctx.caller.arn,
+    NoPermissionType: noPermissionType,
+    PolicyType: policyType,
+  };
   throw new ApiError(403, denial.code, denial.message, {
     AccessDeniedDetail: {
       AuthAction: ramAction,

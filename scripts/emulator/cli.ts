@@ -18,7 +18,8 @@ function parseArgs(argv: string[]): CliArgs {
     const value = () => inline ?? argv[++i];
     if (flag === '--port') {
       const port = Number(value());
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port needs a number between 0 and 65535');
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new Error('--port needs a number between 0 and 65535');
       args.port = port;
     } else if (flag === '--state') {
       args.stateFile = value();
@@ -44,8 +45,14 @@ async function main(): Promise<void> {
   ];
   if (!args.stateFile) {
     lines.push('demo accounts (root keys):');
-    for (const [role, a] of Object.entries({ owner: DEMO.owner, 'rd recipient': DEMO.rdRecipient, 'external recipient': DEMO.externalRecipient })) {
-      lines.push(`  ${role.padEnd(18)} ${a.uid}  ALIBABA_CLOUD_ACCESS_KEY_ID=${a.accessKeyId} ALIBABA_CLOUD_ACCESS_KEY_SECRET=${a.accessKeySecret}`);
+    for (const [role, a] of Object.entries({
+      owner: DEMO.owner,
+      'rd recipient': DEMO.rdRecipient,
+      'external recipient': DEMO.externalRecipient,
+    })) {
+      lines.push(
+        `  ${role.padEnd(18)} ${a.uid}  ALIBABA_CLOUD_ACCESS_KEY_ID=${a.accessKeyId} ALIBABA_CLOUD_ACCESS_KEY_SECRET=${a.accessKeySecret}`,
+      );
     }
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -66,7 +66,11 @@ const CREATE_ACTIONS: Record<string, { type: string; idField: string }> = {
 };
 
 const RESOURCE_TYPE_NAMES: Record<string, string> = {
-  snapshot: 'Snapshot', image: 'Image', disk: 'Disk', instance: 'Instance', securitygroup: 'SecurityGroup',
+  snapshot: 'Snapshot',
+  image: 'Image',
+  disk: 'Disk',
+  instance: 'Instance',
+  securitygroup: 'SecurityGroup',
 };
 
 function resourceTypeKey(type: string): string {
@@ -99,7 +103,13 @@ function userIdentity(caller: Caller): Record<string, unknown> {
     ...base,
     userName: caller.sessionName,
     sessionContext: {
-      sessionIssuer: { type: 'role', principalId: roleId, accountId: caller.accountId, userName: caller.roleName, arn: `acs:ram::${caller.accountId}:role/${caller.roleName}` },
+      sessionIssuer: {
+        type: 'role',
+        principalId: roleId,
+        accountId: caller.accountId,
+        userName: caller.roleName,
+        arn: `acs:ram::${caller.accountId}:role/${caller.roleName}`,
+      },
     },
   };
 }
@@ -110,7 +120,16 @@ function userIdentity(caller: Caller): Record<string, unknown> {
  * snapshotType user|timer|copied, diskId, startTime, endTime) in `data`. Typed as a CloudEvent for the bus, which
  * carries any event; its `data` is not an ActionTrail record.
  */
-export function buildSnapshotCompletedEvent(s: { accountId: string; region: string; snapshotId: string; name?: string; diskId?: string; copied: boolean; startTime: string; endTime: Date }): CloudEvent {
+export function buildSnapshotCompletedEvent(s: {
+  accountId: string;
+  region: string;
+  snapshotId: string;
+  name?: string;
+  diskId?: string;
+  copied: boolean;
+  startTime: string;
+  endTime: Date;
+}): CloudEvent {
   return {
     id: randomUUID(),
     source: 'acs.ecs',
@@ -125,8 +144,13 @@ export function buildSnapshotCompletedEvent(s: { accountId: string; region: stri
     aliyunregionid: s.region,
     aliyunpublishaddr: '127.0.0.1',
     data: {
-      result: 'accomplished', snapshotId: s.snapshotId, snapshotName: s.name ?? '', snapshotType: s.copied ? 'copied' : 'user',
-      diskId: s.diskId ?? '', startTime: s.startTime, endTime: s.endTime.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      result: 'accomplished',
+      snapshotId: s.snapshotId,
+      snapshotName: s.name ?? '',
+      snapshotType: s.copied ? 'copied' : 'user',
+      diskId: s.diskId ?? '',
+      startTime: s.startTime,
+      endTime: s.endTime.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     } as unknown as CloudEvent['data'],
   };
 }
@@ -279,8 +303,15 @@ export class EventBus {
   private listeners = new Map<EventListener, string>();
   private listenerCount = 0;
   private options: BusOptions = {
-    duplicates: false, reorder: false, sink: null, seed: 1,
-    retryStrategy: 'BACKOFF_RETRY', retryTimeScale: 1, deadLetter: false, lose: 0, delayMs: 0,
+    duplicates: false,
+    reorder: false,
+    sink: null,
+    seed: 1,
+    retryStrategy: 'BACKOFF_RETRY',
+    retryTimeScale: 1,
+    deadLetter: false,
+    lose: 0,
+    delayMs: 0,
   };
   private random = seededRandom(1); // duplicates and shuffling
   private lossRandom = seededRandom(2);
@@ -297,7 +328,15 @@ export class EventBus {
   private dead: DeadLetter[] = [];
   private lostEvents: CloudEvent[] = [];
   private counts: EventStats = {
-    published: 0, lost: 0, duplicated: 0, attempts: 0, failedAttempts: 0, retries: 0, succeeded: 0, deadLettered: 0, discarded: 0,
+    published: 0,
+    lost: 0,
+    duplicated: 0,
+    attempts: 0,
+    failedAttempts: 0,
+    retries: 0,
+    succeeded: 0,
+    deadLettered: 0,
+    discarded: 0,
   };
 
   subscribe(fn: EventListener): () => void {
@@ -317,8 +356,10 @@ export class EventBus {
     if (next.retryStrategy !== 'BACKOFF_RETRY' && next.retryStrategy !== 'EXPONENTIAL_DECAY_RETRY') {
       throw new Error('"retryStrategy" must be "BACKOFF_RETRY" or "EXPONENTIAL_DECAY_RETRY"');
     }
-    if (!(typeof next.retryTimeScale === 'number' && next.retryTimeScale >= 0)) throw new Error('"retryTimeScale" must be a number >= 0');
-    if (!(typeof next.lose === 'number' && next.lose >= 0 && next.lose <= 1)) throw new Error('"lose" must be between 0 and 1');
+    if (!(typeof next.retryTimeScale === 'number' && next.retryTimeScale >= 0))
+      throw new Error('"retryTimeScale" must be a number >= 0');
+    if (!(typeof next.lose === 'number' && next.lose >= 0 && next.lose <= 1))
+      throw new Error('"lose" must be between 0 and 1');
     const d = next.delayMs;
     const validDelay = (x: unknown) => typeof x === 'number' && x >= 0 && Number.isFinite(x);
     if (!(validDelay(d) || (Array.isArray(d) && d.length === 2 && d.every(validDelay) && d[0] <= d[1]))) {
@@ -474,7 +515,9 @@ export class EventBus {
   // without holding back the events behind it. The event counts as delivered once every target has settled.
   private async deliver(event: CloudEvent): Promise<void> {
     const targets: Target[] = [...this.listeners].map(([fn, name]) => ({
-      name, send: () => fn(structuredClone(event)), alive: () => this.listeners.has(fn),
+      name,
+      send: () => fn(structuredClone(event)),
+      alive: () => this.listeners.has(fn),
     }));
     const sink = this.options.sink;
     if (sink) targets.push({ name: 'sink', send: () => postJson(sink, event), alive: () => true });
@@ -505,19 +548,36 @@ export class EventBus {
     const dlq = this.options.deadLetter;
     const last = [...this.attemptLog].reverse().find((a) => a.eventId === event.id && a.target === t.name);
     if (last) last.exhausted = dlq ? 'dead-lettered' : 'discarded';
-    process.stderr.write(`[emulator] event ${event.id} to ${t.name}: ${delays.length} retries exhausted, ${dlq ? 'dead-lettered' : 'discarded'}: ${error}\n`);
+    process.stderr.write(
+      `[emulator] event ${event.id} to ${t.name}: ${delays.length} retries exhausted, ${dlq ? 'dead-lettered' : 'discarded'}: ${error}\n`,
+    );
     if (!dlq) {
       this.counts.discarded++;
       return;
     }
     this.counts.deadLettered++;
-    this.dead.push({ event: structuredClone(event), target: t.name, attempts: delays.length + 1, error, at: new Date().toISOString() });
-    if (typeof dlq === 'string') await postJson(dlq, event).catch((e) => process.stderr.write(`[emulator] dead-letter POST ${dlq} failed: ${(e as Error).message}\n`));
+    this.dead.push({
+      event: structuredClone(event),
+      target: t.name,
+      attempts: delays.length + 1,
+      error,
+      at: new Date().toISOString(),
+    });
+    if (typeof dlq === 'string')
+      await postJson(dlq, event).catch((e) =>
+        process.stderr.write(`[emulator] dead-letter POST ${dlq} failed: ${(e as Error).message}\n`),
+      );
   }
 
   /** One try; the error message when it failed. */
   private async attempt(event: CloudEvent, t: Target, attempt: number): Promise<string | undefined> {
-    const entry: DeliveryAttempt = { eventId: event.id, target: t.name, attempt, at: new Date().toISOString(), ok: true };
+    const entry: DeliveryAttempt = {
+      eventId: event.id,
+      target: t.name,
+      attempt,
+      at: new Date().toISOString(),
+      ok: true,
+    };
     this.counts.attempts++;
     try {
       await t.send();
@@ -542,7 +602,11 @@ export class EventBus {
 }
 
 async function postJson(url: string, body: unknown): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json;charset=utf-8' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json;charset=utf-8' },
+    body: JSON.stringify(body),
+  });
   await res.arrayBuffer();
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
 }

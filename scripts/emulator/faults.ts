@@ -13,7 +13,15 @@ import { ApiError, type Product } from './types';
  */
 type FaultKind = 'throttle' | 'unavailable' | 'internal' | 'latency' | 'drop' | 'dropAfter' | 'unavailableAfter';
 
-const FAULT_KINDS: readonly FaultKind[] = ['throttle', 'unavailable', 'internal', 'latency', 'drop', 'dropAfter', 'unavailableAfter'];
+const FAULT_KINDS: readonly FaultKind[] = [
+  'throttle',
+  'unavailable',
+  'internal',
+  'latency',
+  'drop',
+  'dropAfter',
+  'unavailableAfter',
+];
 
 export interface FaultRule {
   /** Action name, or '*' for every action. */
@@ -67,7 +75,15 @@ export interface ThrottlingOptions {
 
 export const DEFAULT_THROTTLING: ThrottlingOptions = {
   windowMs: 60_000,
-  retryAfter: { ecs: false, ram: false, kms: false, sts: false, resourcesharing: false, resourcemanager: false, eventbridge: false },
+  retryAfter: {
+    ecs: false,
+    ram: false,
+    kms: false,
+    sts: false,
+    resourcesharing: false,
+    resourcemanager: false,
+    eventbridge: false,
+  },
 };
 
 /** Who a call is counted against: a rate limit applies per action, account and region. */
@@ -111,18 +127,23 @@ export function serviceUnavailable(): ApiError {
 
 /** 400 Throttling.User; with `retryAfterMs` undefined, no x-acs-retry-after header (the SDK then reports none). */
 function throttlingError(retryAfterMs?: number): ApiError {
-  const headers: Record<string, string> = retryAfterMs === undefined ? {} : { 'x-acs-retry-after': String(Math.max(1, Math.ceil(retryAfterMs))) };
+  const headers: Record<string, string> =
+    retryAfterMs === undefined ? {} : { 'x-acs-retry-after': String(Math.max(1, Math.ceil(retryAfterMs))) };
   return new ApiError(400, 'Throttling.User', 'Request was denied due to user flow control.', {}, headers);
 }
 
 function faultError(rule: FaultRule, sendRetryAfter: boolean): ApiError | undefined {
   switch (rule.kind) {
     case 'throttle':
-      return throttlingError(sendRetryAfter ? rule.retryAfterMs ?? 1000 : undefined);
+      return throttlingError(sendRetryAfter ? (rule.retryAfterMs ?? 1000) : undefined);
     case 'unavailable':
       return serviceUnavailable();
     case 'internal':
-      return new ApiError(500, 'InternalError', 'The request processing has failed due to some unknown error, exception or failure.');
+      return new ApiError(
+        500,
+        'InternalError',
+        'The request processing has failed due to some unknown error, exception or failure.',
+      );
     default:
       return undefined;
   }
@@ -142,7 +163,8 @@ export class Faults {
       throw new Error('"windowMs" must be a number >= 1');
     }
     for (const [p, v] of Object.entries(partial.retryAfter ?? {})) {
-      if (!(p in DEFAULT_THROTTLING.retryAfter) || typeof v !== 'boolean') throw new Error(`"retryAfter.${p}" must be a product and a boolean`);
+      if (!(p in DEFAULT_THROTTLING.retryAfter) || typeof v !== 'boolean')
+        throw new Error(`"retryAfter.${p}" must be a product and a boolean`);
     }
     this.throttling = {
       windowMs: partial.windowMs ?? this.throttling.windowMs,
@@ -190,7 +212,8 @@ export class Faults {
   }
 
   replaceRateLimits(limits: Record<string, number | RateLimit>): void {
-    if (!limits || typeof limits !== 'object' || Array.isArray(limits)) throw new Error('rate limits are an object of action -> limit');
+    if (!limits || typeof limits !== 'object' || Array.isArray(limits))
+      throw new Error('rate limits are an object of action -> limit');
     const checked = Object.entries(limits).map(([a, l]) => [a, normaliseLimit(l)] as const); // validate all first
     this.limits.clear();
     for (const [a, l] of checked) this.setRateLimit(a, l ?? null);
@@ -199,7 +222,10 @@ export class Faults {
   /** The limits per action: a plain number where only `perSecond` is set, as PUT rate-limits accepts it. */
   rateLimits(): Record<string, number | RateLimit> {
     return Object.fromEntries(
-      [...this.limits].map(([a, l]) => [a, l.perMinute === undefined && l.retryAfter === undefined ? l.perSecond! : { ...l }]),
+      [...this.limits].map(([a, l]) => [
+        a,
+        l.perMinute === undefined && l.retryAfter === undefined ? l.perSecond! : { ...l },
+      ]),
     );
   }
 
@@ -225,7 +251,10 @@ export class Faults {
         decision.cause = `fault #${rule.id} ${rule.kind}`;
         afterRule = rule;
       } else {
-        decision.error = faultError(rule, rule.retryAfter ?? (rule.retryAfterMs !== undefined || this.throttling.retryAfter[product]));
+        decision.error = faultError(
+          rule,
+          rule.retryAfter ?? (rule.retryAfterMs !== undefined || this.throttling.retryAfter[product]),
+        );
         decision.cause = `fault #${rule.id} ${rule.kind}`;
       }
     }
@@ -247,7 +276,12 @@ export class Faults {
   // perSecond: a sliding 1,000 ms window; retry-after is when the oldest accepted call leaves it.
   // perMinute: fixed windows aligned to the clock; retry-after is the start of the next window.
   // A call is accepted only when both have room, and only an accepted call counts.
-  private checkRateLimit(product: Product, action: string, now: number, scope: CallScope): { error: ApiError; what: string } | undefined {
+  private checkRateLimit(
+    product: Product,
+    action: string,
+    now: number,
+    scope: CallScope,
+  ): { error: ApiError; what: string } | undefined {
     const limit = this.limits.get(action) ?? this.limits.get('*');
     if (!limit) return undefined;
     const key = `${action}|${scope.accountId ?? ''}|${scope.region ?? ''}`;
@@ -264,7 +298,10 @@ export class Faults {
     if (!minute || minute.window !== window) this.minutes.set(key, (minute = { window, count: 0 }));
     if (limit.perMinute !== undefined && minute.count >= limit.perMinute) {
       const wait = (window + 1) * windowMs - now;
-      return { error: throttlingError(sendRetryAfter ? wait : undefined), what: `${limit.perMinute}/${windowMs === 60_000 ? 'min' : `${windowMs} ms window`}` };
+      return {
+        error: throttlingError(sendRetryAfter ? wait : undefined),
+        what: `${limit.perMinute}/${windowMs === 60_000 ? 'min' : `${windowMs} ms window`}`,
+      };
     }
     recent.push(now);
     minute.count++;
@@ -275,7 +312,8 @@ export class Faults {
 function normaliseLimit(limit: number | RateLimit | null | undefined): RateLimit | undefined {
   if (limit === null || limit === undefined) return undefined;
   const l: RateLimit = typeof limit === 'number' ? { perSecond: limit } : { ...limit };
-  if (typeof l !== 'object') throw new Error('a rate limit is a number (per second) or { perSecond, perMinute, retryAfter }');
+  if (typeof l !== 'object')
+    throw new Error('a rate limit is a number (per second) or { perSecond, perMinute, retryAfter }');
   for (const k of Object.keys(l)) {
     if (!['perSecond', 'perMinute', 'retryAfter'].includes(k)) throw new Error(`unknown rate limit field "${k}"`);
   }
@@ -286,7 +324,8 @@ function normaliseLimit(limit: number | RateLimit | null | undefined): RateLimit
     if (v > 0) l[k] = Math.max(1, Math.floor(v));
     else delete l[k];
   }
-  if (l.retryAfter !== undefined && typeof l.retryAfter !== 'boolean') throw new Error('"retryAfter" must be a boolean');
+  if (l.retryAfter !== undefined && typeof l.retryAfter !== 'boolean')
+    throw new Error('"retryAfter" must be a boolean');
   return l.perSecond === undefined && l.perMinute === undefined ? undefined : l;
 }
 
@@ -304,10 +343,13 @@ function validateRule(rule: FaultRule): void {
   if (!rule || typeof rule.action !== 'string' || !kinds.includes(rule.kind)) {
     throw new Error(`a fault rule needs "action" and "kind" (one of ${kinds.join(', ')})`);
   }
-  if (rule.nth !== undefined && !(Number.isInteger(rule.nth) && rule.nth >= 1)) throw new Error('"nth" must be an integer >= 1');
-  if (rule.every !== undefined && !(Number.isInteger(rule.every) && rule.every >= 1)) throw new Error('"every" must be an integer >= 1');
+  if (rule.nth !== undefined && !(Number.isInteger(rule.nth) && rule.nth >= 1))
+    throw new Error('"nth" must be an integer >= 1');
+  if (rule.every !== undefined && !(Number.isInteger(rule.every) && rule.every >= 1))
+    throw new Error('"every" must be an integer >= 1');
   if (rule.rate !== undefined && !(rule.rate >= 0 && rule.rate <= 1)) throw new Error('"rate" must be between 0 and 1');
-  if (rule.retryAfter !== undefined && typeof rule.retryAfter !== 'boolean') throw new Error('"retryAfter" must be a boolean');
+  if (rule.retryAfter !== undefined && typeof rule.retryAfter !== 'boolean')
+    throw new Error('"retryAfter" must be a boolean');
 }
 
 function publicRule(r: FaultRuleState): FaultRuleState {

@@ -4,14 +4,26 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { ApiError, type Product } from './types';
 
-const PRODUCT_NAMES: Record<Product, string> = { ecs: 'Ecs', ram: 'Ram', kms: 'Kms', sts: 'Sts', resourcesharing: 'ResourceSharing', resourcemanager: 'ResourceManager', eventbridge: 'EventBridge' };
+const PRODUCT_NAMES: Record<Product, string> = {
+  ecs: 'Ecs',
+  ram: 'Ram',
+  kms: 'Kms',
+  sts: 'Sts',
+  resourcesharing: 'ResourceSharing',
+  resourcemanager: 'ResourceManager',
+  eventbridge: 'EventBridge',
+};
 
 export function newRequestId(): string {
   return randomUUID().toUpperCase();
 }
 
 export function missingParameter(name: string): ApiError {
-  return new ApiError(400, 'MissingParameter', `The input parameter "${name}" that is mandatory for processing this request is not supplied.`);
+  return new ApiError(
+    400,
+    'MissingParameter',
+    `The input parameter "${name}" that is mandatory for processing this request is not supplied.`,
+  );
 }
 
 export function apiNotFound(): ApiError {
@@ -20,14 +32,24 @@ export function apiNotFound(): ApiError {
 
 export function internalError(e: unknown, action: string): ApiError {
   process.stderr.write(`[emulator] ${action || 'request'} failed: ${(e as Error)?.stack ?? String(e)}\n`);
-  return new ApiError(500, 'InternalError', 'The request processing has failed due to some unknown error, exception or failure.');
+  return new ApiError(
+    500,
+    'InternalError',
+    'The request processing has failed due to some unknown error, exception or failure.',
+  );
 }
 
-export function sendError(res: http.ServerResponse, product: Product | null, requestId: string, err: ApiError, host?: string): void {
+export function sendError(
+  res: http.ServerResponse,
+  product: Product | null,
+  requestId: string,
+  err: ApiError,
+  host?: string,
+): void {
   const productName = product ? PRODUCT_NAMES[product] : '';
   const body = {
     RequestId: requestId,
-    HostId: product ? `${product}.aliyuncs.com` : host ?? '127.0.0.1',
+    HostId: product ? `${product}.aliyuncs.com` : (host ?? '127.0.0.1'),
     Code: err.code,
     Message: err.message,
     Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(err.code)}&product=${productName}&requestId=${requestId}`,
@@ -36,9 +58,18 @@ export function sendError(res: http.ServerResponse, product: Product | null, req
   send(res, err.status, body, err.headers);
 }
 
-export function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json;charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json;charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 

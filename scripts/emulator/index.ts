@@ -25,7 +25,8 @@ function secretsOfState(state: EmulatorState): EmulatorSecret[] {
     out.push({ kind: 'access key id', value: id, owner }, { kind: 'access key secret', value: secret, owner });
   for (const a of state.accounts ?? []) {
     for (const k of a.accessKeys ?? []) key(k.id, k.secret, `account ${a.uid}`);
-    for (const u of a.users ?? []) for (const k of u.accessKeys ?? []) key(k.id, k.secret, `user ${u.userName} of ${a.uid}`);
+    for (const u of a.users ?? [])
+      for (const k of u.accessKeys ?? []) key(k.id, k.secret, `user ${u.userName} of ${a.uid}`);
   }
   for (const s of state.stsSessions ?? []) {
     const owner = `sts session ${s.sessionName} of ${s.accountId}/${s.roleName}`;

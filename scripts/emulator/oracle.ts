@@ -7,14 +7,7 @@ import { policiesAllow, trustAllows } from './policy';
 import { imageReady, snapshotReady } from './services/ecs/readiness';
 import { findKey, keyArn, SERVICE_KEY_ALIAS } from './services/kms';
 import { settleShares } from './shares';
-import type {
-  FullState,
-  Image,
-  KmsKey,
-  ResourceShare,
-  ShareTargetEntry,
-  Snapshot,
-} from './types';
+import type { FullState, Image, KmsKey, ResourceShare, ShareTargetEntry, Snapshot } from './types';
 
 const IMAGE_SHARE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
 const SNAPSHOT_SHARE_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
@@ -44,7 +37,9 @@ export function notReady(state: FullState, resource: SharedResource): string | u
     return `The image ${resource.image.imageId} is ${resource.image.status}; it can be shared once it is Available.`;
   }
   const pending = backingSnapshots(state, resource).find((s) => !snapshotReady(s));
-  return pending ? `The snapshot ${pending.snapshotId} is ${pending.status}; it can be shared once it is accomplished.` : undefined;
+  return pending
+    ? `The snapshot ${pending.snapshotId} is ${pending.status}; it can be shared once it is accomplished.`
+    : undefined;
 }
 
 // ---- reach ----
@@ -86,7 +81,8 @@ function sharesReaching(
       s.ownerAccountId === resource.ownerAccountId &&
       s.region === resource.region &&
       s.resources.some(
-        (r) => r.resourceId === resource.resourceId && r.resourceType === resource.resourceType && r.status === 'Associated',
+        (r) =>
+          r.resourceId === resource.resourceId && r.resourceType === resource.resourceType && r.status === 'Associated',
       ) &&
       targetsReaching(state, s, uid).length > 0,
   );
@@ -99,7 +95,12 @@ function describeResource(resource: SharedResource): {
   resourceType: 'Snapshot' | 'Image';
 } {
   return resource.type === 'Image'
-    ? { ownerAccountId: resource.image.accountId, region: resource.image.region, resourceId: resource.image.imageId, resourceType: 'Image' }
+    ? {
+        ownerAccountId: resource.image.accountId,
+        region: resource.image.region,
+        resourceId: resource.image.imageId,
+        resourceType: 'Image',
+      }
     : {
         ownerAccountId: resource.snapshot.accountId,
         region: resource.snapshot.region,
@@ -109,8 +110,14 @@ function describeResource(resource: SharedResource): {
 }
 
 /** Condition (a): images through ModifyImageSharePermission or Resource Sharing; snapshots through Resource Sharing only. */
-export function isSharedWith(state: FullState, recipientUid: string, resource: SharedResource, nowMs = Date.now()): boolean {
-  if (resource.type === 'Image' && (resource.image.sharedWith ?? []).some((s) => s.accountId === recipientUid)) return true;
+export function isSharedWith(
+  state: FullState,
+  recipientUid: string,
+  resource: SharedResource,
+  nowMs = Date.now(),
+): boolean {
+  if (resource.type === 'Image' && (resource.image.sharedWith ?? []).some((s) => s.accountId === recipientUid))
+    return true;
   return sharesReaching(state, recipientUid, describeResource(resource), nowMs).length > 0;
 }
 
@@ -152,8 +159,16 @@ function shareRoleName(resource: SharedResource): string {
 
 function serviceKeyRefusal(resource: SharedResource): Access {
   return resource.type === 'Image'
-    ? deny(403, 'InvalidOperation.ServiceKeyEncryptedImageUnsupported', 'Images encrypted with the ECS service key cannot be shared; copy the image with a customer master key (CMK) first.')
-    : deny(403, 'InvalidOperation.ServiceKeyEncryptedSnapshotUnsupported', 'Snapshots encrypted with the ECS service key cannot be shared; copy the snapshot with a customer master key (CMK) first.');
+    ? deny(
+        403,
+        'InvalidOperation.ServiceKeyEncryptedImageUnsupported',
+        'Images encrypted with the ECS service key cannot be shared; copy the image with a customer master key (CMK) first.',
+      )
+    : deny(
+        403,
+        'InvalidOperation.ServiceKeyEncryptedSnapshotUnsupported',
+        'Snapshots encrypted with the ECS service key cannot be shared; copy the snapshot with a customer master key (CMK) first.',
+      );
 }
 
 // ---- condition (b): ECS assumes the owner's share role on the recipient's behalf ----
@@ -184,25 +199,46 @@ function keysUsable(state: FullState, resource: SharedResource, roleName: string
   const docs = attachedPolicyDocuments(state, ownerAccountId, { roleName });
   for (const keyId of resourceKeyIds(state, resource)) {
     const key = findKey(state, ownerAccountId, region, keyId);
-    if (!key) return deny(403, 'InvalidParameter.KMSKeyId.CMKNotEnabled', `The key ${keyId} of account ${ownerAccountId} does not exist.`);
+    if (!key)
+      return deny(
+        403,
+        'InvalidParameter.KMSKeyId.CMKNotEnabled',
+        `The key ${keyId} of account ${ownerAccountId} does not exist.`,
+      );
     if (key.state !== 'Enabled') {
-      return deny(403, 'InvalidParameter.KMSKeyId.CMKNotEnabled', `The key ${keyArn(key)} is ${key.state}; it must be Enabled.`);
+      return deny(
+        403,
+        'InvalidParameter.KMSKeyId.CMKNotEnabled',
+        `The key ${keyArn(key)} is ${key.state}; it must be Enabled.`,
+      );
     }
     if (isServiceKey(key)) {
       if (!legacy) return serviceKeyRefusal(resource);
       if (!(role?.attachedPolicies ?? []).some((p) => p.policyName === LEGACY_SERVICE_KEY_POLICY)) {
-        return deny(403, 'AssumeRoleError', `Role ${roleName} of account ${ownerAccountId} needs the system policy ${LEGACY_SERVICE_KEY_POLICY} to share a resource encrypted with the ECS service key.`);
+        return deny(
+          403,
+          'AssumeRoleError',
+          `Role ${roleName} of account ${ownerAccountId} needs the system policy ${LEGACY_SERVICE_KEY_POLICY} to share a resource encrypted with the ECS service key.`,
+        );
       }
       continue;
     }
     for (const action of SHARE_ROLE_KEY_ACTIONS) {
       if (!policiesAllow(docs, action, keyArn(key), {})) {
-        return deny(403, 'InvalidParameter.KMSKeyId.CMKUnauthorized', `Role ${roleName} of account ${ownerAccountId} lacks ${action} on ${keyArn(key)}.`);
+        return deny(
+          403,
+          'InvalidParameter.KMSKeyId.CMKUnauthorized',
+          `Role ${roleName} of account ${ownerAccountId} lacks ${action} on ${keyArn(key)}.`,
+        );
       }
     }
     const collection = `acs:kms:${key.region}:${key.accountId}:key`;
     if (!policiesAllow(docs, SHARE_ROLE_LIST_ACTION, collection, {})) {
-      return deny(403, 'InvalidParameter.KMSKeyId.CMKUnauthorized', `Role ${roleName} of account ${ownerAccountId} lacks kms:List* (${SHARE_ROLE_LIST_ACTION}) on ${collection}.`);
+      return deny(
+        403,
+        'InvalidParameter.KMSKeyId.CMKUnauthorized',
+        `Role ${roleName} of account ${ownerAccountId} lacks kms:List* (${SHARE_ROLE_LIST_ACTION}) on ${collection}.`,
+      );
     }
   }
   return OK;
@@ -220,7 +256,8 @@ export function imageShareAccess(state: FullState, image: Image, added: string[]
   if (keyIds.length === 0 || added.length === 0) return OK;
   const keys = keyIds.map((id) => findKey(state, image.accountId, image.region, id));
   for (const key of keys) {
-    if (key && key.state !== 'Enabled') return deny(403, 'InvalidParameter.KMSKeyId.CMKNotEnabled', `The CMK ${key.keyId} must be in the Enabled state.`);
+    if (key && key.state !== 'Enabled')
+      return deny(403, 'InvalidParameter.KMSKeyId.CMKNotEnabled', `The CMK ${key.keyId} must be in the Enabled state.`);
   }
   const legacy = state.options.legacyServiceKeySharing;
   const usesService = keys.some((k) => k && isServiceKey(k));
@@ -230,7 +267,11 @@ export function imageShareAccess(state: FullState, image: Image, added: string[]
     return deny(403, 'AssumeRoleError', `Requires a RAM role of ${IMAGE_SHARE_ROLE} before sharing encrypted image.`);
   }
   if (usesService && !(role.attachedPolicies ?? []).some((p) => p.policyName === LEGACY_SERVICE_KEY_POLICY)) {
-    return deny(403, 'AssumeRoleError', `Role ${IMAGE_SHARE_ROLE} needs ${LEGACY_SERVICE_KEY_POLICY} to share an image encrypted with the ECS service key.`);
+    return deny(
+      403,
+      'AssumeRoleError',
+      `Role ${IMAGE_SHARE_ROLE} needs ${LEGACY_SERVICE_KEY_POLICY} to share an image encrypted with the ECS service key.`,
+    );
   }
   for (const uid of added) {
     const trusted = shareRoleTrusts(state, image.accountId, IMAGE_SHARE_ROLE, uid);
@@ -254,8 +295,16 @@ export function recipientAccess(
 ): Access {
   if (!isSharedWith(state, recipientUid, resource, nowMs)) {
     return resource.type === 'Image'
-      ? deny(404, 'InvalidImageId.NotFound', `The specified image ${resource.image.imageId} does not exist or is not shared with account ${recipientUid}.`)
-      : deny(404, 'InvalidSnapshotId.NotFound', `The specified snapshot ${resource.snapshot.snapshotId} does not exist or is not shared with account ${recipientUid}.`);
+      ? deny(
+          404,
+          'InvalidImageId.NotFound',
+          `The specified image ${resource.image.imageId} does not exist or is not shared with account ${recipientUid}.`,
+        )
+      : deny(
+          404,
+          'InvalidSnapshotId.NotFound',
+          `The specified snapshot ${resource.snapshot.snapshotId} does not exist or is not shared with account ${recipientUid}.`,
+        );
   }
   if (resourceKeyIds(state, resource).length === 0) return OK;
   const legacy = state.options.legacyServiceKeySharing;

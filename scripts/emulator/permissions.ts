@@ -1,7 +1,15 @@
 // What RAM lets an identity do: the system policies the emulator knows, the documents attached to a role or RAM user,
 // and the verdict on a caller (its policies and, for a role session, its session policy). The policy language itself
 // is policy.ts.
-import { defaultContext, evaluate, parsePolicyDocument, type ConditionContext, type EvaluationRequest, type PolicyDocument, type Statement } from './policy';
+import {
+  defaultContext,
+  evaluate,
+  parsePolicyDocument,
+  type ConditionContext,
+  type EvaluationRequest,
+  type PolicyDocument,
+  type Statement,
+} from './policy';
 import type { Caller, FullState } from './types';
 
 // ---------------------------------------------------------------- system policies and attachments
@@ -26,17 +34,37 @@ export const SYSTEM_POLICIES: Record<string, { description: string; document: Po
   },
   AliyunECSDiskEncryptRolePolicy: {
     description: 'The policy for the ECS disk encryption default role (AliyunECSDiskEncryptDefaultRole).',
-    document: systemPolicy([{
-      Action: ['kms:List*', 'kms:DescribeKey', 'kms:TagResource', 'kms:UntagResource', 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
-      Resource: '*',
-    }]),
+    document: systemPolicy([
+      {
+        Action: [
+          'kms:List*',
+          'kms:DescribeKey',
+          'kms:TagResource',
+          'kms:UntagResource',
+          'kms:Encrypt',
+          'kms:Decrypt',
+          'kms:GenerateDataKey',
+        ],
+        Resource: '*',
+      },
+    ]),
   },
   AliyunECSDiskEncryptDefaultRolePolicy: {
     description: 'The policy for the ECS disk encryption default role.',
-    document: systemPolicy([{
-      Action: ['kms:List*', 'kms:DescribeKey', 'kms:TagResource', 'kms:UntagResource', 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
-      Resource: '*',
-    }]),
+    document: systemPolicy([
+      {
+        Action: [
+          'kms:List*',
+          'kms:DescribeKey',
+          'kms:TagResource',
+          'kms:UntagResource',
+          'kms:Encrypt',
+          'kms:Decrypt',
+          'kms:GenerateDataKey',
+        ],
+        Resource: '*',
+      },
+    ]),
   },
   AliyunECSFullAccess: {
     description: 'Provides full access to Elastic Compute Service (ECS).',
@@ -90,9 +118,11 @@ function attachedTypedDocuments(
   accountId: string,
   principal: { roleName: string } | { userName: string },
 ): TypedDocument[] {
-  const attached = 'roleName' in principal
-    ? findRole(state, accountId, principal.roleName)?.attachedPolicies
-    : state.accounts.find((a) => a.uid === accountId)?.users?.find((u) => u.userName === principal.userName)?.attachedPolicies;
+  const attached =
+    'roleName' in principal
+      ? findRole(state, accountId, principal.roleName)?.attachedPolicies
+      : state.accounts.find((a) => a.uid === accountId)?.users?.find((u) => u.userName === principal.userName)
+          ?.attachedPolicies;
   const out: TypedDocument[] = [];
   for (const p of attached ?? []) {
     if (p.policyType === 'System') {
@@ -147,9 +177,10 @@ export function isCallerAllowed(
   contextFor?: (resource: string) => ConditionContext,
 ): AuthorizationResult {
   if (caller.type === 'root') return { allowed: true, explicitDeny: false };
-  const docs = caller.type === 'role'
-    ? attachedTypedDocuments(state, caller.accountId, { roleName: caller.roleName ?? '' })
-    : attachedTypedDocuments(state, caller.accountId, { userName: caller.userName ?? '' });
+  const docs =
+    caller.type === 'role'
+      ? attachedTypedDocuments(state, caller.accountId, { roleName: caller.roleName ?? '' })
+      : attachedTypedDocuments(state, caller.accountId, { userName: caller.userName ?? '' });
   const session = caller.type === 'role' && caller.sessionPolicy ? parseStored(caller.sessionPolicy) : undefined;
   const base = { ...defaultContext(), ...context };
   const requests = (resources.length ? resources : ['*']).map((resource) => ({
@@ -166,10 +197,13 @@ export function isCallerAllowed(
   }
   for (const req of requests) {
     const resource = req.resource;
-    const identityAllows = evaluate(docs.map((d) => d.document), req) === 'Allow';
+    const identityAllows =
+      evaluate(
+        docs.map((d) => d.document),
+        req,
+      ) === 'Allow';
     const sessionAllows = !caller.sessionPolicy || (session !== undefined && evaluate([session], req) === 'Allow');
     if (!identityAllows || !sessionAllows) return { allowed: false, explicitDeny: false, deniedResource: resource };
   }
   return { allowed: true, explicitDeny: false };
 }
-

@@ -36,10 +36,21 @@ const STATEMENT_KEYS = ['Effect', 'Action', 'NotAction', 'Resource', 'NotResourc
 const PRINCIPAL_KEYS = ['RAM', 'Service', 'Federated'];
 
 const POSITIVE_OPERATORS = [
-  'StringEquals', 'StringEqualsIgnoreCase', 'StringLike',
-  'NumericEquals', 'NumericLessThan', 'NumericLessThanEquals', 'NumericGreaterThan', 'NumericGreaterThanEquals',
-  'DateEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals',
-  'Bool', 'IpAddress',
+  'StringEquals',
+  'StringEqualsIgnoreCase',
+  'StringLike',
+  'NumericEquals',
+  'NumericLessThan',
+  'NumericLessThanEquals',
+  'NumericGreaterThan',
+  'NumericGreaterThanEquals',
+  'DateEquals',
+  'DateLessThan',
+  'DateLessThanEquals',
+  'DateGreaterThan',
+  'DateGreaterThanEquals',
+  'Bool',
+  'IpAddress',
 ] as const;
 /** Negated operator -> the positive operator it negates. */
 const NEGATED_OPERATORS: Record<string, string> = {
@@ -113,7 +124,8 @@ function checkStatement(raw: unknown, kind: PolicyKind): Statement {
   if (!isPlainObject(raw)) throw malformed('each Statement must be an object');
   for (const k of Object.keys(raw)) if (!STATEMENT_KEYS.includes(k)) throw malformed(`unknown element ${k}`);
   if (raw.Effect !== 'Allow' && raw.Effect !== 'Deny') throw malformed('Effect must be Allow or Deny');
-  if ((raw.Action === undefined) === (raw.NotAction === undefined)) throw malformed('exactly one of Action, NotAction is required');
+  if ((raw.Action === undefined) === (raw.NotAction === undefined))
+    throw malformed('exactly one of Action, NotAction is required');
   const st: Statement = { Effect: raw.Effect };
   if (raw.Action !== undefined) st.Action = checkStringOrList(raw.Action, 'Action');
   if (raw.NotAction !== undefined) st.NotAction = checkStringOrList(raw.NotAction, 'NotAction');
@@ -122,7 +134,8 @@ function checkStatement(raw: unknown, kind: PolicyKind): Statement {
     st.Principal = checkPrincipal(raw.Principal);
   } else {
     if (raw.Principal !== undefined) throw malformed('a permission policy statement cannot have a Principal');
-    if ((raw.Resource === undefined) === (raw.NotResource === undefined)) throw malformed('exactly one of Resource, NotResource is required');
+    if ((raw.Resource === undefined) === (raw.NotResource === undefined))
+      throw malformed('exactly one of Resource, NotResource is required');
   }
   if (raw.Resource !== undefined) st.Resource = checkStringOrList(raw.Resource, 'Resource');
   if (raw.NotResource !== undefined) st.NotResource = checkStringOrList(raw.NotResource, 'NotResource');
@@ -138,10 +151,16 @@ export function parsePolicyDocument(
   text: string,
   kind: PolicyKind,
   maxLength: number,
-  lengthCode = kind === 'trust' ? 'InvalidParameter.AssumeRolePolicyDocument.Length' : 'InvalidParameter.PolicyDocument.Length',
+  lengthCode = kind === 'trust'
+    ? 'InvalidParameter.AssumeRolePolicyDocument.Length'
+    : 'InvalidParameter.PolicyDocument.Length',
 ): PolicyDocument {
   if (text.length > maxLength) {
-    throw new ApiError(400, lengthCode, `The length of the policy document exceeds the limit of ${maxLength} characters.`);
+    throw new ApiError(
+      400,
+      lengthCode,
+      `The length of the policy document exceeds the limit of ${maxLength} characters.`,
+    );
   }
   let raw: unknown;
   try {
@@ -152,7 +171,8 @@ export function parsePolicyDocument(
   if (!isPlainObject(raw)) throw malformed('the document must be a JSON object');
   for (const k of Object.keys(raw)) if (k !== 'Version' && k !== 'Statement') throw malformed(`unknown element ${k}`);
   if (raw.Version !== '1') throw malformed('Version must be "1"');
-  if (!Array.isArray(raw.Statement) || raw.Statement.length === 0) throw malformed('Statement must be a non-empty array');
+  if (!Array.isArray(raw.Statement) || raw.Statement.length === 0)
+    throw malformed('Statement must be a non-empty array');
   return { Version: '1', Statement: raw.Statement.map((s) => checkStatement(s, kind)) };
 }
 
@@ -190,7 +210,13 @@ function asList(v: PolicyValue | undefined): string[] {
 
 /** `*` any run of characters (also empty), `?` exactly one. */
 function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const re = '^' + pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('') + '$';
+  const re =
+    '^' +
+    pattern
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('') +
+    '$';
   return new RegExp(re, ignoreCase ? 'is' : 's').test(value);
 }
 
@@ -247,12 +273,18 @@ function ipInCidr(ip: string, cidr: string): boolean {
 function compareNumbers(op: string, actual: number, expected: number): boolean {
   if (Number.isNaN(actual) || Number.isNaN(expected)) return false;
   switch (op) {
-    case 'Equals': return actual === expected;
-    case 'LessThan': return actual < expected;
-    case 'LessThanEquals': return actual <= expected;
-    case 'GreaterThan': return actual > expected;
-    case 'GreaterThanEquals': return actual >= expected;
-    default: return false;
+    case 'Equals':
+      return actual === expected;
+    case 'LessThan':
+      return actual < expected;
+    case 'LessThanEquals':
+      return actual <= expected;
+    case 'GreaterThan':
+      return actual > expected;
+    case 'GreaterThanEquals':
+      return actual >= expected;
+    default:
+      return false;
   }
 }
 
@@ -264,11 +296,16 @@ function parseDate(v: string): number {
 /** One positive operator, one context value against one policy value. */
 function positiveMatch(op: string, actual: string, expected: string): boolean {
   switch (op) {
-    case 'StringEquals': return actual === expected;
-    case 'StringEqualsIgnoreCase': return actual.toLowerCase() === expected.toLowerCase();
-    case 'StringLike': return wildcardMatch(expected, actual);
-    case 'Bool': return actual.toLowerCase() === expected.toLowerCase();
-    case 'IpAddress': return ipInCidr(actual, expected);
+    case 'StringEquals':
+      return actual === expected;
+    case 'StringEqualsIgnoreCase':
+      return actual.toLowerCase() === expected.toLowerCase();
+    case 'StringLike':
+      return wildcardMatch(expected, actual);
+    case 'Bool':
+      return actual.toLowerCase() === expected.toLowerCase();
+    case 'IpAddress':
+      return ipInCidr(actual, expected);
   }
   if (op.startsWith('Numeric')) return compareNumbers(op.slice('Numeric'.length), Number(actual), Number(expected));
   if (op.startsWith('Date')) return compareNumbers(op.slice('Date'.length), parseDate(actual), parseDate(expected));
@@ -291,7 +328,10 @@ function valueHolds(op: string, actual: string, expected: string[]): boolean {
  */
 function operatorHolds(op: string, key: string, expected: string[], context: ConditionContext): boolean {
   const actual = contextValues(context, key);
-  if (op === 'Null') return expected.some((e) => (e.toLowerCase() === 'true' ? actual === undefined : e.toLowerCase() === 'false' && actual !== undefined));
+  if (op === 'Null')
+    return expected.some((e) =>
+      e.toLowerCase() === 'true' ? actual === undefined : e.toLowerCase() === 'false' && actual !== undefined,
+    );
   const [qualifier, base] = op.includes(':') ? (op.split(':') as [SetQualifier, string]) : [undefined, op];
   if (qualifier === 'ForAnyValue') return actual !== undefined && actual.some((a) => valueHolds(base, a, expected));
   if (qualifier === 'ForAllValues') return actual === undefined || actual.every((a) => valueHolds(base, a, expected));
@@ -315,13 +355,15 @@ export interface EvaluationRequest {
 }
 
 function statementMatches(st: Statement, req: EvaluationRequest): boolean {
-  const actionOk = st.Action !== undefined
-    ? asList(st.Action).some((p) => actionMatches(p, req.action))
-    : !asList(st.NotAction).some((p) => actionMatches(p, req.action));
+  const actionOk =
+    st.Action !== undefined
+      ? asList(st.Action).some((p) => actionMatches(p, req.action))
+      : !asList(st.NotAction).some((p) => actionMatches(p, req.action));
   if (!actionOk) return false;
-  const resourceOk = st.NotResource !== undefined
-    ? !asList(st.NotResource).some((p) => wildcardMatch(p, req.resource))
-    : asList(st.Resource ?? '*').some((p) => wildcardMatch(p, req.resource));
+  const resourceOk =
+    st.NotResource !== undefined
+      ? !asList(st.NotResource).some((p) => wildcardMatch(p, req.resource))
+      : asList(st.Resource ?? '*').some((p) => wildcardMatch(p, req.resource));
   return resourceOk && conditionHolds(st.Condition, req.context);
 }
 
@@ -338,7 +380,12 @@ export function evaluate(docs: PolicyDocument[], req: EvaluationRequest): Decisi
   return allowed ? 'Allow' : 'NoMatch';
 }
 
-export function policiesAllow(docs: PolicyDocument[], action: string, resource: string, context: ConditionContext): boolean {
+export function policiesAllow(
+  docs: PolicyDocument[],
+  action: string,
+  resource: string,
+  context: ConditionContext,
+): boolean {
   return evaluate(docs, { action, resource, context }) === 'Allow';
 }
 
@@ -394,9 +441,10 @@ export function trustAllows(trustDocument: string, principal: TrustPrincipal, co
   const fullContext = { ...defaultContext(), ...context };
   let allowed = false;
   for (const st of doc.Statement) {
-    const actionOk = st.Action !== undefined
-      ? asList(st.Action).some((p) => actionMatches(p, 'sts:AssumeRole'))
-      : !asList(st.NotAction).some((p) => actionMatches(p, 'sts:AssumeRole'));
+    const actionOk =
+      st.Action !== undefined
+        ? asList(st.Action).some((p) => actionMatches(p, 'sts:AssumeRole'))
+        : !asList(st.NotAction).some((p) => actionMatches(p, 'sts:AssumeRole'));
     if (!actionOk || !principalMatches(st.Principal, principal) || !conditionHolds(st.Condition, fullContext)) continue;
     if (st.Effect === 'Deny') return false;
     allowed = true;

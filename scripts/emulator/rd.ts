@@ -67,7 +67,8 @@ export function accountsUnder(state: FullState, targetId: string): string[] {
   const rd = state.resourceDirectory;
   if (!rd) return [];
   const folders = rdFolders(rd);
-  if (targetId === rd.id) return uniq([...(managementAccount(rd) ? [managementAccount(rd)!] : []), ...folders.flatMap((f) => f.accounts)]);
+  if (targetId === rd.id)
+    return uniq([...(managementAccount(rd) ? [managementAccount(rd)!] : []), ...folders.flatMap((f) => f.accounts)]);
   if (folders.some((f) => f.id === targetId)) return uniq(collectFolder(folders, targetId, rd, new Set()));
   return isMember(state, targetId) ? [targetId] : [];
 }
@@ -77,7 +78,9 @@ function collectFolder(folders: RdFolder[], folderId: string, rd: ResourceDirect
   seen.add(folderId);
   const own = folders.find((f) => f.id === folderId)?.accounts ?? [];
   const mgmt = folderId === rd.rootFolderId && managementAccount(rd) ? [managementAccount(rd)!] : [];
-  const children = folders.filter((f) => f.parentId === folderId).flatMap((f) => collectFolder(folders, f.id, rd, seen));
+  const children = folders
+    .filter((f) => f.parentId === folderId)
+    .flatMap((f) => collectFolder(folders, f.id, rd, seen));
   return [...mgmt, ...own, ...children];
 }
 

@@ -4,11 +4,30 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { admin } from './admin';
-import type { AppliedWrite, CallFilter, CallRecord, Emulator, PublishedFilter, ServiceCredentials, StartOptions, WriteHook } from './api';
+import type {
+  AppliedWrite,
+  CallFilter,
+  CallRecord,
+  Emulator,
+  PublishedFilter,
+  ServiceCredentials,
+  StartOptions,
+  WriteHook,
+} from './api';
 import { authorize, callerName } from './authorization';
 import { buildSnapshotCompletedEvent, buildTrailEvent, EventBus } from './events';
 import { Faults, serviceUnavailable } from './faults';
-import { apiNotFound, headerValue, internalError, missingParameter, newRequestId, readBody, send, sendError, sleep } from './http';
+import {
+  apiNotFound,
+  headerValue,
+  internalError,
+  missingParameter,
+  newRequestId,
+  readBody,
+  send,
+  sendError,
+  sleep,
+} from './http';
 import { trustAllows } from './policy';
 import { actions as ecsActions } from './services/ecs';
 import { actions as kmsActions } from './services/kms';
@@ -65,11 +84,13 @@ export async function startEmulator(opts: StartOptions = {}): Promise<Emulator> 
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  return core.facade(port, () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+  return core.facade(
+    port,
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   );
 }
 
@@ -193,14 +214,19 @@ export class EmulatorCore {
 
   issueServiceCredentials(accountId: string, roleName: string, service = 'fc.aliyuncs.com'): ServiceCredentials {
     const arn = `acs:ram::${accountId}:role/${roleName}`;
-    const role = this.state.roles.find((r) => r.accountId === accountId && r.roleName.toLowerCase() === roleName.toLowerCase());
+    const role = this.state.roles.find(
+      (r) => r.accountId === accountId && r.roleName.toLowerCase() === roleName.toLowerCase(),
+    );
     if (!role) throw new ApiError(404, 'EntityNotExist.Role', `The role not exists: ${arn}.`);
     if (!trustAllows(role.assumeRolePolicyDocument, { service }, {})) {
       throw new ApiError(403, 'NoPermission', `The role ${arn} does not trust the service ${service}.`);
     }
     const s = newStsSession(this.state, {
-      accountId, roleName: role.roleName, sessionName: `${service.split('.')[0]}-${randomText('0123456789abcdef', 8)}`,
-      durationSeconds: role.maxSessionDuration ?? 3600, now: Date.now(),
+      accountId,
+      roleName: role.roleName,
+      sessionName: `${service.split('.')[0]}-${randomText('0123456789abcdef', 8)}`,
+      durationSeconds: role.maxSessionDuration ?? 3600,
+      now: Date.now(),
     });
     return { accessKeyId: s.accessKeyId, accessKeySecret: s.secret, securityToken: s.token, expiration: s.expiration };
   }
@@ -215,7 +241,8 @@ export class EmulatorCore {
       options: this.state.options,
       publish: (events) => {
         this.publishedLog.push(...structuredClone(events));
-        if (this.publishedLog.length > CALL_LOG_LIMIT) this.publishedLog.splice(0, this.publishedLog.length - CALL_LOG_LIMIT);
+        if (this.publishedLog.length > CALL_LOG_LIMIT)
+          this.publishedLog.splice(0, this.publishedLog.length - CALL_LOG_LIMIT);
       },
     };
   }
@@ -232,7 +259,13 @@ export class EmulatorCore {
 
   // ---------- RPC ----------
 
-  private async rpc(req: http.IncomingMessage, res: http.ServerResponse, path: string, rawQuery: string, body: Buffer): Promise<void> {
+  private async rpc(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: string,
+    rawQuery: string,
+    body: Buffer,
+  ): Promise<void> {
     const started = Date.now();
     const requestId = newRequestId();
     let product: Product | null = null;
@@ -252,7 +285,12 @@ export class EmulatorCore {
         action,
         version,
         caller: caller
-          ? { accountId: caller.accountId, type: caller.type, name: callerName(caller), accessKeyId: caller.accessKeyId }
+          ? {
+              accountId: caller.accountId,
+              type: caller.type,
+              name: callerName(caller),
+              accessKeyId: caller.accessKeyId,
+            }
           : claimedKey
             ? { accessKeyId: claimedKey }
             : null,
@@ -269,7 +307,9 @@ export class EmulatorCore {
     try {
       const query = parseUrlEncoded(rawQuery);
       const contentType = String(req.headers['content-type'] ?? '');
-      const form = contentType.includes('application/x-www-form-urlencoded') ? parseUrlEncoded(body.toString('utf8'), true) : {};
+      const form = contentType.includes('application/x-www-form-urlencoded')
+        ? parseUrlEncoded(body.toString('utf8'), true)
+        : {};
       const all = { ...query, ...form };
       action = headerValue(req, 'x-acs-action') ?? all.Action ?? '';
       version = headerValue(req, 'x-acs-version') ?? all.Version ?? '';
@@ -281,12 +321,17 @@ export class EmulatorCore {
       if (!version) throw missingParameter('Version');
       product = VERSION_TO_PRODUCT[version] ?? null;
       if (!product) throw new ApiError(400, 'InvalidVersion', `Specified parameter Version "${version}" is not valid.`);
-      spec = Object.prototype.hasOwnProperty.call(this.tables[product], action) ? this.tables[product][action] : undefined;
+      spec = Object.prototype.hasOwnProperty.call(this.tables[product], action)
+        ? this.tables[product][action]
+        : undefined;
       if (!spec) throw apiNotFound();
 
       caller = verifyRequest(this.state, { method: req.method, query, form, headers: req.headers, body }, Date.now());
 
-      const decision = this.faults.decide(product, action, Date.now(), { accountId: caller.accountId, region: params.RegionId ?? '' });
+      const decision = this.faults.decide(product, action, Date.now(), {
+        accountId: caller.accountId,
+        region: params.RegionId ?? '',
+      });
       cause = decision.cause;
       if (decision.latencyMs > 0) await sleep(decision.latencyMs);
       if (decision.drop) {
@@ -301,7 +346,12 @@ export class EmulatorCore {
         if (params[name] === undefined || params[name] === '') throw missingParameter(name);
       }
       const ctx: CallContext = {
-        action, version, product, params, caller, requestId,
+        action,
+        version,
+        product,
+        params,
+        caller,
+        requestId,
         region: params.RegionId || 'cn-hangzhou',
         state: this.state,
         emu: this.services(),
@@ -325,9 +375,15 @@ export class EmulatorCore {
           if (isWrite) {
             applied = true;
             await this.runWriteHooks({
-              product: ctx.product, action, version, params, region: ctx.region,
+              product: ctx.product,
+              action,
+              version,
+              params,
+              region: ctx.region,
               caller: { accountId: who.accountId, type: who.type, name: callerName(who), accessKeyId: who.accessKeyId },
-              requestId, result: r, answer: decision.after ?? 'ok',
+              requestId,
+              result: r,
+              answer: decision.after ?? 'ok',
             });
           }
           return r;
@@ -383,7 +439,9 @@ export class EmulatorCore {
       try {
         await hook(structuredClone(call));
       } catch (e) {
-        process.stderr.write(`[emulator] onWrite hook failed for ${call.action}: ${(e as Error)?.stack ?? String(e)}\n`);
+        process.stderr.write(
+          `[emulator] onWrite hook failed for ${call.action}: ${(e as Error)?.stack ?? String(e)}\n`,
+        );
       }
     }
   }
@@ -402,12 +460,20 @@ export class EmulatorCore {
 
   private publishTrailEvent(ctx: CallContext, result: Record<string, unknown>, req: http.IncomingMessage): void {
     const event = buildTrailEvent({
-      action: ctx.action, version: ctx.version, params: ctx.params, caller: ctx.caller, region: ctx.region,
-      requestId: ctx.requestId, result, now: new Date(),
-      userAgent: headerValue(req, 'user-agent'), sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, ''),
+      action: ctx.action,
+      version: ctx.version,
+      params: ctx.params,
+      caller: ctx.caller,
+      region: ctx.region,
+      requestId: ctx.requestId,
+      result,
+      now: new Date(),
+      userAgent: headerValue(req, 'user-agent'),
+      sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, ''),
     });
     if (event) this.bus.publish(event);
-    if ((ctx.action === 'CreateSnapshot' || ctx.action === 'CopySnapshot') && typeof result.SnapshotId === 'string') this.announceWhenReady(ctx, result.SnapshotId);
+    if ((ctx.action === 'CreateSnapshot' || ctx.action === 'CopySnapshot') && typeof result.SnapshotId === 'string')
+      this.announceWhenReady(ctx, result.SnapshotId);
   }
 
   /** ECS tells EventBridge when a snapshot it is making is ready (Snapshot:CreateSnapshotCompleted). */
@@ -417,10 +483,18 @@ export class EmulatorCore {
     const publish = () => {
       this.announcements.delete(timer);
       if (this.closed) return;
-      this.bus.publish(buildSnapshotCompletedEvent({
-        accountId: snap.accountId, region: snap.region, snapshotId, name: snap.name, diskId: snap.sourceDiskId,
-        copied: ctx.action === 'CopySnapshot', startTime: snap.creationTime ?? new Date().toISOString(), endTime: new Date(),
-      }));
+      this.bus.publish(
+        buildSnapshotCompletedEvent({
+          accountId: snap.accountId,
+          region: snap.region,
+          snapshotId,
+          name: snap.name,
+          diskId: snap.sourceDiskId,
+          copied: ctx.action === 'CopySnapshot',
+          startTime: snap.creationTime ?? new Date().toISOString(),
+          endTime: new Date(),
+        }),
+      );
     };
     const wait = snap.readyAt === undefined ? 0 : Math.max(0, snap.readyAt - Date.now());
     const timer: NodeJS.Timeout = setTimeout(publish, wait);

@@ -16,7 +16,9 @@ function settleEntry(entry: ShareResourceEntry | ShareTargetEntry, nowMs: number
 export function settleShares(state: FullState, nowMs: number, shares: ResourceShare[] = state.resourceShares): void {
   for (const share of shares) {
     share.resources.forEach((e) => settleEntry(e, nowMs));
-    share.targets.forEach((e) => (e.external && e.status === 'Associating' ? settleExternal(state, share, e, nowMs) : settleEntry(e, nowMs)));
+    share.targets.forEach((e) =>
+      e.external && e.status === 'Associating' ? settleExternal(state, share, e, nowMs) : settleEntry(e, nowMs),
+    );
   }
 }
 
@@ -25,7 +27,9 @@ export function settleShares(state: FullState, nowMs: number, shares: ResourceSh
  * as AWS RAM does; Alibaba's owner-side view of a pending invitation is unconfirmed). Rejected or expired: Failed.
  */
 function settleExternal(state: FullState, share: ResourceShare, e: ShareTargetEntry, nowMs: number): void {
-  const inv = state.invitations.find((i) => i.resourceShareId === share.resourceShareId && i.receiverAccountId === e.targetId);
+  const inv = state.invitations.find(
+    (i) => i.resourceShareId === share.resourceShareId && i.receiverAccountId === e.targetId,
+  );
   if (!inv || inv.status === 'Pending') return;
   if (inv.status === 'Accepted') {
     settleEntry(e, nowMs);
@@ -48,7 +52,9 @@ export function isImageSelfShared(state: FullState, image: Image, nowMs: number)
     (s) =>
       s.ownerAccountId === image.accountId &&
       s.status === 'Active' &&
-      s.resources.some((r) => r.resourceId === image.imageId && (r.status === 'Associated' || r.status === 'Associating')),
+      s.resources.some(
+        (r) => r.resourceId === image.imageId && (r.status === 'Associated' || r.status === 'Associating'),
+      ),
   );
 }
 
@@ -60,7 +66,11 @@ export function isSnapshotShared(state: FullState, s: Snapshot, nowMs: number): 
       share.ownerAccountId === s.accountId &&
       share.status === 'Active' &&
       share.resources.some(
-        (r) => r.resourceId === s.snapshotId && r.resourceType === 'Snapshot' && r.status !== 'Disassociated' && r.status !== 'Failed',
+        (r) =>
+          r.resourceId === s.snapshotId &&
+          r.resourceType === 'Snapshot' &&
+          r.status !== 'Disassociated' &&
+          r.status !== 'Failed',
       ),
   );
 }

@@ -15,8 +15,17 @@ interface SignedRequest {
 
 /** Parameters that belong to the V1 signing protocol, not to the API call. */
 export const PROTOCOL_PARAMS = new Set([
-  'Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'SignatureType', 'AccessKeyId', 'SecurityToken',
-  'Timestamp', 'Format', 'Action', 'Version',
+  'Signature',
+  'SignatureMethod',
+  'SignatureVersion',
+  'SignatureNonce',
+  'SignatureType',
+  'AccessKeyId',
+  'SecurityToken',
+  'Timestamp',
+  'Format',
+  'Action',
+  'Version',
 ]);
 
 const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
@@ -67,7 +76,8 @@ function findAccessKey(state: FullState, id: string): FoundKey | undefined {
     if (root) return { secret: root.secret, owner: { kind: 'root', accountId: a.uid } };
     for (const u of a.users ?? []) {
       const k = (u.accessKeys ?? []).find((x) => x.id === id);
-      if (k) return { secret: k.secret, owner: { kind: 'user', accountId: a.uid, userName: u.userName, userId: u.userId } };
+      if (k)
+        return { secret: k.secret, owner: { kind: 'user', accountId: a.uid, userName: u.userName, userId: u.userId } };
     }
   }
   const session = state.stsSessions.find((s) => s.accessKeyId === id);
@@ -77,7 +87,9 @@ function findAccessKey(state: FullState, id: string): FoundKey | undefined {
 
 /** A stable numeric id derived from a name, for users and roles whose state entry carries no id. */
 export function derivedId(leading: string, ...parts: string[]): string {
-  const digits = BigInt('0x' + createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 15)).toString().padStart(16, '0');
+  const digits = BigInt('0x' + createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 15))
+    .toString()
+    .padStart(16, '0');
   return leading + digits.slice(-16);
 }
 
@@ -89,7 +101,13 @@ export function roleIdOf(state: FullState, accountId: string, roleName: string):
 function callerOf(state: FullState, owner: KeyOwner, accessKeyId: string): Caller {
   switch (owner.kind) {
     case 'root':
-      return { accountId: owner.accountId, type: 'root', accessKeyId, arn: `acs:ram::${owner.accountId}:root`, principalId: owner.accountId };
+      return {
+        accountId: owner.accountId,
+        type: 'root',
+        accessKeyId,
+        arn: `acs:ram::${owner.accountId}:root`,
+        principalId: owner.accountId,
+      };
     case 'user':
       return {
         accountId: owner.accountId,
@@ -121,7 +139,9 @@ function callerOf(state: FullState, owner: KeyOwner, accessKeyId: string): Calle
 export function verifyRequest(state: FullState, req: SignedRequest, now: number): Caller {
   const auth = header(req.headers, 'authorization');
   const verified = auth ? verifyAcs3(state, req, auth) : verifyV1(state, req);
-  const token = auth ? header(req.headers, 'x-acs-security-token') : req.query.SecurityToken ?? req.form.SecurityToken;
+  const token = auth
+    ? header(req.headers, 'x-acs-security-token')
+    : (req.query.SecurityToken ?? req.form.SecurityToken);
   if (verified.found.owner.kind === 'sts') checkSession(verified.found.owner.session, token, now);
   return callerOf(state, verified.found.owner, verified.accessKeyId);
 }
@@ -135,7 +155,11 @@ export function claimedAccessKeyId(req: Pick<SignedRequest, 'headers' | 'query' 
 
 function checkSession(session: StsSession, token: string | undefined, now: number): void {
   if (!token || token !== session.token) {
-    throw new ApiError(400, 'InvalidSecurityToken.MismatchWithAccessKey', 'The security token you provided does not match the access key id.');
+    throw new ApiError(
+      400,
+      'InvalidSecurityToken.MismatchWithAccessKey',
+      'The security token you provided does not match the access key id.',
+    );
   }
   if (Date.parse(session.expiration) <= now) {
     throw new ApiError(400, 'InvalidSecurityToken.Expired', 'The security token you provided has expired.');
@@ -148,7 +172,8 @@ function lookup(state: FullState, accessKeyId: string): FoundKey {
   return found;
 }
 
-const SIGNATURE_MISMATCH = 'The request signature we calculated does not match the signature you provided. Check your key and signing method.';
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your key and signing method.';
 
 function incomplete(why: string): ApiError {
   return new ApiError(400, 'IncompleteSignature', `The request signature does not conform to Aliyun standards. ${why}`);
@@ -158,18 +183,22 @@ function incomplete(why: string): ApiError {
 const MUST_SIGN = ['host', 'x-acs-action', 'x-acs-version', 'x-acs-content-sha256'];
 
 function verifyAcs3(state: FullState, req: SignedRequest, auth: string): { accessKeyId: string; found: FoundKey } {
-  const m = /^ACS3-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]*),\s*Signature=([0-9a-fA-F]+)\s*$/.exec(auth);
+  const m = /^ACS3-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]*),\s*Signature=([0-9a-fA-F]+)\s*$/.exec(
+    auth,
+  );
   if (!m) throw incomplete('The Authorization header is not an ACS3-HMAC-SHA256 header.');
   const [, accessKeyId, signedHeaderList, signature] = m;
   const signedHeaders = signedHeaderList.split(';');
   const missing = MUST_SIGN.filter((h) => !signedHeaders.includes(h));
   if (missing.length > 0) throw incomplete(`Headers not signed: ${missing.join(', ')}.`);
   for (const h of ['x-acs-security-token', 'x-acs-accesskey-id']) {
-    if (header(req.headers, h) !== undefined && !signedHeaders.includes(h)) throw incomplete(`Header not signed: ${h}.`);
+    if (header(req.headers, h) !== undefined && !signedHeaders.includes(h))
+      throw incomplete(`Header not signed: ${h}.`);
   }
   const payloadHash = header(req.headers, 'x-acs-content-sha256') ?? '';
   const bodyHash = req.body.length === 0 ? EMPTY_SHA256 : createHash('sha256').update(req.body).digest('hex');
-  if (payloadHash !== bodyHash) throw incomplete('The request body is not covered by the signature (x-acs-content-sha256).');
+  if (payloadHash !== bodyHash)
+    throw incomplete('The request body is not covered by the signature (x-acs-content-sha256).');
   const found = lookup(state, accessKeyId);
   const canonicalRequest = [
     req.method.toUpperCase(),
@@ -181,7 +210,8 @@ function verifyAcs3(state: FullState, req: SignedRequest, auth: string): { acces
   ].join('\n');
   const stringToSign = 'ACS3-HMAC-SHA256\n' + createHash('sha256').update(canonicalRequest).digest('hex');
   const expected = createHmac('sha256', found.secret).update(stringToSign).digest('hex');
-  if (!sameText(expected, signature.toLowerCase())) throw new ApiError(400, 'SignatureDoesNotMatch', SIGNATURE_MISMATCH);
+  if (!sameText(expected, signature.toLowerCase()))
+    throw new ApiError(400, 'SignatureDoesNotMatch', SIGNATURE_MISMATCH);
   return { accessKeyId, found };
 }
 
@@ -196,14 +226,26 @@ function verifyV1(state: FullState, req: SignedRequest): { accessKeyId: string; 
   const all: Params = { ...req.query, ...req.form };
   const signature = all.Signature;
   if (!signature) {
-    throw new ApiError(400, 'MissingSignature', 'The input parameter "Signature" that is mandatory for processing this request is not supplied.');
+    throw new ApiError(
+      400,
+      'MissingSignature',
+      'The input parameter "Signature" that is mandatory for processing this request is not supplied.',
+    );
   }
   const accessKeyId = all.AccessKeyId;
   if (!accessKeyId) {
-    throw new ApiError(400, 'MissingAccessKeyId', 'The input parameter "AccessKeyId" that is mandatory for processing this request is not supplied.');
+    throw new ApiError(
+      400,
+      'MissingAccessKeyId',
+      'The input parameter "AccessKeyId" that is mandatory for processing this request is not supplied.',
+    );
   }
   if ((all.SignatureMethod ?? 'HMAC-SHA1') !== 'HMAC-SHA1') {
-    throw new ApiError(400, 'InvalidSignatureMethod', `The signature method "${all.SignatureMethod}" is not supported.`);
+    throw new ApiError(
+      400,
+      'InvalidSignatureMethod',
+      `The signature method "${all.SignatureMethod}" is not supported.`,
+    );
   }
   const found = lookup(state, accessKeyId);
   delete all.Signature;
@@ -212,7 +254,9 @@ function verifyV1(state: FullState, req: SignedRequest): { accessKeyId: string; 
     .map((k) => `${pct(k)}=${pct(all[k])}`)
     .join('&');
   const stringToSign = `${req.method.toUpperCase()}&${pct('/')}&${pct(canonical)}`;
-  const expected = createHmac('sha1', found.secret + '&').update(stringToSign).digest('base64');
+  const expected = createHmac('sha1', found.secret + '&')
+    .update(stringToSign)
+    .digest('base64');
   if (!sameText(expected, signature)) throw new ApiError(400, 'SignatureDoesNotMatch', SIGNATURE_MISMATCH);
   return { accessKeyId, found };
 }

@@ -1,7 +1,14 @@
 // The emulator's state: normalising a (possibly sparse) state file into a FullState, copying it out, loading it from disk.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ApiError, DEFAULT_OPTIONS, type CallContext, type EmulatorState, type FullState, type StsSession } from './types';
+import {
+  ApiError,
+  DEFAULT_OPTIONS,
+  type CallContext,
+  type EmulatorState,
+  type FullState,
+  type StsSession,
+} from './types';
 
 /** Thrown for a state document that cannot be used; the admin API answers it with 400. */
 export class InvalidStateError extends Error {
@@ -101,7 +108,14 @@ export function loadStateFile(path: string): FullState {
 /** Creates and stores temporary credentials for a role session (what STS hands out; used for service-linked sessions). */
 export function newStsSession(
   state: FullState,
-  init: { accountId: string; roleName: string; sessionName: string; durationSeconds: number; policy?: string; now: number },
+  init: {
+    accountId: string;
+    roleName: string;
+    sessionName: string;
+    durationSeconds: number;
+    policy?: string;
+    now: number;
+  },
 ): StsSession {
   const session: StsSession = {
     accessKeyId: 'STS.' + randomText(ALNUM, 25),

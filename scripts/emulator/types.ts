@@ -335,7 +335,10 @@ export interface ActionSpec {
 export type ActionTable = Record<string, ActionSpec>;
 
 /** The parts of an ActionSpec that say what RAM is asked (a service may keep them in a table of their own). */
-export type ActionAuthorization = Pick<ActionSpec, 'ramAction' | 'resources' | 'conditionContext' | 'resourceConditionContext'>;
+export type ActionAuthorization = Pick<
+  ActionSpec,
+  'ramAction' | 'resources' | 'conditionContext' | 'resourceConditionContext'
+>;
 
 /** An API error as the real services return it: HTTP status, Code, Message; extra body fields and headers. */
 export class ApiError extends Error {
@@ -418,7 +421,9 @@ function escapeRe(s: string): string {
 
 /** Actions whose name marks them as writes (for the call log). */
 export function isWriteAction(action: string): boolean {
-  return /^(Create|Delete|Update|Modify|Attach|Detach|Set|Tag|Untag|Associate|Disassociate|Accept|Reject|Enable|Disable|Copy|Add|Remove|Assume|Schedule|Cancel)/.test(
-    action,
-  ) && action !== 'AssumeRole';
+  return (
+    /^(Create|Delete|Update|Modify|Attach|Detach|Set|Tag|Untag|Associate|Disassociate|Accept|Reject|Enable|Disable|Copy|Add|Remove|Assume|Schedule|Cancel)/.test(
+      action,
+    ) && action !== 'AssumeRole'
+  );
 }

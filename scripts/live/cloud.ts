@@ -34,13 +34,18 @@ export class LiveClient {
     try {
       return await this.api.call(product, action, params, this.cfg.region);
     } finally {
-      for (const rec of this.api.log.slice(this.seen)) if (!rec.ok) this.report?.error(this.who, product, action, rec.code ?? 'unknown');
+      for (const rec of this.api.log.slice(this.seen))
+        if (!rec.ok) this.report?.error(this.who, product, action, rec.code ?? 'unknown');
       this.seen = this.api.log.length;
     }
   }
 
   /** A call whose failure is an answer, not a crash: the error code, or undefined when it succeeded. */
-  async attempt(product: Product, action: string, params: Record<string, unknown>): Promise<{ ok: true; body: any } | { ok: false; code: string; message: string }> {
+  async attempt(
+    product: Product,
+    action: string,
+    params: Record<string, unknown>,
+  ): Promise<{ ok: true; body: any } | { ok: false; code: string; message: string }> {
     try {
       return { ok: true, body: await this.call(product, action, params) };
     } catch (e) {
@@ -58,7 +63,9 @@ export class LiveClient {
   }
 
   async keyState(keyId: string): Promise<string> {
-    return String((await this.call('kms', 'DescribeKey', { RegionId: this.cfg.region, KeyId: keyId })).KeyMetadata?.KeyState);
+    return String(
+      (await this.call('kms', 'DescribeKey', { RegionId: this.cfg.region, KeyId: keyId })).KeyMetadata?.KeyState,
+    );
   }
 
   // ---------- disks, snapshots, images
@@ -82,12 +89,19 @@ export class LiveClient {
   }
 
   async createSnapshot(diskId: string): Promise<string> {
-    const body = await this.call('ecs', 'CreateSnapshot', { DiskId: diskId, SnapshotName: `ecs-share-live-${this.cfg.runId}`, Tag: this.runTags() });
+    const body = await this.call('ecs', 'CreateSnapshot', {
+      DiskId: diskId,
+      SnapshotName: `ecs-share-live-${this.cfg.runId}`,
+      Tag: this.runTags(),
+    });
     return String(body.SnapshotId);
   }
 
   async snapshot(id: string): Promise<any | undefined> {
-    const body = await this.call('ecs', 'DescribeSnapshots', { RegionId: this.cfg.region, SnapshotIds: JSON.stringify([id]) });
+    const body = await this.call('ecs', 'DescribeSnapshots', {
+      RegionId: this.cfg.region,
+      SnapshotIds: JSON.stringify([id]),
+    });
     return body.Snapshots?.Snapshot?.[0];
   }
 
@@ -102,7 +116,12 @@ export class LiveClient {
   }
 
   async image(id: string, alias: 'self' | 'others' = 'self'): Promise<any | undefined> {
-    const body = await this.call('ecs', 'DescribeImages', { RegionId: this.cfg.region, ImageId: id, ImageOwnerAlias: alias, Status: IMAGE_STATUSES });
+    const body = await this.call('ecs', 'DescribeImages', {
+      RegionId: this.cfg.region,
+      ImageId: id,
+      ImageOwnerAlias: alias,
+      Status: IMAGE_STATUSES,
+    });
     return body.Images?.Image?.[0];
   }
 
@@ -138,7 +157,9 @@ export class LiveClient {
       const base = { RegionId: this.cfg.region, PageNumber: page, PageSize: 100, ...filter };
       let items: any[];
       if (kind === 'image') {
-        items = (await this.call('ecs', 'DescribeImages', { ...base, ImageOwnerAlias: 'self', Status: IMAGE_STATUSES })).Images?.Image ?? [];
+        items =
+          (await this.call('ecs', 'DescribeImages', { ...base, ImageOwnerAlias: 'self', Status: IMAGE_STATUSES }))
+            .Images?.Image ?? [];
         out.push(...items.map((i) => ({ id: String(i.ImageId), runId: runOf(i.Tags), status: i.Status })));
       } else if (kind === 'snapshot') {
         items = (await this.call('ecs', 'DescribeSnapshots', base)).Snapshots?.Snapshot ?? [];
@@ -165,12 +186,24 @@ export class LiveClient {
   }
 
   async untag(id: string, keys: string[]): Promise<void> {
-    if (keys.length) await this.call('ecs', 'UntagResources', { RegionId: this.cfg.region, ResourceType: kindOf(id), ResourceId: [id], TagKey: keys });
+    if (keys.length)
+      await this.call('ecs', 'UntagResources', {
+        RegionId: this.cfg.region,
+        ResourceType: kindOf(id),
+        ResourceId: [id],
+        TagKey: keys,
+      });
   }
 
   async tags(id: string): Promise<Record<string, string>> {
-    const body = await this.call('ecs', 'ListTagResources', { RegionId: this.cfg.region, ResourceType: kindOf(id), ResourceId: [id] });
-    return Object.fromEntries((body.TagResources?.TagResource ?? []).map((t: any) => [String(t.TagKey), String(t.TagValue ?? '')]));
+    const body = await this.call('ecs', 'ListTagResources', {
+      RegionId: this.cfg.region,
+      ResourceType: kindOf(id),
+      ResourceId: [id],
+    });
+    return Object.fromEntries(
+      (body.TagResources?.TagResource ?? []).map((t: any) => [String(t.TagKey), String(t.TagValue ?? '')]),
+    );
   }
 
   // ---------- owner-side read-back
@@ -178,7 +211,12 @@ export class LiveClient {
   async imageShareAccounts(imageId: string): Promise<string[]> {
     const out: string[] = [];
     for (let page = 1; page <= 50; page++) {
-      const body = await this.call('ecs', 'DescribeImageSharePermission', { RegionId: this.cfg.region, ImageId: imageId, PageNumber: page, PageSize: 100 });
+      const body = await this.call('ecs', 'DescribeImageSharePermission', {
+        RegionId: this.cfg.region,
+        ImageId: imageId,
+        PageNumber: page,
+        PageSize: 100,
+      });
       const accounts = (body.Accounts?.Account ?? []).map((a: any) => String(a.AliyunId));
       out.push(...accounts);
       if (accounts.length < 100) break;
@@ -187,14 +225,20 @@ export class LiveClient {
   }
 
   /** ecs-share's resource share of a resource (`ecs-share-<id>`), with its target associations; undefined when none is active. */
-  async toolShare(resourceId: string): Promise<{ id: string; status: string; targets: Array<{ id: string; status: string; message: string }> } | undefined> {
+  async toolShare(
+    resourceId: string,
+  ): Promise<
+    { id: string; status: string; targets: Array<{ id: string; status: string; message: string }> } | undefined
+  > {
     const list = await this.call('resourcesharing', 'ListResourceShares', {
       RegionId: this.cfg.region,
       ResourceOwner: 'Self',
       ResourceShareName: `ecs-share-${resourceId}`,
       MaxResults: 100,
     });
-    const share = (list.ResourceShares ?? []).find((s: any) => s.ResourceShareName === `ecs-share-${resourceId}` && s.ResourceShareStatus === 'Active');
+    const share = (list.ResourceShares ?? []).find(
+      (s: any) => s.ResourceShareName === `ecs-share-${resourceId}` && s.ResourceShareStatus === 'Active',
+    );
     if (!share) return undefined;
     const assoc = await this.call('resourcesharing', 'ListResourceShareAssociations', {
       RegionId: this.cfg.region,
@@ -244,9 +288,14 @@ export class LiveClient {
         out[`role ${role}`] = r.code;
         continue;
       }
-      out[`role ${role}`] = { trust: canonical(JSON.parse(String(r.body.Role?.AssumeRolePolicyDocument ?? '{}'))), description: r.body.Role?.Description ?? '' };
+      out[`role ${role}`] = {
+        trust: canonical(JSON.parse(String(r.body.Role?.AssumeRolePolicyDocument ?? '{}'))),
+        description: r.body.Role?.Description ?? '',
+      };
       const attached = await this.call('ram', 'ListPoliciesForRole', { RoleName: role });
-      out[`attached ${role}`] = (attached.Policies?.Policy ?? []).map((p: any) => `${p.PolicyType}/${p.PolicyName}`).sort();
+      out[`attached ${role}`] = (attached.Policies?.Policy ?? [])
+        .map((p: any) => `${p.PolicyType}/${p.PolicyName}`)
+        .sort();
     }
     for (const policy of ['ecs-share-snapshot-kms', 'ecs-share-image-kms']) {
       const p = await this.attempt('ram', 'GetPolicy', { PolicyName: policy, PolicyType: 'Custom' });
@@ -267,9 +316,18 @@ export class LiveClient {
 
   /** Accept every pending Resource Sharing invitation of a share named `ecs-share-…` (an account outside the directory must). */
   async acceptInvitations(): Promise<number> {
-    const list = await this.call('resourcesharing', 'ListResourceShareInvitations', { RegionId: this.cfg.region, MaxResults: 100 });
-    const pending = (list.ResourceShareInvitations ?? []).filter((i: any) => i.Status === 'Pending' && String(i.ResourceShareName ?? '').startsWith('ecs-share-'));
-    for (const i of pending) await this.call('resourcesharing', 'AcceptResourceShareInvitation', { RegionId: this.cfg.region, ResourceShareInvitationId: i.ResourceShareInvitationId });
+    const list = await this.call('resourcesharing', 'ListResourceShareInvitations', {
+      RegionId: this.cfg.region,
+      MaxResults: 100,
+    });
+    const pending = (list.ResourceShareInvitations ?? []).filter(
+      (i: any) => i.Status === 'Pending' && String(i.ResourceShareName ?? '').startsWith('ecs-share-'),
+    );
+    for (const i of pending)
+      await this.call('resourcesharing', 'AcceptResourceShareInvitation', {
+        RegionId: this.cfg.region,
+        ResourceShareInvitationId: i.ResourceShareInvitationId,
+      });
     return pending.length;
   }
 }
@@ -277,17 +335,27 @@ export class LiveClient {
 /** Objects with sorted keys (policy documents come back reformatted; compare them semantically). */
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
   return v;
 }
 
 /** Poll until `fn` answers true (or a value); returns how long it took. Throws with `what` after the timeout. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | false | undefined>, cfg: Pick<LiveConfig, 'timeoutMs' | 'pollMs'>): Promise<{ value: T; ms: number }> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | false | undefined>,
+  cfg: Pick<LiveConfig, 'timeoutMs' | 'pollMs'>,
+): Promise<{ value: T; ms: number }> {
   const started = Date.now();
   for (;;) {
     const v = await fn();
     if (v !== false && v !== undefined) return { value: v as T, ms: Date.now() - started };
-    if (Date.now() - started > cfg.timeoutMs) throw new Error(`timed out after ${Math.round(cfg.timeoutMs / 1000)} s waiting for ${what}`);
+    if (Date.now() - started > cfg.timeoutMs)
+      throw new Error(`timed out after ${Math.round(cfg.timeoutMs / 1000)} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, cfg.pollMs));
   }
 }

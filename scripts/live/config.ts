@@ -58,7 +58,10 @@ function creds(env: NodeJS.ProcessEnv, prefix: string, missing: string[]): Crede
 const on = (v: string | undefined) => /^(1|true|yes)$/i.test(v?.trim() ?? '');
 
 /** undefined when ECS_SHARE_LIVE is not set; throws naming every missing or malformed variable when it is. */
-export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { sweep?: boolean } = {}): LiveConfig | undefined {
+export function readLiveConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { sweep?: boolean } = {},
+): LiveConfig | undefined {
   if (!on(env.ECS_SHARE_LIVE)) return undefined;
   const missing: string[] = [];
   const bad: string[] = [];
@@ -83,17 +86,26 @@ export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { swe
     bad.push(`ECS_SHARE_LIVE_FOLDER_PATH "${folderPath}" is not a folder path rd-…/r-…/fd-…`);
   }
   const rdId = env.ECS_SHARE_LIVE_RD_ID?.trim() || undefined;
-  if (rdId && !/^rd-[a-z0-9]+$/i.test(rdId)) bad.push(`ECS_SHARE_LIVE_RD_ID "${rdId}" is not a resource directory id rd-…`);
+  if (rdId && !/^rd-[a-z0-9]+$/i.test(rdId))
+    bad.push(`ECS_SHARE_LIVE_RD_ID "${rdId}" is not a resource directory id rd-…`);
   const endpoint = env.ECS_SHARE_LIVE_ENDPOINT?.trim() || undefined;
-  if (endpoint && !/^https?:\/\/[^/]+\/?$/.test(endpoint)) bad.push(`ECS_SHARE_LIVE_ENDPOINT "${endpoint}" is not http(s)://host[:port]`);
+  if (endpoint && !/^https?:\/\/[^/]+\/?$/.test(endpoint))
+    bad.push(`ECS_SHARE_LIVE_ENDPOINT "${endpoint}" is not http(s)://host[:port]`);
   const timeoutS = Number(env.ECS_SHARE_LIVE_TIMEOUT_S?.trim() || 1800);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) bad.push(`ECS_SHARE_LIVE_TIMEOUT_S "${env.ECS_SHARE_LIVE_TIMEOUT_S}" is not a positive number`);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0)
+    bad.push(`ECS_SHARE_LIVE_TIMEOUT_S "${env.ECS_SHARE_LIVE_TIMEOUT_S}" is not a positive number`);
   const pollMs = Number(env.ECS_SHARE_LIVE_POLL_MS?.trim() || 5000);
-  if (!Number.isInteger(pollMs) || pollMs < 10) bad.push(`ECS_SHARE_LIVE_POLL_MS "${env.ECS_SHARE_LIVE_POLL_MS}" is not a whole number of milliseconds >= 10`);
-  const runId = env.ECS_SHARE_LIVE_RUN_ID?.trim() || `${new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '')}-${Math.random().toString(36).slice(2, 8)}`;
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(runId)) bad.push(`ECS_SHARE_LIVE_RUN_ID "${runId}" must be 1-64 letters, digits, . _ -`);
+  if (!Number.isInteger(pollMs) || pollMs < 10)
+    bad.push(`ECS_SHARE_LIVE_POLL_MS "${env.ECS_SHARE_LIVE_POLL_MS}" is not a whole number of milliseconds >= 10`);
+  const runId =
+    env.ECS_SHARE_LIVE_RUN_ID?.trim() ||
+    `${new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '')}-${Math.random().toString(36).slice(2, 8)}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(runId))
+    bad.push(`ECS_SHARE_LIVE_RUN_ID "${runId}" must be 1-64 letters, digits, . _ -`);
   if (missing.length || bad.length) {
-    throw new Error(`ECS_SHARE_LIVE is set but ${[missing.length ? `missing: ${missing.join(', ')}` : '', ...bad].filter(Boolean).join('; ')} (docs/live.md)`);
+    throw new Error(
+      `ECS_SHARE_LIVE is set but ${[missing.length ? `missing: ${missing.join(', ')}` : '', ...bad].filter(Boolean).join('; ')} (docs/live.md)`,
+    );
   }
   return {
     runId,
@@ -113,7 +125,9 @@ export function readLiveConfig(env: NodeJS.ProcessEnv = process.env, opts: { swe
     timeoutMs: timeoutS * 1000,
     pollMs,
     report: env.ECS_SHARE_LIVE_REPORT?.trim() || path.resolve('live-report'),
-    shareEnv: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => /^SHARE_/.test(e[0]) && e[1] !== undefined)),
+    shareEnv: Object.fromEntries(
+      Object.entries(env).filter((e): e is [string, string] => /^SHARE_/.test(e[0]) && e[1] !== undefined),
+    ),
   };
 }
 

@@ -25,7 +25,10 @@ export class LiveReport {
   private readonly errors = new Map<string, ErrorSeen>();
   readonly started = new Date();
 
-  constructor(readonly runId: string, readonly target: string) {}
+  constructor(
+    readonly runId: string,
+    readonly target: string,
+  ) {}
 
   observe(o: Observation): void {
     this.observations.push(o);
@@ -63,7 +66,13 @@ export class LiveReport {
       '## Error codes seen',
       '',
       ...(this.errors.size
-        ? ['| caller | product | action | code | times |', '|---|---|---|---|---|', ...[...this.errors.values()].map((e) => `| ${e.who} | ${e.product} | ${e.action} | ${e.code} | ${e.count} |`)]
+        ? [
+            '| caller | product | action | code | times |',
+            '|---|---|---|---|---|',
+            ...[...this.errors.values()].map(
+              (e) => `| ${e.who} | ${e.product} | ${e.action} | ${e.code} | ${e.count} |`,
+            ),
+          ]
         : ['none']),
       '',
     ];

@@ -15,7 +15,12 @@ const handlers: Record<'on-tag' | 'share' | 'reconcile', Handler> = { 'on-tag': 
 let invocations = 0;
 
 /** Invoke a function the way FC does. Every error code in its result goes to the report. */
-export async function invoke(cfg: LiveConfig, fn: keyof typeof handlers, event: unknown, report?: LiveReport): Promise<any> {
+export async function invoke(
+  cfg: LiveConfig,
+  fn: keyof typeof handlers,
+  event: unknown,
+  report?: LiveReport,
+): Promise<any> {
   const context: FcContext = {
     requestId: `live-${cfg.runId}-${++invocations}`,
     region: cfg.region,
@@ -23,7 +28,8 @@ export async function invoke(cfg: LiveConfig, fn: keyof typeof handlers, event: 
     function: { name: `ecs-share-${fn}`, timeout: 900 },
   };
   const result = await handlers[fn](Buffer.from(JSON.stringify(event)), context);
-  for (const e of result?.errors ?? []) report?.error(`function ${fn}`, 'ecs-share', String(e.outcome ?? 'error'), String(e.code ?? 'unknown'));
+  for (const e of result?.errors ?? [])
+    report?.error(`function ${fn}`, 'ecs-share', String(e.outcome ?? 'error'), String(e.code ?? 'unknown'));
   return result;
 }
 
@@ -40,7 +46,13 @@ export interface RunResources {
   recipientImages: string[];
 }
 
-export const noResources = (): RunResources => ({ images: [], snapshots: [], disks: [], recipientDisks: [], recipientImages: [] });
+export const noResources = (): RunResources => ({
+  images: [],
+  snapshots: [],
+  disks: [],
+  recipientDisks: [],
+  recipientImages: [],
+});
 
 /**
  * Undo a run: remove the share tags of its snapshots and images and let `share` take their shares back (read back:
@@ -74,11 +86,18 @@ export async function cleanUp(
       const result = await invoke(cfg, 'share', { resourceId: id, region: cfg.region });
       const bad = (result?.errors ?? []).filter((e: any) => e.outcome === 'failed');
       if (bad.length) throw new Error(`share answered ${JSON.stringify(bad)}`);
-      await waitFor(`${id} to be shared with nobody`, async () => !(await owner.toolShare(id)) && (kindOf(id) !== 'image' || (await owner.imageShareAccounts(id)).length === 0), patience);
+      await waitFor(
+        `${id} to be shared with nobody`,
+        async () =>
+          !(await owner.toolShare(id)) && (kindOf(id) !== 'image' || (await owner.imageShareAccounts(id)).length === 0),
+        patience,
+      );
     });
   }
   if (cfg.reconcile) {
-    await step(`reconcile ${cfg.region} (role trim)`, () => invoke(cfg, 'reconcile', { action: 'reconcile', regions: [cfg.region] }));
+    await step(`reconcile ${cfg.region} (role trim)`, () =>
+      invoke(cfg, 'reconcile', { action: 'reconcile', regions: [cfg.region] }),
+    );
     // Nothing of the run's is shared any more, so the trim must have dropped its targets from both share roles.
     for (const role of SHARE_ROLES) {
       await step(`no grant of the run left in ${role}`, async () => {
@@ -88,8 +107,10 @@ export async function cleanUp(
       });
     }
   }
-  for (const id of res.recipientImages) if (recipient) await step(`delete recipient image ${id}`, () => deleteWhenAllowed(recipient, id, patience));
-  for (const id of res.recipientDisks) if (recipient) await step(`delete recipient disk ${id}`, () => deleteWhenAllowed(recipient, id, patience));
+  for (const id of res.recipientImages)
+    if (recipient) await step(`delete recipient image ${id}`, () => deleteWhenAllowed(recipient, id, patience));
+  for (const id of res.recipientDisks)
+    if (recipient) await step(`delete recipient disk ${id}`, () => deleteWhenAllowed(recipient, id, patience));
   for (const id of res.images) await step(`delete image ${id}`, () => deleteWhenAllowed(owner, id, patience));
   for (const id of res.snapshots) await step(`delete snapshot ${id}`, () => deleteWhenAllowed(owner, id, patience));
   for (const id of res.disks) await step(`delete disk ${id}`, () => deleteWhenAllowed(owner, id, patience));
@@ -97,7 +118,11 @@ export async function cleanUp(
 }
 
 /** Delete, retrying while the resource is still busy (creating, a share being disassociated); gone counts as done. */
-async function deleteWhenAllowed(c: LiveClient, id: string, cfg: Pick<LiveConfig, 'timeoutMs' | 'pollMs'>): Promise<void> {
+async function deleteWhenAllowed(
+  c: LiveClient,
+  id: string,
+  cfg: Pick<LiveConfig, 'timeoutMs' | 'pollMs'>,
+): Promise<void> {
   const kind = kindOf(id);
   await waitFor(
     `${id} to be deleted`,

@@ -34,7 +34,17 @@ export function rng(seed: number): Rng {
 /** Faults installed for one product step and cleared after it. */
 export interface FaultSpec {
   /** Emulator fault rules (throttle, 5xx, latency, drop before applying), seeded. */
-  rules: Array<{ action: string; product?: 'ecs' | 'ram' | 'kms' | 'resourcesharing'; kind: 'throttle' | 'unavailable' | 'internal' | 'latency' | 'drop'; rate?: number; nth?: number; times?: number; seed?: number; latencyMs?: number; retryAfterMs?: number }>;
+  rules: Array<{
+    action: string;
+    product?: 'ecs' | 'ram' | 'kms' | 'resourcesharing';
+    kind: 'throttle' | 'unavailable' | 'internal' | 'latency' | 'drop';
+    rate?: number;
+    nth?: number;
+    times?: number;
+    seed?: number;
+    latencyMs?: number;
+    retryAfterMs?: number;
+  }>;
   /** Commit-then-lose: the write is applied, then its answer dropped or replaced by a 503. */
   after: Array<{ action: string; kind: 'dropAfter' | 'unavailableAfter'; rate: number; seed: number }>;
 }
@@ -48,7 +58,14 @@ export interface CrashSpec {
 }
 
 /** Writes whose next write is the one that records or confirms them: where a crash would leave an orphan. */
-const SEAMS = ['ModifyImageSharePermission', 'TagResources', 'UpdateRole', 'CreateResourceShare', 'CreatePolicyVersion', 'DeletePolicy'];
+const SEAMS = [
+  'ModifyImageSharePermission',
+  'TagResources',
+  'UpdateRole',
+  'CreateResourceShare',
+  'CreatePolicyVersion',
+  'DeletePolicy',
+];
 
 export type Step =
   | { t: 'tag'; r: string; tags: Record<string, Target[]> }
@@ -63,7 +80,12 @@ export type Step =
   | { t: 'driftShare'; seed: number }
   | { t: 'accept' }
   | {
-      t: 'deliver'; seed: number; instances: number; faults?: FaultSpec; crash?: CrashSpec; reconcile?: { maxResources?: number };
+      t: 'deliver';
+      seed: number;
+      instances: number;
+      faults?: FaultSpec;
+      crash?: CrashSpec;
+      reconcile?: { maxResources?: number };
       /** An owner tag edit made while the invocations run, this long after they start (races with their reads). */
       during?: { step: Extract<Step, { t: 'tag' | 'untag' }>; delayMs: number };
     }
@@ -71,7 +93,22 @@ export type Step =
 
 const TAG_KEY = 'share-with';
 const SHARE_KEYS = [TAG_KEY, `${TAG_KEY}.2`, `${TAG_KEY}.3`];
-const WRITE_ACTIONS = ['UpdateRole', 'CreateRole', 'CreatePolicyVersion', 'CreatePolicy', 'AttachPolicyToRole', 'DeletePolicyVersion', 'ModifyImageSharePermission', 'TagResources', 'UntagResources', 'CreateResourceShare', 'AssociateResourceShare', 'DisassociateResourceShare', 'DeleteResourceShare', 'UpdateResourceShare'];
+const WRITE_ACTIONS = [
+  'UpdateRole',
+  'CreateRole',
+  'CreatePolicyVersion',
+  'CreatePolicy',
+  'AttachPolicyToRole',
+  'DeletePolicyVersion',
+  'ModifyImageSharePermission',
+  'TagResources',
+  'UntagResources',
+  'CreateResourceShare',
+  'AssociateResourceShare',
+  'DisassociateResourceShare',
+  'DeleteResourceShare',
+  'UpdateResourceShare',
+];
 
 function drawFaults(r: Rng): FaultSpec | undefined {
   if (!r.chance(0.55)) return undefined;
@@ -81,10 +118,22 @@ function drawFaults(r: Rng): FaultSpec | undefined {
     const seed = r.int(1, 1e9);
     switch (r.int(0, 7)) {
       case 0:
-        spec.rules.push({ action: '*', product: r.pick(['ram', 'ecs', 'resourcesharing'] as const), kind: 'throttle', rate: 0.1 + r.next() * 0.25, seed, retryAfterMs: r.int(5, 80) });
+        spec.rules.push({
+          action: '*',
+          product: r.pick(['ram', 'ecs', 'resourcesharing'] as const),
+          kind: 'throttle',
+          rate: 0.1 + r.next() * 0.25,
+          seed,
+          retryAfterMs: r.int(5, 80),
+        });
         break;
       case 1:
-        spec.rules.push({ action: '*', kind: r.pick(['unavailable', 'internal'] as const), rate: 0.04 + r.next() * 0.1, seed });
+        spec.rules.push({
+          action: '*',
+          kind: r.pick(['unavailable', 'internal'] as const),
+          rate: 0.04 + r.next() * 0.1,
+          seed,
+        });
         break;
       case 2:
         spec.rules.push({ action: '*', kind: 'latency', rate: 0.3, seed, latencyMs: r.int(5, 60) });
@@ -94,14 +143,25 @@ function drawFaults(r: Rng): FaultSpec | undefined {
         break;
       case 4:
         // A throttled read-merge-write that lands late, after another instance's write (issue 7, stale writes).
-        spec.rules.push({ action: r.pick(['UpdateRole', 'CreatePolicyVersion'] as const), kind: 'throttle', nth: r.int(1, 2), times: 1, retryAfterMs: r.int(200, 400) });
+        spec.rules.push({
+          action: r.pick(['UpdateRole', 'CreatePolicyVersion'] as const),
+          kind: 'throttle',
+          nth: r.int(1, 2),
+          times: 1,
+          retryAfterMs: r.int(200, 400),
+        });
         break;
       case 5:
         // Every ledger tag write of the step fails: the image is shared but its ecs-share:granted record is not written.
         spec.rules.push({ action: 'TagResources', kind: r.pick(['unavailable', 'internal'] as const), rate: 1, seed });
         break;
       default:
-        spec.after.push({ action: r.chance(0.5) ? '*' : r.pick(WRITE_ACTIONS), kind: r.pick(['dropAfter', 'unavailableAfter'] as const), rate: 0.1 + r.next() * 0.3, seed });
+        spec.after.push({
+          action: r.chance(0.5) ? '*' : r.pick(WRITE_ACTIONS),
+          kind: r.pick(['dropAfter', 'unavailableAfter'] as const),
+          rate: 0.1 + r.next() * 0.3,
+          seed,
+        });
     }
   }
   return spec;
@@ -173,11 +233,29 @@ export function generateHistory(seed: number, steps: number): Step[] {
     } else if (w < 0.62) {
       const res = r.pick(alive());
       const during = r.chance(0.3)
-        ? { step: r.chance(0.7) ? { t: 'tag' as const, r: res.name, tags: drawTagSet(r, drawTargets(r)) } : { t: 'untag' as const, r: res.name, keys: SHARE_KEYS }, delayMs: r.int(0, 250) }
+        ? {
+            step: r.chance(0.7)
+              ? { t: 'tag' as const, r: res.name, tags: drawTagSet(r, drawTargets(r)) }
+              : { t: 'untag' as const, r: res.name, keys: SHARE_KEYS },
+            delayMs: r.int(0, 250),
+          }
         : undefined;
-      out.push({ t: 'deliver', seed: r.int(1, 1e9), instances: r.int(1, 8), faults: drawFaults(r), crash: drawCrash(r), ...(r.chance(0.3) ? { reconcile: { maxResources: r.chance(0.6) ? r.int(1, 3) : undefined } } : {}), ...(during ? { during } : {}) });
+      out.push({
+        t: 'deliver',
+        seed: r.int(1, 1e9),
+        instances: r.int(1, 8),
+        faults: drawFaults(r),
+        crash: drawCrash(r),
+        ...(r.chance(0.3) ? { reconcile: { maxResources: r.chance(0.6) ? r.int(1, 3) : undefined } } : {}),
+        ...(during ? { during } : {}),
+      });
     } else if (w < 0.74) {
-      out.push({ t: 'reconcile', maxResources: r.chance(0.5) ? r.int(1, 3) : undefined, faults: drawFaults(r), crash: drawCrash(r) });
+      out.push({
+        t: 'reconcile',
+        maxResources: r.chance(0.5) ? r.int(1, 3) : undefined,
+        faults: drawFaults(r),
+        crash: drawCrash(r),
+      });
     } else if (w < 0.78) {
       out.push({ t: 'accept' });
     } else if (w < 0.82) {
@@ -221,7 +299,10 @@ export function generateHistory(seed: number, steps: number): Step[] {
 function faultText(f?: FaultSpec): string {
   if (!f) return '';
   const parts = [
-    ...f.rules.map((x) => `${x.kind}${x.product ? `:${x.product}` : ''}${x.action !== '*' ? `:${x.action}` : ''}${x.rate !== undefined ? `@${x.rate.toFixed(2)}` : ''}${x.nth !== undefined ? `#${x.nth}` : ''}${x.retryAfterMs ? `/${x.retryAfterMs}ms` : ''}`),
+    ...f.rules.map(
+      (x) =>
+        `${x.kind}${x.product ? `:${x.product}` : ''}${x.action !== '*' ? `:${x.action}` : ''}${x.rate !== undefined ? `@${x.rate.toFixed(2)}` : ''}${x.nth !== undefined ? `#${x.nth}` : ''}${x.retryAfterMs ? `/${x.retryAfterMs}ms` : ''}`,
+    ),
     ...f.after.map((x) => `${x.kind}${x.action !== '*' ? `:${x.action}` : ''}@${x.rate.toFixed(2)}`),
   ];
   return ` faults[${parts.join(' ')}]`;
@@ -230,7 +311,9 @@ function faultText(f?: FaultSpec): string {
 export function describeStep(s: Step): string {
   switch (s.t) {
     case 'tag':
-      return `tag ${s.r} ${Object.entries(s.tags).map(([k, ts]) => `${k}=${ts.map(targetLabel).join(',')}`).join(' ')}`;
+      return `tag ${s.r} ${Object.entries(s.tags)
+        .map(([k, ts]) => `${k}=${ts.map(targetLabel).join(',')}`)
+        .join(' ')}`;
     case 'untag':
       return `untag ${s.r} ${s.keys.join(',')}`;
     case 'delete':

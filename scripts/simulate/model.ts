@@ -22,7 +22,7 @@ export const ACCOUNTS = {
 } as const;
 export type AccountName = keyof typeof ACCOUNTS;
 export const RECIPIENTS = Object.values(ACCOUNTS);
-export const nameOf = (uid: string): string => (Object.entries(ACCOUNTS).find(([, u]) => u === uid)?.[0] ?? uid);
+export const nameOf = (uid: string): string => Object.entries(ACCOUNTS).find(([, u]) => u === uid)?.[0] ?? uid;
 
 export const FOLDERS = {
   F1: { id: 'fd-demofold01', parent: ROOT, accounts: [ACCOUNTS.A, ACCOUNTS.B] },
@@ -42,7 +42,8 @@ export function folderPath(name: FolderName): string {
 }
 
 /** A target as a tag names it (what the simulator may write into `share-with`). */
-export type Target = { kind: 'account'; name: Exclude<AccountName, 'M'> } | { kind: 'rd' } | { kind: 'folder'; name: FolderName };
+export type Target =
+  { kind: 'account'; name: Exclude<AccountName, 'M'> } | { kind: 'rd' } | { kind: 'folder'; name: FolderName };
 
 export function targetText(t: Target): string {
   if (t.kind === 'account') return ACCOUNTS[t.name];
@@ -74,7 +75,11 @@ export function reach(t: Target): string[] {
   return folderAccounts(t.name);
 }
 
-export const KEYS = { K1: 'key-demo0cmk00000000001', K2: 'key-sim0cmk000000000002', K3: 'key-sim0cmk000000000003' } as const;
+export const KEYS = {
+  K1: 'key-demo0cmk00000000001',
+  K2: 'key-sim0cmk000000000002',
+  K3: 'key-sim0cmk000000000003',
+} as const;
 export type KeyName = keyof typeof KEYS;
 
 export interface SimResource {
@@ -112,11 +117,25 @@ function account(uid: string, name: string) {
 
 export function buildState(): EmulatorState {
   const keys: KmsKey[] = Object.values(KEYS).map((keyId) => ({
-    keyId, accountId: OWNER, region: REGION, state: 'Enabled', description: 'simulation CMK', creationDate: CREATED, creator: OWNER,
+    keyId,
+    accountId: OWNER,
+    region: REGION,
+    state: 'Enabled',
+    description: 'simulation CMK',
+    creationDate: CREATED,
+    creator: OWNER,
   }));
   const snapshot = (snapshotId: string, key: KeyName | undefined, name: string): Snapshot => ({
-    snapshotId, accountId: OWNER, region: REGION, encrypted: Boolean(key), ...(key ? { kmsKeyId: KEYS[key] } : {}),
-    status: 'accomplished', size: 40, name, creationTime: CREATED, tags: {},
+    snapshotId,
+    accountId: OWNER,
+    region: REGION,
+    encrypted: Boolean(key),
+    ...(key ? { kmsKeyId: KEYS[key] } : {}),
+    status: 'accomplished',
+    size: 40,
+    name,
+    creationTime: CREATED,
+    tags: {},
   });
   const snapshots: Snapshot[] = [];
   const images: Image[] = [];
@@ -125,7 +144,14 @@ export function buildState(): EmulatorState {
     else {
       snapshots.push(snapshot(r.backing!, r.key, `${r.name}-disk`));
       images.push({
-        imageId: r.id, accountId: OWNER, region: REGION, name: r.name, status: 'Available', creationTime: CREATED, tags: {}, sharedWith: [],
+        imageId: r.id,
+        accountId: OWNER,
+        region: REGION,
+        name: r.name,
+        status: 'Available',
+        creationTime: CREATED,
+        tags: {},
+        sharedWith: [],
         diskMappings: [{ device: '/dev/xvda', snapshotId: r.backing!, size: 40, type: 'system' }],
       });
     }
@@ -143,7 +169,12 @@ export function buildState(): EmulatorState {
       sharingEnabled: true,
       folders: [
         { id: ROOT, parentId: null, name: 'Root', accounts: [OWNER, ACCOUNTS.E] },
-        ...Object.entries(FOLDERS).map(([n, f]) => ({ id: f.id, parentId: f.parent, name: n, accounts: [...f.accounts] })),
+        ...Object.entries(FOLDERS).map(([n, f]) => ({
+          id: f.id,
+          parentId: f.parent,
+          name: n,
+          accounts: [...f.accounts],
+        })),
       ],
     },
     keys,

@@ -26,10 +26,13 @@ async function harnessCall(c: SdkClients, action: string, version: string, q: Re
   }
 }
 
-export const ecs = (c: SdkClients, action: string, q: Record<string, unknown>) => harnessCall(c, action, V.ecs, { RegionId: REGION, ...q });
+export const ecs = (c: SdkClients, action: string, q: Record<string, unknown>) =>
+  harnessCall(c, action, V.ecs, { RegionId: REGION, ...q });
 export const ram = (c: SdkClients, action: string, q: Record<string, unknown>) => harnessCall(c, action, V.ram, q);
-export const kms = (c: SdkClients, action: string, q: Record<string, unknown>) => harnessCall(c, action, V.kms, { RegionId: REGION, ...q });
-export const rs = (c: SdkClients, action: string, q: Record<string, unknown>) => harnessCall(c, action, V.rs, { RegionId: REGION, ...q });
+export const kms = (c: SdkClients, action: string, q: Record<string, unknown>) =>
+  harnessCall(c, action, V.kms, { RegionId: REGION, ...q });
+export const rs = (c: SdkClients, action: string, q: Record<string, unknown>) =>
+  harnessCall(c, action, V.rs, { RegionId: REGION, ...q });
 
 export type Attempt = { ok: true } | { ok: false; code: string; message: string };
 
@@ -55,7 +58,8 @@ export function use(c: SdkClients, id: string): Promise<Attempt> {
 export async function acceptInvitations(c: SdkClients): Promise<number> {
   const list = await rs(c, 'ListResourceShareInvitations', { MaxResults: 100 });
   const pending = (list.ResourceShareInvitations ?? []).filter((i: any) => i.Status === 'Pending');
-  for (const i of pending) await rs(c, 'AcceptResourceShareInvitation', { ResourceShareInvitationId: i.ResourceShareInvitationId });
+  for (const i of pending)
+    await rs(c, 'AcceptResourceShareInvitation', { ResourceShareInvitationId: i.ResourceShareInvitationId });
   return pending.length;
 }
 
@@ -108,7 +112,9 @@ export async function imageAccounts(c: SdkClients, imageId: string): Promise<str
 
 export async function tagsOf(c: SdkClients, id: string): Promise<Record<string, string>> {
   const res = await ecs(c, 'ListTagResources', { ResourceType: resourceTypeOf(id), ResourceId: [id] });
-  return Object.fromEntries((res.TagResources?.TagResource ?? []).map((t: any) => [String(t.TagKey), String(t.TagValue ?? '')]));
+  return Object.fromEntries(
+    (res.TagResources?.TagResource ?? []).map((t: any) => [String(t.TagKey), String(t.TagValue ?? '')]),
+  );
 }
 
 export interface ShareView {
@@ -124,15 +130,27 @@ export async function resourceShares(c: SdkClients): Promise<ShareView[]> {
   const out: ShareView[] = [];
   let token: string | undefined;
   do {
-    const list = await rs(c, 'ListResourceShares', { ResourceOwner: 'Self', MaxResults: 100, ...(token ? { NextToken: token } : {}) });
+    const list = await rs(c, 'ListResourceShares', {
+      ResourceOwner: 'Self',
+      MaxResults: 100,
+      ...(token ? { NextToken: token } : {}),
+    });
     for (const s of list.ResourceShares ?? []) {
       const assoc = async (type: 'Resource' | 'Target') =>
-        ((await rs(c, 'ListResourceShareAssociations', { AssociationType: type, ResourceShareIds: [s.ResourceShareId], MaxResults: 100 })).ResourceShareAssociations ?? []) as any[];
+        ((
+          await rs(c, 'ListResourceShareAssociations', {
+            AssociationType: type,
+            ResourceShareIds: [s.ResourceShareId],
+            MaxResults: 100,
+          })
+        ).ResourceShareAssociations ?? []) as any[];
       out.push({
         id: String(s.ResourceShareId),
         name: String(s.ResourceShareName),
         status: String(s.ResourceShareStatus),
-        resources: (await assoc('Resource')).filter((a) => /^Associat(ed|ing)$/.test(a.AssociationStatus)).map((a) => String(a.EntityId)),
+        resources: (await assoc('Resource'))
+          .filter((a) => /^Associat(ed|ing)$/.test(a.AssociationStatus))
+          .map((a) => String(a.EntityId)),
         targets: (await assoc('Target')).map((a) => ({ id: String(a.EntityId), status: String(a.AssociationStatus) })),
       });
     }
@@ -146,13 +164,28 @@ export function semantic(statement: Record<string, any>): string {
   const list = (v: unknown) => [v].flat().map(String).sort();
   const out: Record<string, any> = { Effect: statement.Effect, Action: list(statement.Action) };
   if (statement.Resource !== undefined) out.Resource = list(statement.Resource);
-  if (statement.Principal) out.Principal = Object.fromEntries(Object.entries(statement.Principal).sort().map(([k, v]) => [k, list(v)]));
+  if (statement.Principal)
+    out.Principal = Object.fromEntries(
+      Object.entries(statement.Principal)
+        .sort()
+        .map(([k, v]) => [k, list(v)]),
+    );
   if (statement.Condition) {
     out.Condition = Object.fromEntries(
-      Object.entries(statement.Condition as Record<string, Record<string, unknown>>).sort().map(([op, block]) => [op, Object.fromEntries(Object.entries(block).sort().map(([k, v]) => [k, list(v)]))]),
+      Object.entries(statement.Condition as Record<string, Record<string, unknown>>)
+        .sort()
+        .map(([op, block]) => [
+          op,
+          Object.fromEntries(
+            Object.entries(block)
+              .sort()
+              .map(([k, v]) => [k, list(v)]),
+          ),
+        ]),
     );
   }
   return JSON.stringify(out);
 }
 
-export const documentSemantic = (doc: { Statement?: any[] } | undefined): string[] => (doc?.Statement ?? []).map(semantic).sort();
+export const documentSemantic = (doc: { Statement?: any[] } | undefined): string[] =>
+  (doc?.Statement ?? []).map(semantic).sort();

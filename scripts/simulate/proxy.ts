@@ -34,7 +34,9 @@ function accessKeyOf(headers: http.IncomingHttpHeaders, url: URL, body: string):
 }
 
 function actionOf(headers: http.IncomingHttpHeaders, url: URL, body: string): string {
-  return String(headers['x-acs-action'] ?? url.searchParams.get('Action') ?? new URLSearchParams(body).get('Action') ?? '');
+  return String(
+    headers['x-acs-action'] ?? url.searchParams.get('Action') ?? new URLSearchParams(body).get('Action') ?? '',
+  );
 }
 
 export async function startProxy(target: string): Promise<Proxy> {
@@ -55,7 +57,13 @@ export async function startProxy(target: string): Promise<Proxy> {
       if (crash?.crashed) {
         // The process is gone: nothing it sends arrives. Refused terminally so the dead invocation ends at once.
         res.writeHead(403, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ RequestId: 'sim-crashed', Code: 'InvalidAccessKeyId.NotFound', Message: 'Specified access key is not found (the simulated function instance crashed).' }));
+        res.end(
+          JSON.stringify({
+            RequestId: 'sim-crashed',
+            Code: 'InvalidAccessKeyId.NotFound',
+            Message: 'Specified access key is not found (the simulated function instance crashed).',
+          }),
+        );
         return;
       }
       const up = http.request(

@@ -16,14 +16,41 @@ import { handler as defaultOnTag } from '../../functions/on-tag/index';
 import { handler as defaultReconcile } from '../../functions/reconcile/index';
 import { describeStep, rng, type CrashSpec, type FaultSpec, type Step } from './history';
 import {
-  ACCOUNTS, ALL_TARGETS, buildState, FOLDERS, FOREIGN_POLICY, IMAGE_ROLE, KEYS, MANUAL_IMAGE, nameOf, OWNER, RD, reach, RECIPIENTS,
-  resourceByName, RESOURCES, SNAPSHOT_ROLE, folderPath, targetText, type SimResource, type Target,
+  ACCOUNTS,
+  ALL_TARGETS,
+  buildState,
+  FOLDERS,
+  FOREIGN_POLICY,
+  IMAGE_ROLE,
+  KEYS,
+  MANUAL_IMAGE,
+  nameOf,
+  OWNER,
+  RD,
+  reach,
+  RECIPIENTS,
+  resourceByName,
+  RESOURCES,
+  SNAPSHOT_ROLE,
+  folderPath,
+  targetText,
+  type SimResource,
+  type Target,
 } from './model';
 import * as api from './owner';
 import { startProxy, type Proxy } from './proxy';
 
-export type Invariant = 'never-wider' | 'never-cut-off' | 'converged' | 'leaked' | 'foreign' | 'policy-versions' | 'replay';
-export const INVARIANTS: Invariant[] = ['never-wider', 'never-cut-off', 'converged', 'leaked', 'foreign', 'policy-versions', 'replay'];
+export type Invariant =
+  'never-wider' | 'never-cut-off' | 'converged' | 'leaked' | 'foreign' | 'policy-versions' | 'replay';
+export const INVARIANTS: Invariant[] = [
+  'never-wider',
+  'never-cut-off',
+  'converged',
+  'leaked',
+  'foreign',
+  'policy-versions',
+  'replay',
+];
 
 export interface Violation {
   invariant: Invariant;
@@ -47,7 +74,19 @@ export interface RunStats {
   excusedPairs: number;
 }
 
-export const emptyStats = (): RunStats => ({ steps: 0, invocations: 0, faults: 0, crashes: 0, writes: 0, eventsDelivered: 0, eventsLost: 0, ownerStepsRefused: 0, askedPairs: 0, usablePairs: 0, excusedPairs: 0 });
+export const emptyStats = (): RunStats => ({
+  steps: 0,
+  invocations: 0,
+  faults: 0,
+  crashes: 0,
+  writes: 0,
+  eventsDelivered: 0,
+  eventsLost: 0,
+  ownerStepsRefused: 0,
+  askedPairs: 0,
+  usablePairs: 0,
+  excusedPairs: 0,
+});
 
 export interface RunResult {
   violations: Violation[];
@@ -81,7 +120,22 @@ function loadHandlers(dir?: string): { onTag: Handler; reconcile: Handler } {
 
 const TAG_KEY_RE = /^share-with(\.([2-9]|10))?$/;
 /** The product's writes a `*` commit-then-lose fault is spread over. */
-const AFTER_WRITE_ACTIONS = ['UpdateRole', 'CreateRole', 'CreatePolicyVersion', 'CreatePolicy', 'AttachPolicyToRole', 'DeletePolicyVersion', 'ModifyImageSharePermission', 'TagResources', 'UntagResources', 'CreateResourceShare', 'AssociateResourceShare', 'DisassociateResourceShare', 'DeleteResourceShare', 'UpdateResourceShare'];
+const AFTER_WRITE_ACTIONS = [
+  'UpdateRole',
+  'CreateRole',
+  'CreatePolicyVersion',
+  'CreatePolicy',
+  'AttachPolicyToRole',
+  'DeletePolicyVersion',
+  'ModifyImageSharePermission',
+  'TagResources',
+  'UntagResources',
+  'CreateResourceShare',
+  'AssociateResourceShare',
+  'DisassociateResourceShare',
+  'DeleteResourceShare',
+  'UpdateResourceShare',
+];
 const MAX_EVENT_ATTEMPTS = 4; // the first push and EventBridge's 3 BACKOFF_RETRY retries
 
 interface Pending {
@@ -127,7 +181,8 @@ class Sim {
   }
 
   violate(invariant: Invariant, step: number, message: string): void {
-    if (!this.violations.some((v) => v.invariant === invariant && v.message === message)) this.violations.push({ invariant, step, message });
+    if (!this.violations.some((v) => v.invariant === invariant && v.message === message))
+      this.violations.push({ invariant, step, message });
   }
 
   // ---------- the model: what the tags ask ----------
@@ -163,7 +218,8 @@ class Sim {
       if (this.seen.has(e.id)) continue;
       this.seen.add(e.id);
       this.pending.push({ event: e, attempts: 0 });
-      for (const ids of Object.values(e.data?.referencedResources ?? {})) for (const id of ids) this.lastEvent.set(id, e);
+      for (const ids of Object.values(e.data?.referencedResources ?? {}))
+        for (const id of ids) this.lastEvent.set(id, e);
     }
   }
 
@@ -179,7 +235,8 @@ class Sim {
       const res = RESOURCES.find((x) => x.id === r.resourceId);
       if (!res || !['shared', 'unchanged'].includes(r.outcome)) continue;
       // A reported success promises each target access (checked at the next sample while the tags still ask).
-      for (const t of r.targets ?? []) for (const uid of uidsOfOutcomeTarget(String(t))) this.promised.add(`${res.name}|${uid}`);
+      for (const t of r.targets ?? [])
+        for (const uid of uidsOfOutcomeTarget(String(t))) this.promised.add(`${res.name}|${uid}`);
     }
   }
 
@@ -190,10 +247,16 @@ class Sim {
     let frozen: { at: boolean; content: string | null } = { at: false, content: null };
     if (crash) {
       this.proxy.crashes.set(ctx.credentials!.accessKeyId!, {
-        afterWrites: crash.afterWrites, afterAction: crash.afterAction, writes: 0, crashed: false,
+        afterWrites: crash.afterWrites,
+        afterAction: crash.afterAction,
+        writes: 0,
+        crashed: false,
         onCrash: () => {
           // A dead process writes no checkpoint: keep the file as it was at the moment of the crash.
-          frozen = { at: true, content: fs.existsSync(this.checkpointFile) ? fs.readFileSync(this.checkpointFile, 'utf8') : null };
+          frozen = {
+            at: true,
+            content: fs.existsSync(this.checkpointFile) ? fs.readFileSync(this.checkpointFile, 'utf8') : null,
+          };
         },
       });
     }
@@ -216,8 +279,13 @@ class Sim {
     if (failed) {
       const code = (failed as { code?: string }).code;
       if (fn !== 'on-tag' || code !== 'TransientFailure') {
-        const denied = this.emu.calls({ status: 403 }).filter((c) => c.caller?.type === 'role').slice(-1)[0];
-        this.notes.push(`${fn} threw ${code ?? ''} ${(failed as Error).message?.slice(0, 200)}${denied ? ` (last denied call: ${denied.action} ${JSON.stringify(denied.params).slice(0, 200)})` : ''}`);
+        const denied = this.emu
+          .calls({ status: 403 })
+          .filter((c) => c.caller?.type === 'role')
+          .slice(-1)[0];
+        this.notes.push(
+          `${fn} threw ${code ?? ''} ${(failed as Error).message?.slice(0, 200)}${denied ? ` (last denied call: ${denied.action} ${JSON.stringify(denied.params).slice(0, 200)})` : ''}`,
+        );
       }
       return undefined;
     }
@@ -233,7 +301,9 @@ class Sim {
     if (!spec) return;
     for (const r of spec.rules) this.emu.addFault(r as FaultRule);
     // Commit-then-lose (the emulator's dropAfter/unavailableAfter): on writes only, so a lost answer is a write's.
-    for (const a of spec.after) for (const action of a.action === '*' ? AFTER_WRITE_ACTIONS : [a.action]) this.emu.addFault({ ...a, action, seed: a.seed + action.length });
+    for (const a of spec.after)
+      for (const action of a.action === '*' ? AFTER_WRITE_ACTIONS : [a.action])
+        this.emu.addFault({ ...a, action, seed: a.seed + action.length });
   }
 
   private clearFaults(): void {
@@ -256,7 +326,8 @@ class Sim {
     const deliveries = ordered.flatMap((p) => (r.chance(0.15) ? [p, p] : [p]));
     const groups: Pending[][] = Array.from({ length: step.instances }, () => []);
     deliveries.forEach((d, i) => groups[i % step.instances].push(d));
-    const crashAt = step.crash && deliveries.length ? step.crash.invocation % (deliveries.length + (step.reconcile ? 1 : 0)) : -1;
+    const crashAt =
+      step.crash && deliveries.length ? step.crash.invocation % (deliveries.length + (step.reconcile ? 1 : 0)) : -1;
     this.installFaults(step.faults);
     try {
       const work: Promise<unknown>[] = groups.map(async (group) => {
@@ -269,9 +340,20 @@ class Sim {
       });
       if (step.during) {
         const { step: edit, delayMs } = step.during;
-        work.push(new Promise((r) => setTimeout(r, delayMs)).then(() => this.ownerStep(edit)).catch((e) => this.notes.push(`concurrent ${describeStep(edit)} failed: ${(e as { code?: string }).code}`)));
+        work.push(
+          new Promise((r) => setTimeout(r, delayMs))
+            .then(() => this.ownerStep(edit))
+            .catch((e) => this.notes.push(`concurrent ${describeStep(edit)} failed: ${(e as { code?: string }).code}`)),
+        );
       }
-      if (step.reconcile) work.push(this.invoke('reconcile', this.reconcileCommand(step.reconcile.maxResources), crashAt === deliveries.length ? step.crash : undefined));
+      if (step.reconcile)
+        work.push(
+          this.invoke(
+            'reconcile',
+            this.reconcileCommand(step.reconcile.maxResources),
+            crashAt === deliveries.length ? step.crash : undefined,
+          ),
+        );
       await Promise.all(work);
     } finally {
       this.clearFaults();
@@ -289,7 +371,11 @@ class Sim {
     const byKey: Record<string, Target[]> = {};
     for (const [k, v] of Object.entries(tags)) {
       if (!TAG_KEY_RE.test(k)) continue;
-      byKey[k] = v.split(/[\s,]+/).filter(Boolean).map((text) => ALL_TARGETS.find((t) => targetText(t) === text)).filter((t): t is Target => Boolean(t));
+      byKey[k] = v
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .map((text) => ALL_TARGETS.find((t) => targetText(t) === text))
+        .filter((t): t is Target => Boolean(t));
     }
     this.tags.set(name, byKey);
     this.noteAsked(name);
@@ -297,7 +383,8 @@ class Sim {
 
   private requeue(p: Pending): void {
     if (p.attempts + 1 >= MAX_EVENT_ATTEMPTS) this.stats.eventsLost++;
-    else if (!this.pending.some((q) => q.event.id === p.event.id)) this.pending.push({ event: p.event, attempts: p.attempts + 1 });
+    else if (!this.pending.some((q) => q.event.id === p.event.id))
+      this.pending.push({ event: p.event, attempts: p.attempts + 1 });
   }
 
   async reconcile(step: Extract<Step, { t: 'reconcile' }>): Promise<void> {
@@ -319,7 +406,8 @@ class Sim {
     // drift (repaired by the next run) or, RAM having no conditional write, overwrite a hand-written statement (the
     // README's limits say so). The histories model a person who edits between runs, not within 100 ms of one.
     const lag = this.emu.state.options?.readLagMs ?? 0;
-    if (lag > 0 && (step.t === 'handTrust' || step.t === 'manualShare' || step.t.startsWith('drift'))) await new Promise((r) => setTimeout(r, lag + 20));
+    if (lag > 0 && (step.t === 'handTrust' || step.t === 'manualShare' || step.t.startsWith('drift')))
+      await new Promise((r) => setTimeout(r, lag + 20));
   }
 
   private async ownerEdit(step: Step): Promise<void> {
@@ -329,7 +417,8 @@ class Sim {
         const res = resourceByName(step.r);
         if (this.deleted.has(step.r)) return;
         await api.ecs(o, 'TagResources', {
-          ResourceType: res.kind, ResourceId: [res.id],
+          ResourceType: res.kind,
+          ResourceId: [res.id],
           Tag: Object.entries(step.tags).map(([Key, ts]) => ({ Key, Value: ts.map(targetText).join(',') })),
         });
         this.tags.set(step.r, { ...(this.tags.get(step.r) ?? {}), ...step.tags });
@@ -348,7 +437,9 @@ class Sim {
       case 'delete': {
         const res = resourceByName(step.r);
         const done = await api.attempt(() =>
-          res.kind === 'image' ? api.ecs(o, 'DeleteImage', { ImageId: res.id }) : api.ecs(o, 'DeleteSnapshot', { SnapshotId: res.id }),
+          res.kind === 'image'
+            ? api.ecs(o, 'DeleteImage', { ImageId: res.id })
+            : api.ecs(o, 'DeleteSnapshot', { SnapshotId: res.id }),
         );
         if (done.ok) this.deleted.add(step.r);
         else this.refused(step, done);
@@ -362,7 +453,12 @@ class Sim {
         return this.writeHandTrust();
       case 'manualShare': {
         if (this.deleted.has(MANUAL_IMAGE)) return;
-        const done = await api.attempt(() => api.ecs(o, 'ModifyImageSharePermission', { ImageId: resourceByName(MANUAL_IMAGE).id, AddAccount: [ACCOUNTS.M] }));
+        const done = await api.attempt(() =>
+          api.ecs(o, 'ModifyImageSharePermission', {
+            ImageId: resourceByName(MANUAL_IMAGE).id,
+            AddAccount: [ACCOUNTS.M],
+          }),
+        );
         if (done.ok) this.manual = true;
         else this.refused(step, done);
         return;
@@ -376,14 +472,25 @@ class Sim {
         const candidates: Array<{ s: any; p: string }> = [];
         for (const s of role.trust.Statement) {
           const services = [s.Principal?.Service ?? []].flat().map(String);
-          for (const p of services) if (/^\d{16}@/.test(p) && !p.startsWith(OWNER) && !(this.foreignStatement && api.semantic(s) === this.foreignStatement)) candidates.push({ s, p });
+          for (const p of services)
+            if (
+              /^\d{16}@/.test(p) &&
+              !p.startsWith(OWNER) &&
+              !(this.foreignStatement && api.semantic(s) === this.foreignStatement)
+            )
+              candidates.push({ s, p });
         }
         if (candidates.length === 0) return;
         const { s, p } = r.pick(candidates);
         const rest = [s.Principal.Service].flat().filter((x: string) => x !== p);
-        const statements = rest.length ? role.trust.Statement.map((x: any) => (x === s ? { ...s, Principal: { ...s.Principal, Service: rest } } : x)) : role.trust.Statement.filter((x: any) => x !== s);
+        const statements = rest.length
+          ? role.trust.Statement.map((x: any) => (x === s ? { ...s, Principal: { ...s.Principal, Service: rest } } : x))
+          : role.trust.Statement.filter((x: any) => x !== s);
         if (statements.length === 0) return;
-        await api.ram(o, 'UpdateRole', { RoleName: roleName, NewAssumeRolePolicyDocument: JSON.stringify({ ...role.trust, Statement: statements }) });
+        await api.ram(o, 'UpdateRole', {
+          RoleName: roleName,
+          NewAssumeRolePolicyDocument: JSON.stringify({ ...role.trust, Statement: statements }),
+        });
         return;
       }
       case 'driftDetach': {
@@ -391,16 +498,24 @@ class Sim {
         const role = await api.readRole(o, roleName);
         const mine = (role?.attached ?? []).filter((p) => p.startsWith(`Custom/ecs-share-${step.role}-kms`));
         if (mine.length === 0) return;
-        await api.ram(o, 'DetachPolicyFromRole', { RoleName: roleName, PolicyName: mine[0].slice('Custom/'.length), PolicyType: 'Custom' });
+        await api.ram(o, 'DetachPolicyFromRole', {
+          RoleName: roleName,
+          PolicyName: mine[0].slice('Custom/'.length),
+          PolicyType: 'Custom',
+        });
         return;
       }
       case 'driftShare': {
         await this.settleReads();
-        const shares = (await api.resourceShares(o)).filter((s) => s.name.startsWith('ecs-share-') && s.status === 'Active');
+        const shares = (await api.resourceShares(o)).filter(
+          (s) => s.name.startsWith('ecs-share-') && s.status === 'Active',
+        );
         const pairs = shares.flatMap((s) => s.targets.filter((t) => t.status === 'Associated').map((t) => ({ s, t })));
         if (pairs.length === 0) return;
         const { s, t } = rng(step.seed).pick(pairs);
-        const done = await api.attempt(() => api.rs(o, 'DisassociateResourceShare', { ResourceShareId: s.id, Targets: [t.id] }));
+        const done = await api.attempt(() =>
+          api.rs(o, 'DisassociateResourceShare', { ResourceShareId: s.id, Targets: [t.id] }),
+        );
         if (!done.ok) this.refused(step, done);
         return;
       }
@@ -439,14 +554,19 @@ class Sim {
       const a = recipientAccess(this.emu.state, uid, shared);
       if (!a.ok && this.ownAssociationInFlight(res.id, uid)) continue; // a narrowing: its account waits for Resource Sharing (README Limits)
       if (!a.ok) {
-        this.violate('never-cut-off', step, `${nameOf(uid)} lost ${name} (${res.id}) while its tags (${this.tagText(name)}) still ask for it: ${a.code}`);
+        this.violate(
+          'never-cut-off',
+          step,
+          `${nameOf(uid)} lost ${name} (${res.id}) while its tags (${this.tagText(name)}) still ask for it: ${a.code}`,
+        );
         this.promised.delete(key);
       }
     }
     for (const res of RESOURCES) {
       const shared = this.sharedResource(res);
       if (!shared) continue;
-      for (const uid of this.askedUids(res.name)) if (recipientAccess(this.emu.state, uid, shared).ok) this.promised.add(`${res.name}|${uid}`);
+      for (const uid of this.askedUids(res.name))
+        if (recipientAccess(this.emu.state, uid, shared).ok) this.promised.add(`${res.name}|${uid}`);
     }
   }
 
@@ -463,15 +583,31 @@ class Sim {
 
   private async writeHandTrust(): Promise<void> {
     const o = this.owner;
-    const statement = { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: [`${ACCOUNTS.M}@ecs.aliyuncs.com`] } };
+    const statement = {
+      Action: 'sts:AssumeRole',
+      Effect: 'Allow',
+      Principal: { Service: [`${ACCOUNTS.M}@ecs.aliyuncs.com`] },
+    };
     await this.settleReads();
     const role = await api.readRole(o, IMAGE_ROLE);
     if (!role) {
-      await api.ram(o, 'CreateRole', { RoleName: IMAGE_ROLE, AssumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: [statement] }), Description: 'made by hand' });
+      await api.ram(o, 'CreateRole', {
+        RoleName: IMAGE_ROLE,
+        AssumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: [statement] }),
+        Description: 'made by hand',
+      });
     } else {
-      await api.ram(o, 'UpdateRole', { RoleName: IMAGE_ROLE, NewAssumeRolePolicyDocument: JSON.stringify({ ...role.trust, Statement: [...role.trust.Statement, statement] }) });
+      await api.ram(o, 'UpdateRole', {
+        RoleName: IMAGE_ROLE,
+        NewAssumeRolePolicyDocument: JSON.stringify({ ...role.trust, Statement: [...role.trust.Statement, statement] }),
+      });
     }
-    const doc = { Version: '1', Statement: [{ Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [`acs:kms:cn-hangzhou:${OWNER}:key/${KEYS.K3}`] }] };
+    const doc = {
+      Version: '1',
+      Statement: [
+        { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [`acs:kms:cn-hangzhou:${OWNER}:key/${KEYS.K3}`] },
+      ],
+    };
     await api.ram(o, 'CreatePolicy', { PolicyName: FOREIGN_POLICY, PolicyDocument: JSON.stringify(doc) });
     await api.ram(o, 'AttachPolicyToRole', { RoleName: IMAGE_ROLE, PolicyName: FOREIGN_POLICY, PolicyType: 'Custom' });
     this.handTrust = true;
@@ -499,7 +635,11 @@ class Sim {
       for (const uid of RECIPIENTS) {
         if (allowed.has(uid)) continue;
         if (recipientAccess(this.emu.state, uid, shared).ok) {
-          this.violate('never-wider', step, `${nameOf(uid)} can use ${res.name} (${res.id}) although no tag ever asked for it`);
+          this.violate(
+            'never-wider',
+            step,
+            `${nameOf(uid)} can use ${res.name} (${res.id}) although no tag ever asked for it`,
+          );
         }
       }
     }
@@ -549,18 +689,25 @@ class Sim {
   ownAssociationInFlight(resourceId: string, uid: string): boolean {
     const st = this.emu.state as any;
     return (st.resourceShares ?? []).some(
-      (rs: any) => rs.name === `ecs-share-${resourceId}` && rs.status === 'Active' && rs.targets.some((t: any) => t.targetId === uid && t.status === 'Associating'),
+      (rs: any) =>
+        rs.name === `ecs-share-${resourceId}` &&
+        rs.status === 'Active' &&
+        rs.targets.some((t: any) => t.targetId === uid && t.status === 'Associating'),
     );
   }
 
   /** What the emulator holds for a resource and a recipient (resource shares, their targets, invitations): for the report. */
   shareDiagnosis(resourceId: string, uid: string): string {
     const st = this.emu.state as any;
-    const shares = (st.resourceShares ?? []).filter((rs: any) => rs.resources.some((r: any) => r.resourceId === resourceId));
+    const shares = (st.resourceShares ?? []).filter((rs: any) =>
+      rs.resources.some((r: any) => r.resourceId === resourceId),
+    );
     if (shares.length === 0) return '; no resource share holds it';
     return shares
       .map((rs: any) => {
-        const invitations = (st.invitations ?? []).filter((i: any) => i.resourceShareId === rs.resourceShareId && i.receiverAccountId === uid).map((i: any) => i.status);
+        const invitations = (st.invitations ?? [])
+          .filter((i: any) => i.resourceShareId === rs.resourceShareId && i.receiverAccountId === uid)
+          .map((i: any) => i.status);
         const targets = rs.targets.map((t: any) => `${nameOf(t.targetId)}:${t.status}`).join(',');
         return `; share ${rs.name} ${rs.status} external=${rs.allowExternalTargets} resource ${rs.resources.map((r: any) => r.status).join(',')} targets [${targets}] invitations of ${nameOf(uid)} [${invitations.join(',')}]`;
       })
@@ -569,7 +716,10 @@ class Sim {
 
   async finalChecks(lastSummary: any): Promise<void> {
     const o = this.owner;
-    if (!lastSummary?.complete) this.notes.push(`the final reconcile did not complete: ${JSON.stringify(lastSummary?.errors ?? lastSummary)?.slice(0, 300)}`);
+    if (!lastSummary?.complete)
+      this.notes.push(
+        `the final reconcile did not complete: ${JSON.stringify(lastSummary?.errors ?? lastSummary)?.slice(0, 300)}`,
+      );
     // Recipient side: who can use what, through the real SDKs.
     for (const res of RESOURCES) {
       if (this.deleted.has(res.name)) continue;
@@ -584,14 +734,24 @@ class Sim {
           if (a.ok) this.stats.usablePairs++;
           else if (excused) {
             this.stats.excusedPairs++;
-            this.notes.push(`excused: ${res.name} for ${nameOf(uid)}: ${outcome.outcome} ${outcome.reason ?? outcome.error?.code}${this.shareDiagnosis(res.id, uid)}`);
+            this.notes.push(
+              `excused: ${res.name} for ${nameOf(uid)}: ${outcome.outcome} ${outcome.reason ?? outcome.error?.code}${this.shareDiagnosis(res.id, uid)}`,
+            );
           }
         }
         if (asked.has(uid) && !a.ok && !excused) {
-          this.violate('converged', -1, `${res.name} (${res.id}) is asked for ${nameOf(uid)} (tags ${this.tagText(res.name)}) but ${nameOf(uid)} cannot use it: ${a.code}; last outcome ${outcome ? outcome.outcome : 'none (unchanged)'}${this.shareDiagnosis(res.id, uid)}`);
+          this.violate(
+            'converged',
+            -1,
+            `${res.name} (${res.id}) is asked for ${nameOf(uid)} (tags ${this.tagText(res.name)}) but ${nameOf(uid)} cannot use it: ${a.code}; last outcome ${outcome ? outcome.outcome : 'none (unchanged)'}${this.shareDiagnosis(res.id, uid)}`,
+          );
         }
         if (!asked.has(uid) && !manual.has(uid) && a.ok) {
-          this.violate('leaked', -1, `${nameOf(uid)} can still use ${res.name} (${res.id}) although its tags (${this.tagText(res.name)}) do not ask for it`);
+          this.violate(
+            'leaked',
+            -1,
+            `${nameOf(uid)} can still use ${res.name} (${res.id}) although its tags (${this.tagText(res.name)}) do not ask for it`,
+          );
         }
       }
     }
@@ -602,14 +762,20 @@ class Sim {
         accounts: new Set(ts.filter((t) => t.kind === 'account').map(targetText)),
         rd: ts.some((t) => t.kind === 'rd'),
         folders: new Set(ts.filter((t) => t.kind === 'folder').map(targetText)),
-        keys: new Set(RESOURCES.filter((r) => r.kind === kind && r.key && this.askedTargets(r.name).length > 0).map((r) => KEYS[r.key!])),
+        keys: new Set(
+          RESOURCES.filter((r) => r.kind === kind && r.key && this.askedTargets(r.name).length > 0).map(
+            (r) => KEYS[r.key!],
+          ),
+        ),
       };
     };
     for (const kind of ['snapshot', 'image'] as const) {
       const roleName = kind === 'image' ? IMAGE_ROLE : SNAPSHOT_ROLE;
       const asked = askedOf(kind);
       const role = await api.readRole(o, roleName);
-      const held = RESOURCES.filter((r) => r.kind === kind && ['refused', 'failed'].includes(this.lastOutcome.get(r.id)?.outcome)).map((r) => `${r.name} ${this.lastOutcome.get(r.id).outcome}`);
+      const held = RESOURCES.filter(
+        (r) => r.kind === kind && ['refused', 'failed'].includes(this.lastOutcome.get(r.id)?.outcome),
+      ).map((r) => `${r.name} ${this.lastOutcome.get(r.id).outcome}`);
       const trimHeld = (lastSummary?.trimHeld ?? []).filter((h: any) => h.roleName === roleName || h.type === kind);
       const heldNote = `${held.length ? ` (last pass: ${held.join(', ')})` : ''}${trimHeld.length ? `; the last trim held ${JSON.stringify(trimHeld).slice(0, 600)}` : ''}`;
       if (role) {
@@ -620,38 +786,82 @@ class Sim {
         } catch {
           this.violate('leaked', -1, `${roleName}: the trust ledger in the description does not parse: ${line}`);
         }
-        for (const a of ledger.a ?? []) if (!asked.accounts.has(a)) this.violate('leaked', -1, `${roleName} trust ledger still holds account ${nameOf(a)} that no ${kind} asks for${heldNote}`);
-        for (const r of ledger.rd ?? []) if (!asked.rd || r !== RD) this.violate('leaked', -1, `${roleName} trust ledger still holds ${r} that no ${kind} asks for${heldNote}`);
-        for (const f of ledger.fd ?? []) if (!asked.folders.has(f.replace(/\*$/, ''))) this.violate('leaked', -1, `${roleName} trust ledger still holds folder ${f} that no ${kind} asks for${heldNote}`);
+        for (const a of ledger.a ?? [])
+          if (!asked.accounts.has(a))
+            this.violate(
+              'leaked',
+              -1,
+              `${roleName} trust ledger still holds account ${nameOf(a)} that no ${kind} asks for${heldNote}`,
+            );
+        for (const r of ledger.rd ?? [])
+          if (!asked.rd || r !== RD)
+            this.violate('leaked', -1, `${roleName} trust ledger still holds ${r} that no ${kind} asks for${heldNote}`);
+        for (const f of ledger.fd ?? [])
+          if (!asked.folders.has(f.replace(/\*$/, '')))
+            this.violate(
+              'leaked',
+              -1,
+              `${roleName} trust ledger still holds folder ${f} that no ${kind} asks for${heldNote}`,
+            );
         for (const s of role.trust.Statement ?? []) {
           if (this.foreignStatement && kind === 'image' && api.semantic(s) === this.foreignStatement) continue;
           for (const p of [s.Principal?.Service ?? []].flat().map(String)) {
             const uid = /^(\d{16})@/.exec(p)?.[1];
-            if (uid && uid !== OWNER && !asked.accounts.has(uid)) this.violate('leaked', -1, `${roleName} trust policy still trusts ${nameOf(uid)} that no ${kind} asks for${heldNote}`);
+            if (uid && uid !== OWNER && !asked.accounts.has(uid))
+              this.violate(
+                'leaked',
+                -1,
+                `${roleName} trust policy still trusts ${nameOf(uid)} that no ${kind} asks for${heldNote}`,
+              );
           }
           const cond = s.Condition ?? {};
           const rdIds = [cond.StringEquals?.['sts:ServiceOwnerRDId'] ?? []].flat();
-          const paths = [cond.StringLike?.['sts:ServiceOwnerRDPath'] ?? []].flat().map((x: string) => x.replace(/\*$/, ''));
-          if (rdIds.length && !asked.rd) this.violate('leaked', -1, `${roleName} trust policy still trusts ${rdIds.join(',')} that no ${kind} asks for${heldNote}`);
-          for (const p of paths) if (!asked.folders.has(p)) this.violate('leaked', -1, `${roleName} trust policy still trusts folder ${p} that no ${kind} asks for${heldNote}`);
+          const paths = [cond.StringLike?.['sts:ServiceOwnerRDPath'] ?? []]
+            .flat()
+            .map((x: string) => x.replace(/\*$/, ''));
+          if (rdIds.length && !asked.rd)
+            this.violate(
+              'leaked',
+              -1,
+              `${roleName} trust policy still trusts ${rdIds.join(',')} that no ${kind} asks for${heldNote}`,
+            );
+          for (const p of paths)
+            if (!asked.folders.has(p))
+              this.violate(
+                'leaked',
+                -1,
+                `${roleName} trust policy still trusts folder ${p} that no ${kind} asks for${heldNote}`,
+              );
         }
         if (kind === 'image' && this.handTrust) {
           if (!(role.trust.Statement ?? []).some((s: any) => api.semantic(s) === this.foreignStatement)) {
-            this.violate('foreign', -1, `${roleName}: the hand-written trust statement for M is gone or changed: ${JSON.stringify(role.trust.Statement)}`);
+            this.violate(
+              'foreign',
+              -1,
+              `${roleName}: the hand-written trust statement for M is gone or changed: ${JSON.stringify(role.trust.Statement)}`,
+            );
           }
-          if (!role.attached.includes(`Custom/${FOREIGN_POLICY}`)) this.violate('foreign', -1, `${roleName}: the hand-attached policy ${FOREIGN_POLICY} was detached`);
+          if (!role.attached.includes(`Custom/${FOREIGN_POLICY}`))
+            this.violate('foreign', -1, `${roleName}: the hand-attached policy ${FOREIGN_POLICY} was detached`);
         }
       } else if (kind === 'image' && this.handTrust) {
         this.violate('foreign', -1, `${roleName}, which holds a hand-written statement, was deleted`);
       }
       // KMS policies: only keys of resources that still ask for something.
-      const policies = this.emu.state.policies.filter((p) => p.accountId === OWNER && p.policyName.startsWith(`ecs-share-${kind}-kms`));
+      const policies = this.emu.state.policies.filter(
+        (p) => p.accountId === OWNER && p.policyName.startsWith(`ecs-share-${kind}-kms`),
+      );
       for (const p of policies) {
         const doc = await api.policyDefault(o, p.policyName);
         const keys = new Set(JSON.stringify(doc ?? {}).match(/key\/key-[a-z0-9]+/g) ?? []);
         for (const k of keys) {
           const id = k.slice('key/'.length);
-          if (!asked.keys.has(id as never)) this.violate('leaked', -1, `${p.policyName} still grants ${Object.entries(KEYS).find(([, v]) => v === id)?.[0] ?? id}, which no tagged ${kind} uses`);
+          if (!asked.keys.has(id as never))
+            this.violate(
+              'leaked',
+              -1,
+              `${p.policyName} still grants ${Object.entries(KEYS).find(([, v]) => v === id)?.[0] ?? id}, which no tagged ${kind} uses`,
+            );
         }
         const versions = await api.policyVersionCount(o, p.policyName);
         if (versions > 5) this.violate('policy-versions', -1, `${p.policyName} has ${versions} versions`);
@@ -659,35 +869,68 @@ class Sim {
     }
     if (this.handTrust) {
       const doc = await api.policyDefault(o, FOREIGN_POLICY);
-      if (JSON.stringify(api.documentSemantic(doc)) !== JSON.stringify(this.foreignPolicyDoc)) this.violate('foreign', -1, `${FOREIGN_POLICY} changed: ${JSON.stringify(doc)}`);
+      if (JSON.stringify(api.documentSemantic(doc)) !== JSON.stringify(this.foreignPolicyDoc))
+        this.violate('foreign', -1, `${FOREIGN_POLICY} changed: ${JSON.stringify(doc)}`);
     }
     // Images: the account shares and ecs-share's ledger tag.
     for (const res of RESOURCES.filter((r) => r.kind === 'image' && !this.deleted.has(r.name))) {
-      const askedAccounts = new Set(this.askedTargets(res.name).filter((t) => t.kind === 'account').map(targetText));
+      const askedAccounts = new Set(
+        this.askedTargets(res.name)
+          .filter((t) => t.kind === 'account')
+          .map(targetText),
+      );
       const accounts = await api.imageAccounts(o, res.id);
       for (const a of accounts) {
-        if (!askedAccounts.has(a) && !this.manualUids(res.name).has(a)) this.violate('leaked', -1, `${res.name} is still shared with account ${nameOf(a)}, which its tags (${this.tagText(res.name)}) do not ask for${this.outcomeNote(res.id)}`);
+        if (!askedAccounts.has(a) && !this.manualUids(res.name).has(a))
+          this.violate(
+            'leaked',
+            -1,
+            `${res.name} is still shared with account ${nameOf(a)}, which its tags (${this.tagText(res.name)}) do not ask for${this.outcomeNote(res.id)}`,
+          );
       }
-      if (this.manual && res.name === MANUAL_IMAGE && !accounts.includes(ACCOUNTS.M)) this.violate('foreign', -1, `the manual share of ${res.name} with M was taken back`);
+      if (this.manual && res.name === MANUAL_IMAGE && !accounts.includes(ACCOUNTS.M))
+        this.violate('foreign', -1, `the manual share of ${res.name} with M was taken back`);
       const tags = await api.tagsOf(o, res.id);
-      const tokens = Object.entries(tags).filter(([k]) => /^ecs-share:granted(\.\d+)?$/.test(k)).flatMap(([, v]) => v.split(/[\s,]+/).filter(Boolean));
+      const tokens = Object.entries(tags)
+        .filter(([k]) => /^ecs-share:granted(\.\d+)?$/.test(k))
+        .flatMap(([, v]) => v.split(/[\s,]+/).filter(Boolean));
       // Confirmed grants (`<uid>`) must all be asked for; an intent (`+<uid>`) grants nothing unless the image is shared
       // with it (then the share list above reports it), and is forgotten once stale, so only a shared one counts.
       const ledger = tokens.filter((t) => /^\d{16}$/.test(t));
       const intents = tokens.filter((t) => /^\+\d{16}$/.test(t)).map((t) => t.slice(1));
-      for (const a of ledger) if (!askedAccounts.has(a)) this.violate('leaked', -1, `${res.name}'s ecs-share:granted record still holds ${nameOf(a)}, which its tags do not ask for`);
+      for (const a of ledger)
+        if (!askedAccounts.has(a))
+          this.violate(
+            'leaked',
+            -1,
+            `${res.name}'s ecs-share:granted record still holds ${nameOf(a)}, which its tags do not ask for`,
+          );
       const claims = [...ledger, ...intents.filter((a) => accounts.includes(a))];
-      if (this.manual && res.name === MANUAL_IMAGE && claims.includes(ACCOUNTS.M)) this.violate('foreign', -1, `${res.name}'s ecs-share:granted record claims M, which the owner shared by hand`);
+      if (this.manual && res.name === MANUAL_IMAGE && claims.includes(ACCOUNTS.M))
+        this.violate('foreign', -1, `${res.name}'s ecs-share:granted record claims M, which the owner shared by hand`);
     }
     // Resource shares named ecs-share-<id>.
-    const shares = (await api.resourceShares(o)).filter((s) => s.name.startsWith('ecs-share-') && s.status === 'Active');
+    const shares = (await api.resourceShares(o)).filter(
+      (s) => s.name.startsWith('ecs-share-') && s.status === 'Active',
+    );
     for (const s of shares) {
       const id = s.name.slice('ecs-share-'.length);
       const res = RESOURCES.find((r) => r.id === id);
-      const asked = new Set(res ? this.askedTargets(res.name).filter((t) => t.kind !== 'account' || res.kind === 'snapshot').flatMap(sharingIds) : []);
+      const asked = new Set(
+        res
+          ? this.askedTargets(res.name)
+              .filter((t) => t.kind !== 'account' || res.kind === 'snapshot')
+              .flatMap(sharingIds)
+          : [],
+      );
       for (const t of s.targets) {
         if (!/^Associat(ed|ing)$/.test(t.status)) continue;
-        if (!asked.has(t.id)) this.violate('leaked', -1, `resource share ${s.name} (${s.id}) still targets ${nameOf(t.id)}, which ${res?.name ?? id}'s tags do not ask for`);
+        if (!asked.has(t.id))
+          this.violate(
+            'leaked',
+            -1,
+            `resource share ${s.name} (${s.id}) still targets ${nameOf(t.id)}, which ${res?.name ?? id}'s tags do not ask for`,
+          );
       }
     }
     const twins = shares.map((s) => s.name).filter((n, i, a) => a.indexOf(n) !== i);
@@ -702,7 +945,9 @@ class Sim {
 
   tagText(name: string): string {
     const t = this.askedTargets(name);
-    return t.length ? t.map((x) => (x.kind === 'account' ? x.name : x.kind === 'rd' ? 'rd' : x.name)).join(',') : 'none';
+    return t.length
+      ? t.map((x) => (x.kind === 'account' ? x.name : x.kind === 'rd' ? 'rd' : x.name)).join(',')
+      : 'none';
   }
 
   /** Replay: on-tag of every resource again, then a reconcile: zero writes by the function role. */
@@ -715,7 +960,11 @@ class Sim {
     await this.invoke('reconcile', this.reconcileCommand());
     const writes = this.emu.writes().filter((c) => c.caller?.type === 'role');
     if (writes.length) {
-      this.violate('replay', -1, `a replay made ${writes.length} write(s): ${writes.map((w) => `${w.action}(${w.params.RoleName ?? w.params.ImageId ?? w.params.ResourceShareId ?? w.params['ResourceId.1'] ?? w.params.PolicyName ?? ''})`).join(', ')}`);
+      this.violate(
+        'replay',
+        -1,
+        `a replay made ${writes.length} write(s): ${writes.map((w) => `${w.action}(${w.params.RoleName ?? w.params.ImageId ?? w.params.ResourceShareId ?? w.params['ResourceId.1'] ?? w.params.PolicyName ?? ''})`).join(', ')}`,
+      );
     }
   }
 }
@@ -770,7 +1019,9 @@ export async function runHistory(seed: number, history: Step[], opts: RunOptions
         try {
           await sim.ownerStep(step);
         } catch (e) {
-          sim.notes.push(`step ${i + 1} (${describeStep(step)}) failed: ${(e as { code?: string }).code ?? (e as Error).message}`);
+          sim.notes.push(
+            `step ${i + 1} (${describeStep(step)}) failed: ${(e as { code?: string }).code ?? (e as Error).message}`,
+          );
         }
       }
       sim.collectEvents();

@@ -9,7 +9,14 @@ export interface SeedReport {
   steps: number;
   result: RunResult;
   /** Per violated invariant: the shortest failing prefix found and what it printed. */
-  shrunk: Array<{ invariant: Invariant; steps: number; history: string[]; violation: Violation; reproduced: boolean; minimal?: { dropped: number[]; history: string[]; violation: Violation } }>;
+  shrunk: Array<{
+    invariant: Invariant;
+    steps: number;
+    history: string[];
+    violation: Violation;
+    reproduced: boolean;
+    minimal?: { dropped: number[]; history: string[]; violation: Violation };
+  }>;
   wallMs: number;
   /** The simulator itself failed on this seed (not the product): the seed proves nothing and is reported as such. */
   harnessError?: string;
@@ -28,7 +35,13 @@ function historyOf(seed: number, steps: number, drop: number[] = []) {
   return generateHistory(seed, steps).filter((_, i) => !drop.includes(i + 1));
 }
 
-async function failsWith(seed: number, steps: number, invariant: Invariant, opts: RunOptions, drop: number[] = []): Promise<Violation | undefined> {
+async function failsWith(
+  seed: number,
+  steps: number,
+  invariant: Invariant,
+  opts: RunOptions,
+  drop: number[] = [],
+): Promise<Violation | undefined> {
   const r = await runHistory(seed, historyOf(seed, steps, drop), opts);
   return r.violations.find((v) => v.invariant === invariant);
 }
@@ -59,7 +72,8 @@ export async function simulateSeed(seed: number, steps: number, opts: SimulateOp
           best = v;
         } else lo = mid;
       }
-      const again = hi === history.length && best === first ? true : Boolean(await failsWith(seed, hi, invariant, runOpts));
+      const again =
+        hi === history.length && best === first ? true : Boolean(await failsWith(seed, hi, invariant, runOpts));
       let minimal: SeedReport['shrunk'][number]['minimal'];
       if (opts.minimize && again) {
         const dropped: number[] = [];
@@ -71,10 +85,20 @@ export async function simulateSeed(seed: number, steps: number, opts: SimulateOp
             last = v;
           }
         }
-        const kept = history.slice(0, hi).map((h, i) => ({ h, i: i + 1 })).filter((x) => !dropped.includes(x.i));
+        const kept = history
+          .slice(0, hi)
+          .map((h, i) => ({ h, i: i + 1 }))
+          .filter((x) => !dropped.includes(x.i));
         minimal = { dropped, history: kept.map((x) => `(${x.i}) ${describeStep(x.h)}`), violation: last };
       }
-      shrunk.push({ invariant, steps: hi, history: history.slice(0, hi).map(describeStep), violation: best, reproduced: again, minimal });
+      shrunk.push({
+        invariant,
+        steps: hi,
+        history: history.slice(0, hi).map(describeStep),
+        violation: best,
+        reproduced: again,
+        minimal,
+      });
     }
   }
   return { seed, steps: history.length, result, shrunk, wallMs: Date.now() - started };

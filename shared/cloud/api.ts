@@ -63,7 +63,11 @@ export interface CallRecord {
   code?: string;
 }
 
-function endpointFor(product: Product, region: string, override?: string): { host: string; protocol: 'http' | 'https' } {
+function endpointFor(
+  product: Product,
+  region: string,
+  override?: string,
+): { host: string; protocol: 'http' | 'https' } {
   if (override) {
     const url = new URL(override);
     return { host: url.host, protocol: url.protocol === 'http:' ? 'http' : 'https' };
@@ -71,7 +75,10 @@ function endpointFor(product: Product, region: string, override?: string): { hos
   switch (product) {
     case 'ecs':
       // The ECS SDK's endpoint map sends cn-hangzhou to ecs-cn-hangzhou.aliyuncs.com.
-      return { host: region === 'cn-hangzhou' ? 'ecs-cn-hangzhou.aliyuncs.com' : `ecs.${region}.aliyuncs.com`, protocol: 'https' };
+      return {
+        host: region === 'cn-hangzhou' ? 'ecs-cn-hangzhou.aliyuncs.com' : `ecs.${region}.aliyuncs.com`,
+        protocol: 'https',
+      };
     case 'ram':
       return { host: 'ram.aliyuncs.com', protocol: 'https' };
     case 'resourcemanager':
@@ -98,7 +105,11 @@ export class CloudApi {
     c = new OpenApi(
       new $OpenApiUtil.Config({
         ...(creds
-          ? { accessKeyId: creds.accessKeyId, accessKeySecret: creds.accessKeySecret, securityToken: creds.securityToken }
+          ? {
+              accessKeyId: creds.accessKeyId,
+              accessKeySecret: creds.accessKeySecret,
+              securityToken: creds.securityToken,
+            }
           : { credential: this.credential }),
         regionId: region,
         endpoint: host,
@@ -120,7 +131,13 @@ export class CloudApi {
    * `body: true` sends the parameters as a form body instead of the query (what the SDKs do for large ones, e.g.
    * EventBridge's EventList). T is the shape of the raw body the caller reads (every field optional: read defensively).
    */
-  async call<T = Partial<Record<string, unknown>>>(product: Product, action: string, params: Record<string, unknown>, region: string, opts: { resend?: boolean; body?: boolean } = {}): Promise<T> {
+  async call<T = Partial<Record<string, unknown>>>(
+    product: Product,
+    action: string,
+    params: Record<string, unknown>,
+    region: string,
+    opts: { resend?: boolean; body?: boolean } = {},
+  ): Promise<T> {
     const m = await loadSdk();
     const apiParams = new m.$OpenApiUtil.Params({
       action,
@@ -139,7 +156,9 @@ export class CloudApi {
       try {
         const res = await this.client(product, region, m).callApi(
           apiParams,
-          new m.$OpenApiUtil.OpenApiRequest(opts.body ? { body: m.OpenApiUtil.query(clean) } : { query: m.OpenApiUtil.query(clean) }),
+          new m.$OpenApiUtil.OpenApiRequest(
+            opts.body ? { body: m.OpenApiUtil.query(clean) } : { query: m.OpenApiUtil.query(clean) },
+          ),
           new m.RuntimeOptions(this.timeouts()),
         );
         this.log.push({ product, action, attempt, ok: true });

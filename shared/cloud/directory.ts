@@ -13,13 +13,20 @@ export class DirectoryAdapter implements DirectoryPort {
 
   async membership(uid: string): Promise<Membership> {
     try {
-      const body = await this.api.call<{ Account?: Partial<Record<'AccountId' | 'ResourceDirectoryId' | 'FolderId' | 'ResourceDirectoryPath', unknown>> }>('resourcemanager', 'GetAccount', { AccountId: uid }, 'cn-hangzhou');
+      const body = await this.api.call<{
+        Account?: Partial<Record<'AccountId' | 'ResourceDirectoryId' | 'FolderId' | 'ResourceDirectoryPath', unknown>>;
+      }>('resourcemanager', 'GetAccount', { AccountId: uid }, 'cn-hangzhou');
       const account = body?.Account ?? {};
       // Every documented Status (CreateSuccess, InviteSuccess, Promote*) is a member; an invitation not yet
       // accepted is not an account of the directory, so GetAccount does not find it.
       if (String(account.AccountId ?? '') !== uid) return { kind: 'external' };
       const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-      return { kind: 'member', rdId: text(account.ResourceDirectoryId), folderId: text(account.FolderId), path: text(account.ResourceDirectoryPath) };
+      return {
+        kind: 'member',
+        rdId: text(account.ResourceDirectoryId),
+        folderId: text(account.FolderId),
+        path: text(account.ResourceDirectoryPath),
+      };
     } catch (e) {
       if (!(e instanceof CloudError)) throw e;
       if (NOT_A_MEMBER.test(e.code)) return { kind: 'external' };

@@ -6,7 +6,6 @@ import { castAs, type CloudApi } from './api';
 import type { EcsPort } from '../share/ports';
 import type { ResourceType } from '../domain/ids';
 
-
 export interface SnapshotInfo {
   id: string;
   region: string;
@@ -62,7 +61,12 @@ export class EcsAdapter implements EcsPort {
     for (const part of chunk([...new Set(ids)], 100)) {
       let nextToken: string | undefined;
       do {
-        const raw = await this.api.call('ecs', 'DescribeSnapshots', { RegionId: region, SnapshotIds: JSON.stringify(part), MaxResults: 100, NextToken: nextToken }, region);
+        const raw = await this.api.call(
+          'ecs',
+          'DescribeSnapshots',
+          { RegionId: region, SnapshotIds: JSON.stringify(part), MaxResults: 100, NextToken: nextToken },
+          region,
+        );
         const body = await castAs(raw, 'DescribeSnapshotsResponseBody');
         for (const s of body.snapshots?.snapshot ?? []) out.push(this.snapshotInfo(s, region));
         nextToken = body.nextToken || undefined;
@@ -71,8 +75,24 @@ export class EcsAdapter implements EcsPort {
     return out;
   }
 
-  private snapshotInfo(s: { snapshotId?: string; encrypted?: boolean; KMSKeyId?: string; status?: string; tags?: { tag?: Array<{ tagKey?: string; tagValue?: string }> } }, region: string): SnapshotInfo {
-    return { id: s.snapshotId!, region, encrypted: Boolean(s.encrypted), kmsKeyId: s.KMSKeyId || undefined, status: s.status, tags: tagMap(s.tags?.tag) };
+  private snapshotInfo(
+    s: {
+      snapshotId?: string;
+      encrypted?: boolean;
+      KMSKeyId?: string;
+      status?: string;
+      tags?: { tag?: Array<{ tagKey?: string; tagValue?: string }> };
+    },
+    region: string,
+  ): SnapshotInfo {
+    return {
+      id: s.snapshotId!,
+      region,
+      encrypted: Boolean(s.encrypted),
+      kmsKeyId: s.KMSKeyId || undefined,
+      status: s.status,
+      tags: tagMap(s.tags?.tag),
+    };
   }
 
   /**
@@ -80,7 +100,11 @@ export class EcsAdapter implements EcsPort {
    * DescribeSnapshots tag filter, see TAG_FILTER_LIMIT), then their details by id. Tokens are "l:<NextToken>"
    * (a token of an older version restarts the listing).
    */
-  async snapshotPage(region: string, tagKey: string, token?: string): Promise<{ items: SnapshotInfo[]; next?: string }> {
+  async snapshotPage(
+    region: string,
+    tagKey: string,
+    token?: string,
+  ): Promise<{ items: SnapshotInfo[]; next?: string }> {
     return this.viaTagIndex(region, 'snapshot', tagKey, listToken(token), (ids) => this.getSnapshots(region, ids));
   }
 
@@ -89,12 +113,23 @@ export class EcsAdapter implements EcsPort {
    * covers them), then `read` of those ids. A resource whose tag rows straddle two pages is not repeated: the token
    * carries the last id handed out. Ids whose resource vanished in between are simply missing from `read`.
    */
-  private async viaTagIndex<T>(region: string, type: ResourceType, tagKey: string, start: { nextToken?: string; lastId?: string }, read: (ids: string[]) => Promise<T[]>): Promise<{ items: T[]; next?: string }> {
+  private async viaTagIndex<T>(
+    region: string,
+    type: ResourceType,
+    tagKey: string,
+    start: { nextToken?: string; lastId?: string },
+    read: (ids: string[]) => Promise<T[]>,
+  ): Promise<{ items: T[]; next?: string }> {
     const ids: string[] = [];
     const seen = new Set<string>(start.lastId ? [start.lastId] : []);
     let nextToken = start.nextToken;
     do {
-      const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: tagKey }], NextToken: nextToken || undefined }, region);
+      const raw = await this.api.call(
+        'ecs',
+        'ListTagResources',
+        { RegionId: region, ResourceType: type, Tag: [{ Key: tagKey }], NextToken: nextToken || undefined },
+        region,
+      );
       const body = await castAs(raw, 'ListTagResourcesResponseBody');
       for (const t of body.tagResources?.tagResource ?? []) {
         if (t.resourceId && !seen.has(t.resourceId)) {
@@ -106,11 +141,17 @@ export class EcsAdapter implements EcsPort {
       // A ListTagResources page holds at most 50 rows: read another only while one describe call would cover the ids.
     } while (nextToken && ids.length <= TAG_INDEX_BATCH / 2);
     const items = ids.length ? await read(ids) : [];
-    return { items, next: nextToken ? `l:${encodeURIComponent(ids[ids.length - 1] ?? start.lastId ?? '')}:${nextToken}` : undefined };
+    return {
+      items,
+      next: nextToken ? `l:${encodeURIComponent(ids[ids.length - 1] ?? start.lastId ?? '')}:${nextToken}` : undefined,
+    };
   }
 
   /** All pages from a start token (see snapshotPage / imagePage). */
-  async *pages<T>(fetch: (token?: string) => Promise<{ items: T[]; next?: string }>, token?: string): AsyncGenerator<{ items: T[]; next?: string }> {
+  async *pages<T>(
+    fetch: (token?: string) => Promise<{ items: T[]; next?: string }>,
+    token?: string,
+  ): AsyncGenerator<{ items: T[]; next?: string }> {
     do {
       const page = await fetch(token);
       yield page;
@@ -119,18 +160,33 @@ export class EcsAdapter implements EcsPort {
   }
 
   async getImage(region: string, imageId: string): Promise<ImageInfo | undefined> {
-    const raw = await this.api.call('ecs', 'DescribeImages', { RegionId: region, ImageId: imageId, ImageOwnerAlias: 'self', Status: 'Creating,Available,UnAvailable,CreateFailed,Deprecated' }, region);
+    const raw = await this.api.call(
+      'ecs',
+      'DescribeImages',
+      {
+        RegionId: region,
+        ImageId: imageId,
+        ImageOwnerAlias: 'self',
+        Status: 'Creating,Available,UnAvailable,CreateFailed,Deprecated',
+      },
+      region,
+    );
     const body = await castAs(raw, 'DescribeImagesResponseBody');
     const image = (body.images?.image ?? []).find((i) => i.imageId === imageId);
     return image ? this.imageInfo(image, region) : undefined;
   }
 
-  private imageInfo(i: NonNullable<NonNullable<DescribeImagesResponseBody['images']>['image']>[number], region: string): ImageInfo {
+  private imageInfo(
+    i: NonNullable<NonNullable<DescribeImagesResponseBody['images']>['image']>[number],
+    region: string,
+  ): ImageInfo {
     return {
       id: i.imageId!,
       region,
       status: i.status,
-      snapshotIds: (i.diskDeviceMappings?.diskDeviceMapping ?? []).map((d) => d.snapshotId).filter((s): s is string => Boolean(s)),
+      snapshotIds: (i.diskDeviceMappings?.diskDeviceMapping ?? [])
+        .map((d) => d.snapshotId)
+        .filter((s): s is string => Boolean(s)),
       tags: tagMap(i.tags?.tag),
     };
   }
@@ -144,8 +200,17 @@ export class EcsAdapter implements EcsPort {
   async getImages(region: string, ids: string[]): Promise<ImageInfo[]> {
     const out: ImageInfo[] = [];
     for (const part of chunk(ids, 100)) {
-      const raw = await this.api.call('ecs', 'DescribeImages', { RegionId: region, ImageId: part.join(','), ImageOwnerAlias: 'self', PageSize: 100 }, region);
-      out.push(...((await castAs(raw, 'DescribeImagesResponseBody')).images?.image ?? []).map((i) => this.imageInfo(i, region)));
+      const raw = await this.api.call(
+        'ecs',
+        'DescribeImages',
+        { RegionId: region, ImageId: part.join(','), ImageOwnerAlias: 'self', PageSize: 100 },
+        region,
+      );
+      out.push(
+        ...((await castAs(raw, 'DescribeImagesResponseBody')).images?.image ?? []).map((i) =>
+          this.imageInfo(i, region),
+        ),
+      );
     }
     return out;
   }
@@ -154,7 +219,12 @@ export class EcsAdapter implements EcsPort {
   async imageShareAccounts(region: string, imageId: string): Promise<string[]> {
     const out: string[] = [];
     for (let page = 1; ; page++) {
-      const raw = await this.api.call('ecs', 'DescribeImageSharePermission', { RegionId: region, ImageId: imageId, PageNumber: page, PageSize: 100 }, region);
+      const raw = await this.api.call(
+        'ecs',
+        'DescribeImageSharePermission',
+        { RegionId: region, ImageId: imageId, PageNumber: page, PageSize: 100 },
+        region,
+      );
       const body = await castAs(raw, 'DescribeImageSharePermissionResponseBody');
       const accounts = (body.accounts?.account ?? []).map((a) => String(a.aliyunId ?? '')).filter(Boolean);
       out.push(...accounts);
@@ -173,12 +243,21 @@ export class EcsAdapter implements EcsPort {
    * Every own resource of the type carrying ANY of the tag keys, with the values of those keys: one ListTagResources
    * listing per key (Tag.N filters combine with AND), merged by resource id.
    */
-  async taggedResources(region: string, type: ResourceType, tagKeys: string[]): Promise<Array<{ id: string; tags: Record<string, string> }>> {
+  async taggedResources(
+    region: string,
+    type: ResourceType,
+    tagKeys: string[],
+  ): Promise<Array<{ id: string; tags: Record<string, string> }>> {
     const byId = new Map<string, Record<string, string>>();
     for (const key of new Set(tagKeys)) {
       let nextToken: string | undefined;
       do {
-        const raw = await this.api.call('ecs', 'ListTagResources', { RegionId: region, ResourceType: type, Tag: [{ Key: key }], NextToken: nextToken }, region);
+        const raw = await this.api.call(
+          'ecs',
+          'ListTagResources',
+          { RegionId: region, ResourceType: type, Tag: [{ Key: key }], NextToken: nextToken },
+          region,
+        );
         const body = await castAs(raw, 'ListTagResourcesResponseBody');
         for (const t of body.tagResources?.tagResource ?? []) {
           if (!t.resourceId || t.tagKey !== key) continue;
@@ -192,21 +271,47 @@ export class EcsAdapter implements EcsPort {
     return [...byId].map(([id, tags]) => ({ id, tags }));
   }
 
-  async modifyImageShare(region: string, imageId: string, change: { add?: string[]; remove?: string[] }): Promise<void> {
+  async modifyImageShare(
+    region: string,
+    imageId: string,
+    change: { add?: string[]; remove?: string[] },
+  ): Promise<void> {
     for (const part of chunk(change.add ?? [], IMAGE_SHARE_BATCH)) {
-      await this.api.call('ecs', 'ModifyImageSharePermission', { RegionId: region, ImageId: imageId, AddAccount: part }, region);
+      await this.api.call(
+        'ecs',
+        'ModifyImageSharePermission',
+        { RegionId: region, ImageId: imageId, AddAccount: part },
+        region,
+      );
     }
     for (const part of chunk(change.remove ?? [], IMAGE_SHARE_BATCH)) {
-      await this.api.call('ecs', 'ModifyImageSharePermission', { RegionId: region, ImageId: imageId, RemoveAccount: part }, region);
+      await this.api.call(
+        'ecs',
+        'ModifyImageSharePermission',
+        { RegionId: region, ImageId: imageId, RemoveAccount: part },
+        region,
+      );
     }
   }
 
   async tagResource(region: string, type: ResourceType, id: string, tags: Record<string, string>): Promise<void> {
     const entries = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-    if (entries.length) await this.api.call('ecs', 'TagResources', { RegionId: region, ResourceType: type, ResourceId: [id], Tag: entries }, region);
+    if (entries.length)
+      await this.api.call(
+        'ecs',
+        'TagResources',
+        { RegionId: region, ResourceType: type, ResourceId: [id], Tag: entries },
+        region,
+      );
   }
 
   async untagResource(region: string, type: ResourceType, id: string, keys: string[]): Promise<void> {
-    if (keys.length) await this.api.call('ecs', 'UntagResources', { RegionId: region, ResourceType: type, ResourceId: [id], TagKey: keys }, region);
+    if (keys.length)
+      await this.api.call(
+        'ecs',
+        'UntagResources',
+        { RegionId: region, ResourceType: type, ResourceId: [id], TagKey: keys },
+        region,
+      );
   }
 }

@@ -27,7 +27,12 @@ type RawData = { EntryList?: unknown; FailedEntryCount?: unknown };
 
 const arr = <T>(x: unknown): T[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x as T] : []);
 
-export async function putEvents(api: CloudApi, region: string, bus: string, events: BusEvent[]): Promise<PublishResult> {
+export async function putEvents(
+  api: CloudApi,
+  region: string,
+  bus: string,
+  events: BusEvent[],
+): Promise<PublishResult> {
   const out: PublishResult = { published: 0, failed: [] };
   for (const part of chunk(events, PUT_EVENTS_BATCH)) {
     const eventList = part.map((e) => ({
@@ -40,14 +45,22 @@ export async function putEvents(api: CloudApi, region: string, bus: string, even
       DataContentType: 'application/json',
       Data: e.data,
     }));
-    const body = await api.call<RawData & { Data?: RawData }>('eventbridge', 'PutEvents', { RegionId: region, EventBusName: bus, EventList: JSON.stringify(eventList) }, region, { body: true });
+    const body = await api.call<RawData & { Data?: RawData }>(
+      'eventbridge',
+      'PutEvents',
+      { RegionId: region, EventBusName: bus, EventList: JSON.stringify(eventList) },
+      region,
+      { body: true },
+    );
     // The answer lists an entry per event; failed entries carry ErrorCode/ErrorMessage (read defensively).
     const data = body?.Data ?? body;
     const entries = arr<RawEntry>(data?.EntryList);
     const failed = entries.filter((x) => x?.ErrorCode);
-    for (const f of failed) out.failed.push({ id: f.EventId || undefined, code: String(f.ErrorCode), message: f.ErrorMessage || undefined });
+    for (const f of failed)
+      out.failed.push({ id: f.EventId || undefined, code: String(f.ErrorCode), message: f.ErrorMessage || undefined });
     const failedCount = Math.max(failed.length, Number(data?.FailedEntryCount ?? 0) || 0);
-    if (failedCount > failed.length) for (let i = failed.length; i < failedCount; i++) out.failed.push({ code: 'FailedEntry' });
+    if (failedCount > failed.length)
+      for (let i = failed.length; i < failedCount; i++) out.failed.push({ code: 'FailedEntry' });
     out.published += part.length - failedCount;
   }
   return out;

@@ -31,7 +31,13 @@ export class KmsAdapter implements KmsPort {
     const m = raw?.KeyMetadata ?? {};
     const arn = String(m.Arn ?? '');
     const parts = arn.split(':'); // acs:kms:<region>:<account>:key/<id>
-    return { keyId: String(m.KeyId ?? ''), arn, state: String(m.KeyState ?? ''), region: parts[2] || region, accountId: parts[3] ?? '' };
+    return {
+      keyId: String(m.KeyId ?? ''),
+      arn,
+      state: String(m.KeyState ?? ''),
+      region: parts[2] || region,
+      accountId: parts[3] ?? '',
+    };
   }
 
   /** Id of the region's ECS service key (alias/acs/ecs), cached per instance; undefined if the account has none. */

@@ -26,22 +26,42 @@ const SHARING_BATCH = 5;
 const arr = <T>(x: unknown): T[] => (Array.isArray(x) ? x : x && typeof x === 'object' ? [x as T] : []);
 
 // The raw fields read from Resource Sharing's answers (booleans may come back as strings).
-type RawShare = Partial<Record<'ResourceShareId' | 'ResourceShareName' | 'ResourceShareStatus', string>> & { AllowExternalTargets?: boolean | string };
-type RawAssociation = Partial<Record<'ResourceShareId' | 'EntityId' | 'EntityType' | 'AssociationStatus' | 'AssociationStatusMessage', string>> & { External?: boolean | string };
+type RawShare = Partial<Record<'ResourceShareId' | 'ResourceShareName' | 'ResourceShareStatus', string>> & {
+  AllowExternalTargets?: boolean | string;
+};
+type RawAssociation = Partial<
+  Record<'ResourceShareId' | 'EntityId' | 'EntityType' | 'AssociationStatus' | 'AssociationStatusMessage', string>
+> & { External?: boolean | string };
 type Paged = { NextToken?: string; ResourceShares?: unknown; ResourceShareAssociations?: unknown };
 
 export class SharingAdapter implements SharingPort {
   constructor(private readonly api: CloudApi) {}
 
   private shareInfo(s: RawShare): ResourceShareInfo {
-    return { id: String(s.ResourceShareId), name: String(s.ResourceShareName ?? ''), allowExternalTargets: s.AllowExternalTargets === true || s.AllowExternalTargets === 'true', status: String(s.ResourceShareStatus ?? '') };
+    return {
+      id: String(s.ResourceShareId),
+      name: String(s.ResourceShareName ?? ''),
+      allowExternalTargets: s.AllowExternalTargets === true || s.AllowExternalTargets === 'true',
+      status: String(s.ResourceShareStatus ?? ''),
+    };
   }
 
   /** The owner's live resource shares whose name starts with a prefix, page by page. */
   async *sharesNamed(region: string, prefix: string, exactName?: string): AsyncGenerator<ResourceShareInfo[]> {
     let nextToken: string | undefined;
     do {
-      const body = await this.api.call<Paged>('resourcesharing', 'ListResourceShares', { RegionId: region, ResourceOwner: 'Self', ResourceShareName: exactName, MaxResults: 100, NextToken: nextToken }, region);
+      const body = await this.api.call<Paged>(
+        'resourcesharing',
+        'ListResourceShares',
+        {
+          RegionId: region,
+          ResourceOwner: 'Self',
+          ResourceShareName: exactName,
+          MaxResults: 100,
+          NextToken: nextToken,
+        },
+        region,
+      );
       yield arr<RawShare>(body.ResourceShares)
         .map((s) => this.shareInfo(s))
         .filter((s) => s.name.startsWith(prefix) && s.status !== 'Deleted' && s.status !== 'Deleting');
@@ -57,12 +77,24 @@ export class SharingAdapter implements SharingPort {
     return undefined;
   }
 
-  async createShare(region: string, name: string, resource: { id: string; type: SharedResourceType }, targets: string[], allowExternalTargets: boolean): Promise<string> {
+  async createShare(
+    region: string,
+    name: string,
+    resource: { id: string; type: SharedResourceType },
+    targets: string[],
+    allowExternalTargets: boolean,
+  ): Promise<string> {
     const [first, ...rest] = chunk(targets, SHARING_BATCH);
     const body = await this.api.call<{ ResourceShare?: RawShare }>(
       'resourcesharing',
       'CreateResourceShare',
-      { RegionId: region, ResourceShareName: name, Resources: [{ ResourceId: resource.id, ResourceType: resource.type }], Targets: first ?? [], AllowExternalTargets: allowExternalTargets },
+      {
+        RegionId: region,
+        ResourceShareName: name,
+        Resources: [{ ResourceId: resource.id, ResourceType: resource.type }],
+        Targets: first ?? [],
+        AllowExternalTargets: allowExternalTargets,
+      },
       region,
     );
     const id = String(body?.ResourceShare?.ResourceShareId ?? '');
@@ -72,23 +104,43 @@ export class SharingAdapter implements SharingPort {
 
   /** UpdateResourceShare requires ResourceShareName (API doc, SDK model): the share's own name keeps it as it is. */
   async updateAllowExternal(region: string, shareId: string, allow: boolean, name: string): Promise<void> {
-    await this.api.call('resourcesharing', 'UpdateResourceShare', { RegionId: region, ResourceShareId: shareId, ResourceShareName: name, AllowExternalTargets: allow }, region);
+    await this.api.call(
+      'resourcesharing',
+      'UpdateResourceShare',
+      { RegionId: region, ResourceShareId: shareId, ResourceShareName: name, AllowExternalTargets: allow },
+      region,
+    );
   }
 
   async associateTargets(region: string, shareId: string, targets: string[]): Promise<void> {
     for (const part of chunk(targets, SHARING_BATCH)) {
-      await this.api.call('resourcesharing', 'AssociateResourceShare', { RegionId: region, ResourceShareId: shareId, Targets: part }, region);
+      await this.api.call(
+        'resourcesharing',
+        'AssociateResourceShare',
+        { RegionId: region, ResourceShareId: shareId, Targets: part },
+        region,
+      );
     }
   }
 
   async disassociateTargets(region: string, shareId: string, targets: string[]): Promise<void> {
     for (const part of chunk(targets, SHARING_BATCH)) {
-      await this.api.call('resourcesharing', 'DisassociateResourceShare', { RegionId: region, ResourceShareId: shareId, Targets: part }, region);
+      await this.api.call(
+        'resourcesharing',
+        'DisassociateResourceShare',
+        { RegionId: region, ResourceShareId: shareId, Targets: part },
+        region,
+      );
     }
   }
 
   async deleteShare(region: string, shareId: string): Promise<void> {
-    await this.api.call('resourcesharing', 'DeleteResourceShare', { RegionId: region, ResourceShareId: shareId }, region);
+    await this.api.call(
+      'resourcesharing',
+      'DeleteResourceShare',
+      { RegionId: region, ResourceShareId: shareId },
+      region,
+    );
   }
 
   /** Every target association of the owner's shares in a region, in a few paged calls. */
@@ -96,11 +148,23 @@ export class SharingAdapter implements SharingPort {
     const out: Array<AssociationInfo & { resourceShareId: string }> = [];
     let nextToken: string | undefined;
     do {
-      const body = await this.api.call<Paged>('resourcesharing', 'ListResourceShareAssociations', { RegionId: region, AssociationType: 'Target', MaxResults: 100, NextToken: nextToken }, region);
+      const body = await this.api.call<Paged>(
+        'resourcesharing',
+        'ListResourceShareAssociations',
+        { RegionId: region, AssociationType: 'Target', MaxResults: 100, NextToken: nextToken },
+        region,
+      );
       for (const a of arr<RawAssociation>(body.ResourceShareAssociations)) {
         const status = String(a.AssociationStatus ?? '');
         if (status === 'Disassociated') continue;
-        out.push({ resourceShareId: String(a.ResourceShareId), entityId: String(a.EntityId), entityType: String(a.EntityType ?? ''), status, message: a.AssociationStatusMessage || undefined, external: a.External === true || a.External === 'true' });
+        out.push({
+          resourceShareId: String(a.ResourceShareId),
+          entityId: String(a.EntityId),
+          entityType: String(a.EntityType ?? ''),
+          status,
+          message: a.AssociationStatusMessage || undefined,
+          external: a.External === true || a.External === 'true',
+        });
       }
       nextToken = body.NextToken || undefined;
     } while (nextToken);
@@ -112,11 +176,22 @@ export class SharingAdapter implements SharingPort {
     const out: AssociationInfo[] = [];
     let nextToken: string | undefined;
     do {
-      const body = await this.api.call<Paged>('resourcesharing', 'ListResourceShareAssociations', { RegionId: region, AssociationType: type, ResourceShareIds: [shareId], MaxResults: 100, NextToken: nextToken }, region);
+      const body = await this.api.call<Paged>(
+        'resourcesharing',
+        'ListResourceShareAssociations',
+        { RegionId: region, AssociationType: type, ResourceShareIds: [shareId], MaxResults: 100, NextToken: nextToken },
+        region,
+      );
       for (const a of arr<RawAssociation>(body.ResourceShareAssociations)) {
         const status = String(a.AssociationStatus ?? '');
         if (status === 'Disassociated') continue;
-        out.push({ entityId: String(a.EntityId), entityType: String(a.EntityType ?? ''), status, message: a.AssociationStatusMessage || undefined, external: a.External === true || a.External === 'true' });
+        out.push({
+          entityId: String(a.EntityId),
+          entityType: String(a.EntityType ?? ''),
+          status,
+          message: a.AssociationStatusMessage || undefined,
+          external: a.External === true || a.External === 'true',
+        });
       }
       nextToken = body.NextToken || undefined;
     } while (nextToken);

@@ -59,7 +59,11 @@ export function mergeImageGrants(rec: ImageGrantRecord, change: ImageGrantChange
   const fresh = (change.intend ?? []).filter((uid) => !granted.has(uid) && !pending.has(uid));
   for (const uid of fresh) pending.add(uid);
   // A new intent dates the record (a re-read then shows it unchanged); a stale date is renewed by any intent.
-  if (fresh.length || ((change.intend ?? []).some((uid) => pending.has(uid)) && nowS - (since ?? 0) >= PENDING_TTL_S / 2)) since = nowS;
+  if (
+    fresh.length ||
+    ((change.intend ?? []).some((uid) => pending.has(uid)) && nowS - (since ?? 0) >= PENDING_TTL_S / 2)
+  )
+    since = nowS;
   for (const uid of change.confirm ?? []) {
     granted.add(uid);
     pending.delete(uid);
@@ -78,7 +82,11 @@ export const sameImageGrants = (a: ImageGrantRecord, b: ImageGrantRecord): boole
 export function formatImageGrants(rec: ImageGrantRecord, ledgerKey: string): Record<string, string> {
   const bad = [...rec.granted, ...rec.pending].find((u) => !ACCOUNT_UID.test(u));
   if (bad !== undefined) throw new Error(`The image grant record holds account UIDs only, not "${bad}"`);
-  const tokens = [...rec.granted, ...rec.pending.map((uid) => `+${uid}`), ...(rec.pending.length ? [`at.${(rec.since ?? 0).toString(36)}`] : [])];
+  const tokens = [
+    ...rec.granted,
+    ...rec.pending.map((uid) => `+${uid}`),
+    ...(rec.pending.length ? [`at.${(rec.since ?? 0).toString(36)}`] : []),
+  ];
   const values: string[] = [];
   for (const token of tokens) {
     const last = values.length - 1;

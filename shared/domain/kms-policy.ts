@@ -95,10 +95,14 @@ export function keysInPolicy(doc: PolicyDocument): KeyRef[] {
  * RAM keeps at most `limit` versions of a policy. When the count has reached it, the oldest
  * non-default version must go before CreatePolicyVersion; otherwise nothing does.
  */
-export function versionToDelete(versions: Array<Omit<PolicyVersionInfo, 'document'>>, limit: number = POLICY_VERSION_LIMIT): string | undefined {
+export function versionToDelete(
+  versions: Array<Omit<PolicyVersionInfo, 'document'>>,
+  limit: number = POLICY_VERSION_LIMIT,
+): string | undefined {
   if (versions.length < limit) return undefined;
   const age = (v: Omit<PolicyVersionInfo, 'document'>) => Date.parse(v.createDate ?? '');
-  const number = (v: Omit<PolicyVersionInfo, 'document'>) => Number(/^v(\d+)$/i.exec(v.versionId)?.[1] ?? Number.MAX_SAFE_INTEGER);
+  const number = (v: Omit<PolicyVersionInfo, 'document'>) =>
+    Number(/^v(\d+)$/i.exec(v.versionId)?.[1] ?? Number.MAX_SAFE_INTEGER);
   const candidates = versions.filter((v) => !v.isDefault);
   candidates.sort((a, b) => {
     const ta = age(a);

@@ -133,7 +133,11 @@ function splitTargets(value: string): string[] {
 /** Parses one token into a target, or says why it is not one (before owner and allowlist checks). */
 function parseTarget(token: string): ShareTarget | TargetError {
   if (WILDCARD.test(token)) {
-    return { value: token, code: 'Wildcard', reason: `"${token}" contains a wildcard; name each account, RD or folder exactly` };
+    return {
+      value: token,
+      code: 'Wildcard',
+      reason: `"${token}" contains a wildcard; name each account, RD or folder exactly`,
+    };
   }
   if (/^\d+$/.test(token)) {
     return ACCOUNT_UID.test(token)
@@ -149,8 +153,10 @@ function parseTarget(token: string): ShareTarget | TargetError {
     return malformed(token, 'a folder path has no empty segments, no "." or "..", and no trailing slash');
   }
   const [rdId, rootId, ...folders] = segments;
-  if (!RD_ID.test(rdId)) return malformed(token, `a folder path starts with the resource directory id (rd-…), not "${rdId}"`);
-  if (!ROOT_ID.test(rootId)) return malformed(token, `the second segment of a folder path is the root folder id (r-…), not "${rootId}"`);
+  if (!RD_ID.test(rdId))
+    return malformed(token, `a folder path starts with the resource directory id (rd-…), not "${rdId}"`);
+  if (!ROOT_ID.test(rootId))
+    return malformed(token, `the second segment of a folder path is the root folder id (r-…), not "${rootId}"`);
   if (folders.length === 0) {
     return {
       value: token,
@@ -159,7 +165,8 @@ function parseTarget(token: string): ShareTarget | TargetError {
     };
   }
   const bad = folders.find((f) => !FOLDER_ID.test(f));
-  if (bad !== undefined) return malformed(token, `"${bad}" is not a folder id (fd- followed by exactly 10 letters or digits)`);
+  if (bad !== undefined)
+    return malformed(token, `"${bad}" is not a folder id (fd- followed by exactly 10 letters or digits)`);
   return { kind: 'folder', rdId, path: token, folderId: folders[folders.length - 1] };
 }
 
@@ -196,7 +203,9 @@ function isAllowed(t: ShareTarget, allowlist?: Allowlist): boolean {
     case 'folder': {
       if (rds.includes(t.rdId)) return true;
       const segments = t.path.split('/');
-      return folders.some((f) => f === t.path || t.path.startsWith(`${f}/`) || (FOLDER_ID.test(f) && segments.includes(f)));
+      return folders.some(
+        (f) => f === t.path || t.path.startsWith(`${f}/`) || (FOLDER_ID.test(f) && segments.includes(f)),
+      );
     }
   }
 }
@@ -225,4 +234,3 @@ export function ledgerTagKeys(tags: Record<string, string>, ledgerKey: string = 
     .filter((k) => k === ledgerKey || (continuationIndex(k, ledgerKey) ?? 0) >= 2)
     .sort(byShareKeyOrder(ledgerKey));
 }
-

@@ -10,7 +10,8 @@ import { asArray, canonical, isRecord, type PolicyDocument, type Statement } fro
 import type { ShareTarget } from './targets';
 import { ACCOUNT_UID, RD_ID, REGION } from './ids';
 
-export type TrustGrant = { kind: 'account'; uid: string } | { kind: 'rd'; rdId: string } | { kind: 'folder'; pattern: string };
+export type TrustGrant =
+  { kind: 'account'; uid: string } | { kind: 'rd'; rdId: string } | { kind: 'folder'; pattern: string };
 
 /** The grants the tool added itself (and may therefore take back). */
 export type TrustLedger = {
@@ -24,7 +25,11 @@ export type TrustLedger = {
   regions?: string[];
 };
 
-export type TrustChange = { add: TrustGrant[]; remove: TrustGrant[]; /** Regions to record as asking. */ regions?: string[] };
+export type TrustChange = {
+  add: TrustGrant[];
+  remove: TrustGrant[];
+  /** Regions to record as asking. */ regions?: string[];
+};
 
 export type TrustMergeResult = {
   document: PolicyDocument;
@@ -100,7 +105,8 @@ function conditionsOf(s: Statement): Cond[] {
   const out: Cond[] = [];
   for (const [op, block] of Object.entries(s.Condition ?? {})) {
     if (!isRecord(block)) continue;
-    for (const [key, value] of Object.entries(block)) out.push({ op, key: key.toLowerCase(), values: asArray(value).map(String) });
+    for (const [key, value] of Object.entries(block))
+      out.push({ op, key: key.toLowerCase(), values: asArray(value).map(String) });
   }
   return out;
 }
@@ -156,7 +162,8 @@ type ToolShape = { kind: TrustGrant['kind']; values: string[] };
 function toolShape(s: Statement): ToolShape | undefined {
   const extraKeys = Object.keys(s).filter((k) => !['Effect', 'Action', 'Principal', 'Condition'].includes(k));
   const actions = asArray(s.Action);
-  if (extraKeys.length > 0 || s.Effect !== 'Allow' || actions.length !== 1 || actions[0] !== ASSUME_ROLE) return undefined;
+  if (extraKeys.length > 0 || s.Effect !== 'Allow' || actions.length !== 1 || actions[0] !== ASSUME_ROLE)
+    return undefined;
   if (!isRecord(s.Principal) || Object.keys(s.Principal).some((k) => k !== 'Service')) return undefined;
   const services = servicesOf(s);
   if (services.length === 0) return undefined;
@@ -164,7 +171,8 @@ function toolShape(s: Statement): ToolShape | undefined {
     const uids = services.map((svc) => ACCOUNT_SERVICE.exec(svc)?.[1]);
     return uids.every((u): u is string => u !== undefined) ? { kind: 'account', values: uids } : undefined;
   }
-  if (services.length !== 1 || services[0] !== ANY_ECS_SERVICE || Object.keys(s.Condition ?? {}).length !== 1) return undefined;
+  if (services.length !== 1 || services[0] !== ANY_ECS_SERVICE || Object.keys(s.Condition ?? {}).length !== 1)
+    return undefined;
   const rds = onlyCondition(s, 'StringEquals', RD_ID_CONDITION_KEY);
   if (rds && rds.length > 0) return { kind: 'rd', values: rds };
   const paths = onlyCondition(s, 'StringLike', RD_PATH_CONDITION_KEY);
@@ -189,11 +197,20 @@ function ownedShape(s: Statement, ledger: TrustLedger): ToolShape | undefined {
 function statementForGrants(kind: TrustGrant['kind'], values: string[]): Statement {
   const sorted = [...new Set(values)].sort();
   const base = { Action: ASSUME_ROLE, Effect: 'Allow' as const };
-  if (kind === 'account') return { ...base, Principal: { Service: sorted.map((uid) => `${uid}${ECS_SERVICE_DOMAIN}`) } };
+  if (kind === 'account')
+    return { ...base, Principal: { Service: sorted.map((uid) => `${uid}${ECS_SERVICE_DOMAIN}`) } };
   const value = sorted.length === 1 ? sorted[0] : sorted;
   return kind === 'rd'
-    ? { ...base, Principal: { Service: ANY_ECS_SERVICE }, Condition: { StringEquals: { [RD_ID_CONDITION_KEY]: value } } }
-    : { ...base, Principal: { Service: ANY_ECS_SERVICE }, Condition: { StringLike: { [RD_PATH_CONDITION_KEY]: value } } };
+    ? {
+        ...base,
+        Principal: { Service: ANY_ECS_SERVICE },
+        Condition: { StringEquals: { [RD_ID_CONDITION_KEY]: value } },
+      }
+    : {
+        ...base,
+        Principal: { Service: ANY_ECS_SERVICE },
+        Condition: { StringLike: { [RD_PATH_CONDITION_KEY]: value } },
+      };
 }
 
 function withLedger(ledger: TrustLedger, g: TrustGrant, present: boolean): TrustLedger {
@@ -247,7 +264,8 @@ export function mergeTrust(doc: PolicyDocument, ledger: TrustLedger, change: Tru
   for (const g of uniqueSorted(change.add)) {
     if (grantSatisfied({ ...doc, Statement: statements }, g)) continue; // admitted already: claim nothing
     const own = g.kind === 'account' ? statements.findIndex((s) => ownedShape(s, led)?.kind === 'account') : -1;
-    if (own >= 0) statements[own] = statementForGrants('account', [...ownedShape(statements[own], led)!.values, grantValue(g)]);
+    if (own >= 0)
+      statements[own] = statementForGrants('account', [...ownedShape(statements[own], led)!.values, grantValue(g)]);
     else statements.push(statementForGrants(g.kind, [grantValue(g)]));
     led = withLedger(led, g, true);
     added.push(g);
@@ -256,7 +274,15 @@ export function mergeTrust(doc: PolicyDocument, ledger: TrustLedger, change: Tru
   const document: PolicyDocument = { ...doc, Statement: statements };
   const documentChanged = canonical(document) !== canonical(doc);
   const ledgerChanged = canonical(led) !== canonical(normaliseLedger(ledger));
-  return { document, ledger: led, changed: documentChanged || ledgerChanged, documentChanged, ledgerChanged, added, removed };
+  return {
+    document,
+    ledger: led,
+    changed: documentChanged || ledgerChanged,
+    documentChanged,
+    ledgerChanged,
+    added,
+    removed,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,8 +304,14 @@ export function readTrustLedger(description?: string): TrustLedger {
     return emptyTrustLedger();
   }
   if (!isRecord(data)) return emptyTrustLedger();
-  const pick = (field: string, re: RegExp) => asArray(data[field] as unknown).filter((v): v is string => typeof v === 'string' && re.test(v));
-  return normaliseLedger({ accounts: pick('a', ACCOUNT_UID), rds: pick('rd', RD_ID), folders: pick('fd', LEDGER_FOLDER), regions: pick('rg', REGION) });
+  const pick = (field: string, re: RegExp) =>
+    asArray(data[field] as unknown).filter((v): v is string => typeof v === 'string' && re.test(v));
+  return normaliseLedger({
+    accounts: pick('a', ACCOUNT_UID),
+    rds: pick('rd', RD_ID),
+    folders: pick('fd', LEDGER_FOLDER),
+    regions: pick('rg', REGION),
+  });
 }
 
 export function writeTrustLedger(description: string | undefined, ledger: TrustLedger): string {

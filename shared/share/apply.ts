@@ -6,15 +6,33 @@
 // Writes that do not depend on each other go at once; no pause is taken unless a read-back shows lag or a race.
 import { trustPolicyLength } from '../domain/trust-policy';
 import type { TrustChange } from '../domain/trust-policy';
-import { buildKmsPolicies, policyIndexFromName, policyNameFor, versionToDelete, type KeyRef } from '../domain/kms-policy';
+import {
+  buildKmsPolicies,
+  policyIndexFromName,
+  policyNameFor,
+  versionToDelete,
+  type KeyRef,
+} from '../domain/kms-policy';
 import { parsePolicy, samePolicy } from '../domain/policy-json';
-import { formatImageGrants, mergeImageGrants, readImageGrants, sameImageGrants, type ImageGrantChange } from '../domain/image-grants';
+import {
+  formatImageGrants,
+  mergeImageGrants,
+  readImageGrants,
+  sameImageGrants,
+  type ImageGrantChange,
+} from '../domain/image-grants';
 import { ledgerTagKeys } from '../domain/targets';
 import { CloudError, classify } from '../errors';
 import { markWritten, observedSinceWrite, withLock, type EngineContext } from './context';
 import { readKmsPolicies, sharesByName } from './observe';
 import { keySet, keysOfPolicies, trustWrite } from './plan';
-import { shareNameFor, type PlanAction, type ResourceObservation, type ResourceRef, type RoleObservation } from './model';
+import {
+  shareNameFor,
+  type PlanAction,
+  type ResourceObservation,
+  type ResourceRef,
+  type RoleObservation,
+} from './model';
 import type { ResourceType } from '../domain/ids';
 import type { RoleInfo } from '../cloud/ram';
 import type { AssociationInfo } from '../cloud/sharing';
@@ -25,7 +43,9 @@ const READBACK_ATTEMPTS = 5;
 
 export class ConcurrentUpdateError extends Error {
   constructor(what: string) {
-    super(`${what} kept changing under concurrent writers after ${MAX_MERGE_ATTEMPTS} attempts; the next run repairs it`);
+    super(
+      `${what} kept changing under concurrent writers after ${MAX_MERGE_ATTEMPTS} attempts; the next run repairs it`,
+    );
     this.name = 'ConcurrentUpdateError';
   }
 }
@@ -70,7 +90,13 @@ async function readBack<S>(ctx: EngineContext, m: Merge<S>, before: S): Promise<
  * after MAX_MERGE_ATTEMPTS writing rounds with a ConcurrentUpdateError (retryable). Within an invocation, writers of
  * one document queue (concurrent resources never race each other).
  */
-function mergeLoop<S>(ctx: EngineContext, what: string, m: Merge<S>, observed?: { state: S; from: object }, opts: { settle?: boolean } = {}): Written<S> {
+function mergeLoop<S>(
+  ctx: EngineContext,
+  what: string,
+  m: Merge<S>,
+  observed?: { state: S; from: object },
+  opts: { settle?: boolean } = {},
+): Written<S> {
   let signal!: () => void;
   const firstWrite = new Promise<void>((r) => (signal = r));
   let last: S | undefined;
@@ -79,8 +105,9 @@ function mergeLoop<S>(ctx: EngineContext, what: string, m: Merge<S>, observed?: 
     let failures = 0;
     const since = Date.now();
     const read = async () => (last = await m.read());
-    let state = observed && !opts.settle && observedSinceWrite(ctx, observed.from, what) ? (last = observed.state) : await read();
-    for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; ) {
+    let state =
+      observed && !opts.settle && observedSinceWrite(ctx, observed.from, what) ? (last = observed.state) : await read();
+    for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS;) {
       let wrote: number;
       try {
         wrote = await m.write(state);
@@ -121,38 +148,67 @@ async function allOf(ps: Array<Promise<unknown>>): Promise<void> {
 }
 
 const sameRole = (a: RoleInfo | undefined, b: RoleInfo | undefined) =>
-  a === b || (a !== undefined && b !== undefined && a.description === b.description && samePolicy(parsePolicy(a.trustPolicy), parsePolicy(b.trustPolicy)));
+  a === b ||
+  (a !== undefined &&
+    b !== undefined &&
+    a.description === b.description &&
+    samePolicy(parsePolicy(a.trustPolicy), parsePolicy(b.trustPolicy)));
 
 /** Merge grants into (or out of) a role's trust policy until a re-read shows them. */
-function startTrust(ctx: EngineContext, roleName: string, change: TrustChange, observed?: RoleObservation): Written<RoleInfo | undefined> {
+function startTrust(
+  ctx: EngineContext,
+  roleName: string,
+  change: TrustChange,
+  observed?: RoleObservation,
+): Written<RoleInfo | undefined> {
   const what = `The trust policy of ${roleName}`;
-  const initial = observed && { state: observed.exists ? ({ roleName, trustPolicy: observed.trustPolicy ?? '', description: observed.description ?? '' } as RoleInfo) : undefined, from: observed };
-  return mergeLoop<RoleInfo | undefined>(ctx, what, {
-    read: () => ctx.ports.ram.getRole(roleName),
-    same: sameRole,
-    async write(role) {
-      const next = trustWrite({ roleName, exists: Boolean(role), trustPolicy: role?.trustPolicy, description: role?.description }, change, {
-        ownerUid: ctx.ownerUid,
-        maxLength: ctx.cfg.trustPolicyMaxLength,
-      });
-      if (!next) return 0;
-      try {
-        if (role) await ctx.ports.ram.updateRole(roleName, next.trustPolicy, next.description);
-        else await ctx.ports.ram.createRole(roleName, next.trustPolicy, next.description);
-      } catch (e) {
-        // Another instance created the role first: merge into theirs on the next round.
-        if (!(e instanceof CloudError && classify(e) === 'already-done')) throw e;
-      }
-      ctx.log.info('trust policy written', { role: roleName, added: next.added, removed: next.removed, length: trustPolicyLength(parsePolicy(next.trustPolicy)) });
-      return 1;
+  const initial = observed && {
+    state: observed.exists
+      ? ({ roleName, trustPolicy: observed.trustPolicy ?? '', description: observed.description ?? '' } as RoleInfo)
+      : undefined,
+    from: observed,
+  };
+  return mergeLoop<RoleInfo | undefined>(
+    ctx,
+    what,
+    {
+      read: () => ctx.ports.ram.getRole(roleName),
+      same: sameRole,
+      async write(role) {
+        const next = trustWrite(
+          { roleName, exists: Boolean(role), trustPolicy: role?.trustPolicy, description: role?.description },
+          change,
+          {
+            ownerUid: ctx.ownerUid,
+            maxLength: ctx.cfg.trustPolicyMaxLength,
+          },
+        );
+        if (!next) return 0;
+        try {
+          if (role) await ctx.ports.ram.updateRole(roleName, next.trustPolicy, next.description);
+          else await ctx.ports.ram.createRole(roleName, next.trustPolicy, next.description);
+        } catch (e) {
+          // Another instance created the role first: merge into theirs on the next round.
+          if (!(e instanceof CloudError && classify(e) === 'already-done')) throw e;
+        }
+        ctx.log.info('trust policy written', {
+          role: roleName,
+          added: next.added,
+          removed: next.removed,
+          length: trustPolicyLength(parsePolicy(next.trustPolicy)),
+        });
+        return 1;
+      },
     },
-  }, initial);
+    initial,
+  );
 }
-
 
 async function writePolicyVersion(ctx: EngineContext, policyName: string, text: string): Promise<void> {
   const versions = await ctx.ports.ram.listPolicyVersions(policyName);
-  const victim = versionToDelete(versions.map((v) => ({ versionId: v.versionId, isDefault: v.isDefault, createDate: v.createDate })));
+  const victim = versionToDelete(
+    versions.map((v) => ({ versionId: v.versionId, isDefault: v.isDefault, createDate: v.createDate })),
+  );
   if (victim) await ctx.ports.ram.deletePolicyVersion(policyName, victim);
   await ctx.ports.ram.createPolicyVersion(policyName, text);
 }
@@ -160,13 +216,15 @@ async function writePolicyVersion(ctx: EngineContext, policyName: string, text: 
 /** Delete a KMS policy part: detached first (a detached part grants nothing), its versions, then the policy. */
 async function deletePolicyPart(ctx: EngineContext, roleName: string, name: string): Promise<number> {
   await ctx.ports.ram.detachPolicy(roleName, name, 'Custom');
-  for (const v of await ctx.ports.ram.listPolicyVersions(name).catch(() => [])) if (!v.isDefault) await ctx.ports.ram.deletePolicyVersion(name, v.versionId);
+  for (const v of await ctx.ports.ram.listPolicyVersions(name).catch(() => []))
+    if (!v.isDefault) await ctx.ports.ram.deletePolicyVersion(name, v.versionId);
   await ctx.ports.ram.deletePolicy(name);
   return 2;
 }
 
 const samePolicies = (a: Record<string, string>, b: Record<string, string>) =>
-  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([name, doc]) => b[name] !== undefined && samePolicy(parsePolicy(doc), parsePolicy(b[name])));
+  Object.keys(a).length === Object.keys(b).length &&
+  Object.entries(a).every(([name, doc]) => b[name] !== undefined && samePolicy(parsePolicy(doc), parsePolicy(b[name])));
 
 /**
  * Make ecs-share's KMS policies grant what they grant plus `add` minus `remove`, merged into the observation first
@@ -181,52 +239,83 @@ function startKmsPolicies(
   observed?: RoleObservation,
 ): Written<Record<string, string>> & { parts(): number } {
   let parts = 0;
-  const initial = observed && { state: Object.fromEntries(Object.entries(observed.kmsPolicies).filter((e): e is [string, string] => e[1] !== undefined)), from: observed };
+  const initial = observed && {
+    state: Object.fromEntries(
+      Object.entries(observed.kmsPolicies).filter((e): e is [string, string] => e[1] !== undefined),
+    ),
+    from: observed,
+  };
   // The read-back needs the parts, not the role's attachments: those the observation listed find a part beyond a gap.
   const attached = observed?.attached;
-  const loop = mergeLoop<Record<string, string>>(ctx, `The KMS policies of ${roleName}`, {
-    read: () => readKmsPolicies(ctx, type, attached),
-    same: samePolicies,
-    async write(current) {
-      const docs = buildKmsPolicies(keySet(keysOfPolicies(current), add, remove));
-      parts = docs.length;
-      let wrote = 0;
-      // Written low to high, so the parts never have a gap.
-      for (const [i, doc] of docs.entries()) {
-        const name = policyNameFor(type, i);
-        const text = JSON.stringify(doc);
-        try {
-          if (current[name] === undefined) await ctx.ports.ram.createPolicy(name, text, `KMS keys that ${roleName} may use for shared encrypted resources. Managed by ecs-share.`);
-          else if (!samePolicy(parsePolicy(current[name]), doc)) await writePolicyVersion(ctx, name, text);
-          else continue;
-        } catch (e) {
-          // Another writer created the part or added a version first: read again and merge into theirs.
-          if (!(e instanceof CloudError && (classify(e) === 'already-done' || e.code === 'LimitExceeded.Policy.Version'))) throw e;
+  const loop = mergeLoop<Record<string, string>>(
+    ctx,
+    `The KMS policies of ${roleName}`,
+    {
+      read: () => readKmsPolicies(ctx, type, attached),
+      same: samePolicies,
+      async write(current) {
+        const docs = buildKmsPolicies(keySet(keysOfPolicies(current), add, remove));
+        parts = docs.length;
+        let wrote = 0;
+        // Written low to high, so the parts never have a gap.
+        for (const [i, doc] of docs.entries()) {
+          const name = policyNameFor(type, i);
+          const text = JSON.stringify(doc);
+          try {
+            if (current[name] === undefined)
+              await ctx.ports.ram.createPolicy(
+                name,
+                text,
+                `KMS keys that ${roleName} may use for shared encrypted resources. Managed by ecs-share.`,
+              );
+            else if (!samePolicy(parsePolicy(current[name]), doc)) await writePolicyVersion(ctx, name, text);
+            else continue;
+          } catch (e) {
+            // Another writer created the part or added a version first: read again and merge into theirs.
+            if (!(
+              e instanceof CloudError &&
+              (classify(e) === 'already-done' || e.code === 'LimitExceeded.Policy.Version')
+            ))
+              throw e;
+          }
+          wrote++;
         }
-        wrote++;
-      }
-      // Parts no longer needed, deleted high to low: a failure between two deletions leaves no gap below a live part.
-      const extra = Object.keys(current)
-        .map((name) => ({ name, index: policyIndexFromName(type, name) ?? -1 }))
-        .filter((p) => p.index >= docs.length)
-        .sort((a, b) => b.index - a.index);
-      for (const p of extra) wrote += await deletePolicyPart(ctx, roleName, p.name);
-      if (wrote) ctx.log.info('kms policies written', { role: roleName, parts: docs.length });
-      return wrote;
+        // Parts no longer needed, deleted high to low: a failure between two deletions leaves no gap below a live part.
+        const extra = Object.keys(current)
+          .map((name) => ({ name, index: policyIndexFromName(type, name) ?? -1 }))
+          .filter((p) => p.index >= docs.length)
+          .sort((a, b) => b.index - a.index);
+        for (const p of extra) wrote += await deletePolicyPart(ctx, roleName, p.name);
+        if (wrote) ctx.log.info('kms policies written', { role: roleName, parts: docs.length });
+        return wrote;
+      },
     },
-  }, initial);
+    initial,
+  );
   return { ...loop, parts: () => parts };
 }
 
 /** Make ecs-share's KMS policies grant what they grant plus `add` minus `remove`, and be attached (re-read every round). */
-export async function ensureKmsPolicies(ctx: EngineContext, roleName: string, type: ResourceType, add: KeyRef[], remove: KeyRef[]): Promise<number> {
+export async function ensureKmsPolicies(
+  ctx: EngineContext,
+  roleName: string,
+  type: ResourceType,
+  add: KeyRef[],
+  remove: KeyRef[],
+): Promise<number> {
   const loop = startKmsPolicies(ctx, roleName, type, add, remove);
   const writes = await loop.done;
   return writes + (await attachKmsPolicies(ctx, roleName, loop.parts(), type));
 }
 
 /** Attach the first `parts` parts; `attached`: what a read already showed attached (else it is read). */
-async function attachKmsPolicies(ctx: EngineContext, roleName: string, parts: number, type: ResourceType, attached?: Set<string>): Promise<number> {
+async function attachKmsPolicies(
+  ctx: EngineContext,
+  roleName: string,
+  parts: number,
+  type: ResourceType,
+  attached?: Set<string>,
+): Promise<number> {
   const known = attached ?? new Set((await ctx.ports.ram.listPoliciesForRole(roleName)).map((p) => p.policyName));
   const missing = Array.from({ length: parts }, (_, i) => policyNameFor(type, i)).filter((name) => !known.has(name));
   await allOf(missing.map((name) => ctx.ports.ram.attachPolicy(roleName, name, 'Custom').then(() => known.add(name))));
@@ -240,7 +329,12 @@ const attachmentsOf = (roleName: string) => `The attachments of ${roleName}`;
  * Read the image's share list back: the API answers success even for accounts it silently dropped (past 10 a call),
  * and the read may lag behind the write, so look a few times with growing pauses before calling it lost.
  */
-async function verifyImageAccounts(ctx: EngineContext, ref: ResourceRef, accounts: string[], shared: boolean): Promise<void> {
+async function verifyImageAccounts(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  accounts: string[],
+  shared: boolean,
+): Promise<void> {
   let wrong: string[] = [];
   for (let attempt = 1; attempt <= READBACK_ATTEMPTS; attempt++) {
     const now = new Set(await ctx.ports.ecs.imageShareAccounts(ref.region, ref.id));
@@ -255,7 +349,8 @@ async function verifyImageAccounts(ctx: EngineContext, ref: ResourceRef, account
   });
 }
 
-const ledgerOf = (ctx: EngineContext, image: { tags: Record<string, string> } | undefined) => readImageGrants(image?.tags ?? {}, ctx.cfg.ledgerKey);
+const ledgerOf = (ctx: EngineContext, image: { tags: Record<string, string> } | undefined) =>
+  readImageGrants(image?.tags ?? {}, ctx.cfg.ledgerKey);
 
 /**
  * Merge a change into the image's grant record as it is now, write it, and read it back after a settle. The record is
@@ -264,22 +359,32 @@ const ledgerOf = (ctx: EngineContext, image: { tags: Record<string, string> } | 
  * dropped ours (the e2e test of two instances tagging one image 20 ms apart says so), so it keeps the settle and
  * re-reads before every write.
  */
-function startImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Written<{ tags: Record<string, string> } | undefined> {
-  return mergeLoop<{ tags: Record<string, string> } | undefined>(ctx, `The grant record of ${ref.id}`, {
-    read: () => ctx.ports.ecs.getImage(ref.region, ref.id),
-    same: (a, b) => (a === undefined) === (b === undefined) && sameImageGrants(ledgerOf(ctx, a), ledgerOf(ctx, b)),
-    async write(image) {
-      if (!image) return 0; // deleted: its share permissions went with it
-      const rec = ledgerOf(ctx, image);
-      const next = mergeImageGrants(rec, change, Math.floor(ctx.now() / 1000));
-      if (sameImageGrants(rec, next)) return 0;
-      const tags = formatImageGrants(next, ctx.cfg.ledgerKey);
-      const stale = ledgerTagKeys(image.tags, ctx.cfg.ledgerKey).filter((k) => !(k in tags));
-      await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, tags);
-      await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, stale);
-      return (Object.keys(tags).length ? 1 : 0) + (stale.length ? 1 : 0);
+function startImageGrants(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  change: ImageGrantChange,
+): Written<{ tags: Record<string, string> } | undefined> {
+  return mergeLoop<{ tags: Record<string, string> } | undefined>(
+    ctx,
+    `The grant record of ${ref.id}`,
+    {
+      read: () => ctx.ports.ecs.getImage(ref.region, ref.id),
+      same: (a, b) => (a === undefined) === (b === undefined) && sameImageGrants(ledgerOf(ctx, a), ledgerOf(ctx, b)),
+      async write(image) {
+        if (!image) return 0; // deleted: its share permissions went with it
+        const rec = ledgerOf(ctx, image);
+        const next = mergeImageGrants(rec, change, Math.floor(ctx.now() / 1000));
+        if (sameImageGrants(rec, next)) return 0;
+        const tags = formatImageGrants(next, ctx.cfg.ledgerKey);
+        const stale = ledgerTagKeys(image.tags, ctx.cfg.ledgerKey).filter((k) => !(k in tags));
+        await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, tags);
+        await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, stale);
+        return (Object.keys(tags).length ? 1 : 0) + (stale.length ? 1 : 0);
+      },
     },
-  }, undefined, { settle: true });
+    undefined,
+    { settle: true },
+  );
 }
 
 function ensureImageGrants(ctx: EngineContext, ref: ResourceRef, change: ImageGrantChange): Promise<number> {
@@ -295,7 +400,10 @@ export interface ShareReadBack {
 
 /** The associations of one share, targets and resources at once. */
 export async function readShare(ctx: EngineContext, region: string, shareId: string): Promise<ShareReadBack> {
-  const [targets, resources] = await Promise.all([ctx.ports.sharing.associations(region, shareId, 'Target'), ctx.ports.sharing.associations(region, shareId, 'Resource')]);
+  const [targets, resources] = await Promise.all([
+    ctx.ports.sharing.associations(region, shareId, 'Target'),
+    ctx.ports.sharing.associations(region, shareId, 'Resource'),
+  ]);
   return { shareId, targets, resources };
 }
 
@@ -304,7 +412,11 @@ export async function readShare(ctx: EngineContext, region: string, shareId: str
  * resend could make a twin). When two instances made twins, both converge on the lowest id: the others are deleted
  * once their targets are on the kept one. The look for twins reads the new share's associations at the same time.
  */
-async function createResourceShare(ctx: EngineContext, a: Extract<PlanAction, { kind: 'createResourceShare' }>, out: Applied): Promise<number> {
+async function createResourceShare(
+  ctx: EngineContext,
+  a: Extract<PlanAction, { kind: 'createResourceShare' }>,
+  out: Applied,
+): Promise<number> {
   const { sharing } = ctx.ports;
   let writes = 0;
   let failures = 0;
@@ -312,7 +424,13 @@ async function createResourceShare(ctx: EngineContext, a: Extract<PlanAction, { 
   const since = Date.now();
   for (;;) {
     try {
-      created = await sharing.createShare(a.ref.region, a.name, { id: a.ref.id, type: a.ref.type === 'image' ? 'Image' : 'Snapshot' }, a.targets, a.allowExternalTargets);
+      created = await sharing.createShare(
+        a.ref.region,
+        a.name,
+        { id: a.ref.id, type: a.ref.type === 'image' ? 'Image' : 'Snapshot' },
+        a.targets,
+        a.allowExternalTargets,
+      );
       writes++;
       break;
     } catch (e) {
@@ -379,7 +497,12 @@ export interface Observed {
 }
 
 /** Apply one action; returns the number of write calls it made. */
-async function applyAction(ctx: EngineContext, a: PlanAction, out: Applied = { writes: 0 }, observed: Observed = {}): Promise<number> {
+async function applyAction(
+  ctx: EngineContext,
+  a: PlanAction,
+  out: Applied = { writes: 0 },
+  observed: Observed = {},
+): Promise<number> {
   const { ecs, ram, sharing } = ctx.ports;
   switch (a.kind) {
     case 'createRole':
@@ -424,7 +547,12 @@ export async function applyPlan(ctx: EngineContext, actions: PlanAction[]): Prom
   return (await applyInOrder(ctx, actions, { writes: 0 })).writes;
 }
 
-async function applyInOrder(ctx: EngineContext, actions: PlanAction[], out: Applied, observed: Observed = {}): Promise<Applied> {
+async function applyInOrder(
+  ctx: EngineContext,
+  actions: PlanAction[],
+  out: Applied,
+  observed: Observed = {},
+): Promise<Applied> {
   for (const [i, a] of actions.entries()) {
     try {
       out.writes += await applyAction(ctx, a, out, observed);
@@ -462,7 +590,14 @@ export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], 
   let kms: ReturnType<typeof startKmsPolicies> | undefined;
   for (const a of roleActions) {
     if (a.kind === 'createRole' || a.kind === 'mergeTrust') {
-      trust = startTrust(ctx, a.roleName, a.kind === 'createRole' ? { add: a.grants, remove: [], regions: a.regions } : { add: a.add, remove: a.remove, regions: a.regions }, role);
+      trust = startTrust(
+        ctx,
+        a.roleName,
+        a.kind === 'createRole'
+          ? { add: a.grants, remove: [], regions: a.regions }
+          : { add: a.add, remove: a.remove, regions: a.regions },
+        role,
+      );
     } else if (a.kind === 'writeKmsPolicies') {
       kms = startKmsPolicies(ctx, a.roleName, a.type, a.add, a.remove, role);
     }
@@ -476,24 +611,39 @@ export async function applySharePlan(ctx: EngineContext, actions: PlanAction[], 
   // Attachments once the role exists (and the parts do): those the plan names, and the parts the KMS write made.
   for (const a of roleActions) {
     if (a.kind !== 'attachPolicy') continue;
-    const attach = roleExists.then(() => ctx.ports.ram.attachPolicy(a.roleName, a.policyName, a.policyType)).then(() => 1);
+    const attach = roleExists
+      .then(() => ctx.ports.ram.attachPolicy(a.roleName, a.policyName, a.policyType))
+      .then(() => 1);
     rest.push(count(attach));
     if (image) gate.push(attach);
   }
   if (kms) {
     const k = kms;
-    const { roleName, type } = roleActions.find((a) => a.kind === 'writeKmsPolicies') as Extract<PlanAction, { kind: 'writeKmsPolicies' }>;
+    const { roleName, type } = roleActions.find((a) => a.kind === 'writeKmsPolicies') as Extract<
+      PlanAction,
+      { kind: 'writeKmsPolicies' }
+    >;
     // The observed attachments, unless this invocation attached parts since (another resource of the run did).
-    const attached = role && observedSinceWrite(ctx, role, attachmentsOf(roleName)) ? new Set(role.attached.filter((p) => p.policyType === 'Custom').map((p) => p.policyName)) : undefined;
-    const attachFirst = Promise.all([roleExists, k.written]).then(() => attachKmsPolicies(ctx, roleName, k.parts(), type, attached));
+    const attached =
+      role && observedSinceWrite(ctx, role, attachmentsOf(roleName))
+        ? new Set(role.attached.filter((p) => p.policyType === 'Custom').map((p) => p.policyName))
+        : undefined;
+    const attachFirst = Promise.all([roleExists, k.written]).then(() =>
+      attachKmsPolicies(ctx, roleName, k.parts(), type, attached),
+    );
     // A repair round may have needed more parts than the first write: attach those once the read-back is done.
-    const attachAll = Promise.all([attachFirst, k.done]).then(() => attachKmsPolicies(ctx, roleName, k.parts(), type, attached));
+    const attachAll = Promise.all([attachFirst, k.done]).then(() =>
+      attachKmsPolicies(ctx, roleName, k.parts(), type, attached),
+    );
     rest.push(count(attachFirst), count(attachAll));
     if (image) gate.push(attachAll);
   }
   // The grant record's intent goes with the role writes; the share it records waits until a read-back shows it.
   const first = shareActions[0];
-  const intent = first?.kind === 'writeGrantLedger' && (first.intend?.length ?? 0) > 0 ? startImageGrants(ctx, first.ref, first) : undefined;
+  const intent =
+    first?.kind === 'writeGrantLedger' && (first.intend?.length ?? 0) > 0
+      ? startImageGrants(ctx, first.ref, first)
+      : undefined;
   if (intent) {
     gate.push(intent.done);
     rest.push(count(intent.done));
@@ -541,10 +691,16 @@ async function settleGrantRecord(ctx: EngineContext, rest: PlanAction[]): Promis
         if ((a.confirm ?? []).every((uid) => now.has(uid)) || attempt === 3) break;
         await ctx.sleep(200 * attempt);
       }
-      const change = { confirm: (a.confirm ?? []).filter((uid) => now.has(uid)), forget: (a.forget ?? []).filter((uid) => !now.has(uid)) };
+      const change = {
+        confirm: (a.confirm ?? []).filter((uid) => now.has(uid)),
+        forget: (a.forget ?? []).filter((uid) => !now.has(uid)),
+      };
       if (change.confirm.length || change.forget.length) await ensureImageGrants(ctx, a.ref, change);
     } catch (e) {
-      ctx.log.error('could not record the accounts granted before the failure', { resourceId: a.ref.id, error: (e as Error).message });
+      ctx.log.error('could not record the accounts granted before the failure', {
+        resourceId: a.ref.id,
+        error: (e as Error).message,
+      });
     }
   }
 }

@@ -54,7 +54,14 @@ export function withLock<T>(ctx: EngineContext, key: string, fn: () => Promise<T
 }
 
 export function createPorts(api: CloudApi): Ports {
-  return { ecs: new EcsAdapter(api), ram: new RamAdapter(api), kms: new KmsAdapter(api), sharing: new SharingAdapter(api), sts: new StsAdapter(api), directory: new DirectoryAdapter(api) };
+  return {
+    ecs: new EcsAdapter(api),
+    ram: new RamAdapter(api),
+    kms: new KmsAdapter(api),
+    sharing: new SharingAdapter(api),
+    sts: new StsAdapter(api),
+    directory: new DirectoryAdapter(api),
+  };
 }
 
 export interface ContextOptions {
@@ -68,9 +75,15 @@ export interface ContextOptions {
 }
 
 export async function createContext(opts: ContextOptions): Promise<EngineContext> {
-  const api = new CloudApi({ endpointOverride: opts.cfg.endpointOverride, credentials: opts.credentials, remainingMs: opts.remainingMs, ...opts.api });
+  const api = new CloudApi({
+    endpointOverride: opts.cfg.endpointOverride,
+    credentials: opts.credentials,
+    remainingMs: opts.remainingMs,
+    ...opts.api,
+  });
   const ports = createPorts(api);
-  const ownerUid = opts.accountId && isAccountUid(opts.accountId) ? opts.accountId : await ports.sts.accountId(opts.cfg.regions[0]);
+  const ownerUid =
+    opts.accountId && isAccountUid(opts.accountId) ? opts.accountId : await ports.sts.accountId(opts.cfg.regions[0]);
   return {
     cfg: opts.cfg,
     ports,

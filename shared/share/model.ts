@@ -20,10 +20,7 @@ export const ROLE_NAMES: Record<ResourceType, string> = {
 export const SHARE_NAME_PREFIX = 'ecs-share-';
 export const shareNameFor = (resourceId: string) => `${SHARE_NAME_PREFIX}${resourceId}`;
 
-export type Encryption =
-  | { kind: 'none' }
-  | { kind: 'cmk'; keys: KeyRef[] }
-  | { kind: 'service-key'; keys: KeyRef[] };
+export type Encryption = { kind: 'none' } | { kind: 'cmk'; keys: KeyRef[] } | { kind: 'service-key'; keys: KeyRef[] };
 
 export interface ToolShareState {
   id: string;
@@ -92,7 +89,14 @@ export type OutcomeKind = 'shared' | 'revoked' | 'unchanged' | 'pending' | 'refu
  * it (root-account, ram-user, assumed-role, ...), the account, the principal id, the RAM user name or the role and
  * its session. `timer` for the scheduled reconcile, `manual` for a hand invocation.
  */
-export type Principal = { type: string; accountId?: string; principalId?: string; userName?: string; roleName?: string; roleSession?: string };
+export type Principal = {
+  type: string;
+  accountId?: string;
+  principalId?: string;
+  userName?: string;
+  roleName?: string;
+  roleSession?: string;
+};
 export type RequestedBy = Principal | 'timer' | 'manual';
 
 export interface ResourceOutcome {

@@ -5,7 +5,15 @@ import type { SnapshotInfo } from '../cloud/ecs';
 import type { ResourceType } from '../domain/ids';
 import type { ResourceShareInfo } from '../cloud/sharing';
 import { describeKeyCached, markObserved, readPoint, type EngineContext } from './context';
-import { ROLE_NAMES, shareNameFor, type Encryption, type ResourceObservation, type ResourceRef, type RoleObservation, type ToolShareState } from './model';
+import {
+  ROLE_NAMES,
+  shareNameFor,
+  type Encryption,
+  type ResourceObservation,
+  type ResourceRef,
+  type RoleObservation,
+  type ToolShareState,
+} from './model';
 
 /**
  * Encryption of a set of snapshots: none, customer master keys, or (any of them) the ECS service key. `serviceKeyId`
@@ -22,7 +30,9 @@ async function encryptionOf(
   const serviceKey = await serviceKeyId;
   // An encrypted snapshot without a key id can only be the service key's (the default when no key is given).
   const isServiceKey = (keyId: string) => !keyId || keyId === serviceKey;
-  const infos = await Promise.all(keyIds.map((keyId) => (isServiceKey(keyId) ? undefined : describeKeyCached(ctx, region, keyId))));
+  const infos = await Promise.all(
+    keyIds.map((keyId) => (isServiceKey(keyId) ? undefined : describeKeyCached(ctx, region, keyId))),
+  );
   const keys: KeyRef[] = [];
   const disabledKeys: ResourceObservation['disabledKeys'] = [];
   let usesServiceKey = false;
@@ -53,17 +63,25 @@ function started<T>(p: Promise<T>): Promise<T> {
 /** The live resource shares with exactly this name, lowest id first (names are not unique: twins may exist). */
 export async function sharesByName(ctx: EngineContext, region: string, name: string): Promise<ResourceShareInfo[]> {
   const out: ResourceShareInfo[] = [];
-  for await (const page of ctx.ports.sharing.sharesNamed(region, name, name)) out.push(...page.filter((s) => s.name === name));
+  for await (const page of ctx.ports.sharing.sharesNamed(region, name, name))
+    out.push(...page.filter((s) => s.name === name));
   return out.sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /** ecs-share's resource shares of a resource: the first is kept, the others are twins (names are not unique). */
-async function observeToolShares(ctx: EngineContext, ref: ResourceRef): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
+async function observeToolShares(
+  ctx: EngineContext,
+  ref: ResourceRef,
+): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
   const [first, ...twins] = await sharesByName(ctx, ref.region, shareNameFor(ref.id));
   if (!first) return {};
   const targets: ToolShareState['targets'] = {};
-  for (const a of await ctx.ports.sharing.associations(ref.region, first.id, 'Target')) targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
-  return { toolShare: { id: first.id, allowExternalTargets: first.allowExternalTargets, targets }, ...(twins.length ? { twinShares: twins.map((s) => s.id) } : {}) };
+  for (const a of await ctx.ports.sharing.associations(ref.region, first.id, 'Target'))
+    targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
+  return {
+    toolShare: { id: first.id, allowExternalTargets: first.allowExternalTargets, targets },
+    ...(twins.length ? { twinShares: twins.map((s) => s.id) } : {}),
+  };
 }
 
 export async function observeToolShare(ctx: EngineContext, ref: ResourceRef): Promise<ToolShareState | undefined> {
@@ -83,8 +101,14 @@ export interface KnownResource {
 }
 
 /** A snapshot `progressing`, an image `Creating` (or whose snapshots are not visible yet) cannot be shared yet. */
-function readiness(ref: ResourceRef, status: string | undefined, snapshotIds: string[], snapshots: SnapshotInfo[]): string | undefined {
-  if (ref.type === 'snapshot') return status && status !== 'accomplished' && status !== 'failed' ? `snapshot status ${status}` : undefined;
+function readiness(
+  ref: ResourceRef,
+  status: string | undefined,
+  snapshotIds: string[],
+  snapshots: SnapshotInfo[],
+): string | undefined {
+  if (ref.type === 'snapshot')
+    return status && status !== 'accomplished' && status !== 'failed' ? `snapshot status ${status}` : undefined;
   if (status === 'Creating' || status === 'Waiting') return `image status ${status}`;
   const seen = new Set(snapshots.map((s) => s.id));
   const missing = snapshotIds.filter((id) => !seen.has(id));
@@ -98,17 +122,29 @@ function readiness(ref: ResourceRef, status: string | undefined, snapshotIds: st
  * needs only the resource's id starts at once (its description, its image share list, ecs-share's resource share,
  * the region's service key); only the image's snapshots and then the keys wait for what names them.
  */
-export async function observeResource(ctx: EngineContext, ref: ResourceRef, known?: KnownResource): Promise<ResourceObservation> {
+export async function observeResource(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  known?: KnownResource,
+): Promise<ResourceObservation> {
   let tags: Record<string, string>;
   let snapshots: SnapshotInfo[];
   let snapshotIds: string[];
   let status: string | undefined;
   const point = readPoint(ctx);
-  const gone = (shares: { toolShare?: ToolShareState; twinShares?: string[] } = {}): ResourceObservation => ({ ref, exists: false, tags: {}, encryption: { kind: 'none' }, disabledKeys: [], ...shares });
+  const gone = (shares: { toolShare?: ToolShareState; twinShares?: string[] } = {}): ResourceObservation => ({
+    ref,
+    exists: false,
+    tags: {},
+    encryption: { kind: 'none' },
+    disabledKeys: [],
+    ...shares,
+  });
   if (known && !known.exists) return gone({ toolShare: known.toolShare, twinShares: known.twinShares });
   const shares = known ? undefined : started(observeToolShares(ctx, ref));
   // A deleted image answers its share list with an error: that read is only awaited once the image is known to exist.
-  const imageAccounts = ref.type === 'image' ? started(ctx.ports.ecs.imageShareAccounts(ref.region, ref.id)) : undefined;
+  const imageAccounts =
+    ref.type === 'image' ? started(ctx.ports.ecs.imageShareAccounts(ref.region, ref.id)) : undefined;
   const serviceKeyId = started(ctx.ports.kms.serviceKeyId(ref.region));
   if (known) {
     ({ tags, snapshots, status } = known);
@@ -127,13 +163,21 @@ export async function observeResource(ctx: EngineContext, ref: ResourceRef, know
   }
   const { encryption, disabledKeys } = await encryptionOf(ctx, ref.region, snapshots, serviceKeyId);
   const notReady = readiness(ref, status, ref.type === 'image' ? snapshotIds : [], snapshots);
-  const obs: ResourceObservation = { ref, exists: true, tags, encryption, disabledKeys, ...(notReady ? { notReady } : {}) };
+  const obs: ResourceObservation = {
+    ref,
+    exists: true,
+    tags,
+    encryption,
+    disabledKeys,
+    ...(notReady ? { notReady } : {}),
+  };
   if (imageAccounts) {
     obs.imageAccounts = await imageAccounts;
     obs.imageGrants = readImageGrants(tags, ctx.cfg.ledgerKey);
     obs.observedAtS = Math.floor(ctx.now() / 1000);
   }
-  if (known) Object.assign(obs, { toolShare: known.toolShare }, known.twinShares ? { twinShares: known.twinShares } : {});
+  if (known)
+    Object.assign(obs, { toolShare: known.toolShare }, known.twinShares ? { twinShares: known.twinShares } : {});
   else Object.assign(obs, await shares);
   return markObserved(obs, point);
 }
@@ -150,7 +194,10 @@ export async function observeRole(ctx: EngineContext, type: ResourceType): Promi
   const role = await ctx.ports.ram.getRole(roleName);
   const [attached, kmsPolicies] = await Promise.all([attachedP, kmsP]);
   if (!role) return markObserved({ roleName, exists: false, attached: [], kmsPolicies }, point);
-  return markObserved({ roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies }, point);
+  return markObserved(
+    { roleName, exists: true, trustPolicy: role.trustPolicy, description: role.description, attached, kmsPolicies },
+    point,
+  );
 }
 
 /** KMS policy parts asked at once: parts are few, so two at a time covers nearly every role in one round trip. */
@@ -161,7 +208,11 @@ const PARTS_PER_ROUND = 2;
  * to high, deleted high to low, so they have no gaps; still, any part attached to the role is read too, so a part
  * left beyond a gap by some failure is found and can be deleted, never left granting a key nobody asked for.
  */
-export async function readKmsPolicies(ctx: EngineContext, type: ResourceType, attached?: Promise<RoleObservation['attached']> | RoleObservation['attached']): Promise<Record<string, string>> {
+export async function readKmsPolicies(
+  ctx: EngineContext,
+  type: ResourceType,
+  attached?: Promise<RoleObservation['attached']> | RoleObservation['attached'],
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const names = new Set<string>();
   const listed = started(Promise.resolve(attached ?? ctx.ports.ram.listPoliciesForRole(ROLE_NAMES[type])));
@@ -175,7 +226,10 @@ export async function readKmsPolicies(ctx: EngineContext, type: ResourceType, at
     }
     if (docs.includes(undefined)) break;
   }
-  const beyond = (await listed).filter((p) => p.policyType === 'Custom' && !names.has(p.policyName) && policyIndexFromName(type, p.policyName) !== undefined);
+  const beyond = (await listed).filter(
+    (p) =>
+      p.policyType === 'Custom' && !names.has(p.policyName) && policyIndexFromName(type, p.policyName) !== undefined,
+  );
   const docs = await Promise.all(beyond.map((p) => ctx.ports.ram.getPolicyDocument(p.policyName)));
   for (const [i, p] of beyond.entries()) if (docs[i] !== undefined) out[p.policyName] = docs[i]!;
   return out;

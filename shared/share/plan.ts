@@ -3,7 +3,16 @@
 // here; a dry run returns this decision, the real run applies exactly it.
 import type { ShareTarget } from '../domain/targets';
 import { isAccountUid } from '../domain/ids';
-import { grantForTarget, grantSatisfied, mergeTrust, readTrustLedger, trustPolicyLength, writeTrustLedger, type TrustChange, type TrustGrant } from '../domain/trust-policy';
+import {
+  grantForTarget,
+  grantSatisfied,
+  mergeTrust,
+  readTrustLedger,
+  trustPolicyLength,
+  writeTrustLedger,
+  type TrustChange,
+  type TrustGrant,
+} from '../domain/trust-policy';
 import { buildKmsPolicies, keyArn, keysInPolicy, policyNameFor, type KeyRef } from '../domain/kms-policy';
 import { parsePolicy, samePolicy, type PolicyDocument } from '../domain/policy-json';
 import { PENDING_TTL_S } from '../domain/image-grants';
@@ -11,11 +20,15 @@ import { LimitError } from '../errors';
 import { shareNameFor, type PlanAction, type ResourceObservation, type RoleObservation } from './model';
 
 const KMS_FULL_ACCESS = 'AliyunKMSFullAccess';
-export const ROLE_DESCRIPTION = 'Lets ECS of the recipients of shared encrypted resources use the KMS keys. Managed by ecs-share.';
+export const ROLE_DESCRIPTION =
+  'Lets ECS of the recipients of shared encrypted resources use the KMS keys. Managed by ecs-share.';
 const EMPTY_TRUST: PolicyDocument = { Version: '1', Statement: [] };
 
 /** Where each target is shared: image accounts via ModifyImageSharePermission; everything else via Resource Sharing. */
-export function splitTargets(type: 'snapshot' | 'image', targets: ShareTarget[]): { imageAccounts: string[]; sharingTargets: string[] } {
+export function splitTargets(
+  type: 'snapshot' | 'image',
+  targets: ShareTarget[],
+): { imageAccounts: string[]; sharingTargets: string[] } {
   const imageAccounts: string[] = [];
   const sharingTargets: string[] = [];
   for (const t of targets) {
@@ -43,7 +56,11 @@ export function keySet(keys: KeyRef[], add: KeyRef[], remove: KeyRef[]): KeyRef[
   return [...out.values()];
 }
 
-const ownerOnlyStatement = (uid: string) => ({ Action: 'sts:AssumeRole', Effect: 'Allow' as const, Principal: { Service: [`${uid}@ecs.aliyuncs.com`] } });
+const ownerOnlyStatement = (uid: string) => ({
+  Action: 'sts:AssumeRole',
+  Effect: 'Allow' as const,
+  Principal: { Service: [`${uid}@ecs.aliyuncs.com`] },
+});
 
 /**
  * The trust policy and description a change produces from a role as read, or undefined when nothing changes.
@@ -79,7 +96,12 @@ export function trustWrite(
 }
 
 /** Changes to the share role so that ECS acting for every target may use every key (additive). */
-export function planRole(role: RoleObservation, obs: ResourceObservation, targets: ShareTarget[], legacyServiceKey: boolean): PlanAction[] {
+export function planRole(
+  role: RoleObservation,
+  obs: ResourceObservation,
+  targets: ShareTarget[],
+  legacyServiceKey: boolean,
+): PlanAction[] {
   if (obs.encryption.kind === 'none' || targets.length === 0) return [];
   const actions: PlanAction[] = [];
   const grants = grantsFor(targets);
@@ -91,12 +113,18 @@ export function planRole(role: RoleObservation, obs: ResourceObservation, target
     const missing = grants.filter((g) => !grantSatisfied(doc, g));
     // The role is global: record that this region asks for its grants, so a pass elsewhere checks here first.
     const regionKnown = (readTrustLedger(role.description).regions ?? []).includes(region);
-    if (missing.length || !regionKnown) actions.push({ kind: 'mergeTrust', roleName: role.roleName, add: missing, remove: [], regions: [region] });
+    if (missing.length || !regionKnown)
+      actions.push({ kind: 'mergeTrust', roleName: role.roleName, add: missing, remove: [], regions: [region] });
   }
   const attached = new Set(role.attached.map((p) => `${p.policyType}/${p.policyName}`));
   if (obs.encryption.kind === 'service-key') {
     if (legacyServiceKey && !attached.has(`System/${KMS_FULL_ACCESS}`)) {
-      actions.push({ kind: 'attachPolicy', roleName: role.roleName, policyName: KMS_FULL_ACCESS, policyType: 'System' });
+      actions.push({
+        kind: 'attachPolicy',
+        roleName: role.roleName,
+        policyName: KMS_FULL_ACCESS,
+        policyType: 'System',
+      });
     }
     return actions;
   }
@@ -105,7 +133,12 @@ export function planRole(role: RoleObservation, obs: ResourceObservation, target
 }
 
 /** Make the KMS policies grant what they grant plus `add` minus `remove`, and be attached; nothing when they do. */
-function planKmsPolicies(role: RoleObservation, add: KeyRef[], remove: KeyRef[], type: 'snapshot' | 'image'): PlanAction[] {
+function planKmsPolicies(
+  role: RoleObservation,
+  add: KeyRef[],
+  remove: KeyRef[],
+  type: 'snapshot' | 'image',
+): PlanAction[] {
   const docs = buildKmsPolicies(keySet(grantedKeys(role), add, remove));
   const names = docs.map((_, i) => policyNameFor(type, i));
   const differs =
@@ -118,7 +151,12 @@ function planKmsPolicies(role: RoleObservation, add: KeyRef[], remove: KeyRef[],
   const attached = new Set(role.attached.map((p) => `${p.policyType}/${p.policyName}`));
   return names
     .filter((policyName) => !attached.has(`Custom/${policyName}`))
-    .map((policyName): PlanAction => ({ kind: 'attachPolicy', roleName: role.roleName, policyName, policyType: 'Custom' }));
+    .map((policyName): PlanAction => ({
+      kind: 'attachPolicy',
+      roleName: role.roleName,
+      policyName,
+      policyType: 'Custom',
+    }));
 }
 
 /**
@@ -164,7 +202,9 @@ export function heldTakeBacks(obs: ResourceObservation, targets: ShareTarget[]):
   const associated = (id: string) => obs.toolShare?.targets[id]?.status === 'Associated';
   const rdIds = holders.flatMap((t) => (t.kind === 'rd' ? [t.rdId] : []));
   const wantedIds = new Set(targets.map((t) => (t.kind === 'account' ? t.uid : t.kind === 'rd' ? t.rdId : t.folderId)));
-  const candidates = new Set([...(obs.imageAccounts ?? []), ...Object.keys(obs.toolShare?.targets ?? {})].filter((id) => !wantedIds.has(id)));
+  const candidates = new Set(
+    [...(obs.imageAccounts ?? []), ...Object.keys(obs.toolShare?.targets ?? {})].filter((id) => !wantedIds.has(id)),
+  );
   const held: string[] = [];
   for (const id of candidates) {
     const by = isAccountUid(id) ? (obs.coveredBy?.[id] ?? []) : /^(fd|r)-/.test(id) ? rdIds : [];
@@ -174,7 +214,11 @@ export function heldTakeBacks(obs: ResourceObservation, targets: ShareTarget[]):
 }
 
 /** Changes to the resource's own shares: add what the tags ask, take back what ecs-share granted and no longer asked. */
-export function planShares(obs: ResourceObservation, targets: ShareTarget[], opts: { hold?: boolean } = {}): PlanAction[] {
+export function planShares(
+  obs: ResourceObservation,
+  targets: ShareTarget[],
+  opts: { hold?: boolean } = {},
+): PlanAction[] {
   const ref = obs.ref;
   const { imageAccounts, sharingTargets } = splitTargets(ref.type, targets);
   // Nothing is added when only take-backs apply: no association will ever make a held grant redundant, so none is held.
@@ -186,17 +230,27 @@ export function planShares(obs: ResourceObservation, targets: ShareTarget[], opt
   const share = obs.toolShare;
   const needsExternal = targets.some((t) => t.kind === 'account') && ref.type === 'snapshot';
   if (!share) {
-    if (sharingTargets.length) actions.push({ kind: 'createResourceShare', ref, name: shareNameFor(ref.id), targets: sharingTargets, allowExternalTargets: needsExternal });
+    if (sharingTargets.length)
+      actions.push({
+        kind: 'createResourceShare',
+        ref,
+        name: shareNameFor(ref.id),
+        targets: sharingTargets,
+        allowExternalTargets: needsExternal,
+      });
     return actions;
   }
   if (sharingTargets.length === 0) {
     actions.push({ kind: 'deleteResourceShare', ref, shareId: share.id });
     return actions;
   }
-  const live = Object.entries(share.targets).filter(([, a]) => a.status !== 'Disassociating' && a.status !== 'Failed').map(([id]) => id);
+  const live = Object.entries(share.targets)
+    .filter(([, a]) => a.status !== 'Disassociating' && a.status !== 'Failed')
+    .map(([id]) => id);
   const liveSet = new Set(live);
   const wanted = new Set(sharingTargets);
-  if (needsExternal && !share.allowExternalTargets) actions.push({ kind: 'allowExternalTargets', ref, shareId: share.id, name: shareNameFor(ref.id) });
+  if (needsExternal && !share.allowExternalTargets)
+    actions.push({ kind: 'allowExternalTargets', ref, shareId: share.id, name: shareNameFor(ref.id) });
   const add = sharingTargets.filter((t) => !liveSet.has(t));
   const remove = live.filter((t) => !wanted.has(t) && !held.has(t));
   if (add.length) actions.push({ kind: 'associateTargets', ref, shareId: share.id, targets: add });
@@ -205,7 +259,11 @@ export function planShares(obs: ResourceObservation, targets: ShareTarget[], opt
 }
 
 /** Why a resource cannot be shared as it is; undefined when it can. Nothing asked: never refused (take-backs only). */
-function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyServiceKey: boolean): { reason: string; code: string } | undefined {
+function refusal(
+  obs: ResourceObservation,
+  targets: ShareTarget[],
+  legacyServiceKey: boolean,
+): { reason: string; code: string } | undefined {
   if (targets.length === 0) return undefined;
   if (obs.encryption.kind === 'service-key' && !legacyServiceKey) {
     return {
@@ -215,10 +273,17 @@ function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyService
   }
   if (obs.disabledKeys.length) {
     const list = obs.disabledKeys.map((k) => `${k.keyId} (${k.state})`).join(', ');
-    return { code: 'KeyNotEnabled', reason: `The KMS key(s) ${list} of ${obs.ref.id} must be Enabled before the resource can be shared; enable them and run again.` };
+    return {
+      code: 'KeyNotEnabled',
+      reason: `The KMS key(s) ${list} of ${obs.ref.id} must be Enabled before the resource can be shared; enable them and run again.`,
+    };
   }
   const owners = new Set(obs.encryption.kind === 'cmk' ? obs.encryption.keys.map((k) => k.accountId) : []);
-  if (owners.size > 1) return { code: 'MixedKeyOwners', reason: `${obs.ref.id} uses keys of several accounts; ecs-share only grants keys of one owner.` };
+  if (owners.size > 1)
+    return {
+      code: 'MixedKeyOwners',
+      reason: `${obs.ref.id} uses keys of several accounts; ecs-share only grants keys of one owner.`,
+    };
   return undefined;
 }
 
@@ -228,8 +293,10 @@ function refusal(obs: ResourceObservation, targets: ShareTarget[], legacyService
  */
 function takeBacksOnly(actions: PlanAction[]): PlanAction[] {
   return actions.flatMap((a): PlanAction[] => {
-    if (a.kind === 'unshareImageAccounts' || a.kind === 'disassociateTargets' || a.kind === 'deleteResourceShare') return [a];
-    if (a.kind === 'writeGrantLedger' && a.forget?.length) return [{ kind: 'writeGrantLedger', ref: a.ref, confirm: [], forget: a.forget }];
+    if (a.kind === 'unshareImageAccounts' || a.kind === 'disassociateTargets' || a.kind === 'deleteResourceShare')
+      return [a];
+    if (a.kind === 'writeGrantLedger' && a.forget?.length)
+      return [{ kind: 'writeGrantLedger', ref: a.ref, confirm: [], forget: a.forget }];
     return [];
   });
 }
@@ -251,17 +318,30 @@ export function decide(
   opts: { legacyServiceKey: boolean; ownerUid: string; trustPolicyMaxLength: number },
 ): Decision {
   const refused = refusal(obs, targets, opts.legacyServiceKey);
-  if (refused) return { kind: 'refused', ...refused, actions: takeBacksOnly(planShares(obs, targets, { hold: false })) };
+  if (refused)
+    return { kind: 'refused', ...refused, actions: takeBacksOnly(planShares(obs, targets, { hold: false })) };
   if (obs.notReady && targets.length) {
-    return { kind: 'notReady', reason: `${obs.ref.id} is not ready yet (${obs.notReady}); it is shared once it is (the next event or timer run)` };
+    return {
+      kind: 'notReady',
+      reason: `${obs.ref.id} is not ready yet (${obs.notReady}); it is shared once it is (the next event or timer run)`,
+    };
   }
   const roleActions = role ? planRole(role, obs, targets, opts.legacyServiceKey) : [];
   for (const a of roleActions) {
     if (a.kind !== 'createRole' && a.kind !== 'mergeTrust') continue;
     try {
-      trustWrite(role!, a.kind === 'createRole' ? { add: a.grants, remove: [], regions: a.regions } : a, { ownerUid: opts.ownerUid, maxLength: opts.trustPolicyMaxLength });
+      trustWrite(role!, a.kind === 'createRole' ? { add: a.grants, remove: [], regions: a.regions } : a, {
+        ownerUid: opts.ownerUid,
+        maxLength: opts.trustPolicyMaxLength,
+      });
     } catch (e) {
-      if (e instanceof LimitError) return { kind: 'refused', code: e.code, reason: e.reason, actions: takeBacksOnly(planShares(obs, targets, { hold: false })) };
+      if (e instanceof LimitError)
+        return {
+          kind: 'refused',
+          code: e.code,
+          reason: e.reason,
+          actions: takeBacksOnly(planShares(obs, targets, { hold: false })),
+        };
       throw e;
     }
   }

@@ -25,7 +25,11 @@ export interface EcsPort {
   /** The region ids the account has. */
   regions(region: string): Promise<string[]>;
   /** Every own resource of the type carrying any of the tag keys, with the values of those keys. */
-  taggedResources(region: string, type: ResourceType, tagKeys: string[]): Promise<Array<{ id: string; tags: Record<string, string> }>>;
+  taggedResources(
+    region: string,
+    type: ResourceType,
+    tagKeys: string[],
+  ): Promise<Array<{ id: string; tags: Record<string, string> }>>;
   modifyImageShare(region: string, imageId: string, change: { add?: string[]; remove?: string[] }): Promise<void>;
   tagResource(region: string, type: ResourceType, id: string, tags: Record<string, string>): Promise<void>;
   untagResource(region: string, type: ResourceType, id: string, keys: string[]): Promise<void>;
@@ -69,7 +73,13 @@ export interface SharingPort {
   /** One live share by name (the contract tests use it). */
   findShare(region: string, name: string): Promise<ResourceShareInfo | undefined>;
   /** Returns the new share's id. A lost answer is re-observed by the caller, never resent. */
-  createShare(region: string, name: string, resource: { id: string; type: SharedResourceType }, targets: string[], allowExternalTargets: boolean): Promise<string>;
+  createShare(
+    region: string,
+    name: string,
+    resource: { id: string; type: SharedResourceType },
+    targets: string[],
+    allowExternalTargets: boolean,
+  ): Promise<string>;
   updateAllowExternal(region: string, shareId: string, allow: boolean, name: string): Promise<void>;
   associateTargets(region: string, shareId: string, targets: string[]): Promise<void>;
   disassociateTargets(region: string, shareId: string, targets: string[]): Promise<void>;

@@ -33,7 +33,10 @@ const DISK_ENCRYPT_ROLE = 'AliyunECSDiskEncryptDefaultRole';
  * the other name is accepted as attached too (and tried when the first does not exist).
  */
 const DISK_ENCRYPT_POLICIES = ['AliyunECSDiskEncryptRolePolicy', 'AliyunECSDiskEncryptDefaultRolePolicy'];
-const DISK_ENCRYPT_TRUST = JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['ecs.aliyuncs.com'] } }] });
+const DISK_ENCRYPT_TRUST = JSON.stringify({
+  Version: '1',
+  Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['ecs.aliyuncs.com'] } }],
+});
 const DISK_ENCRYPT_DESCRIPTION = 'ECS uses this role to access KMS keys for disk, snapshot and image encryption.';
 
 type Share = (ctx: EngineContext, ref: ResourceRef, opts: CopyShareOptions) => Promise<ResourceOutcome>;
@@ -69,11 +72,18 @@ function shareTagsOf(tags: Record<string, string>, base: string, untilKey?: stri
 }
 
 /** What makes `to`'s share tags equal to `from`'s: tags to set and keys to remove. */
-export function tagSync(from: Record<string, string>, to: Record<string, string>, base: string, untilKey?: string): { set: Record<string, string>; remove: string[] } {
+export function tagSync(
+  from: Record<string, string>,
+  to: Record<string, string>,
+  base: string,
+  untilKey?: string,
+): { set: Record<string, string>; remove: string[] } {
   const want = shareTagsOf(from, base, untilKey);
   const have = shareTagsOf(to, base, untilKey);
   const set = Object.fromEntries(Object.entries(want).filter(([k, v]) => have[k] !== v));
-  const remove = Object.keys(have).filter((k) => !(k in want)).sort();
+  const remove = Object.keys(have)
+    .filter((k) => !(k in want))
+    .sort();
   return { set, remove };
 }
 
@@ -104,7 +114,8 @@ async function copiesOf(ctx: EngineContext, original: ResourceRef, recorded?: st
   return out;
 }
 
-const denied = (e: unknown) => e instanceof CloudError && /^(Forbidden\.RAM|NoPermission|Forbidden\.NoPermission)/.test(e.code);
+const denied = (e: unknown) =>
+  e instanceof CloudError && /^(Forbidden\.RAM|NoPermission|Forbidden\.NoPermission)/.test(e.code);
 
 const DISK_ENCRYPT_FIX =
   `ECS may encrypt with a customer master key only once the service role ${DISK_ENCRYPT_ROLE} exists in the account with its system policy. ` +
@@ -114,7 +125,10 @@ const DISK_ENCRYPT_FIX =
   `or attach shared/policies/function-role-service-key-copy.json to the function role so ecs-share creates it.`;
 
 class Refused extends Error {
-  constructor(readonly code: string, readonly reason: string) {
+  constructor(
+    readonly code: string,
+    readonly reason: string,
+  ) {
     super(reason);
   }
 }
@@ -125,7 +139,8 @@ async function ensureDiskEncryptRole(ctx: EngineContext): Promise<number> {
   let writes = 0;
   // A function that may not even read the role leaves it to the copy call: that fails with the documented
   // InvalidParameter.KMSKeyId.KMSUnauthorized when the role is missing, and the run refuses with the same fix.
-  const read = <T>(p: Promise<T>): Promise<T | 'denied'> => p.catch((e) => (denied(e) ? ('denied' as const) : Promise.reject(e)));
+  const read = <T>(p: Promise<T>): Promise<T | 'denied'> =>
+    p.catch((e) => (denied(e) ? ('denied' as const) : Promise.reject(e)));
   try {
     const role = await read(ram.getRole(DISK_ENCRYPT_ROLE));
     if (role === 'denied') return 0;
@@ -153,29 +168,59 @@ async function ensureDiskEncryptRole(ctx: EngineContext): Promise<number> {
     }
     return writes;
   } catch (e) {
-    if (denied(e)) throw new Refused('DiskEncryptRoleMissing', `${DISK_ENCRYPT_FIX} (${(e as CloudError).code}: ${(e as Error).message})`);
+    if (denied(e))
+      throw new Refused(
+        'DiskEncryptRoleMissing',
+        `${DISK_ENCRYPT_FIX} (${(e as CloudError).code}: ${(e as Error).message})`,
+      );
     throw e;
   }
 }
 
 /** Take a copy out of use: its share tags removed, its shares taken back (normal path), then deleted. */
-async function retire(ctx: EngineContext, ref: ResourceRef, copy: CopyInfo, share: Share, opts: CopyShareOptions): Promise<ResourceOutcome> {
+async function retire(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  copy: CopyInfo,
+  share: Share,
+  opts: CopyShareOptions,
+): Promise<ResourceOutcome> {
   const keys = Object.keys(shareTagsOf(copy.tags, ctx.cfg.tagKey, ctx.cfg.untilKey));
   if (!opts.dryRun && keys.length) await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, keys);
   const back = opts.dryRun ? undefined : await share(ctx, ref, { ...opts, copyInner: true });
-  if (!opts.dryRun && back && back.outcome !== 'failed' && back.outcome !== 'pending') await ctx.copies!.remove(ref.region, ref.type, ref.id);
+  if (!opts.dryRun && back && back.outcome !== 'failed' && back.outcome !== 'pending')
+    await ctx.copies!.remove(ref.region, ref.type, ref.id);
   return back ?? base(ref, opts, { outcome: 'revoked', reason: `would take back and delete ${ref.id}` });
 }
 
-function base(ref: ResourceRef, opts: CopyShareOptions, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>): ResourceOutcome {
-  return { resourceId: ref.id, resourceType: ref.type, region: ref.region, targets: [], actions: [], ...fields, ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}), ...(opts.dryRun ? { dryRun: true } : {}) };
+function base(
+  ref: ResourceRef,
+  opts: CopyShareOptions,
+  fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>,
+): ResourceOutcome {
+  return {
+    resourceId: ref.id,
+    resourceType: ref.type,
+    region: ref.region,
+    targets: [],
+    actions: [],
+    ...fields,
+    ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}),
+    ...(opts.dryRun ? { dryRun: true } : {}),
+  };
 }
 
 /**
  * The hook share-resource calls where a service-key resource would be refused: undefined when the normal path
  * decides (the feature is off, or this is not its business), else the outcome of the resource.
  */
-export async function serviceKeyCopy(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[], given: CopyShareOptions, share: Share): Promise<ResourceOutcome | undefined> {
+export async function serviceKeyCopy(
+  ctx: EngineContext,
+  obs: ResourceObservation,
+  targets: ShareTarget[],
+  given: CopyShareOptions,
+  share: Share,
+): Promise<ResourceOutcome | undefined> {
   if (given.copyInner || !ctx.copies || ctx.cfg.legacyServiceKey) return undefined;
   // Only these travel to the runs over the copy (never the caller's `known` description of this resource).
   const opts: CopyShareOptions = { dryRun: given.dryRun, requestedBy: given.requestedBy };
@@ -189,7 +234,12 @@ export async function serviceKeyCopy(ctx: EngineContext, obs: ResourceObservatio
   } catch (e) {
     if (e instanceof Refused) {
       ctx.log.warn('service-key copy refused', { resourceId: obs.ref.id, code: e.code, reason: e.reason });
-      return base(obs.ref, opts, { outcome: 'refused', targets: targets.map(formatTarget), reason: e.reason, error: { code: e.code, message: e.reason } });
+      return base(obs.ref, opts, {
+        outcome: 'refused',
+        targets: targets.map(formatTarget),
+        reason: e.reason,
+        error: { code: e.code, message: e.reason },
+      });
     }
     throw e;
   }
@@ -198,7 +248,13 @@ export async function serviceKeyCopy(ctx: EngineContext, obs: ResourceObservatio
 /** A run over a copy: the original decides (its run syncs, records and converges), then the copy as it is now. */
 const visiting = new WeakMap<EngineContext, Set<string>>();
 
-async function onCopy(ctx: EngineContext, obs: ResourceObservation, originalId: string, opts: CopyShareOptions, share: Share): Promise<ResourceOutcome | undefined> {
+async function onCopy(
+  ctx: EngineContext,
+  obs: ResourceObservation,
+  originalId: string,
+  opts: CopyShareOptions,
+  share: Share,
+): Promise<ResourceOutcome | undefined> {
   const origRef: ResourceRef = { ...obs.ref, id: originalId };
   const seen = visiting.get(ctx) ?? new Set<string>();
   visiting.set(ctx, seen);
@@ -215,7 +271,12 @@ async function onCopy(ctx: EngineContext, obs: ResourceObservation, originalId: 
   if (!ctx.cfg.serviceKeyCopyDelete) return undefined; // the original is gone: the copy is a resource of its own now
   const out = await retire(ctx, obs.ref, { id: obs.ref.id, tags: obs.tags }, share, opts);
   ctx.log.info('copy deleted, its original is gone', { resourceId: obs.ref.id, original: originalId });
-  return { ...out, resourceId: obs.ref.id, outcome: 'revoked', reason: `${originalId} no longer exists: its copy ${obs.ref.id} was taken back and deleted (SHARE_SERVICE_KEY_COPY_DELETE)` };
+  return {
+    ...out,
+    resourceId: obs.ref.id,
+    outcome: 'revoked',
+    reason: `${originalId} no longer exists: its copy ${obs.ref.id} was taken back and deleted (SHARE_SERVICE_KEY_COPY_DELETE)`,
+  };
 }
 
 async function onOriginal(
@@ -244,28 +305,67 @@ async function onOriginal(
     // Untagged: the copy's shares are taken back; the copy itself is deleted only with the option.
     if (ctx.cfg.serviceKeyCopyDelete) {
       const back = await retire(ctx, { ...ref, id: kept.id }, kept, share, opts);
-      if (!opts.dryRun && back.outcome !== 'failed' && back.outcome !== 'pending') await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, [COPY_TAG]);
-      return { ...back, resourceId: ref.id, copy: kept.id, reason: `untagged: its copy ${kept.id} was taken back and deleted (SHARE_SERVICE_KEY_COPY_DELETE)` };
+      if (!opts.dryRun && back.outcome !== 'failed' && back.outcome !== 'pending')
+        await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, [COPY_TAG]);
+      return {
+        ...back,
+        resourceId: ref.id,
+        copy: kept.id,
+        reason: `untagged: its copy ${kept.id} was taken back and deleted (SHARE_SERVICE_KEY_COPY_DELETE)`,
+      };
     }
     const synced = await syncCopy(ctx, ref, obs.tags, kept, share, opts);
-    return { ...synced, resourceId: ref.id, targets: [], copy: kept.id, reason: `untagged: the shares of its copy ${kept.id} follow (the copy is kept; SHARE_SERVICE_KEY_COPY_DELETE=true deletes it)` };
+    return {
+      ...synced,
+      resourceId: ref.id,
+      targets: [],
+      copy: kept.id,
+      reason: `untagged: the shares of its copy ${kept.id} follow (the copy is kept; SHARE_SERVICE_KEY_COPY_DELETE=true deletes it)`,
+    };
   }
 
   if (kept) {
-    if (!opts.dryRun && record.copyId !== kept.id) await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, { [COPY_TAG]: kept.id });
+    if (!opts.dryRun && record.copyId !== kept.id)
+      await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, { [COPY_TAG]: kept.id });
     const inner = await syncCopy(ctx, ref, obs.tags, kept, share, opts);
     const how = inner.reason ? `; ${inner.reason}` : '';
-    return { ...inner, resourceId: ref.id, resourceType: ref.type, targets: names, copy: kept.id, reason: `shared through its copy ${kept.id}, encrypted with a customer master key${how}` };
+    return {
+      ...inner,
+      resourceId: ref.id,
+      resourceType: ref.type,
+      targets: names,
+      copy: kept.id,
+      reason: `shared through its copy ${kept.id}, encrypted with a customer master key${how}`,
+    };
   }
 
   if (!keyId) return undefined; // no key for this region: the normal refusal, with its fix
   const nowS = Math.floor(ctx.now() / 1000);
-  if (record.claim && nowS - record.claim.atS < PENDING_TTL_S) return copying(ref, opts, names, `another run is copying ${ref.id} (claim ${record.claim.token}); it is shared through the copy once that is ready`);
-  if (opts.dryRun) return base(ref, opts, { outcome: 'pending', targets: names, reason: `would copy ${ref.id} with ${keyId} (${ref.type === 'image' ? 'CopyImage' : 'CopySnapshot'}, Encrypted=true) and share the copy` });
+  if (record.claim && nowS - record.claim.atS < PENDING_TTL_S)
+    return copying(
+      ref,
+      opts,
+      names,
+      `another run is copying ${ref.id} (claim ${record.claim.token}); it is shared through the copy once that is ready`,
+    );
+  if (opts.dryRun)
+    return base(ref, opts, {
+      outcome: 'pending',
+      targets: names,
+      reason: `would copy ${ref.id} with ${keyId} (${ref.type === 'image' ? 'CopyImage' : 'CopySnapshot'}, Encrypted=true) and share the copy`,
+    });
 
   const key = await ctx.ports.kms.describeKey(ref.region, keyId);
-  if (!key) throw new Refused('CopyKeyNotFound', `SHARE_SERVICE_KEY_COPY names ${keyId}, which does not exist in ${ref.region}: create the key or fix the setting.`);
-  if (key.state !== 'Enabled') throw new Refused('KeyNotEnabled', `The copy key ${keyId} of ${ref.region} is ${key.state}: enable it (kms:EnableKey) and run again.`);
+  if (!key)
+    throw new Refused(
+      'CopyKeyNotFound',
+      `SHARE_SERVICE_KEY_COPY names ${keyId}, which does not exist in ${ref.region}: create the key or fix the setting.`,
+    );
+  if (key.state !== 'Enabled')
+    throw new Refused(
+      'KeyNotEnabled',
+      `The copy key ${keyId} of ${ref.region} is ${key.state}: enable it (kms:EnableKey) and run again.`,
+    );
   await ensureDiskEncryptRole(ctx);
 
   // Claim, wait, read back: only the run whose claim survived copies.
@@ -273,26 +373,50 @@ async function onOriginal(
   await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, { [COPY_TAG]: claim });
   await ctx.sleep(ctx.cfg.settleMs + Math.floor(ctx.random() * 300));
   const now = await describe(ctx, ref);
-  if (now?.tags[COPY_TAG] !== claim) return copying(ref, opts, names, `another run claimed the copy of ${ref.id} first`);
-  if ((await copiesOf(ctx, ref)).length) return copying(ref, opts, names, `a copy of ${ref.id} appeared meanwhile; the next run shares it`);
+  if (now?.tags[COPY_TAG] !== claim)
+    return copying(ref, opts, names, `another run claimed the copy of ${ref.id} first`);
+  if ((await copiesOf(ctx, ref)).length)
+    return copying(ref, opts, names, `a copy of ${ref.id} appeared meanwhile; the next run shares it`);
 
   const tags = { ...shareTagsOf(obs.tags, ctx.cfg.tagKey, ctx.cfg.untilKey), [COPY_OF_TAG]: ref.id };
   let copyId: string;
   try {
-    copyId = await ctx.copies!.copy(ref.region, ref.type, ref.id, key.keyId || keyId, tags, `ecs-share-copy-of-${ref.id}`);
+    copyId = await ctx.copies!.copy(
+      ref.region,
+      ref.type,
+      ref.id,
+      key.keyId || keyId,
+      tags,
+      `ecs-share-copy-of-${ref.id}`,
+    );
   } catch (e) {
     // A definite refusal frees the claim at once; an unknown answer keeps it, so nobody copies until the copy shows.
-    if (e instanceof CloudError && classify(e) !== 'retryable') await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, [COPY_TAG]);
-    if (e instanceof CloudError && e.code === 'InvalidParameter.KMSKeyId.KMSUnauthorized') throw new Refused('DiskEncryptRoleMissing', `${DISK_ENCRYPT_FIX} (${e.code}: ${e.message})`);
+    if (e instanceof CloudError && classify(e) !== 'retryable')
+      await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, [COPY_TAG]);
+    if (e instanceof CloudError && e.code === 'InvalidParameter.KMSKeyId.KMSUnauthorized')
+      throw new Refused('DiskEncryptRoleMissing', `${DISK_ENCRYPT_FIX} (${e.code}: ${e.message})`);
     throw e;
   }
   await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, { [COPY_TAG]: copyId });
   ctx.log.info('service-key resource copied', { resourceId: ref.id, copy: copyId, keyId });
-  return { ...copying(ref, opts, names, `copying ${ref.id} to ${copyId} with ${keyId}; the copy is shared once it is ready (the next event or timer run)`), copy: copyId };
+  return {
+    ...copying(
+      ref,
+      opts,
+      names,
+      `copying ${ref.id} to ${copyId} with ${keyId}; the copy is shared once it is ready (the next event or timer run)`,
+    ),
+    copy: copyId,
+  };
 }
 
 function copying(ref: ResourceRef, opts: CopyShareOptions, names: string[], reason: string): ResourceOutcome {
-  return base(ref, opts, { outcome: 'pending', targets: names, reason, error: { code: 'CopyInProgress', message: reason, retryable: true } });
+  return base(ref, opts, {
+    outcome: 'pending',
+    targets: names,
+    reason,
+    error: { code: 'CopyInProgress', message: reason, retryable: true },
+  });
 }
 
 /** The record names a copy that no longer exists: forget it (the original is untagged, nothing to share). */
@@ -302,7 +426,14 @@ async function forgetRecord(ctx: EngineContext, ref: ResourceRef, opts: CopyShar
 }
 
 /** Make the copy's share tags the original's, then run the normal path over the copy. */
-async function syncCopy(ctx: EngineContext, ref: ResourceRef, originalTags: Record<string, string>, copy: CopyInfo, share: Share, opts: CopyShareOptions): Promise<ResourceOutcome> {
+async function syncCopy(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  originalTags: Record<string, string>,
+  copy: CopyInfo,
+  share: Share,
+  opts: CopyShareOptions,
+): Promise<ResourceOutcome> {
   const copyRef = { ...ref, id: copy.id };
   const { set, remove } = tagSync(originalTags, copy.tags, ctx.cfg.tagKey, ctx.cfg.untilKey);
   if (!opts.dryRun) {

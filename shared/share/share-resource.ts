@@ -10,7 +10,15 @@ import { observeResource, observeRole, observeToolShare } from './observe';
 import { decide, grantedKeys, grantsFor, heldTakeBacks, splitTargets } from './plan';
 import { EXTERNAL_NOT_ALLOWED, externalRefusal } from './external';
 import { serviceKeyCopy } from './service-key-copy';
-import type { PlanAction, RequestedBy, ResourceObservation, ResourceOutcome, ResourceRef, RoleObservation, ToolShareState } from './model';
+import type {
+  PlanAction,
+  RequestedBy,
+  ResourceObservation,
+  ResourceOutcome,
+  ResourceRef,
+  RoleObservation,
+  ToolShareState,
+} from './model';
 
 export interface ShareOptions {
   dryRun?: boolean;
@@ -26,15 +34,31 @@ export interface ShareOptions {
   copyInner?: boolean;
 }
 
-function outcomeOf(ref: ResourceRef, requestedBy: RequestedBy | undefined, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>): ResourceOutcome {
-  return { resourceId: ref.id, resourceType: ref.type, region: ref.region, targets: [], actions: [], ...fields, ...(requestedBy ? { requestedBy } : {}) };
+function outcomeOf(
+  ref: ResourceRef,
+  requestedBy: RequestedBy | undefined,
+  fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>,
+): ResourceOutcome {
+  return {
+    resourceId: ref.id,
+    resourceType: ref.type,
+    region: ref.region,
+    targets: [],
+    actions: [],
+    ...fields,
+    ...(requestedBy ? { requestedBy } : {}),
+  };
 }
 
 /**
  * The share role's observation of this resource type, started with the resource's own reads (it needs only the type),
  * from the run's cache when another resource already asked. Not awaited when the resource needs no role.
  */
-function startRole(ctx: EngineContext, type: ResourceRef['type'], cache?: ShareOptions['roleCache']): Promise<RoleObservation> {
+function startRole(
+  ctx: EngineContext,
+  type: ResourceRef['type'],
+  cache?: ShareOptions['roleCache'],
+): Promise<RoleObservation> {
   let p = cache?.get(type);
   if (!p) {
     const mine = (p = observeRole(ctx, type));
@@ -55,7 +79,9 @@ const PREFETCHED_KEYS = 4;
 function prefetchGrantedKeys(ctx: EngineContext, region: string, role: Promise<RoleObservation>): void {
   role.then(
     (r) => {
-      for (const k of grantedKeys(r).filter((k) => k.region === region && k.accountId === ctx.ownerUid).slice(0, PREFETCHED_KEYS)) {
+      for (const k of grantedKeys(r)
+        .filter((k) => k.region === region && k.accountId === ctx.ownerUid)
+        .slice(0, PREFETCHED_KEYS)) {
         describeKeyCached(ctx, region, k.keyId).catch(() => undefined);
       }
     },
@@ -63,12 +89,19 @@ function prefetchGrantedKeys(ctx: EngineContext, region: string, role: Promise<R
   );
 }
 
-async function roleFor(obs: ResourceObservation, targets: ShareTarget[], role: Promise<RoleObservation>): Promise<RoleObservation | undefined> {
+async function roleFor(
+  obs: ResourceObservation,
+  targets: ShareTarget[],
+  role: Promise<RoleObservation>,
+): Promise<RoleObservation | undefined> {
   if (obs.encryption.kind === 'none' || targets.length === 0) return undefined;
   return role;
 }
 
-function targetStatus(share: ToolShareState | undefined, wanted: string[]): { pending: string[]; failed: Array<{ id: string; message?: string }> } {
+function targetStatus(
+  share: ToolShareState | undefined,
+  wanted: string[],
+): { pending: string[]; failed: Array<{ id: string; message?: string }> } {
   const status = (id: string) => share?.targets[id]?.status ?? 'Missing';
   return {
     pending: wanted.filter((id) => status(id) === 'Associating' || status(id) === 'Missing'),
@@ -81,7 +114,12 @@ function targetStatus(share: ToolShareState | undefined, wanted: string[]): { pe
  * by id when the writes said which (its targets and the resource's own association at once), and the first look is
  * the one the create already took.
  */
-async function settledTargets(ctx: EngineContext, ref: ResourceRef, wanted: string[], applied: Applied): Promise<{ pending: string[]; failed: Array<{ id: string; message?: string }> }> {
+async function settledTargets(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  wanted: string[],
+  applied: Applied,
+): Promise<{ pending: string[]; failed: Array<{ id: string; message?: string }> }> {
   if (wanted.length === 0) return { pending: [], failed: [] };
   const deadline = Date.now() + ctx.cfg.associationWaitMs;
   let first = applied.shareReadBack;
@@ -89,13 +127,24 @@ async function settledTargets(ctx: EngineContext, ref: ResourceRef, wanted: stri
     const read = first ?? (applied.shareId ? await readShare(ctx, ref.region, applied.shareId) : undefined);
     first = undefined;
     const share = read ? undefined : await observeToolShare(ctx, ref);
-    const targets = read ? Object.fromEntries(read.targets.map((a) => [a.entityId, { status: a.status, message: a.message, external: a.external }])) : share?.targets;
-    const { pending, failed } = targetStatus(targets ? { id: '', allowExternalTargets: false, targets } : undefined, wanted);
+    const targets = read
+      ? Object.fromEntries(
+          read.targets.map((a) => [a.entityId, { status: a.status, message: a.message, external: a.external }]),
+        )
+      : share?.targets;
+    const { pending, failed } = targetStatus(
+      targets ? { id: '', allowExternalTargets: false, targets } : undefined,
+      wanted,
+    );
     // An external account stays Associating until it accepts the invitation: no point waiting for that.
     const waiting = pending.filter((id) => !targets?.[id]?.external);
     if (waiting.length === 0 || Date.now() + delay > deadline) {
       // The resource's own association fails too (e.g. a service-key snapshot): then no target can use it.
-      const resources = read ? read.resources : share ? await ctx.ports.sharing.associations(ref.region, share.id, 'Resource') : [];
+      const resources = read
+        ? read.resources
+        : share
+          ? await ctx.ports.sharing.associations(ref.region, share.id, 'Resource')
+          : [];
       const resource = resources.find((a) => a.entityId === ref.id);
       if (resource?.status === 'Failed') failed.unshift({ id: ref.id, message: resource.message });
       return { pending, failed };
@@ -114,13 +163,19 @@ function needsOf(obs: ResourceObservation, targets: ShareTarget[]): ResourceOutc
  * For the accounts the resource is shared with now that the tags no longer name, which directory or folder the
  * tags do name holds each (asked of the directory only during such a move; unknown membership holds nothing).
  */
-async function coverageOf(ctx: EngineContext, obs: ResourceObservation, targets: ShareTarget[]): Promise<Record<string, string[]> | undefined> {
+async function coverageOf(
+  ctx: EngineContext,
+  obs: ResourceObservation,
+  targets: ShareTarget[],
+): Promise<Record<string, string[]> | undefined> {
   const holders = targets.filter((t) => t.kind !== 'account');
   if (holders.length === 0) return undefined;
   const named = new Set(targets.flatMap((t) => (t.kind === 'account' ? [t.uid] : [])));
   const owned = new Set([...(obs.imageGrants?.granted ?? []), ...(obs.imageGrants?.pending ?? [])]);
   const image = (obs.imageAccounts ?? []).filter((uid) => owned.has(uid));
-  const accounts = [...new Set([...image, ...Object.keys(obs.toolShare?.targets ?? {})])].filter((id) => isAccountUid(id) && !named.has(id));
+  const accounts = [...new Set([...image, ...Object.keys(obs.toolShare?.targets ?? {})])].filter(
+    (id) => isAccountUid(id) && !named.has(id),
+  );
   if (accounts.length === 0) return undefined;
   const out: Record<string, string[]> = {};
   for (const uid of accounts) {
@@ -128,7 +183,13 @@ async function coverageOf(ctx: EngineContext, obs: ResourceObservation, targets:
     if (m.kind !== 'member') continue;
     const segments = (m.path ?? '').split('/');
     const by = holders.flatMap((h) =>
-      h.kind === 'rd' ? (m.rdId === h.rdId || segments[0] === h.rdId ? [h.rdId] : []) : h.kind === 'folder' && (m.folderId === h.folderId || segments.includes(h.folderId)) ? [h.folderId] : [],
+      h.kind === 'rd'
+        ? m.rdId === h.rdId || segments[0] === h.rdId
+          ? [h.rdId]
+          : []
+        : h.kind === 'folder' && (m.folderId === h.folderId || segments.includes(h.folderId))
+          ? [h.folderId]
+          : [],
     );
     if (by.length) out[uid] = by;
   }
@@ -147,7 +208,11 @@ interface Seen {
  * Share one resource as its tags ask, then write the status tag when the status changed (never in a dry run; a
  * failed status write is logged and changes nothing else).
  */
-export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions = {}): Promise<ResourceOutcome> {
+export async function shareResource(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  opts: ShareOptions = {},
+): Promise<ResourceOutcome> {
   const seen: Seen = {};
   const res = await shareResourceCore(ctx, ref, opts, seen);
   if (!seen.tail) return writeStatus(ctx, ref, opts, seen, res);
@@ -157,11 +222,29 @@ export async function shareResource(ctx: EngineContext, ref: ResourceRef, opts: 
   if (tail.status === 'fulfilled') return withStatus.value;
   const failed = failure(ctx, ref, opts, res.actions, tail.reason);
   // The status written with it said the share went through: say what happened instead.
-  return writeStatus(ctx, ref, opts, { ...seen, tags: withStatus.value.status === undefined ? seen.tags : { ...seen.tags, [ctx.cfg.statusKey!]: withStatus.value.status } }, failed);
+  return writeStatus(
+    ctx,
+    ref,
+    opts,
+    {
+      ...seen,
+      tags:
+        withStatus.value.status === undefined
+          ? seen.tags
+          : { ...seen.tags, [ctx.cfg.statusKey!]: withStatus.value.status },
+    },
+    failed,
+  );
 }
 
 /** Write the status tag when the status changed (never in a dry run; a failed write is logged and changes nothing else). */
-async function writeStatus(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions, seen: Seen, res: ResourceOutcome): Promise<ResourceOutcome> {
+async function writeStatus(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  opts: ShareOptions,
+  seen: Seen,
+  res: ResourceOutcome,
+): Promise<ResourceOutcome> {
   const key = ctx.cfg.statusKey;
   if (!key || !seen.tags) return res;
   const asks = Object.keys(seen.tags).some((k) => isShareTagKey(k, ctx.cfg.tagKey) || k === ctx.cfg.untilKey);
@@ -174,7 +257,11 @@ async function writeStatus(ctx: EngineContext, ref: ResourceRef, opts: ShareOpti
       if (value !== undefined) await ctx.ports.ecs.tagResource(ref.region, ref.type, ref.id, { [key]: value });
       else await ctx.ports.ecs.untagResource(ref.region, ref.type, ref.id, [key]);
     } catch (e) {
-      ctx.log.warn('status tag not written', { resourceId: ref.id, region: ref.region, code: (e as { code?: string }).code ?? (e as Error).message });
+      ctx.log.warn('status tag not written', {
+        resourceId: ref.id,
+        region: ref.region,
+        code: (e as { code?: string }).code ?? (e as Error).message,
+      });
       return res;
     }
   }
@@ -182,22 +269,54 @@ async function writeStatus(ctx: EngineContext, ref: ResourceRef, opts: ShareOpti
 }
 
 /** The outcome of a run that failed with `e` (a refusal the API made, or an error). */
-function failure(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions, actions: PlanAction[], e: unknown): ResourceOutcome {
-  const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region, ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}) });
+function failure(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  opts: ShareOptions,
+  actions: PlanAction[],
+  e: unknown,
+): ResourceOutcome {
+  const log = ctx.log.child({
+    resourceId: ref.id,
+    resourceType: ref.type,
+    region: ref.region,
+    ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}),
+  });
   if (e instanceof ShareRefusedError) {
     log.warn('share refused', { code: e.code, reason: e.reason });
-    return outcomeOf(ref, opts.requestedBy, { outcome: 'refused', actions, reason: e.reason, error: { code: e.code, message: e.reason } });
+    return outcomeOf(ref, opts.requestedBy, {
+      outcome: 'refused',
+      actions,
+      reason: e.reason,
+      error: { code: e.code, message: e.reason },
+    });
   }
   const err = e instanceof CloudError ? e : undefined;
   const retryable = err ? classify(err) === 'retryable' : e instanceof ConcurrentUpdateError;
-  const error = { code: err?.code ?? (e as Error).name ?? 'Error', message: (e as Error).message, requestId: err?.requestId, ...(retryable ? { retryable } : {}) };
+  const error = {
+    code: err?.code ?? (e as Error).name ?? 'Error',
+    message: (e as Error).message,
+    requestId: err?.requestId,
+    ...(retryable ? { retryable } : {}),
+  };
   log.error('share failed', { outcome: 'failed', action: err?.action, error });
   return outcomeOf(ref, opts.requestedBy, { outcome: 'failed', actions, error, advice: adviceFor(error.code) });
 }
 
-async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: ShareOptions, seen: Seen): Promise<ResourceOutcome> {
-  const log = ctx.log.child({ resourceId: ref.id, resourceType: ref.type, region: ref.region, ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}) });
-  const outcome = (r: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>) => outcomeOf(r, opts.requestedBy, fields);
+async function shareResourceCore(
+  ctx: EngineContext,
+  ref: ResourceRef,
+  opts: ShareOptions,
+  seen: Seen,
+): Promise<ResourceOutcome> {
+  const log = ctx.log.child({
+    resourceId: ref.id,
+    resourceType: ref.type,
+    region: ref.region,
+    ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}),
+  });
+  const outcome = (r: ResourceRef, fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>) =>
+    outcomeOf(r, opts.requestedBy, fields);
   let actions: PlanAction[] = [];
   try {
     const rolePromise = startRole(ctx, ref.type, opts.roleCache);
@@ -217,7 +336,11 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
       return outcome(ref, { outcome: 'revoked', reason: `${ref.id} no longer exists`, actions, dryRun: opts.dryRun });
     }
     seen.tags = obs.tags;
-    const parsed = parseShareTags(obs.tags, { tagKey: ctx.cfg.tagKey, ownerUid: ctx.ownerUid, allowlist: ctx.cfg.allowlist });
+    const parsed = parseShareTags(obs.tags, {
+      tagKey: ctx.cfg.tagKey,
+      ownerUid: ctx.ownerUid,
+      allowlist: ctx.cfg.allowlist,
+    });
     if (parsed.errors.length) {
       // All or nothing: one bad target refuses the whole tag, so a typo never shares with the wrong set, nor revokes.
       const reason = `The ${ctx.cfg.tagKey} tag is refused, nothing was changed: ${parsed.errors.map((e) => `"${e.value}": ${e.reason}`).join('; ')}`;
@@ -230,7 +353,12 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
     if (until && 'error' in until) {
       const reason = `The ${ctx.cfg.untilKey} tag is refused, nothing was changed: ${until.error}`;
       log.warn('tag refused', { outcome: 'refused', code: 'MalformedExpiry', reason });
-      return outcome(ref, { outcome: 'refused', reason, error: { code: 'MalformedExpiry', message: reason }, dryRun: opts.dryRun });
+      return outcome(ref, {
+        outcome: 'refused',
+        reason,
+        error: { code: 'MalformedExpiry', message: reason },
+        dryRun: opts.dryRun,
+      });
     }
     // Past its end, the share is taken back exactly as if the tags named nobody.
     const expired = until !== undefined && ctx.now() >= until.at;
@@ -242,35 +370,72 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
       // Like any refused tag: nothing changes, so what is already shared stays shared (reported, never cut off).
       const reason = `The ${ctx.cfg.tagKey} tag is refused, nothing was changed: ${external}`;
       log.warn('tag refused', { outcome: 'refused', code: EXTERNAL_NOT_ALLOWED, reason });
-      return outcome(ref, { outcome: 'refused', targets: names, reason, error: { code: EXTERNAL_NOT_ALLOWED, message: reason }, dryRun: opts.dryRun });
+      return outcome(ref, {
+        outcome: 'refused',
+        targets: names,
+        reason,
+        error: { code: EXTERNAL_NOT_ALLOWED, message: reason },
+        dryRun: opts.dryRun,
+      });
     }
     // A service-key resource (SHARE_SERVICE_KEY_COPY) is shared through its copy; a copy follows its original.
-    const copied = await serviceKeyCopy(ctx, obs, targets, opts, (c, r, o) => shareResource(c, r, { roleCache: opts.roleCache, ...o }));
+    const copied = await serviceKeyCopy(ctx, obs, targets, opts, (c, r, o) =>
+      shareResource(c, r, { roleCache: opts.roleCache, ...o }),
+    );
     if (copied) return copied;
     const coveredBy = await coverageOf(ctx, obs, targets);
     if (coveredBy) obs.coveredBy = coveredBy;
     const held = heldTakeBacks(obs, targets);
     const role = await roleFor(obs, targets, rolePromise);
-    const decision = decide(obs, role, targets, { legacyServiceKey: ctx.cfg.legacyServiceKey, ownerUid: ctx.ownerUid, trustPolicyMaxLength: ctx.cfg.trustPolicyMaxLength });
+    const decision = decide(obs, role, targets, {
+      legacyServiceKey: ctx.cfg.legacyServiceKey,
+      ownerUid: ctx.ownerUid,
+      trustPolicyMaxLength: ctx.cfg.trustPolicyMaxLength,
+    });
     if (decision.kind === 'refused') {
       actions = decision.actions;
       if (!opts.dryRun && actions.length) await applyPlan(ctx, actions);
       log.warn('share refused', { code: decision.code, reason: decision.reason, actions: actions.map((x) => x.kind) });
-      return outcome(ref, { outcome: 'refused', targets: names, reason: decision.reason, error: { code: decision.code, message: decision.reason }, actions, dryRun: opts.dryRun });
+      return outcome(ref, {
+        outcome: 'refused',
+        targets: names,
+        reason: decision.reason,
+        error: { code: decision.code, message: decision.reason },
+        actions,
+        dryRun: opts.dryRun,
+      });
     }
     if (decision.kind === 'notReady') {
       log.info('resource not ready yet', { outcome: 'pending', reason: decision.reason });
-      return outcome(ref, { outcome: 'pending', targets: names, reason: decision.reason, error: { code: 'NotReady', message: decision.reason, retryable: true }, dryRun: opts.dryRun });
+      return outcome(ref, {
+        outcome: 'pending',
+        targets: names,
+        reason: decision.reason,
+        error: { code: 'NotReady', message: decision.reason, retryable: true },
+        dryRun: opts.dryRun,
+      });
     }
     actions = decision.actions;
     if (expired && actions.length === 0) {
       const reason = `The share ended at ${until!.text} (${ctx.cfg.untilKey}), so nothing is shared; remove ${ctx.cfg.tagKey}, or move ${ctx.cfg.untilKey} later to share again.`;
       log.info('share expired', { outcome: 'refused', reason });
-      return outcome(ref, { outcome: 'refused', reason, error: { code: 'Expired', message: reason }, dryRun: opts.dryRun });
+      return outcome(ref, {
+        outcome: 'refused',
+        reason,
+        error: { code: 'Expired', message: reason },
+        dryRun: opts.dryRun,
+      });
     }
     const needs = role || obs.encryption.kind !== 'none' ? needsOf(obs, targets) : undefined;
     const changedKind = targets.length ? 'shared' : 'revoked';
-    if (opts.dryRun) return outcome(ref, { outcome: actions.length ? changedKind : 'unchanged', targets: names, actions, dryRun: true, needs });
+    if (opts.dryRun)
+      return outcome(ref, {
+        outcome: actions.length ? changedKind : 'unchanged',
+        targets: names,
+        actions,
+        dryRun: true,
+        needs,
+      });
 
     const applied = await applySharePlan(ctx, actions, { role, resource: obs });
     seen.tail = applied.tail;
@@ -279,10 +444,18 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
     if (writes > 0 && role && opts.roleCache) opts.roleCache.delete(ref.type);
     const { sharingTargets } = splitTargets(ref.type, targets);
     // Nothing written: what was observed is still the truth, no need to read it again.
-    const { pending, failed } = writes > 0 ? await settledTargets(ctx, ref, sharingTargets, applied) : targetStatus(obs.toolShare, sharingTargets);
+    const { pending, failed } =
+      writes > 0
+        ? await settledTargets(ctx, ref, sharingTargets, applied)
+        : targetStatus(obs.toolShare, sharingTargets);
     if (failed.length) {
       const message = failed.map((f) => `${f.id}: ${f.message ?? 'association failed'}`).join('; ');
-      const res = outcome(ref, { outcome: 'failed', targets: names, actions, error: { code: 'AssociationFailed', message } });
+      const res = outcome(ref, {
+        outcome: 'failed',
+        targets: names,
+        actions,
+        error: { code: 'AssociationFailed', message },
+      });
       log.error('share failed', { outcome: res.outcome, error: res.error });
       return res;
     }
@@ -292,15 +465,38 @@ async function shareResourceCore(ctx: EngineContext, ref: ResourceRef, opts: Sha
       seen.tail = undefined;
       await ctx.sleep(ctx.cfg.settleMs);
       const again = await shareResourceCore(ctx, ref, { ...opts, known: undefined, secondRound: true }, seen);
-      return { ...again, actions: [...actions, ...again.actions], outcome: again.outcome === 'unchanged' ? changedKind : again.outcome };
+      return {
+        ...again,
+        actions: [...actions, ...again.actions],
+        outcome: again.outcome === 'unchanged' ? changedKind : again.outcome,
+      };
     }
     const kind = pending.length || held.length ? 'pending' : writes > 0 ? changedKind : 'unchanged';
     const waits = [
-      ...(pending.length ? [`${pending.join(', ')} not Associated yet (an account outside the directory first accepts the invitation)`] : []),
-      ...(held.length ? [`${held.join(', ')} keep${held.length === 1 ? 's' : ''} ${held.length === 1 ? 'its' : 'their'} grant until the directory or folder that holds ${held.length === 1 ? 'it' : 'them'} is Associated`] : []),
+      ...(pending.length
+        ? [`${pending.join(', ')} not Associated yet (an account outside the directory first accepts the invitation)`]
+        : []),
+      ...(held.length
+        ? [
+            `${held.join(', ')} keep${held.length === 1 ? 's' : ''} ${held.length === 1 ? 'its' : 'their'} grant until the directory or folder that holds ${held.length === 1 ? 'it' : 'them'} is Associated`,
+          ]
+        : []),
     ];
-    const res = outcome(ref, { outcome: kind, targets: names, actions, needs, ...(pending.length ? { pending } : {}), ...(waits.length ? { reason: `Waiting: ${waits.join('; ')}.` } : {}) });
-    log.info('resource processed', { outcome: kind, targets: names, actions: actions.map((x) => x.kind), writes, pending });
+    const res = outcome(ref, {
+      outcome: kind,
+      targets: names,
+      actions,
+      needs,
+      ...(pending.length ? { pending } : {}),
+      ...(waits.length ? { reason: `Waiting: ${waits.join('; ')}.` } : {}),
+    });
+    log.info('resource processed', {
+      outcome: kind,
+      targets: names,
+      actions: actions.map((x) => x.kind),
+      writes,
+      pending,
+    });
     return res;
   } catch (e) {
     return failure(ctx, ref, opts, actions, e);

@@ -15,7 +15,11 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** ECS refuses tag values with a URL scheme or a reserved prefix; keep one line. */
 function clean(text: string): string {
-  return text.replace(/https?:\/\//gi, '').replace(/\s+/g, ' ').replace(/^(acs:|aliyun)/i, '').trim();
+  return text
+    .replace(/https?:\/\//gi, '')
+    .replace(/\s+/g, ' ')
+    .replace(/^(acs:|aliyun)/i, '')
+    .trim();
 }
 
 /**
@@ -41,7 +45,10 @@ export function statusBody(o: ResourceOutcome, until?: { text: string; expired: 
       else {
         const waiting = o.pending ?? [];
         const invitations = waiting.filter(isAccountUid).length;
-        const parts = [invitations ? plural(invitations, 'invitation') : '', waiting.length - invitations ? plural(waiting.length - invitations, 'association') : ''].filter(Boolean);
+        const parts = [
+          invitations ? plural(invitations, 'invitation') : '',
+          waiting.length - invitations ? plural(waiting.length - invitations, 'association') : '',
+        ].filter(Boolean);
         body = parts.length ? `pending ${parts.join(', ')}${upTo}` : `pending: moving to a directory or folder${upTo}`;
       }
       break;

@@ -16,7 +16,10 @@ export interface RunSummary {
 
 export const emptyCounts = (): Counts => ({ shared: 0, revoked: 0, unchanged: 0, pending: 0, refused: 0, failed: 0 });
 
-export function summarise(results: ResourceOutcome[], opts: { started: number; dryRun?: boolean; skipped?: RunSummary['skipped'] }): RunSummary {
+export function summarise(
+  results: ResourceOutcome[],
+  opts: { started: number; dryRun?: boolean; skipped?: RunSummary['skipped'] },
+): RunSummary {
   const counts = emptyCounts();
   const byRegion: Record<string, Counts> = {};
   for (const r of results) {
@@ -25,7 +28,13 @@ export function summarise(results: ResourceOutcome[], opts: { started: number; d
   }
   const errors = results
     .filter((r) => r.outcome === 'refused' || r.outcome === 'failed')
-    .map((r) => ({ resourceId: r.resourceId, region: r.region, outcome: r.outcome, code: r.error?.code, message: r.error?.message ?? r.reason ?? '' }));
+    .map((r) => ({
+      resourceId: r.resourceId,
+      region: r.region,
+      outcome: r.outcome,
+      code: r.error?.code,
+      message: r.error?.message ?? r.reason ?? '',
+    }));
   return {
     ok: counts.failed === 0,
     dryRun: Boolean(opts.dryRun),

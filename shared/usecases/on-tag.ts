@@ -16,7 +16,11 @@ export function onlyOwnKeys(e: TagEvent, ledgerKey: string, statusKey?: string):
   return e.tagKeys.every((k) => own.has(k) || k === statusKey);
 }
 
-export async function handleTagEvents(ctx: EngineContext, events: TagEvent[], skipped: Skipped[] = []): Promise<RunSummary> {
+export async function handleTagEvents(
+  ctx: EngineContext,
+  events: TagEvent[],
+  skipped: Skipped[] = [],
+): Promise<RunSummary> {
   const started = Date.now();
   const refs = new Map<string, ResourceRef>();
   // Who asked, per resource: the last event that named it (several events for one resource collapse into one run).
@@ -24,7 +28,10 @@ export async function handleTagEvents(ctx: EngineContext, events: TagEvent[], sk
   const skips = [...skipped];
   for (const e of events) {
     if (onlyOwnKeys(e, ctx.cfg.ledgerKey, ctx.cfg.statusKey)) {
-      skips.push({ eventId: e.eventId, reason: `${e.eventName} changed only ecs-share's own tags (${[ctx.cfg.ledgerKey, ctx.cfg.statusKey].filter(Boolean).join(', ')})` });
+      skips.push({
+        eventId: e.eventId,
+        reason: `${e.eventName} changed only ecs-share's own tags (${[ctx.cfg.ledgerKey, ctx.cfg.statusKey].filter(Boolean).join(', ')})`,
+      });
       continue;
     }
     // Duplicates and several events for one resource collapse: the resource is re-read anyway.
@@ -34,6 +41,8 @@ export async function handleTagEvents(ctx: EngineContext, events: TagEvent[], sk
     }
   }
   const roleCache = new Map();
-  const results = await mapLimit([...refs.values()], 2, (ref) => shareResource(ctx, ref, { roleCache, requestedBy: askers.get(`${ref.region}/${ref.id}`) }));
+  const results = await mapLimit([...refs.values()], 2, (ref) =>
+    shareResource(ctx, ref, { roleCache, requestedBy: askers.get(`${ref.region}/${ref.id}`) }),
+  );
   return summarise(results, { started, skipped: skips });
 }

@@ -24,11 +24,17 @@ export interface RegionRun {
 const REVOKE_BATCH = 100;
 
 /** ecs-share's resource shares of a region (by resource id, twins apart) with their targets, in a few paged calls. */
-export async function loadShareIndex(ctx: EngineContext, region: string): Promise<Map<string, { share: ToolShareState; twins: string[] }>> {
+export async function loadShareIndex(
+  ctx: EngineContext,
+  region: string,
+): Promise<Map<string, { share: ToolShareState; twins: string[] }>> {
   const byShareId = new Map<string, { resourceId: string; state: ToolShareState }>();
   for await (const page of ctx.ports.sharing.sharesNamed(region, SHARE_NAME_PREFIX)) {
     for (const s of page) {
-      byShareId.set(s.id, { resourceId: s.name.slice(SHARE_NAME_PREFIX.length), state: { id: s.id, allowExternalTargets: s.allowExternalTargets, targets: {} } });
+      byShareId.set(s.id, {
+        resourceId: s.name.slice(SHARE_NAME_PREFIX.length),
+        state: { id: s.id, allowExternalTargets: s.allowExternalTargets, targets: {} },
+      });
     }
   }
   if (byShareId.size) {
@@ -47,14 +53,26 @@ export async function loadShareIndex(ctx: EngineContext, region: string): Promis
 }
 
 /** Runs one region's phases from the cursor; false when the budget ran out first. */
-export async function reconcileRegion(ctx: EngineContext, region: string, cp: Checkpoint, run: RegionRun): Promise<boolean> {
+export async function reconcileRegion(
+  ctx: EngineContext,
+  region: string,
+  cp: Checkpoint,
+  run: RegionRun,
+): Promise<boolean> {
   const shares = await loadShareIndex(ctx, region);
   const tagged = new Set<string>();
-  const known = (id: string) => ({ toolShare: shares.get(id)?.share, ...(shares.get(id)?.twins.length ? { twinShares: shares.get(id)!.twins } : {}) });
+  const known = (id: string) => ({
+    toolShare: shares.get(id)?.share,
+    ...(shares.get(id)?.twins.length ? { twinShares: shares.get(id)!.twins } : {}),
+  });
 
   /** One listing phase, page by page from the cursor; false when the budget ran out before its end. */
-  const listPhase = async <T extends { id: string }>(fetch: (token?: string) => Promise<{ items: T[]; next?: string }>, toWork: (items: T[]) => Promise<Work[]>, next: Checkpoint['phase']) => {
-    for (let token = cp.pageToken; ; ) {
+  const listPhase = async <T extends { id: string }>(
+    fetch: (token?: string) => Promise<{ items: T[]; next?: string }>,
+    toWork: (items: T[]) => Promise<Work[]>,
+    next: Checkpoint['phase'],
+  ) => {
+    for (let token = cp.pageToken; ;) {
       const page = await fetch(token);
       // The pass's own tag writes (status tag, grant record) shift ListTagResources' offsets, so rows of resources
       // handled on an earlier page come round again: handle each once (a second handling would plan from the share
@@ -77,7 +95,11 @@ export async function reconcileRegion(ctx: EngineContext, region: string, cp: Ch
   if (cp.phase === 'snapshots') {
     const done = await listPhase(
       (t) => ctx.ports.ecs.snapshotPage(region, ctx.cfg.tagKey, t),
-      async (items) => items.map((s) => ({ ref: { type: 'snapshot' as const, id: s.id, region }, known: { exists: true, tags: s.tags, snapshots: [s], status: s.status, ...known(s.id) } })),
+      async (items) =>
+        items.map((s) => ({
+          ref: { type: 'snapshot' as const, id: s.id, region },
+          known: { exists: true, tags: s.tags, snapshots: [s], status: s.status, ...known(s.id) },
+        })),
       'images',
     );
     if (!done) return false;
@@ -87,7 +109,14 @@ export async function reconcileRegion(ctx: EngineContext, region: string, cp: Ch
       (t) => ctx.ports.ecs.imagePage(region, ctx.cfg.tagKey, t),
       async (items) => {
         // The snapshots behind a whole page of images in one read: their keys decide the images' encryption.
-        const snapshots = new Map((await ctx.ports.ecs.getSnapshots(region, items.flatMap((i) => i.snapshotIds))).map((s) => [s.id, s]));
+        const snapshots = new Map(
+          (
+            await ctx.ports.ecs.getSnapshots(
+              region,
+              items.flatMap((i) => i.snapshotIds),
+            )
+          ).map((s) => [s.id, s]),
+        );
         return items.map((i) => ({
           ref: { type: 'image' as const, id: i.id, region },
           known: {
@@ -126,7 +155,7 @@ export async function reconcileRegion(ctx: EngineContext, region: string, cp: Ch
   // What ecs-share shared earlier and no longer carries a share tag (tag removed, resource deleted): take it back.
   const candidates = new Map<string, ResourceRef>();
   for (const id of shares.keys()) if (!tagged.has(id)) candidates.set(id, { type: resourceTypeOf(id), id, region });
-  for (let t: string | undefined; ; ) {
+  for (let t: string | undefined; ;) {
     const page = await ctx.ports.ecs.imagePage(region, ctx.cfg.ledgerKey, t);
     for (const i of page.items) if (!tagged.has(i.id)) candidates.set(i.id, { type: 'image', id: i.id, region });
     if (!(t = page.next)) break;

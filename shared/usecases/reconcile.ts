@@ -55,20 +55,44 @@ const RESERVE_MS = 15_000;
 
 export function parseReconcileCommand(command: Record<string, unknown>, defaultRegions: string[]): ReconcileCommand {
   const unknown = Object.keys(command).filter((k) => !KNOWN.has(k));
-  if (unknown.length) throw new InvalidInputError(`Unknown field(s) ${unknown.join(', ')}; expected action, regions, dryRun, maxResources`);
-  if (command.action !== undefined && command.action !== 'reconcile') throw new InvalidInputError(`action must be "reconcile", got ${JSON.stringify(command.action)}`);
+  if (unknown.length)
+    throw new InvalidInputError(
+      `Unknown field(s) ${unknown.join(', ')}; expected action, regions, dryRun, maxResources`,
+    );
+  if (command.action !== undefined && command.action !== 'reconcile')
+    throw new InvalidInputError(`action must be "reconcile", got ${JSON.stringify(command.action)}`);
   const regions = command.regions ?? defaultRegions;
-  if (!Array.isArray(regions) || regions.length === 0 || !regions.every((r) => typeof r === 'string' && REGION.test(r))) {
-    throw new InvalidInputError(`regions must be a non-empty list like ["cn-hangzhou"], got ${JSON.stringify(regions)}`);
+  if (
+    !Array.isArray(regions) ||
+    regions.length === 0 ||
+    !regions.every((r) => typeof r === 'string' && REGION.test(r))
+  ) {
+    throw new InvalidInputError(
+      `regions must be a non-empty list like ["cn-hangzhou"], got ${JSON.stringify(regions)}`,
+    );
   }
-  if (command.dryRun !== undefined && typeof command.dryRun !== 'boolean') throw new InvalidInputError('dryRun must be true or false');
+  if (command.dryRun !== undefined && typeof command.dryRun !== 'boolean')
+    throw new InvalidInputError('dryRun must be true or false');
   const max = command.maxResources;
-  if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 1)) throw new InvalidInputError('maxResources must be a positive integer');
-  return { regions: [...new Set(regions as string[])], dryRun: command.dryRun === true, maxResources: max as number | undefined };
+  if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 1))
+    throw new InvalidInputError('maxResources must be a positive integer');
+  return {
+    regions: [...new Set(regions as string[])],
+    dryRun: command.dryRun === true,
+    maxResources: max as number | undefined,
+  };
 }
 
 function freshCheckpoint(regions: string[]): Checkpoint {
-  return { version: 2, startedAt: new Date().toISOString(), regions, regionIndex: 0, phase: 'snapshots', needs: { snapshot: emptyNeeds(), image: emptyNeeds() }, processed: 0 };
+  return {
+    version: 2,
+    startedAt: new Date().toISOString(),
+    regions,
+    regionIndex: 0,
+    phase: 'snapshots',
+    needs: { snapshot: emptyNeeds(), image: emptyNeeds() },
+    processed: 0,
+  };
 }
 
 function addNeeds(needs: RoleNeeds, r: ResourceOutcome): void {
@@ -92,11 +116,18 @@ async function checkRegions(ctx: EngineContext, regions: string[]): Promise<void
   const known = new Set(await ctx.ports.ecs.regions(ctx.cfg.regions[0] ?? regions[0]));
   const unknown = regions.filter((r) => !known.has(r));
   if (unknown.length) {
-    throw new InvalidInputError(`Unknown region(s) ${unknown.join(', ')}: this account has ${[...known].sort().join(', ')}. Nothing was changed.`);
+    throw new InvalidInputError(
+      `Unknown region(s) ${unknown.join(', ')}: this account has ${[...known].sort().join(', ')}. Nothing was changed.`,
+    );
   }
 }
 
-export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store: CheckpointStore, remainingMs: () => number): Promise<ReconcileSummary> {
+export async function reconcile(
+  ctx: EngineContext,
+  cmd: ReconcileCommand,
+  store: CheckpointStore,
+  remainingMs: () => number,
+): Promise<ReconcileSummary> {
   const started = Date.now();
   const callsBefore = ctx.api.countCalls();
   await checkRegions(ctx, cmd.regions);
@@ -112,7 +143,8 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
   let handled = 0;
   let changedKept = 0;
   let resultsOmitted = 0;
-  const outOfBudget = () => remainingMs() < RESERVE_MS || (cmd.maxResources !== undefined && handled >= cmd.maxResources);
+  const outOfBudget = () =>
+    remainingMs() < RESERVE_MS || (cmd.maxResources !== undefined && handled >= cmd.maxResources);
 
   const record = (r: ResourceOutcome) => {
     counts[r.outcome]++;
@@ -145,26 +177,54 @@ export async function reconcile(ctx: EngineContext, cmd: ReconcileCommand, store
 
   for (; cp.regionIndex < cp.regions.length; cp.regionIndex++, cp.phase = 'snapshots', cp.pageToken = undefined) {
     if (cp.phase === 'trim') break;
-    const done = await reconcileRegion(ctx, cp.regions[cp.regionIndex], cp, { handle, checkpoint, exhausted: outOfBudget });
+    const done = await reconcileRegion(ctx, cp.regions[cp.regionIndex], cp, {
+      handle,
+      checkpoint,
+      exhausted: outOfBudget,
+    });
     if (!done) return finish(false);
   }
   cp.phase = 'trim';
   await checkpoint();
 
   // The whole pass is done: trim the roles to what is still asked for (never what ecs-share did not add).
-  const trim = await trimRoles(ctx, { regions: cmd.regions, needs: cp.needs, dryRun: cmd.dryRun, outcomes: outcomeLabels(kept) });
-  const trimErrors = trim.errors.map((e) => ({ resourceId: e.roleName, region: 'global', outcome: 'failed', code: e.code, message: `role trim: ${e.message}` }));
+  const trim = await trimRoles(ctx, {
+    regions: cmd.regions,
+    needs: cp.needs,
+    dryRun: cmd.dryRun,
+    outcomes: outcomeLabels(kept),
+  });
+  const trimErrors = trim.errors.map((e) => ({
+    resourceId: e.roleName,
+    region: 'global',
+    outcome: 'failed',
+    code: e.code,
+    message: `role trim: ${e.message}`,
+  }));
   if (!cmd.dryRun && trim.errors.length === 0) await store.clear();
   return finish(true, trim.actions, trim.held, trimErrors);
 
-  function finish(complete: boolean, roleActions: PlanAction[] = [], trimHeld: TrimHold[] = [], extraErrors: ReconcileSummary['errors'] = []): ReconcileSummary {
+  function finish(
+    complete: boolean,
+    roleActions: PlanAction[] = [],
+    trimHeld: TrimHold[] = [],
+    extraErrors: ReconcileSummary['errors'] = [],
+  ): ReconcileSummary {
     if (!complete && !cmd.dryRun && /^\/tmp\//.test(ctx.cfg.checkpointFile)) {
-      ctx.log.warn('pass incomplete and its checkpoint lives on an ephemeral path: another instance starts over', { checkpointFile: ctx.cfg.checkpointFile });
+      ctx.log.warn('pass incomplete and its checkpoint lives on an ephemeral path: another instance starts over', {
+        checkpointFile: ctx.cfg.checkpointFile,
+      });
     }
     const errors: ReconcileSummary['errors'] = [
       ...kept
         .filter((r) => r.outcome === 'refused' || r.outcome === 'failed')
-        .map((r) => ({ resourceId: r.resourceId, region: r.region, outcome: r.outcome, code: r.error?.code, message: r.error?.message ?? r.reason ?? '' })),
+        .map((r) => ({
+          resourceId: r.resourceId,
+          region: r.region,
+          outcome: r.outcome,
+          code: r.error?.code,
+          message: r.error?.message ?? r.reason ?? '',
+        })),
       ...extraErrors,
     ];
     return {

@@ -10,21 +10,28 @@ import type { ResourceRef } from '../share/model';
 const KNOWN = new Set(['resourceId', 'region', 'regionId', 'dryRun', 'resourceType', 'action']);
 
 /** Validate a manual share command strictly: an unknown field or a malformed id is an error, not a guess. */
-export function parseShareCommand(command: Record<string, unknown>, defaultRegion: string): { ref: ResourceRef; dryRun: boolean } {
+export function parseShareCommand(
+  command: Record<string, unknown>,
+  defaultRegion: string,
+): { ref: ResourceRef; dryRun: boolean } {
   const unknown = Object.keys(command).filter((k) => !KNOWN.has(k));
-  if (unknown.length) throw new InvalidInputError(`Unknown field(s) ${clip(unknown.join(', '))}; expected resourceId, region, dryRun`);
-  if (command.action !== undefined && command.action !== 'share') throw new InvalidInputError(`action must be "share" for this function, got ${show(command.action)}`);
+  if (unknown.length)
+    throw new InvalidInputError(`Unknown field(s) ${clip(unknown.join(', '))}; expected resourceId, region, dryRun`);
+  if (command.action !== undefined && command.action !== 'share')
+    throw new InvalidInputError(`action must be "share" for this function, got ${show(command.action)}`);
   const id = command.resourceId;
   if (typeof id !== 'string' || !RESOURCE_ID.test(id)) {
     throw new InvalidInputError(`resourceId must be a snapshot (s-…) or image (m-…) id, got ${show(id)}`);
   }
   const region = command.region ?? command.regionId ?? defaultRegion;
-  if (typeof region !== 'string' || !REGION.test(region)) throw new InvalidInputError(`region must look like cn-hangzhou, got ${show(region)}`);
+  if (typeof region !== 'string' || !REGION.test(region))
+    throw new InvalidInputError(`region must look like cn-hangzhou, got ${show(region)}`);
   const type = resourceTypeOf(id);
   if (command.resourceType !== undefined && command.resourceType !== type) {
     throw new InvalidInputError(`resourceType ${show(command.resourceType)} does not match the id ${id}`);
   }
-  if (command.dryRun !== undefined && typeof command.dryRun !== 'boolean') throw new InvalidInputError('dryRun must be true or false');
+  if (command.dryRun !== undefined && typeof command.dryRun !== 'boolean')
+    throw new InvalidInputError('dryRun must be true or false');
   return { ref: { type, id, region }, dryRun: command.dryRun === true };
 }
 

@@ -53,7 +53,8 @@ export interface AskedNow {
 }
 
 /** A target id of a resource share (account uid, rd-…, fd-…) as the grant key it needs. */
-const grantOfTarget = (id: string) => (id.startsWith('rd-') ? `rd:${id}` : id.startsWith('fd-') ? `folderId:${id}` : `account:${id}`);
+const grantOfTarget = (id: string) =>
+  id.startsWith('rd-') ? `rd:${id}` : id.startsWith('fd-') ? `folderId:${id}` : `account:${id}`;
 
 /** Who holds a grant: by its key, or (a folder) by the folder id its pattern ends with. */
 function holdersOf(asked: AskedNow, g: TrustGrant): string[] | undefined {
@@ -67,16 +68,21 @@ function holdersOf(asked: AskedNow, g: TrustGrant): string[] | undefined {
  * targets, its image grant record): a trust grant goes only once nothing tagged is shared through it either, so a
  * move from an account to its folder, or a take-back that failed, never leaves a live share without its trust.
  */
-async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[], keyRegions: Set<string>): Promise<AskedNow> {
+async function askedNow(
+  ctx: EngineContext,
+  type: ResourceType,
+  regions: string[],
+  keyRegions: Set<string>,
+): Promise<AskedNow> {
   const out: AskedNow = { grants: new Map(), keys: new Map(), wanted: new Map() };
   const add = (m: Map<string, string[]>, k: string, id: string) => {
     const ids = m.get(k) ?? [];
     if (!ids.includes(id)) m.set(k, [...ids, id]);
   };
   for (const region of regions) {
-    const tagged = (await ctx.ports.ecs.taggedResources(region, type, [...shareTagKeys(ctx.cfg.tagKey), ctx.cfg.untilKey])).filter((r) =>
-      Object.keys(r.tags).some((k) => k !== ctx.cfg.untilKey),
-    );
+    const tagged = (
+      await ctx.ports.ecs.taggedResources(region, type, [...shareTagKeys(ctx.cfg.tagKey), ctx.cfg.untilKey])
+    ).filter((r) => Object.keys(r.tags).some((k) => k !== ctx.cfg.untilKey));
     if (tagged.length === 0) continue;
     const now = ctx.now();
     for (const r of tagged) {
@@ -101,7 +107,8 @@ async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[
     const ids = tagged.map((r) => r.id);
     if (type === 'snapshot') {
       if (!keyRegions.has(region)) continue;
-      for (const s of await ctx.ports.ecs.getSnapshots(region, ids)) if (s.kmsKeyId) add(out.keys, `${region}/${s.kmsKeyId}`, s.id);
+      for (const s of await ctx.ports.ecs.getSnapshots(region, ids))
+        if (s.kmsKeyId) add(out.keys, `${region}/${s.kmsKeyId}`, s.id);
     } else {
       const images = await ctx.ports.ecs.getImages(region, ids);
       for (const i of images) {
@@ -117,7 +124,8 @@ async function askedNow(ctx: EngineContext, type: ResourceType, regions: string[
       }
       if (!keyRegions.has(region)) continue;
       const owner = new Map(images.flatMap((i) => i.snapshotIds.map((sid) => [sid, i.id] as const)));
-      for (const s of await ctx.ports.ecs.getSnapshots(region, [...owner.keys()])) if (s.kmsKeyId) add(out.keys, `${region}/${s.kmsKeyId}`, owner.get(s.id)!);
+      for (const s of await ctx.ports.ecs.getSnapshots(region, [...owner.keys()]))
+        if (s.kmsKeyId) add(out.keys, `${region}/${s.kmsKeyId}`, owner.get(s.id)!);
     }
   }
   return out;
@@ -162,14 +170,22 @@ export function planTrim(
   const actions: PlanAction[] = [];
   // Everything still asked goes in `add`: a narrower grant the removed statement admitted (a folder under a removed
   // directory grant, say) was never written in its own right, and is now (found by the simulation, seed 552).
-  const add = [...new Map([...needs.grants, ...keepGrants, ...asked.wanted.values()].map((g) => [grantKey(g), g])).values()];
+  const add = [
+    ...new Map([...needs.grants, ...keepGrants, ...asked.wanted.values()].map((g) => [grantKey(g), g])).values(),
+  ];
   if (removeGrants.length) actions.push({ kind: 'mergeTrust', roleName: role.roleName, add, remove: removeGrants });
-  if (removeKeys.length) actions.push({ kind: 'writeKmsPolicies', roleName: role.roleName, type, add: [], remove: removeKeys });
+  if (removeKeys.length)
+    actions.push({ kind: 'writeKmsPolicies', roleName: role.roleName, type, add: [], remove: removeKeys });
   return { actions, held, candidates };
 }
 
 /** Put back what a resource asks for by now among what the trim just removed (a share made while it ran). */
-async function restoreAskedFor(ctx: EngineContext, type: ResourceType, removed: PlanAction[], regions: string[]): Promise<PlanAction[]> {
+async function restoreAskedFor(
+  ctx: EngineContext,
+  type: ResourceType,
+  removed: PlanAction[],
+  regions: string[],
+): Promise<PlanAction[]> {
   await ctx.sleep(ctx.cfg.trimSettleMs);
   const grants = removed.flatMap((a) => (a.kind === 'mergeTrust' ? a.remove : []));
   const keys = removed.flatMap((a) => (a.kind === 'writeKmsPolicies' ? a.remove : []));
@@ -214,7 +230,10 @@ export async function trimRoles(
     } catch (e) {
       const err = e as { code?: string; message?: string };
       result.errors.push({ roleName: roleName || type, code: err.code ?? 'Error', message: String(err.message ?? e) });
-      ctx.log.error('role trim failed, nothing more taken back from this role this pass', { role: roleName || type, error: { code: err.code, message: err.message } });
+      ctx.log.error('role trim failed, nothing more taken back from this role this pass', {
+        role: roleName || type,
+        error: { code: err.code, message: err.message },
+      });
     }
   }
   return result;
@@ -222,5 +241,9 @@ export async function trimRoles(
 
 /** Outcome labels of a pass's refused and failed resources, for the reasons in trimHeld. */
 export function outcomeLabels(results: ResourceOutcome[]): Map<string, string> {
-  return new Map(results.filter((r) => r.outcome === 'refused' || r.outcome === 'failed').map((r) => [r.resourceId, `${r.outcome} ${r.error?.code ?? ''}`.trim()]));
+  return new Map(
+    results
+      .filter((r) => r.outcome === 'refused' || r.outcome === 'failed')
+      .map((r) => [r.resourceId, `${r.outcome} ${r.error?.code ?? ''}`.trim()]),
+  );
 }

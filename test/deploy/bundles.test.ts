@@ -22,11 +22,20 @@ beforeAll(async () => {
   for (const name of functionNames()) {
     const b = await buildFunction(name, outDir);
     // Every file the function deploys (index.js and the sdk.js it loads at the first call).
-    bundles[name] = { bytes: b.bytes, text: Object.keys(b.files).map((f) => fs.readFileSync(path.join(path.dirname(b.file), f), 'utf8')).join('\n') };
+    bundles[name] = {
+      bytes: b.bytes,
+      text: Object.keys(b.files)
+        .map((f) => fs.readFileSync(path.join(path.dirname(b.file), f), 'utf8'))
+        .join('\n'),
+    };
   }
   const control = path.join(outDir, 'full-ecs.js');
   await build({
-    stdin: { contents: "import Ecs from '@alicloud/ecs20140526'; export const client = Ecs;", resolveDir: root, loader: 'ts' },
+    stdin: {
+      contents: "import Ecs from '@alicloud/ecs20140526'; export const client = Ecs;",
+      resolveDir: root,
+      loader: 'ts',
+    },
     outfile: control,
     bundle: true,
     platform: 'node',
@@ -48,10 +57,15 @@ describe('function bundles', () => {
   it.each(functionNames())('keeps %s within the 800 KB budget, all its files together', (name) => {
     expect(BUNDLE_BUDGET_BYTES).toBe(800 * 1024);
     expect(bundles[name].bytes).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
-    expect(bundles[name].bytes).toBe(fs.readdirSync(path.join(outDir, name)).filter((f) => f.endsWith('.js')).reduce((n, f) => n + fs.statSync(path.join(outDir, name, f)).size, 0));
+    expect(bundles[name].bytes).toBe(
+      fs
+        .readdirSync(path.join(outDir, name))
+        .filter((f) => f.endsWith('.js'))
+        .reduce((n, f) => n + fs.statSync(path.join(outDir, name, f)).size, 0),
+    );
   });
 
-  it.each(functionNames())('loads no official package with %s\'s index.js, only at the first call (sdk.js)', (name) => {
+  it.each(functionNames())("loads no official package with %s's index.js, only at the first call (sdk.js)", (name) => {
     const index = fs.readFileSync(path.join(outDir, name, 'index.js'), 'utf8');
     expect(index).toContain(`require("./${SDK_FILE}")`);
     // openapi-core's signature scheme and the credential chain's file variable: markers of the two packages' code.
@@ -70,9 +84,13 @@ describe('function bundles', () => {
     for (const marker of FULL_ECS_MARKERS) expect(bundles[name].text).not.toContain(marker);
   });
 
-  it.each(functionNames())('leaves ws, the proxy agents, moment and lodash out of %s, each as a stub naming it', (name) => {
-    for (const pkg of Object.keys(LEFT_OUT)) expect(bundles[name].text).toContain(`ecs-share: ${pkg} is left out of the bundle`);
-  });
+  it.each(functionNames())(
+    'leaves ws, the proxy agents, moment and lodash out of %s, each as a stub naming it',
+    (name) => {
+      for (const pkg of Object.keys(LEFT_OUT))
+        expect(bundles[name].text).toContain(`ecs-share: ${pkg} is left out of the bundle`);
+    },
+  );
 });
 
 describe('the leave-out plugin', () => {
@@ -81,7 +99,12 @@ describe('the leave-out plugin', () => {
     await build({
       ...BUILD_OPTIONS,
       sourcemap: false,
-      stdin: { contents: "import * as $dara from '@darabonba/typescript'; export const merge = () => $dara.merge({ a: 1 }, { b: 2 }); export const date = () => new $dara.Date(new globalThis.Date());", resolveDir: root, loader: 'ts' },
+      stdin: {
+        contents:
+          "import * as $dara from '@darabonba/typescript'; export const merge = () => $dara.merge({ a: 1 }, { b: 2 }); export const date = () => new $dara.Date(new globalThis.Date());",
+        resolveDir: root,
+        loader: 'ts',
+      },
       outfile: file,
       plugins: [leaveOut],
     });

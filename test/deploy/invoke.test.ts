@@ -9,7 +9,11 @@ import { startEmulator, demoState, DEMO, type Emulator, type EmulatorState } fro
 
 const root = path.resolve(__dirname, '../..');
 const SHIPPED_EVENT = 'events/manual-share-snapshot.json';
-const shipped = JSON.parse(fs.readFileSync(path.join(root, SHIPPED_EVENT), 'utf8')) as { resourceId: string; region: string; dryRun: boolean };
+const shipped = JSON.parse(fs.readFileSync(path.join(root, SHIPPED_EVENT), 'utf8')) as {
+  resourceId: string;
+  region: string;
+  dryRun: boolean;
+};
 
 /** The demo state with the CMK-encrypted snapshot the shipped sample event names tagged for the external recipient. */
 function stateWithSampleSnapshot(): EmulatorState {
@@ -82,7 +86,11 @@ describe('npm run invoke -- share <event-file>', () => {
     const r = await invoke('share', SHIPPED_EVENT);
 
     expect(r.code, r.stderr).toBe(0);
-    expect(r.summary).toMatchObject({ ok: true, dryRun: true, results: [{ resourceId: shipped.resourceId, resourceType: 'snapshot', dryRun: true }] });
+    expect(r.summary).toMatchObject({
+      ok: true,
+      dryRun: true,
+      results: [{ resourceId: shipped.resourceId, resourceType: 'snapshot', dryRun: true }],
+    });
     const kinds = r.summary.results[0].actions.map((a: { kind: string }) => a.kind);
     expect(kinds).toEqual(expect.arrayContaining(['createRole', 'writeKmsPolicies', 'createResourceShare']));
     expect(emu.calls().length).toBeGreaterThan(0);

@@ -9,13 +9,21 @@ import { samePolicy } from '../../shared/domain/policy-json';
 const root = path.resolve(__dirname, '../..');
 const read = (rel: string) => fs.readFileSync(path.join(root, rel), 'utf8');
 const readme = read('README.md');
-const docFiles = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const docFiles = [
+  'README.md',
+  ...fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 const docs = docFiles.map((file) => [file, read(file)] as const);
 /** Linked from the README before the work that writes them lands; once they exist every check applies to them. */
 const LANDS_LATER: string[] = [];
 const README_MAX_BYTES = 15_000;
 
-const blocksOf = (text: string, lang: string) => [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
+const blocksOf = (text: string, lang: string) =>
+  [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
 const jsonDocs = (text: string) =>
   blocksOf(text, 'json').flatMap((b) => {
     try {
@@ -25,7 +33,10 @@ const jsonDocs = (text: string) =>
     }
   });
 const packageScripts: Record<string, string> = JSON.parse(read('package.json')).scripts;
-const shippedPolicies = fs.readdirSync(path.join(root, 'shared/policies')).filter((f) => f.endsWith('.json')).map((f) => ({ file: `shared/policies/${f}`, doc: JSON.parse(read(`shared/policies/${f}`)) }));
+const shippedPolicies = fs
+  .readdirSync(path.join(root, 'shared/policies'))
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => ({ file: `shared/policies/${f}`, doc: JSON.parse(read(`shared/policies/${f}`)) }));
 
 /** Source files under a folder, comments removed, so a variable "read" only in a comment does not count. */
 function sources(dir: string): string {
@@ -34,7 +45,13 @@ function sources(dir: string): string {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.(ts|mts|js)$/.test(e.name)) out.push(fs.readFileSync(p, 'utf8').replace(/^\s*\/\*[\s\S]*?\*\//gm, '').replace(/(^|\s)\/\/.*$/gm, '$1'));
+      else if (/\.(ts|mts|js)$/.test(e.name))
+        out.push(
+          fs
+            .readFileSync(p, 'utf8')
+            .replace(/^\s*\/\*[\s\S]*?\*\//gm, '')
+            .replace(/(^|\s)\/\/.*$/gm, '$1'),
+        );
     }
   };
   walk(path.join(root, dir));
@@ -49,7 +66,11 @@ function anchorsOf(text: string): Set<string> {
   const seen = new Map<string, number>();
   const out = new Set<string>();
   for (const m of text.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6} (.+)$/gm)) {
-    const slug = m[1].trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+    const slug = m[1]
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(slug) ?? 0;
     seen.set(slug, n + 1);
     out.add(n ? `${slug}-${n}` : slug);
@@ -90,7 +111,9 @@ describe('README', () => {
 
   it('documents every variable the configuration and the logger read', () => {
     const code = read('shared/config.ts') + read('shared/log.ts');
-    const readVars = new Set([...code.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv, '([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1] ?? m[2]));
+    const readVars = new Set(
+      [...code.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv, '([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1] ?? m[2]),
+    );
     expect(readVars.size).toBeGreaterThan(10);
     for (const v of readVars) expect(readme, `README names ${v}`).toMatch(new RegExp(`\\b${v}\\b`));
   });
@@ -119,7 +142,9 @@ describe.each(docs)('%s', (file, text) => {
   });
 
   it('names only environment variables the code reads', () => {
-    const names = new Set([...text.matchAll(/\b(?:SHARE|ECS_SHARE|ALIBABA_CLOUD|FC|FUZZ)_[A-Z0-9_]*[A-Z0-9]\b(?!_)/g)].map((m) => m[0]));
+    const names = new Set(
+      [...text.matchAll(/\b(?:SHARE|ECS_SHARE|ALIBABA_CLOUD|FC|FUZZ)_[A-Z0-9_]*[A-Z0-9]\b(?!_)/g)].map((m) => m[0]),
+    );
     for (const v of names) {
       const where = v.startsWith('SHARE_') ? productCode : repoCode + credentialChain;
       expect(new RegExp(`\\b${v}\\b`).test(where), `${v} (named in ${file}) is read by the code`).toBe(true);
@@ -155,9 +180,17 @@ describe.each(docs)('%s', (file, text) => {
 
   it('queries only the share-problem fields the README recipe carries (which the notify test checks)', () => {
     const section = readme.slice(readme.indexOf('\n## Failures reach a person\n'));
-    const recipe = new Set([...blocksOf(section.slice(0, section.indexOf('\n## ', 1)), 'sql').join('\n').matchAll(/'\$\.([A-Za-z][\w.]*)'/g)].map((m) => m[1]));
+    const recipe = new Set(
+      [
+        ...blocksOf(section.slice(0, section.indexOf('\n## ', 1)), 'sql')
+          .join('\n')
+          .matchAll(/'\$\.([A-Za-z][\w.]*)'/g),
+      ].map((m) => m[1]),
+    );
     expect(recipe.size).toBeGreaterThan(5);
-    const used = [...[...blocksOf(text, 'sql'), ...blocksOf(text, 'json')].join('\n').matchAll(/'\$\.([A-Za-z][\w.]*)'/g)].map((m) => m[1]);
+    const used = [
+      ...[...blocksOf(text, 'sql'), ...blocksOf(text, 'json')].join('\n').matchAll(/'\$\.([A-Za-z][\w.]*)'/g),
+    ].map((m) => m[1]);
     for (const f of used) expect([...recipe], `$.${f} in ${file}`).toContain(f);
   });
 });

@@ -36,7 +36,8 @@ function loadSYaml(): SYaml {
 
 const s = loadSYaml();
 const resources = Object.entries(s.resources);
-const trigger = (type: string) => resources.flatMap(([, r]) => r.props.triggers ?? []).find((t) => t.triggerType === type);
+const trigger = (type: string) =>
+  resources.flatMap(([, r]) => r.props.triggers ?? []).find((t) => t.triggerType === type);
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -64,7 +65,7 @@ describe('s.yaml', () => {
     expect(fs.existsSync(path.join(root, 'functions', name, 'index.ts')), `functions/${name}/index.ts`).toBe(true);
   });
 
-  it.each(resources)('finds %s\'s handler exported by the built bundle (run npm run build first)', (name) => {
+  it.each(resources)("finds %s's handler exported by the built bundle (run npm run build first)", (name) => {
     const bundle = path.join(root, 'dist', name, 'index.js');
     expect(fs.existsSync(bundle), `${bundle} is missing: run npm run build`).toBe(true);
     const mod = requireFromRoot(bundle) as { handler?: unknown };
@@ -79,14 +80,27 @@ describe('s.yaml', () => {
   });
 
   it('gives the EventBridge trigger an explicit retry strategy over a day that drops (or dead-letters) an exhausted event', () => {
-    const run = trigger('eventbridge')?.triggerConfig.runOptions as { retryStrategy?: { PushRetryStrategy?: string }; errorsTolerance?: string; mode?: string };
-    expect(run).toMatchObject({ mode: 'event-driven', retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' }, errorsTolerance: 'ALL' });
+    const run = trigger('eventbridge')?.triggerConfig.runOptions as {
+      retryStrategy?: { PushRetryStrategy?: string };
+      errorsTolerance?: string;
+      mode?: string;
+    };
+    expect(run).toMatchObject({
+      mode: 'event-driven',
+      retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' },
+      errorsTolerance: 'ALL',
+    });
     expect(fs.readFileSync(path.join(root, 'README.md'), 'utf8')).toContain('EXPONENTIAL_DECAY_RETRY');
   });
 
   it("routes ECS's snapshot-ready event to on-tag, the event its parser reads", () => {
-    const ready = (s.resources['on-tag'].props.triggers ?? []).find((t) => String(t.triggerConfig.eventRuleFilterPattern ?? '').includes('CreateSnapshotCompleted'));
-    expect(JSON.parse(String(ready?.triggerConfig.eventRuleFilterPattern))).toEqual({ source: ['acs.ecs'], type: [SNAPSHOT_READY_TYPE] });
+    const ready = (s.resources['on-tag'].props.triggers ?? []).find((t) =>
+      String(t.triggerConfig.eventRuleFilterPattern ?? '').includes('CreateSnapshotCompleted'),
+    );
+    expect(JSON.parse(String(ready?.triggerConfig.eventRuleFilterPattern))).toEqual({
+      source: ['acs.ecs'],
+      type: [SNAPSHOT_READY_TYPE],
+    });
   });
 
   it('puts the EventBridge trigger on the on-tag function', () => {
@@ -110,9 +124,13 @@ describe('s.yaml', () => {
 
   // Failures reach a person: every function's stdout (the JSON records the README's query and alert read) goes to a
   // Log Service logstore, one line one record, with FC's request and instance metrics.
-  it.each(resources)('ships %s\'s log to Log Service, one line one record', (_name, r) => {
+  it.each(resources)("ships %s's log to Log Service, one line one record", (_name, r) => {
     expect(r.props.logConfig).toBe('${vars.logConfig}');
-    expect(s.vars.logConfig).toMatchObject({ enableRequestMetrics: true, enableInstanceMetrics: true, logBeginRule: 'None' });
+    expect(s.vars.logConfig).toMatchObject({
+      enableRequestMetrics: true,
+      enableInstanceMetrics: true,
+      logBeginRule: 'None',
+    });
     expect(typeof s.vars.logConfig.project).toBe('string');
     expect(typeof s.vars.logConfig.logstore).toBe('string');
     expect(r.props.environmentVariables).toBe('${vars.environment}');

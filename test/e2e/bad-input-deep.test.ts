@@ -13,7 +13,12 @@ const snap = DEMO.snapshots.cmk;
 /** The shipped TagResources event, its ResourceId replaced by raw JSON text (built as text: JSON.stringify itself would overflow). */
 function tagResourcesWith(resourceIdJson: string): string {
   const event = structuredClone(tagEvent) as { data: Record<string, unknown> };
-  event.data.requestParameters = { RegionId: DEMO.region, ResourceType: 'snapshot', ResourceId: '__RESOURCE_ID__', 'Tag.1.Key': 'share-with' };
+  event.data.requestParameters = {
+    RegionId: DEMO.region,
+    ResourceType: 'snapshot',
+    ResourceId: '__RESOURCE_ID__',
+    'Tag.1.Key': 'share-with',
+  };
   return JSON.stringify(event).replace('"__RESOURCE_ID__"', resourceIdJson);
 }
 

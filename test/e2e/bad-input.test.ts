@@ -73,7 +73,13 @@ describe('a share-with tag that cannot be honoured', () => {
 
   it('skips an event of another service and writes nothing', async () => {
     phase(w);
-    const event = { specversion: '1.0', id: 'e-1', type: 'oss:ActionTrail:ApiCall', source: 'acs.oss', data: { eventName: 'PutBucketTagging', serviceName: 'Oss' } };
+    const event = {
+      specversion: '1.0',
+      id: 'e-1',
+      type: 'oss:ActionTrail:ApiCall',
+      source: 'acs.oss',
+      data: { eventName: 'PutBucketTagging', serviceName: 'Oss' },
+    };
     const result = await w.invoke('on-tag', event);
     expect(result.results).toEqual([]);
     expect(result.skipped).toHaveLength(1);
@@ -112,7 +118,11 @@ describe('the manual share function', () => {
     const result = await w.invoke('share', { resourceId: snap, region: DEMO.region, dryRun: true });
     expect(result.dryRun).toBe(true);
     expect(result.results[0].dryRun).toBe(true);
-    expect(result.results[0].actions.map((a: { kind: string }) => a.kind)).toEqual(['createRole', 'writeKmsPolicies', 'createResourceShare']);
+    expect(result.results[0].actions.map((a: { kind: string }) => a.kind)).toEqual([
+      'createRole',
+      'writeKmsPolicies',
+      'createResourceShare',
+    ]);
     expect(shareWrites(w)).toEqual([]);
     expect(await use(w, member, snap)).toMatchObject({ ok: false });
   });

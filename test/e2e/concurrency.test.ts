@@ -10,7 +10,20 @@ import * as $Ram from '@alicloud/ram20150501';
 import type { CallRecord } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E, recipientUid } from '../helpers/states';
-import { SNAPSHOT_ROLE, acceptInvitations, eventsFor, outcomes, phase, semantic, statements, tag, trustPolicy, trustServices, use, type Outcome } from '../helpers/e2e';
+import {
+  SNAPSHOT_ROLE,
+  acceptInvitations,
+  eventsFor,
+  outcomes,
+  phase,
+  semantic,
+  statements,
+  tag,
+  trustPolicy,
+  trustServices,
+  use,
+  type Outcome,
+} from '../helpers/e2e';
 
 const root = path.resolve(__dirname, '../..');
 const script = path.join(root, 'test/helpers/run-on-tag.ts');
@@ -28,7 +41,13 @@ function startInstance(dir: string, name: string, event: unknown, context: unkno
   const out = path.join(dir, `${name}.json`);
   const child = spawn('npx', ['tsx', script], {
     cwd: root,
-    env: { ...process.env, E2E_EVENT: JSON.stringify(event), E2E_CONTEXT: JSON.stringify(context), E2E_GO_FILE: go, E2E_OUT_FILE: out },
+    env: {
+      ...process.env,
+      E2E_EVENT: JSON.stringify(event),
+      E2E_CONTEXT: JSON.stringify(context),
+      E2E_GO_FILE: go,
+      E2E_OUT_FILE: out,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -50,8 +69,12 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
 /** True when each instance read the role before the other's first write to it landed: a genuine race. */
 function windowsOverlapped(calls: CallRecord[], keys: string[]): boolean {
   const roleCalls = calls.filter((c) => c.params.RoleName === SNAPSHOT_ROLE);
-  const firstWrite = Math.min(...roleCalls.filter((c) => c.action === 'CreateRole' || c.action === 'UpdateRole').map((c) => c.seq));
-  return keys.every((k) => roleCalls.some((c) => c.action === 'GetRole' && c.caller?.accessKeyId === k && c.seq < firstWrite));
+  const firstWrite = Math.min(
+    ...roleCalls.filter((c) => c.action === 'CreateRole' || c.action === 'UpdateRole').map((c) => c.seq),
+  );
+  return keys.every((k) =>
+    roleCalls.some((c) => c.action === 'GetRole' && c.caller?.accessKeyId === k && c.seq < firstWrite),
+  );
 }
 
 interface Round {
@@ -74,7 +97,12 @@ async function raceRound(n: number): Promise<Round> {
     // Round 0 races CreateRole; later rounds race UpdateRole on a role someone else made.
     const preexistingRole = n > 0;
     if (preexistingRole) {
-      await w.owner.ram.createRole(new $Ram.CreateRoleRequest({ roleName: SNAPSHOT_ROLE, assumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: [FOREIGN] }) }));
+      await w.owner.ram.createRole(
+        new $Ram.CreateRoleRequest({
+          roleName: SNAPSHOT_ROLE,
+          assumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: [FOREIGN] }),
+        }),
+      );
     }
     await tag(w, snapshots[0], recipients[0]);
     await tag(w, snapshots[1], recipients[1]);
@@ -95,8 +123,13 @@ async function raceRound(n: number): Promise<Round> {
       snapshots,
       results,
       trust: await trustPolicy(w, SNAPSHOT_ROLE),
-      overlapped: windowsOverlapped(calls, contexts.map((c) => c.credentials!.accessKeyId!)),
-      roleWrites: calls.filter((c) => (c.action === 'CreateRole' || c.action === 'UpdateRole') && c.params.RoleName === SNAPSHOT_ROLE).length,
+      overlapped: windowsOverlapped(
+        calls,
+        contexts.map((c) => c.credentials!.accessKeyId!),
+      ),
+      roleWrites: calls.filter(
+        (c) => (c.action === 'CreateRole' || c.action === 'UpdateRole') && c.params.RoleName === SNAPSHOT_ROLE,
+      ).length,
       usable: await Promise.all(
         [0, 1].map(async (i) => {
           await acceptInvitations(w.client(recipients[i]));
@@ -116,7 +149,10 @@ describe('two instances sharing two snapshots with two recipients of the same ro
 
   beforeAll(async () => {
     for (let n = 0; n < ROUNDS; n++) rounds.push(await raceRound(n));
-    console.log('race rounds [overlapped, role writes]:', JSON.stringify(rounds.map((r) => [r.overlapped, r.roleWrites])));
+    console.log(
+      'race rounds [overlapped, role writes]:',
+      JSON.stringify(rounds.map((r) => [r.overlapped, r.roleWrites])),
+    );
   }, 120_000);
 
   it('really races: both instances read the role before either write landed, with more writes than recipients', () => {
@@ -133,7 +169,8 @@ describe('two instances sharing two snapshots with two recipients of the same ro
   });
 
   it('keeps the statement someone else wrote in the role', () => {
-    for (const r of rounds.filter((x) => x.preexistingRole)) expect(statements(r.trust)).toContainEqual(semantic(FOREIGN));
+    for (const r of rounds.filter((x) => x.preexistingRole))
+      expect(statements(r.trust)).toContainEqual(semantic(FOREIGN));
   });
 
   // The recipients are accounts outside the RD: shared, but pending until each accepts its invitation.

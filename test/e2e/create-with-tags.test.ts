@@ -24,8 +24,14 @@ describe('resources created with a share-with tag', () => {
   async function shareOnceReady(id: string): Promise<void> {
     await w.emu.flushEvents();
     w.emu.clearCalls();
-    const event = w.emu.events().filter((e) => JSON.stringify(e.data).includes(id)).at(-1)!;
-    await expect(w.invoke('on-tag', event)).rejects.toMatchObject({ code: 'TransientFailure', message: expect.stringContaining('NotReady') });
+    const event = w.emu
+      .events()
+      .filter((e) => JSON.stringify(e.data).includes(id))
+      .at(-1)!;
+    await expect(w.invoke('on-tag', event)).rejects.toMatchObject({
+      code: 'TransientFailure',
+      message: expect.stringContaining('NotReady'),
+    });
     expect(shareWrites(w)).toEqual([]);
     await new Promise((r) => setTimeout(r, w.emu.state.options.readyDelayMs + 50));
     expect(outcomes([await w.invoke('on-tag', event)]).map((r) => [r.resourceId, r.outcome])).toEqual([[id, 'shared']]);
@@ -34,7 +40,11 @@ describe('resources created with a share-with tag', () => {
 
   it('shares a snapshot created from an encrypted disk with the tag, and not its disk or source', async () => {
     const created = await w.owner.ecs.createSnapshot(
-      new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', snapshotName: 'nightly', tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.rdRecipient.uid })] }),
+      new $Ecs.CreateSnapshotRequest({
+        diskId: 'd-demo0cmk0000000001',
+        snapshotName: 'nightly',
+        tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.rdRecipient.uid })],
+      }),
     );
     const id = created.body!.snapshotId!;
     await shareOnceReady(id);
@@ -44,13 +54,19 @@ describe('resources created with a share-with tag', () => {
 
   it('shares a snapshot from the ECS event that says it is ready (Snapshot:CreateSnapshotCompleted)', async () => {
     const created = await w.owner.ecs.createSnapshot(
-      new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', snapshotName: 'hourly', tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.rdRecipient.uid })] }),
+      new $Ecs.CreateSnapshotRequest({
+        diskId: 'd-demo0cmk0000000001',
+        snapshotName: 'hourly',
+        tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.rdRecipient.uid })],
+      }),
     );
     const id = created.body!.snapshotId!;
     await w.deliverEvents().catch(() => undefined); // the create event: not ready yet
     await new Promise((r) => setTimeout(r, w.emu.state.options.readyDelayMs + 100));
     await w.emu.flushEvents();
-    const ready = w.emu.events().filter((e) => e.type === ('ecs:Snapshot:CreateSnapshotCompleted' as string) && e.subject.endsWith(id));
+    const ready = w.emu
+      .events()
+      .filter((e) => e.type === ('ecs:Snapshot:CreateSnapshotCompleted' as string) && e.subject.endsWith(id));
     expect(ready).toHaveLength(1);
 
     const results = outcomes([await w.invoke('on-tag', ready[0])]);
@@ -62,7 +78,12 @@ describe('resources created with a share-with tag', () => {
 
   it('shares an image copied with the tag, leaving the source image unshared', async () => {
     const copied = await w.owner.ecs.copyImage(
-      new $Ecs.CopyImageRequest({ regionId: DEMO.region, imageId: DEMO.images.cmk, destinationRegionId: DEMO.region, tag: [new $Ecs.CopyImageRequestTag({ key: 'share-with', value: DEMO.externalRecipient.uid })] }),
+      new $Ecs.CopyImageRequest({
+        regionId: DEMO.region,
+        imageId: DEMO.images.cmk,
+        destinationRegionId: DEMO.region,
+        tag: [new $Ecs.CopyImageRequestTag({ key: 'share-with', value: DEMO.externalRecipient.uid })],
+      }),
     );
     const id = copied.body!.imageId!;
     await shareOnceReady(id);

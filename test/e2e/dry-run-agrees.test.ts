@@ -13,15 +13,35 @@ const external = DEMO.externalRecipient.uid;
 
 type Scenario = [name: string, resourceId: string, arrange: (w: World) => Promise<void>];
 const scenarios: Scenario[] = [
-  ['a CMK snapshot to an account (role, KMS policy and resource share made)', E2E.spareSnapshots[0], (w) => tag(w, E2E.spareSnapshots[0], external)],
-  ['a CMK image to an account (intent, share, confirmation)', DEMO.images.cmk, (w) => tag(w, DEMO.images.cmk, external)],
-  ['a CMK image to a folder and an RD', DEMO.images.cmk, (w) => tag(w, DEMO.images.cmk, `${E2E.folderPath} ${DEMO.resourceDirectoryId}`)],
-  ['a retag that moves the snapshot to another account', E2E.spareSnapshots[0], (w) => tag(w, E2E.spareSnapshots[0], member)],
+  [
+    'a CMK snapshot to an account (role, KMS policy and resource share made)',
+    E2E.spareSnapshots[0],
+    (w) => tag(w, E2E.spareSnapshots[0], external),
+  ],
+  [
+    'a CMK image to an account (intent, share, confirmation)',
+    DEMO.images.cmk,
+    (w) => tag(w, DEMO.images.cmk, external),
+  ],
+  [
+    'a CMK image to a folder and an RD',
+    DEMO.images.cmk,
+    (w) => tag(w, DEMO.images.cmk, `${E2E.folderPath} ${DEMO.resourceDirectoryId}`),
+  ],
+  [
+    'a retag that moves the snapshot to another account',
+    E2E.spareSnapshots[0],
+    (w) => tag(w, E2E.spareSnapshots[0], member),
+  ],
   ['an untag (take-backs only)', DEMO.images.cmk, (w) => untag(w, DEMO.images.cmk)],
-  ['a snapshot whose key is disabled, retagged (refused, take-backs still apply)', E2E.spareSnapshots[0], async (w) => {
-    await tag(w, E2E.spareSnapshots[0], E2E.rootMember);
-    w.emu.state.keys!.find((k) => k.keyId === DEMO.cmkId)!.state = 'Disabled';
-  }],
+  [
+    'a snapshot whose key is disabled, retagged (refused, take-backs still apply)',
+    E2E.spareSnapshots[0],
+    async (w) => {
+      await tag(w, E2E.spareSnapshots[0], E2E.rootMember);
+      w.emu.state.keys!.find((k) => k.keyId === DEMO.cmkId)!.state = 'Disabled';
+    },
+  ],
   ['a service-key snapshot (refused)', DEMO.snapshots.serviceKey, (w) => tag(w, DEMO.snapshots.serviceKey, member)],
   ['a plain snapshot (no role needed)', DEMO.snapshots.plain, (w) => tag(w, DEMO.snapshots.plain, member)],
 ];

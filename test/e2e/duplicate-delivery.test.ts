@@ -18,7 +18,9 @@ describe('the same tag event delivered to two instances at once', () => {
     await tag(w, DEMO.snapshots.cmk, DEMO.rdRecipient.uid);
     const [event] = eventsFor(w, DEMO.snapshots.cmk);
     const results = outcomes(await Promise.all([w.invoke('on-tag', event), w.invoke('on-tag', event)]));
-    expect(results.map((r) => r.outcome).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/shared|unchanged/)]));
+    expect(results.map((r) => r.outcome).sort()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/shared|unchanged/)]),
+    );
     expect(results.filter((r) => r.outcome === 'failed')).toEqual([]);
     expect((await sharesOf(w, DEMO.snapshots.cmk)).filter((s) => s.status === 'Active')).toHaveLength(1);
     expect(await use(w, DEMO.rdRecipient.uid, DEMO.snapshots.cmk)).toMatchObject({ ok: true });

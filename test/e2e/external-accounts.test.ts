@@ -6,7 +6,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
-import { acceptInvitations, afterReadLag, imageShareAccounts, outcomeFor, phase, productWrites, tag, tagAndDeliver, use, shareWrites } from '../helpers/e2e';
+import {
+  acceptInvitations,
+  afterReadLag,
+  imageShareAccounts,
+  outcomeFor,
+  phase,
+  productWrites,
+  tag,
+  tagAndDeliver,
+  use,
+  shareWrites,
+} from '../helpers/e2e';
 import { reconcile, reconcileWorld, resultFor } from '../helpers/reconcile';
 
 const external = DEMO.externalRecipient.uid;

@@ -7,8 +7,22 @@ import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E, recipientUid } from '../helpers/states';
 import {
-  IMAGE_ROLE, attachedPolicies, eventsFor, imageShareAccounts, outcomeFor, outcomes, phase, policyDocument, productWrites,
-  resourceTags, semantic, statements, tagAndDeliver, trustPolicy, trustServices, use,
+  IMAGE_ROLE,
+  attachedPolicies,
+  eventsFor,
+  imageShareAccounts,
+  outcomeFor,
+  outcomes,
+  phase,
+  policyDocument,
+  productWrites,
+  resourceTags,
+  semantic,
+  statements,
+  tagAndDeliver,
+  trustPolicy,
+  trustServices,
+  use,
 } from '../helpers/e2e';
 
 const twelve = Array.from({ length: 12 }, (_, i) => recipientUid(i + 1));
@@ -16,7 +30,11 @@ const twelve = Array.from({ length: 12 }, (_, i) => recipientUid(i + 1));
 /** Written by a person before ecs-share ever ran; the tool must keep both statements exactly. */
 const FOREIGN_STATEMENTS = [
   { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { RAM: [`acs:ram::${DEMO.owner.uid}:root`] } },
-  { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: [`${DEMO.externalRecipient.uid}@ecs.aliyuncs.com`] } },
+  {
+    Action: 'sts:AssumeRole',
+    Effect: 'Allow',
+    Principal: { Service: [`${DEMO.externalRecipient.uid}@ecs.aliyuncs.com`] },
+  },
 ];
 
 describe('sharing a CMK image with 12 accounts', () => {
@@ -28,12 +46,24 @@ describe('sharing a CMK image with 12 accounts', () => {
   beforeAll(async () => {
     w = await startWorld({ state: e2eState() });
     await w.owner.ram.createRole(
-      new $Ram.CreateRoleRequest({ roleName: IMAGE_ROLE, assumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: FOREIGN_STATEMENTS }), description: 'made by hand' }),
+      new $Ram.CreateRoleRequest({
+        roleName: IMAGE_ROLE,
+        assumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: FOREIGN_STATEMENTS }),
+        description: 'made by hand',
+      }),
     );
     phase(w);
     // 12 uids do not fit one 128-character value: the contract's continuation key carries the rest.
-    result = outcomeFor(await tagAndDeliver(w, image, { 'share-with': twelve.slice(0, 7).join(','), 'share-with.2': twelve.slice(7).join(' ') }), image);
-    modifyCalls = productWrites(w).filter((c) => c.action === 'ModifyImageSharePermission').map((c) => c.params);
+    result = outcomeFor(
+      await tagAndDeliver(w, image, {
+        'share-with': twelve.slice(0, 7).join(','),
+        'share-with.2': twelve.slice(7).join(' '),
+      }),
+      image,
+    );
+    modifyCalls = productWrites(w)
+      .filter((c) => c.action === 'ModifyImageSharePermission')
+      .map((c) => c.params);
   });
   afterAll(() => w.stop());
 
@@ -43,7 +73,11 @@ describe('sharing a CMK image with 12 accounts', () => {
   });
 
   it('adds the accounts in ModifyImageSharePermission calls of at most 10', () => {
-    const added = modifyCalls.map((p) => Object.keys(p).filter((k) => /^AddAccount\.\d+$/.test(k)).map((k) => p[k]));
+    const added = modifyCalls.map((p) =>
+      Object.keys(p)
+        .filter((k) => /^AddAccount\.\d+$/.test(k))
+        .map((k) => p[k]),
+    );
     expect(added.map((a) => a.length)).toEqual([10, 2]);
     expect(added.flat().sort()).toEqual(twelve);
   });
@@ -68,7 +102,9 @@ describe('sharing a CMK image with 12 accounts', () => {
 
   it('records the accounts it added in ledger tags on the image', async () => {
     const tags = await resourceTags(w, image);
-    const ledger = Object.entries(tags).filter(([k]) => k.startsWith('ecs-share:granted')).flatMap(([, v]) => v.split(','));
+    const ledger = Object.entries(tags)
+      .filter(([k]) => k.startsWith('ecs-share:granted'))
+      .flatMap(([, v]) => v.split(','));
     expect(ledger.sort()).toEqual(twelve);
   });
 
@@ -102,9 +138,11 @@ describe('sharing an image over two disks encrypted with two CMKs', () => {
     const result = outcomeFor(await tagAndDeliver(w, image, recipient), image);
     expect(result.outcome).toBe('shared');
     const names = (await attachedPolicies(w, IMAGE_ROLE)).filter((p) => p.startsWith('Custom/ecs-share-image-kms'));
-    const resources = (await Promise.all(names.map((n) => policyDocument(w, n.replace('Custom/', '')))))
-      .flatMap((d) => d.Statement.flatMap((s: any) => [s.Resource].flat()));
-    for (const key of [DEMO.cmkId, E2E.cmk2Id]) expect(resources).toContain(`acs:kms:${DEMO.region}:${DEMO.owner.uid}:key/${key}`);
+    const resources = (await Promise.all(names.map((n) => policyDocument(w, n.replace('Custom/', ''))))).flatMap((d) =>
+      d.Statement.flatMap((s: any) => [s.Resource].flat()),
+    );
+    for (const key of [DEMO.cmkId, E2E.cmk2Id])
+      expect(resources).toContain(`acs:kms:${DEMO.region}:${DEMO.owner.uid}:key/${key}`);
     expect(await use(w, recipient, image)).toMatchObject({ ok: true });
   });
 });
@@ -116,7 +154,9 @@ describe('an image already shared by hand', () => {
 
   beforeAll(async () => {
     w = await startWorld({ state: e2eState() });
-    await w.owner.ecs.modifyImageSharePermission(new $Ecs.ModifyImageSharePermissionRequest({ regionId: DEMO.region, imageId: image, addAccount: [manual] }));
+    await w.owner.ecs.modifyImageSharePermission(
+      new $Ecs.ModifyImageSharePermissionRequest({ regionId: DEMO.region, imageId: image, addAccount: [manual] }),
+    );
   });
   afterAll(() => w.stop());
 

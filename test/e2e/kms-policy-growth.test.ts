@@ -13,14 +13,24 @@ function keyedSnapshots(count: number, tags: Record<string, string> = {}): Emula
   for (let i = 1; i <= count; i++) {
     const keyId = `key-growth${String(i).padStart(13, '0')}`;
     state.keys!.push({ keyId, accountId: DEMO.owner.uid, region: DEMO.region, state: 'Enabled' });
-    state.snapshots!.push({ snapshotId: `s-growth${String(i).padStart(12, '0')}`, accountId: DEMO.owner.uid, region: DEMO.region, encrypted: true, kmsKeyId: keyId, status: 'accomplished', tags: { ...tags } });
+    state.snapshots!.push({
+      snapshotId: `s-growth${String(i).padStart(12, '0')}`,
+      accountId: DEMO.owner.uid,
+      region: DEMO.region,
+      encrypted: true,
+      kmsKeyId: keyId,
+      status: 'accomplished',
+      tags: { ...tags },
+    });
   }
   return state;
 }
 const snapshotId = (i: number) => `s-growth${String(i).padStart(12, '0')}`;
 
 async function versions(w: World, policyName: string) {
-  const r = await w.owner.ram.listPolicyVersions(new $Ram.ListPolicyVersionsRequest({ policyName, policyType: 'Custom' }));
+  const r = await w.owner.ram.listPolicyVersions(
+    new $Ram.ListPolicyVersionsRequest({ policyName, policyType: 'Custom' }),
+  );
   return r.body!.policyVersions!.policyVersion!;
 }
 
@@ -36,7 +46,9 @@ describe('seven snapshots with seven keys, shared one after the other', () => {
     const list = await versions(w, 'ecs-share-snapshot-kms');
     expect(list.length).toBeLessThanOrEqual(5);
     const current = JSON.parse(list.find((v) => v.isDefaultVersion)!.policyDocument!);
-    const arns = current.Statement.flatMap((s: { Resource: string | string[] }) => [s.Resource].flat()).filter((r: string) => r.includes(':key/'));
+    const arns = current.Statement.flatMap((s: { Resource: string | string[] }) => [s.Resource].flat()).filter(
+      (r: string) => r.includes(':key/'),
+    );
     expect(arns).toHaveLength(7);
   });
 
@@ -55,7 +67,10 @@ describe('120 snapshots with 120 keys, reconciled at once', () => {
   afterAll(() => w.stop());
 
   it('splits the grant over two attached policies, each within 6,144 characters', async () => {
-    expect((await attachedPolicies(w, SNAPSHOT_ROLE)).sort()).toEqual(['Custom/ecs-share-snapshot-kms', 'Custom/ecs-share-snapshot-kms-2']);
+    expect((await attachedPolicies(w, SNAPSHOT_ROLE)).sort()).toEqual([
+      'Custom/ecs-share-snapshot-kms',
+      'Custom/ecs-share-snapshot-kms-2',
+    ]);
     for (const name of ['ecs-share-snapshot-kms', 'ecs-share-snapshot-kms-2']) {
       const [v] = (await versions(w, name)).filter((x) => x.isDefaultVersion);
       expect(JSON.stringify(JSON.parse(v.policyDocument!)).length).toBeLessThanOrEqual(6144);

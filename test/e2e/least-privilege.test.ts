@@ -38,7 +38,10 @@ describe('the shipped function role policy', () => {
     const granted = policyActions(JSON.parse(shippedPolicy()));
     const called = new Set([...calledActions()].filter((a) => !ADD_ONS[a]));
     expect(called.size).toBeGreaterThan(10); // the scan found the adapters
-    expect({ missing: [...called].filter((a) => !granted.has(a)).sort(), unused: [...granted].filter((a) => !called.has(a)).sort() }).toEqual({
+    expect({
+      missing: [...called].filter((a) => !granted.has(a)).sort(),
+      unused: [...granted].filter((a) => !called.has(a)).sort(),
+    }).toEqual({
       missing: [],
       unused: [],
     });
@@ -46,18 +49,27 @@ describe('the shipped function role policy', () => {
 });
 
 describe('the service-key copy add-on (shared/policies/function-role-service-key-copy.json)', () => {
-  const addOn = () => JSON.parse(fs.readFileSync(path.join(root, 'shared/policies/function-role-service-key-copy.json'), 'utf8'));
+  const addOn = () =>
+    JSON.parse(fs.readFileSync(path.join(root, 'shared/policies/function-role-service-key-copy.json'), 'utf8'));
   /** The copy adapter's calls, plus the RAM calls that make AliyunECSDiskEncryptDefaultRole. */
   const copyCalls = () => {
     const text = fs.readFileSync(path.join(root, 'shared/cloud/ecs-copy.ts'), 'utf8');
     const ecs = [...text.matchAll(/api\.call\(\s*'([a-z]+)',\s*'([A-Za-z]+)'/g)].map((m) => `${m[1]}:${m[2]}`);
-    return new Set([...ecs.filter((a) => a !== 'ecs:ListTagResources'), 'ram:GetRole', 'ram:CreateRole', 'ram:ListPoliciesForRole', 'ram:AttachPolicyToRole']);
+    return new Set([
+      ...ecs.filter((a) => a !== 'ecs:ListTagResources'),
+      'ram:GetRole',
+      'ram:CreateRole',
+      'ram:ListPoliciesForRole',
+      'ram:AttachPolicyToRole',
+    ]);
   };
 
   it('grants exactly what the copies need beyond the shipped policy, on exactly that role and its system policy', () => {
     const doc = addOn();
     expect([...policyActions(doc)].sort()).toEqual([...copyCalls()].sort());
-    const ram = doc.Statement.filter((s: { Action: string | string[] }) => [s.Action].flat().some((a) => a.startsWith('ram:')));
+    const ram = doc.Statement.filter((s: { Action: string | string[] }) =>
+      [s.Action].flat().some((a) => a.startsWith('ram:')),
+    );
     expect(ram.flatMap((s: { Resource: string[] }) => s.Resource).sort()).toEqual([
       'acs:ram:*:*:policy/AliyunECSDiskEncryptDefaultRolePolicy',
       'acs:ram:*:*:policy/AliyunECSDiskEncryptRolePolicy',
@@ -112,8 +124,16 @@ describe('the function role without its Resource Sharing statement', () => {
   beforeAll(async () => {
     w = await startWorld({ state: e2eState() });
     const doc = JSON.parse(shippedPolicy());
-    doc.Statement = doc.Statement.filter((s: { Action: string | string[] }) => ![s.Action].flat().some((a) => a.startsWith('resourcesharing:')));
-    await w.owner.ram.createPolicyVersion(new $Ram.CreatePolicyVersionRequest({ policyName: FUNCTION_POLICY, policyDocument: JSON.stringify(doc), setAsDefault: true }));
+    doc.Statement = doc.Statement.filter(
+      (s: { Action: string | string[] }) => ![s.Action].flat().some((a) => a.startsWith('resourcesharing:')),
+    );
+    await w.owner.ram.createPolicyVersion(
+      new $Ram.CreatePolicyVersionRequest({
+        policyName: FUNCTION_POLICY,
+        policyDocument: JSON.stringify(doc),
+        setAsDefault: true,
+      }),
+    );
   });
   afterAll(() => w.stop());
 

@@ -7,7 +7,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
-import { afterReadLag, imageShareAccounts, outcomeFor, resourceTags, tagAndDeliver, toolShare, use } from '../helpers/e2e';
+import {
+  afterReadLag,
+  imageShareAccounts,
+  outcomeFor,
+  resourceTags,
+  tagAndDeliver,
+  toolShare,
+  use,
+} from '../helpers/e2e';
 import { reconcileOk, reconcileWorld } from '../helpers/reconcile';
 
 const member = DEMO.rdRecipient.uid; // in folder fd-demofold01
@@ -56,7 +64,9 @@ describe('moving a share from an account to the folder or directory that holds i
     w.emu.setOptions({ associationDelayMs: 0 });
     await reconcileOk(w);
     const share = await toolShare(w, snap);
-    expect(share!.targets.filter((t) => t.status !== 'Disassociated').map((t) => t.id)).toEqual([DEMO.resourceDirectoryId]);
+    expect(share!.targets.filter((t) => t.status !== 'Disassociated').map((t) => t.id)).toEqual([
+      DEMO.resourceDirectoryId,
+    ]);
     expect(await use(w, member, snap)).toMatchObject({ ok: true });
   });
 
@@ -72,7 +82,9 @@ describe('moving a share from an account to the folder or directory that holds i
     expect(narrowed.outcome).toBe('pending');
     expect(narrowed.pending).toEqual([member]);
     const share = await toolShare(w, snap);
-    expect(share!.targets.filter((t) => t.status !== 'Disassociated' && t.status !== 'Disassociating').map((t) => t.id)).toEqual([member]);
+    expect(
+      share!.targets.filter((t) => t.status !== 'Disassociated' && t.status !== 'Disassociating').map((t) => t.id),
+    ).toEqual([member]);
     await sleep(DELAY_MS + 200);
     w.emu.setOptions({ associationDelayMs: 0 });
     expect(await use(w, member, snap)).toMatchObject({ ok: true });
@@ -91,7 +103,9 @@ describe('moving a share from an account to the folder or directory that holds i
       expect(o.error?.code).toBe('KeyNotEnabled');
       await afterReadLag(w);
       const share = await toolShare(w, snap);
-      expect(share!.targets.filter((t) => t.status !== 'Disassociated' && t.status !== 'Disassociating').map((t) => t.id)).toEqual([]);
+      expect(
+        share!.targets.filter((t) => t.status !== 'Disassociated' && t.status !== 'Disassociating').map((t) => t.id),
+      ).toEqual([]);
     } finally {
       key.state = 'Enabled';
     }

@@ -27,21 +27,27 @@ function recipeFields(): string[] {
 
 const at = (o: Record<string, any>, p: string) => p.split('.').reduce<any>((x, k) => (x == null ? undefined : x[k]), o);
 
-
-const problems = (lines: Array<Record<string, any>>, id?: string) => lines.filter((l) => l.msg === 'share problem' && (id === undefined || l.resourceId === id));
-const recordOf = (line: Record<string, any>) => Object.fromEntries(Object.entries(line).filter(([k]) => !LOGGER_FIELDS.includes(k)));
+const problems = (lines: Array<Record<string, any>>, id?: string) =>
+  lines.filter((l) => l.msg === 'share problem' && (id === undefined || l.resourceId === id));
+const recordOf = (line: Record<string, any>) =>
+  Object.fromEntries(Object.entries(line).filter(([k]) => !LOGGER_FIELDS.includes(k)));
 
 describe('failures reach a person, with SHARE_NOTIFY_EVENT_BUS and the notify policy', () => {
   let w: World;
   const fields = recipeFields();
 
   beforeAll(async () => {
-    w = await startWorld({ extraPolicies: [NOTIFY_POLICY], env: { SHARE_NOTIFY_EVENT_BUS: BUS, SHARE_NOTIFY_SOURCE: '' } });
+    w = await startWorld({
+      extraPolicies: [NOTIFY_POLICY],
+      env: { SHARE_NOTIFY_EVENT_BUS: BUS, SHARE_NOTIFY_SOURCE: '' },
+    });
   });
   afterAll(() => w.stop());
 
   it('reads a recipe that names the fields', () => {
-    expect(fields).toEqual(expect.arrayContaining(['msg', 'outcome', 'code', 'resourceId', 'region', 'reason', 'requestedBy']));
+    expect(fields).toEqual(
+      expect.arrayContaining(['msg', 'outcome', 'code', 'resourceId', 'region', 'reason', 'requestedBy']),
+    );
   });
 
   it('turns a refused tag (a service-key snapshot) into one warn record with the recipe fields and one published event', async () => {
@@ -49,11 +55,24 @@ describe('failures reach a person, with SHARE_NOTIFY_EVENT_BUS and the notify po
     await tag(w, snap, DEMO.rdRecipient.uid);
     let results: any[] = [];
     const lines = await logLines(async () => (results = await w.deliverEvents()));
-    expect(outcomeFor(outcomes(results), snap)).toMatchObject({ outcome: 'refused', error: { code: 'ServiceKeyEncrypted' } });
+    expect(outcomeFor(outcomes(results), snap)).toMatchObject({
+      outcome: 'refused',
+      error: { code: 'ServiceKeyEncrypted' },
+    });
     const mine = problems(lines, snap);
     expect(mine).toHaveLength(1);
     const line = mine[0];
-    expect(line).toMatchObject({ level: 'warn', msg: 'share problem', outcome: 'refused', code: 'ServiceKeyEncrypted', resourceType: 'snapshot', region: DEMO.region, function: 'on-tag', ownerAccountId: DEMO.owner.uid, retryable: false });
+    expect(line).toMatchObject({
+      level: 'warn',
+      msg: 'share problem',
+      outcome: 'refused',
+      code: 'ServiceKeyEncrypted',
+      resourceType: 'snapshot',
+      region: DEMO.region,
+      function: 'on-tag',
+      ownerAccountId: DEMO.owner.uid,
+      retryable: false,
+    });
     expect(line.requestedBy).toMatchObject({ type: 'root-account', accountId: DEMO.owner.uid });
     expect(line.eventId).toEqual(expect.any(String));
     expect(line.reason).toMatch(/customer master key/i);
@@ -83,17 +102,30 @@ describe('failures reach a person, with SHARE_NOTIFY_EVENT_BUS and the notify po
     let results: any[] = [];
     const lines = await logLines(async () => (results = await w.deliverEvents()));
     w.emu.setOptions({ imageShareQuota: 50 });
-    expect(outcomeFor(outcomes(results), image)).toMatchObject({ outcome: 'failed', error: { code: 'QuotaExceed.ShareImageUser' } });
+    expect(outcomeFor(outcomes(results), image)).toMatchObject({
+      outcome: 'failed',
+      error: { code: 'QuotaExceed.ShareImageUser' },
+    });
     const mine = problems(lines, image);
     expect(mine).toHaveLength(1);
     const line = mine[0];
-    expect(line).toMatchObject({ level: 'error', outcome: 'failed', code: 'QuotaExceed.ShareImageUser', resourceType: 'image', function: 'on-tag', retryable: false });
+    expect(line).toMatchObject({
+      level: 'error',
+      outcome: 'failed',
+      code: 'QuotaExceed.ShareImageUser',
+      resourceType: 'image',
+      function: 'on-tag',
+      retryable: false,
+    });
     expect(line.advice).toMatch(/at most 50 accounts/);
     expect(line.apiRequestId).toEqual(expect.any(String));
     for (const f of fields) expect(at(line, f), `$.${f} of the failed record`).not.toBeUndefined();
     const published = w.emu.published({ bus: BUS });
     expect(published).toHaveLength(1);
-    expect(published[0].event).toMatchObject({ Type: 'ecs-share:Share:Failed', Subject: `acs:ecs:${DEMO.region}:${DEMO.owner.uid}:image/${image}` });
+    expect(published[0].event).toMatchObject({
+      Type: 'ecs-share:Share:Failed',
+      Subject: `acs:ecs:${DEMO.region}:${DEMO.owner.uid}:image/${image}`,
+    });
     expect(published[0].event.Data).toEqual(recordOf(line));
   });
 
@@ -116,9 +148,16 @@ describe('failures reach a person, with SHARE_NOTIFY_EVENT_BUS and the notify po
     const snap = DEMO.snapshots.serviceKey;
     const manual = await w.invoke('share', { resourceId: snap, region: DEMO.region });
     expect(manual.results[0].outcome).toBe('refused');
-    const timer = await w.invoke('reconcile', { triggerTime: new Date().toISOString(), triggerName: 'reconcile-timer', payload: '{"action":"reconcile"}' });
+    const timer = await w.invoke('reconcile', {
+      triggerTime: new Date().toISOString(),
+      triggerName: 'reconcile-timer',
+      payload: '{"action":"reconcile"}',
+    });
     expect(timer.results.find((r: any) => r.resourceId === snap)?.outcome).toBe('refused');
-    const data = w.emu.published({ type: 'ecs-share:Share:Refused' }).map((p) => p.event.Data as Record<string, any>).filter((d) => d.resourceId === snap);
+    const data = w.emu
+      .published({ type: 'ecs-share:Share:Refused' })
+      .map((p) => p.event.Data as Record<string, any>)
+      .filter((d) => d.resourceId === snap);
     expect(data.map((d) => [d.function, d.requestedBy, d.eventId])).toEqual([
       ['share', 'manual', null],
       ['reconcile', 'timer', null],
@@ -127,7 +166,9 @@ describe('failures reach a person, with SHARE_NOTIFY_EVENT_BUS and the notify po
 
   it('a dry run reports nothing', async () => {
     w.emu.clearPublished();
-    const lines = await logLines(() => w.invoke('share', { resourceId: DEMO.snapshots.serviceKey, region: DEMO.region, dryRun: true }));
+    const lines = await logLines(() =>
+      w.invoke('share', { resourceId: DEMO.snapshots.serviceKey, region: DEMO.region, dryRun: true }),
+    );
     expect(problems(lines)).toEqual([]);
     expect(w.emu.published()).toEqual([]);
   });
@@ -137,7 +178,9 @@ describe('failures reach a person, with SHARE_NOTIFY_EVENT_BUS and the notify po
     w.emu.addFault({ action: 'PutEvents', kind: 'internal', times: 100, every: 1 });
     const snap = DEMO.snapshots.serviceKey;
     let result: any;
-    const lines = await logLines(async () => (result = await w.invoke('share', { resourceId: snap, region: DEMO.region })));
+    const lines = await logLines(
+      async () => (result = await w.invoke('share', { resourceId: snap, region: DEMO.region })),
+    );
     w.emu.clearFaults();
     expect(result.results[0]).toMatchObject({ outcome: 'refused', error: { code: 'ServiceKeyEncrypted' } });
     expect(problems(lines, snap)).toHaveLength(1);
@@ -150,7 +193,9 @@ describe('failures reach a person, with SHARE_NOTIFY_EVENT_BUS and the notify po
 
   it('a bus that does not exist is a logged publish failure too', async () => {
     w.emu.state.eventBuses = [{ name: 'another-bus', accountId: DEMO.owner.uid, region: DEMO.region }];
-    const lines = await logLines(() => w.invoke('share', { resourceId: DEMO.snapshots.serviceKey, region: DEMO.region }));
+    const lines = await logLines(() =>
+      w.invoke('share', { resourceId: DEMO.snapshots.serviceKey, region: DEMO.region }),
+    );
     w.emu.state.eventBuses = [];
     expect(lines.find((l) => l.msg === 'notify publish failed')).toMatchObject({ code: 'EventBusNotExist' });
     expect(w.emu.published()).toEqual([]);

@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImageGrants } from '../../shared/domain/image-grants';
 import { E2E, e2eState, recipientUid } from '../helpers/states';
 import { startWorld, type World } from '../helpers/world';
-import { afterReadLag, imageShareAccounts, outcomeFor, resourceTags, tagAndDeliver, untag, outcomes } from '../helpers/e2e';
+import {
+  afterReadLag,
+  imageShareAccounts,
+  outcomeFor,
+  resourceTags,
+  tagAndDeliver,
+  untag,
+  outcomes,
+} from '../helpers/e2e';
 
 const image = E2E.twoKeyImage;
 const uids = Array.from({ length: 12 }, (_, i) => recipientUid(i + 1));
@@ -21,7 +29,13 @@ describe('an image tagged for 12 accounts with room for 10', () => {
   afterAll(() => w.stop());
 
   it('fails with the quota error and records the 10 accounts it added', async () => {
-    const out = outcomeFor(await tagAndDeliver(w, image, { 'share-with': uids.slice(0, 6).join(' '), 'share-with.2': uids.slice(6).join(' ') }), image);
+    const out = outcomeFor(
+      await tagAndDeliver(w, image, {
+        'share-with': uids.slice(0, 6).join(' '),
+        'share-with.2': uids.slice(6).join(' '),
+      }),
+      image,
+    );
     expect(out.outcome).toBe('failed');
     expect(out.error?.code).toBe('QuotaExceed.ShareImageUser');
     await afterReadLag(w);

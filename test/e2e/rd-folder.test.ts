@@ -4,7 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
-import { IMAGE_ROLE, SNAPSHOT_ROLE, outcomeFor, semantic, statements, tagAndDeliver, toolShare, trustPolicy, use, type Outcome } from '../helpers/e2e';
+import {
+  IMAGE_ROLE,
+  SNAPSHOT_ROLE,
+  outcomeFor,
+  semantic,
+  statements,
+  tagAndDeliver,
+  toolShare,
+  trustPolicy,
+  use,
+  type Outcome,
+} from '../helpers/e2e';
 
 const member = DEMO.rdRecipient.uid; // in folder fd-demofold01
 const outsider = DEMO.externalRecipient.uid; // not in the RD
@@ -27,12 +38,14 @@ describe('sharing a CMK snapshot with a whole resource directory', () => {
   });
 
   it('trusts any ECS principal whose sts:ServiceOwnerRDId equals the directory', async () => {
-    expect(statements(await trustPolicy(w, SNAPSHOT_ROLE))).toContainEqual(semantic({
-      Action: 'sts:AssumeRole',
-      Effect: 'Allow',
-      Principal: { Service: '*@ecs.aliyuncs.com' },
-      Condition: { StringEquals: { 'sts:ServiceOwnerRDId': DEMO.resourceDirectoryId } },
-    }));
+    expect(statements(await trustPolicy(w, SNAPSHOT_ROLE))).toContainEqual(
+      semantic({
+        Action: 'sts:AssumeRole',
+        Effect: 'Allow',
+        Principal: { Service: '*@ecs.aliyuncs.com' },
+        Condition: { StringEquals: { 'sts:ServiceOwnerRDId': DEMO.resourceDirectoryId } },
+      }),
+    );
   });
 
   it('creates a resource share with the directory as its only target, without external targets', async () => {
@@ -59,7 +72,10 @@ describe('sharing with a folder of the resource directory', () => {
 
   beforeAll(async () => {
     w = await startWorld({ state: e2eState() });
-    results = [outcomeFor(await tagAndDeliver(w, snap, E2E.folderPath), snap), outcomeFor(await tagAndDeliver(w, image, E2E.folderPath), image)];
+    results = [
+      outcomeFor(await tagAndDeliver(w, snap, E2E.folderPath), snap),
+      outcomeFor(await tagAndDeliver(w, image, E2E.folderPath), image),
+    ];
   });
   afterAll(() => w.stop());
 
@@ -72,18 +88,22 @@ describe('sharing with a folder of the resource directory', () => {
 
   it('trusts any ECS principal whose sts:ServiceOwnerRDPath is like the folder path, in both roles', async () => {
     for (const role of [SNAPSHOT_ROLE, IMAGE_ROLE]) {
-      expect(statements(await trustPolicy(w, role)), role).toContainEqual(semantic({
-        Action: 'sts:AssumeRole',
-        Effect: 'Allow',
-        Principal: { Service: '*@ecs.aliyuncs.com' },
-        Condition: { StringLike: { 'sts:ServiceOwnerRDPath': `${E2E.folderPath}*` } },
-      }));
+      expect(statements(await trustPolicy(w, role)), role).toContainEqual(
+        semantic({
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: '*@ecs.aliyuncs.com' },
+          Condition: { StringLike: { 'sts:ServiceOwnerRDPath': `${E2E.folderPath}*` } },
+        }),
+      );
     }
   });
 
   it('creates a resource share per resource targeting the folder id', async () => {
     for (const id of [snap, image]) {
-      expect((await toolShare(w, id))!.targets, id).toEqual([{ id: DEMO.folderId, status: 'Associated', external: false }]);
+      expect((await toolShare(w, id))!.targets, id).toEqual([
+        { id: DEMO.folderId, status: 'Associated', external: false },
+      ]);
     }
   });
 

@@ -4,11 +4,35 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState, E2E, recipientUid } from '../helpers/states';
-import { IMAGE_ROLE, SNAPSHOT_ROLE, attachedPolicies, imageShareAccounts, tag, toolShare, trustPolicy, trustServices, use } from '../helpers/e2e';
-import { detachPolicy, disassociateTarget, modifyImageShare, reconcile, reconcileOk, reconcileWorld, resultFor, setTrustPolicy } from '../helpers/reconcile';
+import {
+  IMAGE_ROLE,
+  SNAPSHOT_ROLE,
+  attachedPolicies,
+  imageShareAccounts,
+  tag,
+  toolShare,
+  trustPolicy,
+  trustServices,
+  use,
+} from '../helpers/e2e';
+import {
+  detachPolicy,
+  disassociateTarget,
+  modifyImageShare,
+  reconcile,
+  reconcileOk,
+  reconcileWorld,
+  resultFor,
+  setTrustPolicy,
+} from '../helpers/reconcile';
 
 const member = DEMO.rdRecipient.uid;
-const ownerOnly = { Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: [`${DEMO.owner.uid}@ecs.aliyuncs.com`] } }] };
+const ownerOnly = {
+  Version: '1',
+  Statement: [
+    { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: [`${DEMO.owner.uid}@ecs.aliyuncs.com`] } },
+  ],
+};
 const kinds = (actions: Array<{ kind: string }> = []) => actions.map((a) => a.kind);
 
 describe('reconcile repairs a trust principal deleted by hand', () => {
@@ -53,7 +77,9 @@ describe('reconcile repairs a KMS policy detached by hand', () => {
     const s = await reconcile(w);
 
     expect(s).toMatchObject({ ok: true, complete: true });
-    expect(w.emu.writes({ action: 'AttachPolicyToRole' }).map((c) => c.params.PolicyName)).toEqual(['ecs-share-snapshot-kms']);
+    expect(w.emu.writes({ action: 'AttachPolicyToRole' }).map((c) => c.params.PolicyName)).toEqual([
+      'ecs-share-snapshot-kms',
+    ]);
     expect(await attachedPolicies(w, SNAPSHOT_ROLE)).toContain('Custom/ecs-share-snapshot-kms');
     expect(await use(w, member, snap)).toMatchObject({ ok: true });
   });
@@ -80,7 +106,9 @@ describe('reconcile restores shares removed by hand', () => {
     const s = await reconcile(w);
 
     expect(kinds(resultFor(s, snap)?.actions)).toEqual(['associateTargets']);
-    expect((await toolShare(w, snap))?.targets).toEqual([expect.objectContaining({ id: member, status: 'Associated' })]);
+    expect((await toolShare(w, snap))?.targets).toEqual([
+      expect.objectContaining({ id: member, status: 'Associated' }),
+    ]);
     expect(await use(w, member, snap)).toMatchObject({ ok: true });
   });
 

@@ -4,19 +4,52 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState, recipientUid } from '../helpers/states';
-import { IMAGE_ROLE, attachedPolicies, imageShareAccounts, statements, semantic, tag, trustPolicy, untag, use } from '../helpers/e2e';
-import { attachNewPolicy, modifyImageShare, reconcile, reconcileOk, reconcileWorld, resultFor, setTrustPolicy } from '../helpers/reconcile';
+import {
+  IMAGE_ROLE,
+  attachedPolicies,
+  imageShareAccounts,
+  statements,
+  semantic,
+  tag,
+  trustPolicy,
+  untag,
+  use,
+} from '../helpers/e2e';
+import {
+  attachNewPolicy,
+  modifyImageShare,
+  reconcile,
+  reconcileOk,
+  reconcileWorld,
+  resultFor,
+  setTrustPolicy,
+} from '../helpers/reconcile';
 
 const image = DEMO.images.cmk;
 const tagged = recipientUid(1); // in the tag: ecs-share's
 const manual = recipientUid(2); // shared by hand: not ecs-share's
-const foreignStatement = { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: [`${manual}@ecs.aliyuncs.com`] } };
+const foreignStatement = {
+  Action: 'sts:AssumeRole',
+  Effect: 'Allow',
+  Principal: { Service: [`${manual}@ecs.aliyuncs.com`] },
+};
 // The owner's own grant of the key to the role (what the seed's step 3 writes), not ecs-share's.
 const handPolicy = {
   Version: '1',
   Statement: [
     { Effect: 'Allow', Action: 'kms:List*', Resource: `acs:kms:${DEMO.region}:${DEMO.owner.uid}:key` },
-    { Effect: 'Allow', Action: ['kms:DescribeKey', 'kms:TagResource', 'kms:UntagResource', 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], Resource: [`acs:kms:${DEMO.region}:${DEMO.owner.uid}:key/${DEMO.cmkId}`] },
+    {
+      Effect: 'Allow',
+      Action: [
+        'kms:DescribeKey',
+        'kms:TagResource',
+        'kms:UntagResource',
+        'kms:Encrypt',
+        'kms:Decrypt',
+        'kms:GenerateDataKey',
+      ],
+      Resource: [`acs:kms:${DEMO.region}:${DEMO.owner.uid}:key/${DEMO.cmkId}`],
+    },
   ],
 };
 
@@ -47,7 +80,10 @@ describe('a manual share, a foreign trust statement and a hand-attached policy',
     await untag(w, image);
     const s = await reconcile(w);
 
-    expect(resultFor(s, image)).toMatchObject({ outcome: 'revoked', actions: expect.arrayContaining([{ kind: 'unshareImageAccounts', ref: expect.anything(), remove: [tagged] }]) });
+    expect(resultFor(s, image)).toMatchObject({
+      outcome: 'revoked',
+      actions: expect.arrayContaining([{ kind: 'unshareImageAccounts', ref: expect.anything(), remove: [tagged] }]),
+    });
     expect(await imageShareAccounts(w, image)).toEqual([manual]);
     const trust = statements(await trustPolicy(w, IMAGE_ROLE));
     expect(trust).toContainEqual(semantic(foreignStatement));

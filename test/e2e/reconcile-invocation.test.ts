@@ -20,7 +20,11 @@ describe('the timer invocation', () => {
   afterAll(() => w.stop());
 
   it('runs a full pass from the timer trigger event and its payload', async () => {
-    const timer = { triggerTime: '2026-11-28T03:00:00Z', triggerName: 'reconcile-timer', payload: JSON.stringify({ action: 'reconcile' }) };
+    const timer = {
+      triggerTime: '2026-11-28T03:00:00Z',
+      triggerName: 'reconcile-timer',
+      payload: JSON.stringify({ action: 'reconcile' }),
+    };
 
     const s: ReconcileSummary = await w.invoke('reconcile', timer);
 
@@ -32,7 +36,11 @@ describe('the timer invocation', () => {
     await untag(w, snap);
     w.emu.clearCalls();
 
-    const s: ReconcileSummary = await w.invoke('reconcile', { triggerTime: '2026-11-28T04:00:00Z', triggerName: 'reconcile-timer', payload: '{"action":"reconcile","dryRun":true}' });
+    const s: ReconcileSummary = await w.invoke('reconcile', {
+      triggerTime: '2026-11-28T04:00:00Z',
+      triggerName: 'reconcile-timer',
+      payload: '{"action":"reconcile","dryRun":true}',
+    });
 
     expect(s).toMatchObject({ ok: true, dryRun: true, counts: { revoked: 1 } });
     expect(w.emu.writes()).toEqual([]);
@@ -50,11 +58,23 @@ describe('bad reconcile commands', () => {
 
   const bad: Array<[string, unknown, RegExp]> = [
     ['an unknown field', { action: 'reconcile', region: 'cn-hangzhou' }, /Unknown field\(s\) region/],
-    ['regions that are not a list', { action: 'reconcile', regions: 'cn-hangzhou' }, /regions must be a non-empty list/],
+    [
+      'regions that are not a list',
+      { action: 'reconcile', regions: 'cn-hangzhou' },
+      /regions must be a non-empty list/,
+    ],
     ['an empty region list', { action: 'reconcile', regions: [] }, /regions must be a non-empty list/],
     ['maxResources 0', { action: 'reconcile', maxResources: 0 }, /maxResources must be a positive integer/],
     ['dryRun as a string', { action: 'reconcile', dryRun: 'yes' }, /dryRun must be true or false/],
-    ['an unknown field in the timer payload', { triggerTime: '2026-11-28T03:00:00Z', triggerName: 'reconcile-timer', payload: '{"action":"reconcile","dryrun":true}' }, /Unknown field\(s\) dryrun/],
+    [
+      'an unknown field in the timer payload',
+      {
+        triggerTime: '2026-11-28T03:00:00Z',
+        triggerName: 'reconcile-timer',
+        payload: '{"action":"reconcile","dryrun":true}',
+      },
+      /Unknown field\(s\) dryrun/,
+    ],
     ['a payload that is not JSON', '{"action":"reconcile"', /not JSON/],
   ];
 
@@ -100,8 +120,18 @@ describe('the run summary', () => {
     expect(s.errors).toHaveLength(2);
     expect(s.errors).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ resourceId: wildcard, region: DEMO.region, outcome: 'refused', message: expect.stringContaining('wildcard') }),
-        expect.objectContaining({ resourceId: spoiled, region: DEMO.region, outcome: 'refused', message: expect.stringContaining('wildcard') }),
+        expect.objectContaining({
+          resourceId: wildcard,
+          region: DEMO.region,
+          outcome: 'refused',
+          message: expect.stringContaining('wildcard'),
+        }),
+        expect.objectContaining({
+          resourceId: spoiled,
+          region: DEMO.region,
+          outcome: 'refused',
+          message: expect.stringContaining('wildcard'),
+        }),
       ]),
     );
     expect(resultFor(s, wildcard)).toMatchObject({ outcome: 'refused', actions: [] });
@@ -109,10 +139,18 @@ describe('the run summary', () => {
 
   it('changes nothing of a refused resource: no share made, and an existing share and its trust principal kept', async () => {
     // Its status tag says why (feedback, not a change to the share).
-    const touched = w.emu.writes().filter((c) => !isStatusWrite(c) && (JSON.stringify(c.params).includes(wildcard) || JSON.stringify(c.params).includes(spoiled)));
+    const touched = w.emu
+      .writes()
+      .filter(
+        (c) =>
+          !isStatusWrite(c) &&
+          (JSON.stringify(c.params).includes(wildcard) || JSON.stringify(c.params).includes(spoiled)),
+      );
     expect(touched).toEqual([]);
     expect(await toolShare(w, wildcard)).toBeUndefined();
-    expect((await toolShare(w, spoiled))?.targets).toEqual([expect.objectContaining({ id: member, status: 'Associated' })]);
+    expect((await toolShare(w, spoiled))?.targets).toEqual([
+      expect.objectContaining({ id: member, status: 'Associated' }),
+    ]);
     expect(await use(w, member, spoiled)).toMatchObject({ ok: true });
     // A refused resource might still need its grants: the pass takes nothing back from the role.
     expect(s.roleActions).toEqual([]);

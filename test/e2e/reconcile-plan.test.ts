@@ -31,7 +31,11 @@ async function invokeDryRun(w: World): Promise<{ stdout: string; plan: string[];
     FC_ACCOUNT_ID: DEMO.owner.uid,
     SHARE_CHECKPOINT_FILE: path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-share-invoke-')), 'checkpoint.json'),
   };
-  const { stdout } = await promisify(execFile)('npm', ['run', 'invoke', '--', 'reconcile', '--dry-run'], { cwd: root, env, maxBuffer: 32 * 1024 * 1024 });
+  const { stdout } = await promisify(execFile)('npm', ['run', 'invoke', '--', 'reconcile', '--dry-run'], {
+    cwd: root,
+    env,
+    maxBuffer: 32 * 1024 * 1024,
+  });
   const lines = stdout.split('\n');
   const jsonStart = lines.lastIndexOf('{');
   const plan = lines.slice(0, jsonStart).filter((l) => /^(cn-[a-z]+ \S+: | {2}- |nothing to change)/.test(l));
@@ -76,7 +80,12 @@ describe('a dry run after tags were removed and added', () => {
   });
 
   it('returns every change it would make to each resource, as data', () => {
-    expect(dry).toMatchObject({ ok: true, dryRun: true, complete: true, counts: { shared: 1, revoked: 2, unchanged: 1 } });
+    expect(dry).toMatchObject({
+      ok: true,
+      dryRun: true,
+      complete: true,
+      counts: { shared: 1, revoked: 2, unchanged: 1 },
+    });
     expect(resultFor(dry, untagged)).toMatchObject({ outcome: 'revoked', dryRun: true });
     expect(kinds(dry, untagged)).toEqual(['deleteResourceShare']);
     expect(resultFor(dry, fresh)).toMatchObject({ outcome: 'shared', dryRun: true, targets: [`account ${other}`] });
@@ -88,8 +97,20 @@ describe('a dry run after tags were removed and added', () => {
   it('returns the changes to the share roles: the image role loses the grants and the key nothing needs any more', () => {
     expect(dry.roleActions).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ kind: 'mergeTrust', roleName: IMAGE_ROLE, remove: expect.arrayContaining([{ kind: 'account', uid: account }, { kind: 'rd', rdId: DEMO.resourceDirectoryId }]) }),
-        expect.objectContaining({ kind: 'writeKmsPolicies', roleName: IMAGE_ROLE, add: [], remove: [expect.objectContaining({ keyId: DEMO.cmkId })] }),
+        expect.objectContaining({
+          kind: 'mergeTrust',
+          roleName: IMAGE_ROLE,
+          remove: expect.arrayContaining([
+            { kind: 'account', uid: account },
+            { kind: 'rd', rdId: DEMO.resourceDirectoryId },
+          ]),
+        }),
+        expect.objectContaining({
+          kind: 'writeKmsPolicies',
+          roleName: IMAGE_ROLE,
+          add: [],
+          remove: [expect.objectContaining({ keyId: DEMO.cmkId })],
+        }),
       ]),
     );
   });
@@ -107,7 +128,9 @@ describe('a dry run after tags were removed and added', () => {
     );
     expect(cli.stdout.indexOf(`cn-hangzhou ${untagged}: 1 change(s)`)).toBeLessThan(cli.stdout.lastIndexOf('\n{\n'));
     expect(cli.json).toMatchObject({ dryRun: true, complete: true, counts: dry.counts });
-    expect(cli.json.results.map((r) => [r.resourceId, r.actions.map((a) => a.kind)])).toEqual(dry.results.map((r) => [r.resourceId, r.actions.map((a) => a.kind)]));
+    expect(cli.json.results.map((r) => [r.resourceId, r.actions.map((a) => a.kind)])).toEqual(
+      dry.results.map((r) => [r.resourceId, r.actions.map((a) => a.kind)]),
+    );
   });
 
   it('npm run invoke -- reconcile --dry-run prints the changes to the share roles too', () => {

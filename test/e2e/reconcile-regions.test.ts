@@ -16,7 +16,15 @@ function twoRegions(): EmulatorState {
   const state = demoState();
   state.regions = [DEMO.region, SH];
   state.keys!.push({ keyId: SH_KEY, accountId: DEMO.owner.uid, region: SH, state: 'Enabled' });
-  state.snapshots!.push({ snapshotId: SH_SNAP, accountId: DEMO.owner.uid, region: SH, encrypted: true, kmsKeyId: SH_KEY, status: 'accomplished', tags: { 'share-with': DEMO.rdRecipient.uid } });
+  state.snapshots!.push({
+    snapshotId: SH_SNAP,
+    accountId: DEMO.owner.uid,
+    region: SH,
+    encrypted: true,
+    kmsKeyId: SH_KEY,
+    status: 'accomplished',
+    tags: { 'share-with': DEMO.rdRecipient.uid },
+  });
   const hz = state.snapshots!.find((s) => s.snapshotId === DEMO.snapshots.cmk)!;
   hz.tags = { ...hz.tags, 'share-with': DEMO.rdRecipient.uid };
   return state;
@@ -36,21 +44,34 @@ describe('a reconcile over cn-hangzhou and cn-shanghai', () => {
     expect(summary.byRegion[SH].shared).toBe(1);
   });
 
-  it('grants both regions\' keys, and kms:List* in both regions, in the one KMS policy', async () => {
+  it("grants both regions' keys, and kms:List* in both regions, in the one KMS policy", async () => {
     const doc = await policyDocument(w, 'ecs-share-snapshot-kms');
     const resources = doc.Statement.flatMap((s: { Resource: string | string[] }) => [s.Resource].flat());
     expect(resources).toEqual(
       expect.arrayContaining([
-        `acs:kms:${DEMO.region}:${DEMO.owner.uid}:key`, `acs:kms:${SH}:${DEMO.owner.uid}:key`,
-        `acs:kms:${DEMO.region}:${DEMO.owner.uid}:key/${DEMO.cmkId}`, `acs:kms:${SH}:${DEMO.owner.uid}:key/${SH_KEY}`,
+        `acs:kms:${DEMO.region}:${DEMO.owner.uid}:key`,
+        `acs:kms:${SH}:${DEMO.owner.uid}:key`,
+        `acs:kms:${DEMO.region}:${DEMO.owner.uid}:key/${DEMO.cmkId}`,
+        `acs:kms:${SH}:${DEMO.owner.uid}:key/${SH_KEY}`,
       ]),
     );
   });
 
   it('lets the recipient create a disk from the Shanghai snapshot in Shanghai', async () => {
     const account = w.emu.state.accounts.find((a) => a.uid === DEMO.rdRecipient.uid)!;
-    const recipient = sdkClients(w.emu.endpoint, { accessKeyId: account.accessKeys[0].id, accessKeySecret: account.accessKeys[0].secret }, SH);
-    const disk = await recipient.ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: SH, zoneId: 'cn-shanghai-b', snapshotId: SH_SNAP, diskCategory: 'cloud_essd' }));
+    const recipient = sdkClients(
+      w.emu.endpoint,
+      { accessKeyId: account.accessKeys[0].id, accessKeySecret: account.accessKeys[0].secret },
+      SH,
+    );
+    const disk = await recipient.ecs.createDisk(
+      new $Ecs.CreateDiskRequest({
+        regionId: SH,
+        zoneId: 'cn-shanghai-b',
+        snapshotId: SH_SNAP,
+        diskCategory: 'cloud_essd',
+      }),
+    );
     expect(disk.body?.diskId).toMatch(/^d-/);
   });
 });

@@ -5,7 +5,14 @@ import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState } from '../helpers/states';
 import { use } from '../helpers/e2e';
-import { bulkSnapshotId, checkpointFile, productCalls, reconcile, reconcileWorld, withTaggedSnapshots } from '../helpers/reconcile';
+import {
+  bulkSnapshotId,
+  checkpointFile,
+  productCalls,
+  reconcile,
+  reconcileWorld,
+  withTaggedSnapshots,
+} from '../helpers/reconcile';
 import type { ReconcileSummary } from '../../shared/usecases/reconcile';
 
 const member = DEMO.rdRecipient.uid;
@@ -15,9 +22,16 @@ const total = (s: ReconcileSummary) => Object.values(s.counts).reduce((a, b) => 
 /** The snapshots ecs-share has a live resource share for, read back through the API. */
 async function sharedSnapshots(w: World): Promise<Set<string>> {
   const ids = new Set<string>();
-  for (let token: string | undefined; ; ) {
-    const page = await w.owner.rs('ListResourceShares', { RegionId: DEMO.region, ResourceOwner: 'Self', MaxResults: 100, NextToken: token });
-    for (const s of page.ResourceShares ?? []) if (s.ResourceShareStatus === 'Active' && s.ResourceShareName.startsWith('ecs-share-s-')) ids.add(s.ResourceShareName.slice('ecs-share-'.length));
+  for (let token: string | undefined; ;) {
+    const page = await w.owner.rs('ListResourceShares', {
+      RegionId: DEMO.region,
+      ResourceOwner: 'Self',
+      MaxResults: 100,
+      NextToken: token,
+    });
+    for (const s of page.ResourceShares ?? [])
+      if (s.ResourceShareStatus === 'Active' && s.ResourceShareName.startsWith('ecs-share-s-'))
+        ids.add(s.ResourceShareName.slice('ecs-share-'.length));
     token = page.NextToken;
     if (!token) return ids;
   }
@@ -27,23 +41,43 @@ async function sharedSnapshots(w: World): Promise<Set<string>> {
 function describeSnapshotCalls(w: World) {
   const calls = productCalls(w);
   return {
-    listings: calls.filter((c) => c.action === 'ListTagResources' && c.params.ResourceType === 'snapshot' && c.params['Tag.1.Key'] === 'share-with'),
+    listings: calls.filter(
+      (c) =>
+        c.action === 'ListTagResources' &&
+        c.params.ResourceType === 'snapshot' &&
+        c.params['Tag.1.Key'] === 'share-with',
+    ),
     byId: calls.filter((c) => c.action === 'DescribeSnapshots' && c.params.SnapshotIds),
   };
 }
 
 describe('a reconcile pass cut short by maxResources', () => {
   let w: World;
-  const runs: Array<{ summary: ReconcileSummary; listings: Array<string | undefined>; byId: number; shared: number; checkpoint: boolean }> = [];
+  const runs: Array<{
+    summary: ReconcileSummary;
+    listings: Array<string | undefined>;
+    byId: number;
+    shared: number;
+    checkpoint: boolean;
+  }> = [];
   beforeAll(async () => {
     // The status tags a run writes add tag rows before the checkpoint's page token, so a resumed listing re-reads
     // some resources (replays: no writes); the exact page arithmetic below is about resumption, so without them.
-    w = await reconcileWorld({ state: withTaggedSnapshots(e2eState(), COUNT, { 'share-with': member }), env: { SHARE_STATUS_KEY: 'off' } });
+    w = await reconcileWorld({
+      state: withTaggedSnapshots(e2eState(), COUNT, { 'share-with': member }),
+      env: { SHARE_STATUS_KEY: 'off' },
+    });
     for (let i = 0; i < 3; i++) {
       w.emu.clearCalls();
       const summary = await reconcile(w, { maxResources: 100 });
       const { listings, byId } = describeSnapshotCalls(w);
-      runs.push({ summary, listings: listings.map((c) => c.params.NextToken), byId: byId.length, shared: (await sharedSnapshots(w)).size, checkpoint: fs.existsSync(checkpointFile(w)) });
+      runs.push({
+        summary,
+        listings: listings.map((c) => c.params.NextToken),
+        byId: byId.length,
+        shared: (await sharedSnapshots(w)).size,
+        checkpoint: fs.existsSync(checkpointFile(w)),
+      });
     }
   }, 120_000);
   afterAll(() => w.stop());
@@ -70,7 +104,7 @@ describe('a reconcile pass cut short by maxResources', () => {
     expect(await use(w, member, bulkSnapshotId(COUNT))).toMatchObject({ ok: true });
   });
 
-  it('lists from where the last run stopped: each run\'s first tag page is new, and no page is read twice', () => {
+  it("lists from where the last run stopped: each run's first tag page is new, and no page is read twice", () => {
     const [first, second, third] = runs.map((r) => r.listings[0]);
     expect(first).toBeUndefined();
     expect(second).toBeTruthy();
@@ -88,7 +122,12 @@ describe('a reconcile pass cut short by maxResources', () => {
 
   it('does not read again, one by one, the snapshots earlier runs handled (reads by id in batches of 100)', () => {
     // One read of up to 100 ids per listing page (a read-ahead page included), never one per snapshot.
-    expect(runs.map((r) => r.byId).slice(0, 2).every((n) => n <= 2)).toBe(true);
+    expect(
+      runs
+        .map((r) => r.byId)
+        .slice(0, 2)
+        .every((n) => n <= 2),
+    ).toBe(true);
     expect(runs[2].byId).toBeLessThanOrEqual(2 + Math.ceil(200 / 100));
   });
 });

@@ -4,7 +4,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
-import { SNAPSHOT_ROLE, IMAGE_ROLE, outcomeFor, outcomes, policyDocument, tag, toolShare, trustPolicy, trustServices, untag, use, shareWrites } from '../helpers/e2e';
+import {
+  SNAPSHOT_ROLE,
+  IMAGE_ROLE,
+  outcomeFor,
+  outcomes,
+  policyDocument,
+  tag,
+  toolShare,
+  trustPolicy,
+  trustServices,
+  untag,
+  use,
+  shareWrites,
+} from '../helpers/e2e';
 import { deleteImage, reconcile, reconcileOk, reconcileWorld, resultFor } from '../helpers/reconcile';
 
 const member = DEMO.rdRecipient.uid;
@@ -28,7 +41,10 @@ describe('reconcile after a tag is removed from one of two resources shared with
 
   it('reports only the untagged snapshot revoked', () => {
     expect(s).toMatchObject({ ok: true, complete: true, counts: { revoked: 1, unchanged: 1 } });
-    expect(resultFor(s, gone)).toMatchObject({ outcome: 'revoked', actions: [expect.objectContaining({ kind: 'deleteResourceShare' })] });
+    expect(resultFor(s, gone)).toMatchObject({
+      outcome: 'revoked',
+      actions: [expect.objectContaining({ kind: 'deleteResourceShare' })],
+    });
     expect(resultFor(s, kept)).toBeUndefined();
   });
 
@@ -38,7 +54,9 @@ describe('reconcile after a tag is removed from one of two resources shared with
   });
 
   it('leaves the other snapshot shared and its trust principal and key in place, because it still needs them', async () => {
-    expect((await toolShare(w, kept))?.targets).toEqual([expect.objectContaining({ id: member, status: 'Associated' })]);
+    expect((await toolShare(w, kept))?.targets).toEqual([
+      expect.objectContaining({ id: member, status: 'Associated' }),
+    ]);
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
     expect(JSON.stringify(await policyDocument(w, 'ecs-share-snapshot-kms'))).toContain(DEMO.cmkId);
     expect(s.roleActions).toEqual([]);
@@ -69,7 +87,13 @@ describe('reconcile after a tag is changed from one recipient to another', () =>
   });
 
   it('adds the new trust principal and trims the old one from the role', async () => {
-    expect(s.roleActions).toEqual([expect.objectContaining({ kind: 'mergeTrust', roleName: SNAPSHOT_ROLE, remove: [{ kind: 'account', uid: member }] })]);
+    expect(s.roleActions).toEqual([
+      expect.objectContaining({
+        kind: 'mergeTrust',
+        roleName: SNAPSHOT_ROLE,
+        remove: [{ kind: 'account', uid: member }],
+      }),
+    ]);
     const services = trustServices(await trustPolicy(w, SNAPSHOT_ROLE));
     expect(services).toContain(ecsOf(other));
     expect(services).not.toContain(ecsOf(member));
@@ -93,14 +117,30 @@ describe('reconcile after a shared image is deleted', () => {
   afterAll(() => w.stop());
 
   it('deletes the resource share ecs-share made for it', async () => {
-    expect(resultFor(s, image)).toMatchObject({ outcome: 'revoked', actions: [{ kind: 'deleteResourceShare', shareId }] });
+    expect(resultFor(s, image)).toMatchObject({
+      outcome: 'revoked',
+      actions: [{ kind: 'deleteResourceShare', shareId }],
+    });
     expect(w.emu.writes({ action: 'DeleteResourceShare' }).map((c) => c.params.ResourceShareId)).toEqual([shareId]);
-    const list = await w.owner.rs('ListResourceShares', { RegionId: DEMO.region, ResourceOwner: 'Self', ResourceShareIds: [shareId], MaxResults: 100 });
+    const list = await w.owner.rs('ListResourceShares', {
+      RegionId: DEMO.region,
+      ResourceOwner: 'Self',
+      ResourceShareIds: [shareId],
+      MaxResults: 100,
+    });
     expect((list.ResourceShares ?? []).filter((x: any) => x.ResourceShareStatus === 'Active')).toEqual([]);
   });
 
   it('trims the RD grant from the image role, as nothing else needs it', async () => {
-    expect(s.roleActions).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'mergeTrust', roleName: IMAGE_ROLE, remove: [{ kind: 'rd', rdId: DEMO.resourceDirectoryId }] })]));
+    expect(s.roleActions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: 'mergeTrust',
+          roleName: IMAGE_ROLE,
+          remove: [{ kind: 'rd', rdId: DEMO.resourceDirectoryId }],
+        }),
+      ]),
+    );
     expect(JSON.stringify(await trustPolicy(w, IMAGE_ROLE))).not.toContain(DEMO.resourceDirectoryId);
   });
 });
@@ -152,7 +192,14 @@ describe('reconcile after the tag is removed from the only snapshot under a seco
   afterAll(() => w.stop());
 
   it('takes the unused key out of the KMS policy and keeps the key and the principal still in use', async () => {
-    expect(s.roleActions).toEqual([expect.objectContaining({ kind: 'writeKmsPolicies', roleName: SNAPSHOT_ROLE, add: [], remove: [expect.objectContaining({ keyId: E2E.cmk2Id })] })]);
+    expect(s.roleActions).toEqual([
+      expect.objectContaining({
+        kind: 'writeKmsPolicies',
+        roleName: SNAPSHOT_ROLE,
+        add: [],
+        remove: [expect.objectContaining({ keyId: E2E.cmk2Id })],
+      }),
+    ]);
     const doc = JSON.stringify(await policyDocument(w, 'ecs-share-snapshot-kms'));
     expect(doc).toContain(DEMO.cmkId);
     expect(doc).not.toContain(E2E.cmk2Id);

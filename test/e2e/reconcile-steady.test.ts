@@ -38,12 +38,20 @@ describe('reconcile over 100 tagged snapshots and an image, at the default concu
 
   it('makes zero writes on the second pass over an unchanged world and reports every resource unchanged', () => {
     expect(steadyWrites).toEqual([]);
-    expect(steady).toMatchObject({ ok: true, complete: true, results: [], roleActions: [], counts: { unchanged: SNAPSHOTS + 1 } });
+    expect(steady).toMatchObject({
+      ok: true,
+      complete: true,
+      results: [],
+      roleActions: [],
+      counts: { unchanged: SNAPSHOTS + 1 },
+    });
   });
 
   it('costs at most 3 calls per resource in steady state, and reports exactly the calls it made', () => {
     const perResource = steadyCalls.length / (SNAPSHOTS + 1);
-    console.log(`steady state: ${steadyCalls.length} calls for ${SNAPSHOTS + 1} resources = ${perResource.toFixed(2)} per resource`);
+    console.log(
+      `steady state: ${steadyCalls.length} calls for ${SNAPSHOTS + 1} resources = ${perResource.toFixed(2)} per resource`,
+    );
     expect(perResource).toBeLessThanOrEqual(3);
     expect(steady.apiCalls).toBe(steadyCalls.length);
     // The listing reads the snapshots by id, 100 a call, after ListTagResources; the image's disks are one more batch.

@@ -16,9 +16,15 @@ const member = DEMO.rdRecipient.uid;
 const owner = DEMO.owner.uid;
 
 async function tagAs(c: SdkClients, id: string, value: string): Promise<void> {
-  await c.ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: DEMO.region, resourceType: 'snapshot', resourceId: [id], tag: [{ key: 'share-with', value }] }));
+  await c.ecs.tagResources(
+    new $Ecs.TagResourcesRequest({
+      regionId: DEMO.region,
+      resourceType: 'snapshot',
+      resourceId: [id],
+      tag: [{ key: 'share-with', value }],
+    }),
+  );
 }
-
 
 describe('requestedBy', () => {
   let w: World;
@@ -30,18 +36,48 @@ describe('requestedBy', () => {
   beforeAll(async () => {
     w = await reconcileWorld({ state: e2eState() });
     await w.owner.ram.createUser(new $Ram.CreateUserRequest({ userName: 'alice' }));
-    await w.owner.ram.attachPolicyToUser(new $Ram.AttachPolicyToUserRequest({ userName: 'alice', policyName: 'AliyunECSFullAccess', policyType: 'System' }));
-    await w.owner.ram.attachPolicyToUser(new $Ram.AttachPolicyToUserRequest({ userName: 'alice', policyName: 'AliyunSTSAssumeRoleAccess', policyType: 'System' }));
-    const key = (await w.owner.ram.createAccessKey(new $Ram.CreateAccessKeyRequest({ userName: 'alice' }))).body!.accessKey!;
+    await w.owner.ram.attachPolicyToUser(
+      new $Ram.AttachPolicyToUserRequest({
+        userName: 'alice',
+        policyName: 'AliyunECSFullAccess',
+        policyType: 'System',
+      }),
+    );
+    await w.owner.ram.attachPolicyToUser(
+      new $Ram.AttachPolicyToUserRequest({
+        userName: 'alice',
+        policyName: 'AliyunSTSAssumeRoleAccess',
+        policyType: 'System',
+      }),
+    );
+    const key = (await w.owner.ram.createAccessKey(new $Ram.CreateAccessKeyRequest({ userName: 'alice' }))).body!
+      .accessKey!;
     userKeyId = key.accessKeyId!;
     user = sdkClients(w.emu.endpoint, { accessKeyId: key.accessKeyId!, accessKeySecret: key.accessKeySecret! });
-    const trust = { Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: [`acs:ram::${owner}:root`] } }] };
-    await w.owner.ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'publisher', assumeRolePolicyDocument: JSON.stringify(trust) }));
-    await w.owner.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName: 'publisher', policyName: 'AliyunECSFullAccess', policyType: 'System' }));
-    const assumed = await user.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn: `acs:ram::${owner}:role/publisher`, roleSessionName: 'release-42' }));
+    const trust = {
+      Version: '1',
+      Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: [`acs:ram::${owner}:root`] } }],
+    };
+    await w.owner.ram.createRole(
+      new $Ram.CreateRoleRequest({ roleName: 'publisher', assumeRolePolicyDocument: JSON.stringify(trust) }),
+    );
+    await w.owner.ram.attachPolicyToRole(
+      new $Ram.AttachPolicyToRoleRequest({
+        roleName: 'publisher',
+        policyName: 'AliyunECSFullAccess',
+        policyType: 'System',
+      }),
+    );
+    const assumed = await user.sts.assumeRole(
+      new $Sts.AssumeRoleRequest({ roleArn: `acs:ram::${owner}:role/publisher`, roleSessionName: 'release-42' }),
+    );
     const c = assumed.body!.credentials!;
     roleKeyId = c.accessKeyId!;
-    role = sdkClients(w.emu.endpoint, { accessKeyId: c.accessKeyId!, accessKeySecret: c.accessKeySecret!, securityToken: c.securityToken! });
+    role = sdkClients(w.emu.endpoint, {
+      accessKeyId: c.accessKeyId!,
+      accessKeySecret: c.accessKeySecret!,
+      securityToken: c.securityToken!,
+    });
   });
   afterAll(() => w.stop());
 
@@ -67,7 +103,12 @@ describe('requestedBy', () => {
     await tagAs(role, snap, member);
     const o = outcomeFor(outcomes(await w.deliverEvents()), snap) as any;
     expect(o.outcome).toBe('shared');
-    expect(o.requestedBy).toMatchObject({ type: 'assumed-role', accountId: owner, roleName: 'publisher', roleSession: 'release-42' });
+    expect(o.requestedBy).toMatchObject({
+      type: 'assumed-role',
+      accountId: owner,
+      roleName: 'publisher',
+      roleSession: 'release-42',
+    });
     expect(JSON.stringify(o)).not.toContain(roleKeyId);
   });
 
@@ -82,10 +123,28 @@ describe('requestedBy', () => {
   it('says "timer" on the outcomes of a scheduled reconcile and "manual" on a hand invocation', async () => {
     // Drift the role shares with, so the pass has outcomes to report.
     const snap = E2E.spareSnapshots[2];
-    await w.owner.ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: DEMO.region, resourceType: 'snapshot', resourceId: [snap], tag: [{ key: 'share-with', value: member }] }));
-    const timer = await w.invoke('reconcile', { triggerTime: new Date().toISOString(), triggerName: 'reconcile-timer', payload: '{"action":"reconcile"}' });
+    await w.owner.ecs.tagResources(
+      new $Ecs.TagResourcesRequest({
+        regionId: DEMO.region,
+        resourceType: 'snapshot',
+        resourceId: [snap],
+        tag: [{ key: 'share-with', value: member }],
+      }),
+    );
+    const timer = await w.invoke('reconcile', {
+      triggerTime: new Date().toISOString(),
+      triggerName: 'reconcile-timer',
+      payload: '{"action":"reconcile"}',
+    });
     expect(resultFor(timer, snap)?.requestedBy).toBe('timer');
-    await w.owner.ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: DEMO.region, resourceType: 'snapshot', resourceId: [snap], tag: [{ key: 'share-with', value: `${member} ${E2E.rootMember}` }] }));
+    await w.owner.ecs.tagResources(
+      new $Ecs.TagResourcesRequest({
+        regionId: DEMO.region,
+        resourceType: 'snapshot',
+        resourceId: [snap],
+        tag: [{ key: 'share-with', value: `${member} ${E2E.rootMember}` }],
+      }),
+    );
     const manual = await reconcile(w);
     expect(resultFor(manual, snap)?.requestedBy).toBe('manual');
     const share = await w.invoke('share', { action: 'share', resourceId: E2E.spareSnapshots[3], dryRun: true });

@@ -17,8 +17,15 @@ describe('a share that meets throttling and a 503', () => {
   beforeAll(async () => {
     w = await startWorld({ state: e2eState() });
     // An existing role, so the merge goes through UpdateRole.
-    const trust = { Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { RAM: [`acs:ram::${DEMO.owner.uid}:root`] } }] };
-    await w.owner.ram.createRole(new $Ram.CreateRoleRequest({ roleName: IMAGE_ROLE, assumeRolePolicyDocument: JSON.stringify(trust) }));
+    const trust = {
+      Version: '1',
+      Statement: [
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { RAM: [`acs:ram::${DEMO.owner.uid}:root`] } },
+      ],
+    };
+    await w.owner.ram.createRole(
+      new $Ram.CreateRoleRequest({ roleName: IMAGE_ROLE, assumeRolePolicyDocument: JSON.stringify(trust) }),
+    );
     await tag(w, image, recipientUid(1));
     phase(w);
     w.emu.addFault({ action: 'DescribeImages', kind: 'unavailable', nth: 1 });
@@ -36,7 +43,12 @@ describe('a share that meets throttling and a 503', () => {
   });
 
   it('retries the 503 read', () => {
-    expect(w.emu.calls({ action: 'DescribeImages' }).slice(0, 2).map((c) => c.status)).toEqual([503, 200]);
+    expect(
+      w.emu
+        .calls({ action: 'DescribeImages' })
+        .slice(0, 2)
+        .map((c) => c.status),
+    ).toEqual([503, 200]);
   });
 
   for (const action of ['UpdateRole', 'ModifyImageSharePermission']) {

@@ -15,14 +15,23 @@ import { resourceTypeOf } from '../../shared/domain/ids';
 import { phase, productWrites, resourceTags, tag, untag, use } from '../helpers/e2e';
 import { runUntilCrash } from '../helpers/crash';
 
-const copyPolicy = fs.readFileSync(path.resolve(__dirname, '../../shared/policies/function-role-service-key-copy.json'), 'utf8');
+const copyPolicy = fs.readFileSync(
+  path.resolve(__dirname, '../../shared/policies/function-role-service-key-copy.json'),
+  'utf8',
+);
 const member = DEMO.rdRecipient.uid;
 const ROLE = 'AliyunECSDiskEncryptDefaultRole';
 const env = { SHARE_SERVICE_KEY_COPY: DEMO.cmkId, SHARE_LEGACY_SERVICE_KEY: '' };
 
 /** ecs-share's copies of an original, as the owner lists them (ListTagResources by the origin tag). */
 async function copiesOf(w: World, id: string): Promise<string[]> {
-  const r = await w.owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: 'cn-hangzhou', resourceType: resourceTypeOf(id), tag: [new $Ecs.ListTagResourcesRequestTag({ key: 'ecs-share:copy-of', value: id })] }));
+  const r = await w.owner.ecs.listTagResources(
+    new $Ecs.ListTagResourcesRequest({
+      regionId: 'cn-hangzhou',
+      resourceType: resourceTypeOf(id),
+      tag: [new $Ecs.ListTagResourcesRequestTag({ key: 'ecs-share:copy-of', value: id })],
+    }),
+  );
   return [...new Set((r.body!.tagResources?.tagResource ?? []).map((t) => t.resourceId!))].sort();
 }
 
@@ -30,7 +39,10 @@ async function tagEvent(w: World, id: string, value: string): Promise<CloudEvent
   const before = w.emu.events().length;
   await tag(w, id, value);
   await w.emu.flushEvents();
-  return w.emu.events().slice(before).find((e) => JSON.stringify(e).includes(id))!;
+  return w.emu
+    .events()
+    .slice(before)
+    .find((e) => JSON.stringify(e).includes(id))!;
 }
 
 /** EventBridge: every event so far delivered (a failed invocation is delivered again on the next round). */
@@ -56,7 +68,8 @@ async function until(w: World, seen: Set<string>, done: () => Promise<boolean>):
   throw new Error('did not converge');
 }
 
-const shareCmd = async (w: World, resourceId: string) => (await w.invoke('share', { resourceId, region: 'cn-hangzhou' })).results?.[0];
+const shareCmd = async (w: World, resourceId: string) =>
+  (await w.invoke('share', { resourceId, region: 'cn-hangzhou' })).results?.[0];
 
 async function roleState(w: World): Promise<string[] | undefined> {
   try {
@@ -68,14 +81,21 @@ async function roleState(w: World): Promise<string[] | undefined> {
   return (p.body!.policies?.policy ?? []).map((x) => `${x.policyType}/${x.policyName}`);
 }
 
-for (const [kind, original] of [['snapshot', DEMO.snapshots.serviceKey], ['image', E2E.serviceKeyImage]] as const) {
+for (const [kind, original] of [
+  ['snapshot', DEMO.snapshots.serviceKey],
+  ['image', E2E.serviceKeyImage],
+] as const) {
   describe(`a service-key ${kind} tagged share-with, with SHARE_SERVICE_KEY_COPY`, () => {
     let w: World;
     const seen = new Set<string>();
     let copy = '';
 
     beforeAll(async () => {
-      w = await startWorld({ state: e2eState(), env: { ...env, SHARE_SERVICE_KEY_COPY_DELETE: kind === 'image' ? 'true' : '' }, extraPolicies: [copyPolicy] });
+      w = await startWorld({
+        state: e2eState(),
+        env: { ...env, SHARE_SERVICE_KEY_COPY_DELETE: kind === 'image' ? 'true' : '' },
+        extraPolicies: [copyPolicy],
+      });
     });
     afterAll(() => w.stop());
 
@@ -160,7 +180,9 @@ describe('AliyunECSDiskEncryptDefaultRole missing and the function may not creat
   let w: World;
   beforeAll(async () => {
     const doc = JSON.parse(copyPolicy);
-    doc.Statement = doc.Statement.filter((s: { Action: string | string[] }) => ![s.Action].flat().some((a) => a.startsWith('ram:')));
+    doc.Statement = doc.Statement.filter(
+      (s: { Action: string | string[] }) => ![s.Action].flat().some((a) => a.startsWith('ram:')),
+    );
     w = await startWorld({ state: e2eState(), env, extraPolicies: [JSON.stringify(doc)] });
   });
   afterAll(() => w.stop());
@@ -175,8 +197,22 @@ describe('AliyunECSDiskEncryptDefaultRole missing and the function may not creat
     expect(await copiesOf(w, original)).toEqual([]);
     expect((await resourceTags(w, original))['ecs-share:copy']).toBeUndefined();
 
-    await w.owner.ram.createRole(new $Ram.CreateRoleRequest({ roleName: ROLE, assumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['ecs.aliyuncs.com'] } }] }) }));
-    await w.owner.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName: ROLE, policyName: 'AliyunECSDiskEncryptRolePolicy', policyType: 'System' }));
+    await w.owner.ram.createRole(
+      new $Ram.CreateRoleRequest({
+        roleName: ROLE,
+        assumeRolePolicyDocument: JSON.stringify({
+          Version: '1',
+          Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['ecs.aliyuncs.com'] } }],
+        }),
+      }),
+    );
+    await w.owner.ram.attachPolicyToRole(
+      new $Ram.AttachPolicyToRoleRequest({
+        roleName: ROLE,
+        policyName: 'AliyunECSDiskEncryptRolePolicy',
+        policyType: 'System',
+      }),
+    );
     await new Promise((res) => setTimeout(res, 200)); // RAM's read lag
     expect(await shareCmd(w, original)).toMatchObject({ outcome: 'pending', error: { code: 'CopyInProgress' } });
     expect(await copiesOf(w, original)).toHaveLength(1);

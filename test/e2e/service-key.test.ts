@@ -6,9 +6,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E, recipientUid } from '../helpers/states';
-import { IMAGE_ROLE, SNAPSHOT_ROLE, attachedPolicies, outcomeFor, outcomes, phase, tag, tagAndDeliver, trustPolicy, use, shareWrites } from '../helpers/e2e';
+import {
+  IMAGE_ROLE,
+  SNAPSHOT_ROLE,
+  attachedPolicies,
+  outcomeFor,
+  outcomes,
+  phase,
+  tag,
+  tagAndDeliver,
+  trustPolicy,
+  use,
+  shareWrites,
+} from '../helpers/e2e';
 
-const legacyPolicy = fs.readFileSync(path.resolve(__dirname, '../../shared/policies/function-role-legacy-service-key.json'), 'utf8');
+const legacyPolicy = fs.readFileSync(
+  path.resolve(__dirname, '../../shared/policies/function-role-legacy-service-key.json'),
+  'utf8',
+);
 const member = DEMO.rdRecipient.uid;
 const svcSnapshot = DEMO.snapshots.serviceKey;
 const svcImage = E2E.serviceKeyImage;
@@ -21,7 +36,10 @@ describe('a service-key resource in the default mode', () => {
   });
   afterAll(() => w.stop());
 
-  for (const [kind, id, copy] of [['snapshot', svcSnapshot, 'CopySnapshot'], ['image', svcImage, 'CopyImage']] as const) {
+  for (const [kind, id, copy] of [
+    ['snapshot', svcSnapshot, 'CopySnapshot'],
+    ['image', svcImage, 'CopyImage'],
+  ] as const) {
     it(`refuses the ${kind} with the fix (copy it with a customer master key) and writes nothing`, async () => {
       await tag(w, id, member);
       phase(w);
@@ -46,7 +64,11 @@ describe('a service-key resource in the legacy mode, where the cloud still allow
   let w: World;
 
   beforeAll(async () => {
-    w = await startWorld({ state: e2eState(), env: { SHARE_LEGACY_SERVICE_KEY: 'true' }, extraPolicies: [legacyPolicy] });
+    w = await startWorld({
+      state: e2eState(),
+      env: { SHARE_LEGACY_SERVICE_KEY: 'true' },
+      extraPolicies: [legacyPolicy],
+    });
     w.emu.setOptions({ legacyServiceKeySharing: true });
   });
   afterAll(() => w.stop());
@@ -70,7 +92,11 @@ describe('a service-key resource in the legacy mode, where the cloud refuses it'
   let w: World;
 
   beforeAll(async () => {
-    w = await startWorld({ state: e2eState(), env: { SHARE_LEGACY_SERVICE_KEY: 'true' }, extraPolicies: [legacyPolicy] });
+    w = await startWorld({
+      state: e2eState(),
+      env: { SHARE_LEGACY_SERVICE_KEY: 'true' },
+      extraPolicies: [legacyPolicy],
+    });
   });
   afterAll(() => w.stop());
 

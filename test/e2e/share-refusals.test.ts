@@ -18,7 +18,11 @@ describe('an encrypted image over two snapshots', () => {
   it('is reported failed with OperationDeined.FullImage and what to do instead, and shared with nobody', async () => {
     const out = (await w.invoke('share', { resourceId: E2E.twoKeyImage, region: DEMO.region })).results[0];
 
-    expect(out).toMatchObject({ outcome: 'failed', error: { code: 'OperationDeined.FullImage' }, advice: expect.stringContaining('several snapshots') });
+    expect(out).toMatchObject({
+      outcome: 'failed',
+      error: { code: 'OperationDeined.FullImage' },
+      advice: expect.stringContaining('several snapshots'),
+    });
     expect(out.error.retryable).toBeUndefined();
     await afterReadLag(w);
     expect(await imageShareAccounts(w, E2E.twoKeyImage)).toEqual([]);

@@ -5,8 +5,20 @@ import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
 import {
-  SNAPSHOT_ROLE, acceptInvitations, attachedPolicies, eventsFor, outcomeFor, outcomes, phase, policyDocument, productWrites,
-  tagAndDeliver, toolShare, trustServices, trustPolicy, use,
+  SNAPSHOT_ROLE,
+  acceptInvitations,
+  attachedPolicies,
+  eventsFor,
+  outcomeFor,
+  outcomes,
+  phase,
+  policyDocument,
+  productWrites,
+  tagAndDeliver,
+  toolShare,
+  trustServices,
+  trustPolicy,
+  use,
 } from '../helpers/e2e';
 
 const external = DEMO.externalRecipient.uid;
@@ -38,7 +50,9 @@ describe('sharing a CMK snapshot with an account outside the resource directory'
   });
 
   it('grants the role the snapshot key in an attached custom policy of ecs-share', async () => {
-    const attached = (await attachedPolicies(w, SNAPSHOT_ROLE)).filter((p) => /^Custom\/ecs-share-snapshot-kms(-\d+)?$/.test(p));
+    const attached = (await attachedPolicies(w, SNAPSHOT_ROLE)).filter((p) =>
+      /^Custom\/ecs-share-snapshot-kms(-\d+)?$/.test(p),
+    );
     expect(attached).toHaveLength(1);
     const doc = await policyDocument(w, attached[0].replace('Custom/', ''));
     const resources = doc.Statement.flatMap((s: any) => [s.Resource].flat());
@@ -78,7 +92,9 @@ describe('sharing a CMK snapshot with an account outside the resource directory'
     const result = await w.invoke('on-tag', event);
     expect(outcomeFor(outcomes([result]), snap).outcome).toBe('unchanged');
     // The invitation was accepted since the first delivery: the status tag moves from pending to shared, once.
-    expect(w.emu.writes().map((c) => [c.action, c.params['Tag.1.Key']])).toEqual([['TagResources', 'ecs-share:status']]);
+    expect(w.emu.writes().map((c) => [c.action, c.params['Tag.1.Key']])).toEqual([
+      ['TagResources', 'ecs-share:status'],
+    ]);
     expect(w.emu.calls().length).toBeGreaterThan(0); // it did re-read the resource
     phase(w);
     await w.invoke('on-tag', event);

@@ -6,7 +6,19 @@ import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
 import {
-  acceptInvitations, afterReadLag, outcomeFor, outcomes, phase, productWrites, resourceTags, shareWrites, statusOf, tag, tagAndDeliver, untag, use,
+  acceptInvitations,
+  afterReadLag,
+  outcomeFor,
+  outcomes,
+  phase,
+  productWrites,
+  resourceTags,
+  shareWrites,
+  statusOf,
+  tag,
+  tagAndDeliver,
+  untag,
+  use,
 } from '../helpers/e2e';
 import { modifyImageShare, reconcile, reconcileOk, reconcileWorld, resultFor } from '../helpers/reconcile';
 
@@ -32,7 +44,9 @@ describe('the status tag', () => {
     expect(first.outcome).toBe('pending');
     await afterReadLag(w);
     expect(await statusOf(w, snap)).toBe('pending 1 invitation');
-    expect((await resourceTags(w, snap))['ecs-share:status']).toMatch(/^pending 1 invitation \| \d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$/);
+    expect((await resourceTags(w, snap))['ecs-share:status']).toMatch(
+      /^pending 1 invitation \| \d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$/,
+    );
 
     // The status write's own tag event is skipped: no loop.
     const again = await w.deliverEvents();
@@ -132,20 +146,23 @@ describe('share-until', () => {
     expect(await use(w, member, image)).toMatchObject({ ok: false });
   });
 
-  it.each([['31/12/2026'], ['2026-02-30'], ['2026-12-31T18:00']])('a malformed date (%s) refuses the tag with a reason and changes nothing', async (value) => {
-    const snap = E2E.spareSnapshots[1];
-    await tag(w, snap, { 'share-with': member });
-    await w.deliverEvents();
-    await afterReadLag(w);
-    expect(await use(w, member, snap)).toMatchObject({ ok: true });
-    phase(w);
-    const o = outcomeFor(await tagAndDeliver(w, snap, { 'share-until': value }), snap);
-    expect(o.outcome).toBe('refused');
-    expect(o.error?.code).toBe('MalformedExpiry');
-    expect(o.reason).toContain('2026-12-31T18:00:00Z');
-    expect(shareWrites(w)).toEqual([]);
-    expect(await use(w, member, snap)).toMatchObject({ ok: true }); // not cut off
-    await untag(w, snap, ['share-until']);
-    await w.deliverEvents();
-  });
+  it.each([['31/12/2026'], ['2026-02-30'], ['2026-12-31T18:00']])(
+    'a malformed date (%s) refuses the tag with a reason and changes nothing',
+    async (value) => {
+      const snap = E2E.spareSnapshots[1];
+      await tag(w, snap, { 'share-with': member });
+      await w.deliverEvents();
+      await afterReadLag(w);
+      expect(await use(w, member, snap)).toMatchObject({ ok: true });
+      phase(w);
+      const o = outcomeFor(await tagAndDeliver(w, snap, { 'share-until': value }), snap);
+      expect(o.outcome).toBe('refused');
+      expect(o.error?.code).toBe('MalformedExpiry');
+      expect(o.reason).toContain('2026-12-31T18:00:00Z');
+      expect(shareWrites(w)).toEqual([]);
+      expect(await use(w, member, snap)).toMatchObject({ ok: true }); // not cut off
+      await untag(w, snap, ['share-until']);
+      await w.deliverEvents();
+    },
+  );
 });

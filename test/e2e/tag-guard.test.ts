@@ -43,8 +43,16 @@ describe('the shipped policy documents', () => {
     for (const s of doc.Statement) {
       expect(s.Effect).toBe('Deny');
       expect([s.Action].flat().sort()).toEqual([
-        'ecs:AddTags', 'ecs:CopyImage', 'ecs:CopySnapshot', 'ecs:CreateImage', 'ecs:CreateSnapshot', 'ecs:RemoveTags',
-        'ecs:TagResources', 'ecs:UntagResources', 'tag:TagResources', 'tag:UntagResources',
+        'ecs:AddTags',
+        'ecs:CopyImage',
+        'ecs:CopySnapshot',
+        'ecs:CreateImage',
+        'ecs:CreateSnapshot',
+        'ecs:RemoveTags',
+        'ecs:TagResources',
+        'ecs:UntagResources',
+        'tag:TagResources',
+        'tag:UntagResources',
       ]);
       expect(Object.values(s.Condition.Null)).toEqual(['false']);
       expect(s.Condition.StringNotLike).toEqual({ 'acs:PrincipalARN': `acs:ram:*:*:role/${PUBLISHER_ROLE}` });
@@ -78,29 +86,59 @@ describe('the tag guard in the owner account', () => {
   const sdkFor = (creds: Creds): SdkClients => sdkClients(w.emu.endpoint, creds);
 
   const tagCall = (c: SdkClients, id: string, tags: Record<string, string>) =>
-    c.ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: region, resourceType: 'snapshot', resourceId: [id], tag: Object.entries(tags).map(([key, value]) => ({ key, value })) }));
+    c.ecs.tagResources(
+      new $Ecs.TagResourcesRequest({
+        regionId: region,
+        resourceType: 'snapshot',
+        resourceId: [id],
+        tag: Object.entries(tags).map(([key, value]) => ({ key, value })),
+      }),
+    );
 
   async function denied(p: Promise<unknown>): Promise<void> {
     const err = await errorOf(p);
-    expect([err.code, err.statusCode, err.accessDeniedDetail?.NoPermissionType]).toEqual(['Forbidden.RAM', 403, 'ExplicitDeny']);
+    expect([err.code, err.statusCode, err.accessDeniedDetail?.NoPermissionType]).toEqual([
+      'Forbidden.RAM',
+      403,
+      'ExplicitDeny',
+    ]);
   }
 
   beforeAll(async () => {
     w = await startWorld({ state: e2eState() });
     const ram = w.owner.ram;
-    await ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName: GUARD, policyDocument: shipped('tag-guard.json') }));
-    await ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName: ASSUME, policyDocument: shipped('tag-publisher-assume.json') }));
+    await ram.createPolicy(
+      new $Ram.CreatePolicyRequest({ policyName: GUARD, policyDocument: shipped('tag-guard.json') }),
+    );
+    await ram.createPolicy(
+      new $Ram.CreatePolicyRequest({ policyName: ASSUME, policyDocument: shipped('tag-publisher-assume.json') }),
+    );
     const trust = shipped('tag-publisher-trust.json').replaceAll('<OWNER_UID>', DEMO.owner.uid);
-    publisherArn = (await ram.createRole(new $Ram.CreateRoleRequest({ roleName: PUBLISHER_ROLE, assumeRolePolicyDocument: trust }))).body!.role!.arn!;
-    for (const [policyName, policyType] of [['AliyunECSFullAccess', 'System'], [GUARD, 'Custom']]) {
-      await ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName: PUBLISHER_ROLE, policyName, policyType }));
+    publisherArn = (
+      await ram.createRole(new $Ram.CreateRoleRequest({ roleName: PUBLISHER_ROLE, assumeRolePolicyDocument: trust }))
+    ).body!.role!.arn!;
+    for (const [policyName, policyType] of [
+      ['AliyunECSFullAccess', 'System'],
+      [GUARD, 'Custom'],
+    ]) {
+      await ram.attachPolicyToRole(
+        new $Ram.AttachPolicyToRoleRequest({ roleName: PUBLISHER_ROLE, policyName, policyType }),
+      );
     }
-    developer = await userWith('developer', [['AliyunECSFullAccess', 'System'], [GUARD, 'Custom']]);
+    developer = await userWith('developer', [
+      ['AliyunECSFullAccess', 'System'],
+      [GUARD, 'Custom'],
+    ]);
     // The publisher RAM group's policies, attached to the user (the emulator has no RAM groups).
-    publisherUser = await userWith('publisher', [['AliyunECSFullAccess', 'System'], [GUARD, 'Custom'], [ASSUME, 'Custom']]);
+    publisherUser = await userWith('publisher', [
+      ['AliyunECSFullAccess', 'System'],
+      [GUARD, 'Custom'],
+      [ASSUME, 'Custom'],
+    ]);
     await tag(w, alreadyShared, member); // the owner's root is not bound by RAM policies
     const first = outcomes(await w.deliverEvents());
-    if (outcomeFor(first, alreadyShared).outcome !== 'shared') throw new Error(`setup failed: ${JSON.stringify(first)}`);
+    if (outcomeFor(first, alreadyShared).outcome !== 'shared')
+      throw new Error(`setup failed: ${JSON.stringify(first)}`);
   });
   afterAll(() => w.stop());
 
@@ -120,47 +158,118 @@ describe('the tag guard in the owner account', () => {
 
   it('(c) refuses the continuation keys share-with.2 … share-with.10 too, also next to an allowed tag', async () => {
     for (const key of SHARE_KEYS.slice(1)) await denied(tagCall(developer, snap, { team: 'y', [key]: member }));
-    await denied(developer.ecs.addTags(new $Ecs.AddTagsRequest({ regionId: region, resourceType: 'snapshot', resourceId: snap, tag: [{ key: 'share-with.2', value: member }] })));
+    await denied(
+      developer.ecs.addTags(
+        new $Ecs.AddTagsRequest({
+          regionId: region,
+          resourceType: 'snapshot',
+          resourceId: snap,
+          tag: [{ key: 'share-with.2', value: member }],
+        }),
+      ),
+    );
     expect(await resourceTags(w, snap)).toEqual({ team: 'x' });
   });
 
   it('(d) refuses the developer removing share-with (UntagResources, RemoveTags): the share stays', async () => {
-    await denied(developer.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: region, resourceType: 'snapshot', resourceId: [alreadyShared], tagKey: ['share-with'] })));
-    await denied(developer.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: region, resourceType: 'snapshot', resourceId: [alreadyShared], all: true })));
-    await denied(developer.ecs.removeTags(new $Ecs.RemoveTagsRequest({ regionId: region, resourceType: 'snapshot', resourceId: alreadyShared, tag: [{ key: 'share-with' }] })));
+    await denied(
+      developer.ecs.untagResources(
+        new $Ecs.UntagResourcesRequest({
+          regionId: region,
+          resourceType: 'snapshot',
+          resourceId: [alreadyShared],
+          tagKey: ['share-with'],
+        }),
+      ),
+    );
+    await denied(
+      developer.ecs.untagResources(
+        new $Ecs.UntagResourcesRequest({
+          regionId: region,
+          resourceType: 'snapshot',
+          resourceId: [alreadyShared],
+          all: true,
+        }),
+      ),
+    );
+    await denied(
+      developer.ecs.removeTags(
+        new $Ecs.RemoveTagsRequest({
+          regionId: region,
+          resourceType: 'snapshot',
+          resourceId: alreadyShared,
+          tag: [{ key: 'share-with' }],
+        }),
+      ),
+    );
     expect(await resourceTags(w, alreadyShared)).toHaveProperty('share-with', member);
     expect(await use(w, member, alreadyShared)).toMatchObject({ ok: true });
   });
 
   it('does not over-block: the developer may still change other tags of a resource that carries share-with', async () => {
     await tagCall(developer, alreadyShared, { team: 'z' });
-    await developer.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: region, resourceType: 'snapshot', resourceId: [alreadyShared], tagKey: ['team'] }));
+    await developer.ecs.untagResources(
+      new $Ecs.UntagResourcesRequest({
+        regionId: region,
+        resourceType: 'snapshot',
+        resourceId: [alreadyShared],
+        tagKey: ['team'],
+      }),
+    );
     expect(await resourceTags(w, alreadyShared)).not.toHaveProperty('team');
   });
 
   it('(e) the publisher, denied as itself, sets share-with through the ecs-share-publisher role, and the product shares', async () => {
     await denied(tagCall(publisherUser, published, { 'share-with': member }));
-    const creds = (await publisherUser.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn: publisherArn, roleSessionName: 'publish' }))).body!.credentials!;
-    const publisher = sdkFor({ accessKeyId: creds.accessKeyId!, accessKeySecret: creds.accessKeySecret!, securityToken: creds.securityToken! });
+    const creds = (
+      await publisherUser.sts.assumeRole(
+        new $Sts.AssumeRoleRequest({ roleArn: publisherArn, roleSessionName: 'publish' }),
+      )
+    ).body!.credentials!;
+    const publisher = sdkFor({
+      accessKeyId: creds.accessKeyId!,
+      accessKeySecret: creds.accessKeySecret!,
+      securityToken: creds.securityToken!,
+    });
     await tagCall(publisher, published, { 'share-with': member, 'share-with.2': DEMO.resourceDirectoryId });
-    expect(await resourceTags(w, published)).toMatchObject({ 'share-with': member, 'share-with.2': DEMO.resourceDirectoryId });
+    expect(await resourceTags(w, published)).toMatchObject({
+      'share-with': member,
+      'share-with.2': DEMO.resourceDirectoryId,
+    });
     expect(outcomeFor(outcomes(await w.deliverEvents()), published).outcome).toBe('shared');
     expect(await use(w, member, published)).toMatchObject({ ok: true });
   });
 
   it('(e) the developer cannot assume the publisher role', async () => {
-    const err = await errorOf(developer.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn: publisherArn, roleSessionName: 'sneak' })));
+    const err = await errorOf(
+      developer.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn: publisherArn, roleSessionName: 'sneak' })),
+    );
     expect([err.code, err.statusCode]).toEqual(['NoPermission', 403]);
   });
 
   it('(f) refuses the developer creating or copying a snapshot that carries share-with, and creates nothing', async () => {
     const before = w.emu.getState().snapshots!.length;
     const shareTag = [{ key: 'share-with', value: member }];
-    await denied(developer.ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', tag: shareTag })));
-    await denied(developer.ecs.copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: region, snapshotId: snap, destinationRegionId: region, tag: shareTag })));
-    await denied(developer.ecs.createImage(new $Ecs.CreateImageRequest({ regionId: region, snapshotId: snap, tag: shareTag })));
+    await denied(
+      developer.ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', tag: shareTag })),
+    );
+    await denied(
+      developer.ecs.copySnapshot(
+        new $Ecs.CopySnapshotRequest({
+          regionId: region,
+          snapshotId: snap,
+          destinationRegionId: region,
+          tag: shareTag,
+        }),
+      ),
+    );
+    await denied(
+      developer.ecs.createImage(new $Ecs.CreateImageRequest({ regionId: region, snapshotId: snap, tag: shareTag })),
+    );
     expect(w.emu.getState().snapshots!.length).toBe(before);
-    const plain = await developer.ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', tag: [{ key: 'team', value: 'x' }] }));
+    const plain = await developer.ecs.createSnapshot(
+      new $Ecs.CreateSnapshotRequest({ diskId: 'd-demo0cmk0000000001', tag: [{ key: 'team', value: 'x' }] }),
+    );
     expect(plain.body!.snapshotId).toMatch(/^s-/);
   });
 });

@@ -6,7 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO, type CloudEvent } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
-import { IMAGE_ROLE, SNAPSHOT_ROLE, imageShareAccounts, policyDocument, tag, toolShare, trustPolicy, trustServices, untag, use } from '../helpers/e2e';
+import {
+  IMAGE_ROLE,
+  SNAPSHOT_ROLE,
+  imageShareAccounts,
+  policyDocument,
+  tag,
+  toolShare,
+  trustPolicy,
+  trustServices,
+  untag,
+  use,
+} from '../helpers/e2e';
 import { reconcile, reconcileWorld } from '../helpers/reconcile';
 import { countWrites, runUntilCrash } from '../helpers/crash';
 
@@ -19,7 +30,10 @@ async function tagEvent(w: World, id: string, value: string): Promise<CloudEvent
   const before = w.emu.events().length;
   await tag(w, id, value);
   await w.emu.flushEvents();
-  return w.emu.events().slice(before).find((e) => JSON.stringify(e).includes(id))!;
+  return w.emu
+    .events()
+    .slice(before)
+    .find((e) => JSON.stringify(e).includes(id))!;
 }
 
 /** What EventBridge does after a failed or lost invocation: deliver again (on-tag may ask for it by throwing). */
@@ -60,7 +74,9 @@ describe.each([
       expect(run.killed, `kill after write ${n}`).toBe(true);
 
       await redeliver(w, event);
-      expect(await use(w, recipient, resource), `usable after the redelivery (crash after write ${n})`).toMatchObject({ ok: true });
+      expect(await use(w, recipient, resource), `usable after the redelivery (crash after write ${n})`).toMatchObject({
+        ok: true,
+      });
 
       await takeBack(w, resource);
       const where = `crash after write ${n} (${run.writes[n - 1]?.action})`;
@@ -82,25 +98,29 @@ describe('two instances handling "tag A" and the corrected "tag B" of one image 
   });
   afterAll(() => w.stop());
 
-  it.each([[0], [20], [60]])('with %i ms between them: B alone stays shared, and untagging B takes everything back', async (gap) => {
-    const evA = await tagEvent(w, image, a);
-    const first = w.invoke('on-tag', evA).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, gap));
-    const evB = await tagEvent(w, image, b);
-    const second = w.invoke('on-tag', evB).catch(() => undefined);
-    await Promise.all([first, second]);
-    await w.deliverEvents().catch(() => undefined);
-    await reconcile(w);
+  it.each([[0], [20], [60]])(
+    'with %i ms between them: B alone stays shared, and untagging B takes everything back',
+    async (gap) => {
+      const evA = await tagEvent(w, image, a);
+      const first = w.invoke('on-tag', evA).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, gap));
+      const evB = await tagEvent(w, image, b);
+      const second = w.invoke('on-tag', evB).catch(() => undefined);
+      await Promise.all([first, second]);
+      await w.deliverEvents().catch(() => undefined);
+      await reconcile(w);
 
-    expect(await imageShareAccounts(w, image)).toEqual([b]);
-    expect(await use(w, a, image)).toMatchObject({ ok: false });
-    expect(await use(w, b, image)).toMatchObject({ ok: true });
+      expect(await imageShareAccounts(w, image)).toEqual([b]);
+      expect(await use(w, a, image)).toMatchObject({ ok: false });
+      expect(await use(w, b, image)).toMatchObject({ ok: true });
 
-    await takeBack(w, image);
-    expect(await imageShareAccounts(w, image)).toEqual([]);
-    expect(trustServices(await trustPolicy(w, IMAGE_ROLE))).not.toEqual(expect.arrayContaining([ecsOf(a)]));
-    expect(trustServices(await trustPolicy(w, IMAGE_ROLE))).not.toEqual(expect.arrayContaining([ecsOf(b)]));
-  }, 60_000);
+      await takeBack(w, image);
+      expect(await imageShareAccounts(w, image)).toEqual([]);
+      expect(trustServices(await trustPolicy(w, IMAGE_ROLE))).not.toEqual(expect.arrayContaining([ecsOf(a)]));
+      expect(trustServices(await trustPolicy(w, IMAGE_ROLE))).not.toEqual(expect.arrayContaining([ecsOf(b)]));
+    },
+    60_000,
+  );
 });
 
 describe('a throttled write resent late while another instance writes the same document', () => {
@@ -124,14 +144,21 @@ describe('a throttled write resent late while another instance writes the same d
     ]);
 
     expect(results.map((r) => r.ok)).toEqual([true, true]);
-    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toEqual(expect.arrayContaining([ecsOf(external), ecsOf(rootMember)]));
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toEqual(
+      expect.arrayContaining([ecsOf(external), ecsOf(rootMember)]),
+    );
     expect(await use(w, rootMember, E2E.spareSnapshots[1])).toMatchObject({ ok: true });
   }, 60_000);
 
   it('CreatePolicyVersion: both keys end in the KMS policy', async () => {
     await tag(w, E2E.cmk2Snapshot, rootMember);
     await tag(w, E2E.spareSnapshots[2], rootMember);
-    w.emu.state.keys!.push({ keyId: 'key-demo0cmk00000000003', accountId: DEMO.owner.uid, region: DEMO.region, state: 'Enabled' });
+    w.emu.state.keys!.push({
+      keyId: 'key-demo0cmk00000000003',
+      accountId: DEMO.owner.uid,
+      region: DEMO.region,
+      state: 'Enabled',
+    });
     w.emu.state.snapshots!.find((s) => s.snapshotId === E2E.spareSnapshots[2])!.kmsKeyId = 'key-demo0cmk00000000003';
     w.emu.addFault({ action: 'CreatePolicyVersion', kind: 'throttle', nth: 1, retryAfterMs: 1500 });
 

@@ -7,7 +7,21 @@ import { DEMO, type EmulatorState } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
 import { SH, SH_KEY, useInShanghai, withShanghaiSnapshot } from '../helpers/shanghai';
 import { e2eState, E2E } from '../helpers/states';
-import { IMAGE_ROLE, SNAPSHOT_ROLE, afterReadLag, imageShareAccounts, policyDocument, productWrites, tag, tagAndDeliver, trustPolicy, trustServices, untag, use, shareWrites } from '../helpers/e2e';
+import {
+  IMAGE_ROLE,
+  SNAPSHOT_ROLE,
+  afterReadLag,
+  imageShareAccounts,
+  policyDocument,
+  productWrites,
+  tag,
+  tagAndDeliver,
+  trustPolicy,
+  trustServices,
+  untag,
+  use,
+  shareWrites,
+} from '../helpers/e2e';
 import { checkpointFile, productCalls, reconcile, reconcileOk, reconcileWorld } from '../helpers/reconcile';
 
 const HZ = DEMO.region;
@@ -48,8 +62,12 @@ describe('a pass over only some regions', () => {
     const s = await reconcile(w, { regions });
 
     expect(s).toMatchObject({ ok: true, complete: true, roleActions: [] });
-    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toEqual(expect.arrayContaining([ecsOf(member), ecsOf(rootMember)]));
-    expect(await kmsResources(w)).toEqual(expect.arrayContaining([expect.stringContaining(SH_KEY), expect.stringContaining(DEMO.cmkId)]));
+    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toEqual(
+      expect.arrayContaining([ecsOf(member), ecsOf(rootMember)]),
+    );
+    expect(await kmsResources(w)).toEqual(
+      expect.arrayContaining([expect.stringContaining(SH_KEY), expect.stringContaining(DEMO.cmkId)]),
+    );
     expect(await useShanghai(w)).toBe(true);
     expect(await use(w, member, DEMO.snapshots.cmk)).toMatchObject({ ok: true });
   });
@@ -136,19 +154,28 @@ describe('a broken resource holds back only what it could need', () => {
   });
   afterAll(() => w.stop());
 
-  it.each([['Disabled'], ['PendingDeletion']] as const)('a key %s: the grant it needs stays, the unused one goes, and the summary says why', async (state) => {
-    w.emu.state.keys!.find((k) => k.keyId === E2E.cmk2Id)!.state = state;
+  it.each([['Disabled'], ['PendingDeletion']] as const)(
+    'a key %s: the grant it needs stays, the unused one goes, and the summary says why',
+    async (state) => {
+      w.emu.state.keys!.find((k) => k.keyId === E2E.cmk2Id)!.state = state;
 
-    const s = await reconcile(w);
+      const s = await reconcile(w);
 
-    expect(s.errors).toEqual([expect.objectContaining({ resourceId: broken, outcome: 'refused', code: 'KeyNotEnabled' })]);
-    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
-    expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(rootMember));
-    expect(JSON.stringify(await policyDocument(w, 'ecs-share-snapshot-kms'))).toContain(E2E.cmk2Id);
-    expect(s.trimHeld).toEqual(expect.arrayContaining([expect.objectContaining({ grant: `account:${member}`, heldBy: [broken], reason: 'refused KeyNotEnabled' })]));
-    w.emu.state.keys!.find((k) => k.keyId === E2E.cmk2Id)!.state = 'Enabled';
-    expect(await use(w, member, broken)).toMatchObject({ ok: true });
-  });
+      expect(s.errors).toEqual([
+        expect.objectContaining({ resourceId: broken, outcome: 'refused', code: 'KeyNotEnabled' }),
+      ]);
+      expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
+      expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(rootMember));
+      expect(JSON.stringify(await policyDocument(w, 'ecs-share-snapshot-kms'))).toContain(E2E.cmk2Id);
+      expect(s.trimHeld).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ grant: `account:${member}`, heldBy: [broken], reason: 'refused KeyNotEnabled' }),
+        ]),
+      );
+      w.emu.state.keys!.find((k) => k.keyId === E2E.cmk2Id)!.state = 'Enabled';
+      expect(await use(w, member, broken)).toMatchObject({ ok: true });
+    },
+  );
 
   it('a key deleted: the resource is refused, and its grant is held, not the whole role', async () => {
     await tag(w, other, rootMember);
@@ -158,7 +185,9 @@ describe('a broken resource holds back only what it could need', () => {
 
     const s = await reconcile(w);
 
-    expect(s.errors).toEqual([expect.objectContaining({ resourceId: broken, outcome: 'refused', code: 'KeyNotEnabled' })]);
+    expect(s.errors).toEqual([
+      expect.objectContaining({ resourceId: broken, outcome: 'refused', code: 'KeyNotEnabled' }),
+    ]);
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).not.toContain(ecsOf(rootMember));
   });
@@ -171,7 +200,14 @@ describe('a tag naming a well-formed account that does not exist', () => {
   beforeAll(async () => {
     const state = e2eState();
     const base = state.images!.find((i) => i.imageId === DEMO.images.cmk)!;
-    state.images!.push({ ...base, imageId: other, name: 'second-cmk-image', tags: {}, sharedWith: [], diskMappings: [{ ...base.diskMappings![0], snapshotId: E2E.cmk2Snapshot }] });
+    state.images!.push({
+      ...base,
+      imageId: other,
+      name: 'second-cmk-image',
+      tags: {},
+      sharedWith: [],
+      diskMappings: [{ ...base.diskMappings![0], snapshotId: E2E.cmk2Snapshot }],
+    });
     w = await reconcileWorld({ state });
     await tag(w, other, rootMember);
     await reconcileOk(w);
@@ -183,7 +219,9 @@ describe('a tag naming a well-formed account that does not exist', () => {
   it('fails that image, and still takes back from the image role what nobody asks for', async () => {
     const s = await reconcile(w);
 
-    expect(s.errors).toEqual([expect.objectContaining({ resourceId: image, outcome: 'failed', code: 'InvalidAccount.NotFound' })]);
+    expect(s.errors).toEqual([
+      expect.objectContaining({ resourceId: image, outcome: 'failed', code: 'InvalidAccount.NotFound' }),
+    ]);
     expect(trustServices(await trustPolicy(w, IMAGE_ROLE))).not.toContain(ecsOf(rootMember));
     expect(await use(w, rootMember, other)).toMatchObject({ ok: false });
   });
@@ -253,7 +291,13 @@ describe('a role trim that keeps failing', () => {
     const s = await reconcile(w);
 
     expect(s).toMatchObject({ ok: false, complete: true });
-    expect(s.errors).toEqual([expect.objectContaining({ resourceId: SNAPSHOT_ROLE, outcome: 'failed', message: expect.stringContaining('role trim') })]);
+    expect(s.errors).toEqual([
+      expect.objectContaining({
+        resourceId: SNAPSHOT_ROLE,
+        outcome: 'failed',
+        message: expect.stringContaining('role trim'),
+      }),
+    ]);
     w.emu.removeFault(fault.id);
     const again = await reconcile(w);
     expect(again).toMatchObject({ ok: true, complete: true });
@@ -281,7 +325,6 @@ describe('a lost DeleteResourceShare answer', () => {
   });
 });
 
-
 describe('a resource refused because its key is disabled, retagged meanwhile', () => {
   let w: World;
   const image = DEMO.images.cmk;
@@ -295,7 +338,14 @@ describe('a resource refused because its key is disabled, retagged meanwhile', (
   it('still stops sharing with the account its tag no longer names, so re-enabling the key gives it nothing back', async () => {
     const out = await tagAndDeliver(w, image, rootMember);
 
-    expect(out.find((o) => o.resourceId === image)).toMatchObject({ outcome: 'refused', error: { code: 'KeyNotEnabled' }, actions: [expect.objectContaining({ kind: 'unshareImageAccounts', remove: [DEMO.externalRecipient.uid] }), expect.objectContaining({ kind: 'writeGrantLedger' })] });
+    expect(out.find((o) => o.resourceId === image)).toMatchObject({
+      outcome: 'refused',
+      error: { code: 'KeyNotEnabled' },
+      actions: [
+        expect.objectContaining({ kind: 'unshareImageAccounts', remove: [DEMO.externalRecipient.uid] }),
+        expect.objectContaining({ kind: 'writeGrantLedger' }),
+      ],
+    });
     w.emu.state.keys!.find((k) => k.keyId === DEMO.cmkId)!.state = 'Enabled';
     await afterReadLag(w);
     expect(await imageShareAccounts(w, image)).toEqual([]);
@@ -318,7 +368,15 @@ describe('a checkpoint older than SHARE_CHECKPOINT_MAX_AGE_S', () => {
   });
 
   it('is not resumed: the pass starts afresh and shares what the stale cursor would have skipped', async () => {
-    const stale = { version: 2, startedAt: new Date(Date.now() - 2 * 3600_000).toISOString(), regions: [HZ], regionIndex: 0, phase: 'revoke', needs: { snapshot: { grants: [], keys: [] }, image: { grants: [], keys: [] } }, processed: 0 };
+    const stale = {
+      version: 2,
+      startedAt: new Date(Date.now() - 2 * 3600_000).toISOString(),
+      regions: [HZ],
+      regionIndex: 0,
+      phase: 'revoke',
+      needs: { snapshot: { grants: [], keys: [] }, image: { grants: [], keys: [] } },
+      processed: 0,
+    };
     fs.writeFileSync(checkpointFile(w), JSON.stringify(stale));
 
     const s = await reconcile(w);
@@ -341,7 +399,9 @@ describe('an incomplete pass whose checkpoint lives on an ephemeral path (/tmp)'
     expect(checkpointFile(w)).toMatch(/^\/tmp\//);
     process.env.SHARE_LOG_LEVEL = 'warn';
     const lines: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    const spy = vi
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
     try {
       const s = await reconcile(w, { maxResources: 1 });
       expect(s.complete).toBe(false);
@@ -350,7 +410,11 @@ describe('an incomplete pass whose checkpoint lives on an ephemeral path (/tmp)'
       process.env.SHARE_LOG_LEVEL = 'off';
     }
     const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 'warn');
-    expect(warnings).toEqual(expect.arrayContaining([expect.objectContaining({ msg: expect.stringContaining('ephemeral'), checkpointFile: checkpointFile(w) })]));
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ msg: expect.stringContaining('ephemeral'), checkpointFile: checkpointFile(w) }),
+      ]),
+    );
   });
 });
 
@@ -373,7 +437,9 @@ describe('a move from an account to its folder whose folder association fails (f
     w.emu.removeFault(fault.id);
     expect(s.results.find((r) => r.resourceId === snap)).toMatchObject({ outcome: 'failed' });
     expect(trustServices(await trustPolicy(w, SNAPSHOT_ROLE))).toContain(ecsOf(member));
-    expect(s.trimHeld).toEqual(expect.arrayContaining([expect.objectContaining({ grant: `account:${member}`, heldBy: [snap] })]));
+    expect(s.trimHeld).toEqual(
+      expect.arrayContaining([expect.objectContaining({ grant: `account:${member}`, heldBy: [snap] })]),
+    );
     expect(await use(w, member, snap)).toMatchObject({ ok: true });
     // once the folder share works, the account grant goes and the member keeps access through its folder
     await reconcile(w);

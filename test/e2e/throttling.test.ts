@@ -14,7 +14,11 @@ afterAll(() => emu.stop());
 
 async function burst(): Promise<{ ok: number; throttled: number }> {
   emu.clearCalls();
-  const api = new CloudApi({ endpointOverride: emu.endpoint, credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret }, maxAttempts: 20 });
+  const api = new CloudApi({
+    endpointOverride: emu.endpoint,
+    credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret },
+    maxAttempts: 20,
+  });
   const kms = new KmsAdapter(api);
   // Five workers, each calling one after the other, as reconcile's bounded concurrency does.
   const worker = async () => {
@@ -24,7 +28,10 @@ async function burst(): Promise<{ ok: number; throttled: number }> {
   };
   const keys = (await Promise.all(Array.from({ length: 5 }, worker))).flat();
   const calls = emu.calls({ action: 'DescribeKey' });
-  return { ok: keys.filter((k) => k?.keyId === DEMO.cmkId).length, throttled: calls.filter((c) => c.code === 'Throttling.User').length };
+  return {
+    ok: keys.filter((k) => k?.keyId === DEMO.cmkId).length,
+    throttled: calls.filter((c) => c.code === 'Throttling.User').length,
+  };
 }
 
 describe('five workers making 40 calls against a limit of 10 per second', () => {
@@ -71,7 +78,9 @@ describe('a call that hangs near the end of the function time', () => {
       remainingMs: () => 4_000 - (Date.now() - started),
     });
 
-    await expect(new KmsAdapter(api).describeKey(DEMO.region, DEMO.cmkId)).rejects.toMatchObject({ code: 'RequestTimeout' });
+    await expect(new KmsAdapter(api).describeKey(DEMO.region, DEMO.cmkId)).rejects.toMatchObject({
+      code: 'RequestTimeout',
+    });
 
     expect(Date.now() - started).toBeLessThan(3_500);
     expect(api.countCalls()).toBe(1);

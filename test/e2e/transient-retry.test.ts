@@ -16,7 +16,10 @@ describe('a share whose CreateRole keeps answering 503', () => {
     w.emu.addFault({ action: 'CreateRole', kind: 'unavailable', nth: 1, times: 100 });
     await tag(w, DEMO.snapshots.cmk, DEMO.rdRecipient.uid);
     const [event] = eventsFor(w, DEMO.snapshots.cmk);
-    await expect(w.invoke('on-tag', event)).rejects.toMatchObject({ name: 'TransientFailure', message: expect.stringContaining('ServiceUnavailable') });
+    await expect(w.invoke('on-tag', event)).rejects.toMatchObject({
+      name: 'TransientFailure',
+      message: expect.stringContaining('ServiceUnavailable'),
+    });
   });
 
   it('completes the share when the event is delivered again', async () => {

@@ -3,7 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E, recipientUid } from '../helpers/states';
-import { imageShareAccounts, outcomeFor, outcomes, resourceTags, tag, toolShare, untag, use, type Outcome } from '../helpers/e2e';
+import {
+  imageShareAccounts,
+  outcomeFor,
+  outcomes,
+  resourceTags,
+  tag,
+  toolShare,
+  untag,
+  use,
+  type Outcome,
+} from '../helpers/e2e';
 
 const member = DEMO.rdRecipient.uid;
 const account = recipientUid(1);
@@ -21,7 +31,8 @@ describe('untagging a shared resource', () => {
     await tag(w, kept, member);
     await tag(w, image, `${account} ${DEMO.resourceDirectoryId}`);
     const shared = outcomes(await w.deliverEvents());
-    if (![snap, kept, image].every((id) => outcomeFor(shared, id).outcome === 'shared')) throw new Error(`setup failed: ${JSON.stringify(shared)}`);
+    if (![snap, kept, image].every((id) => outcomeFor(shared, id).outcome === 'shared'))
+      throw new Error(`setup failed: ${JSON.stringify(shared)}`);
     await w.deliverEvents(); // the image's ledger-tag event
     await untag(w, snap);
     await untag(w, image);
@@ -32,7 +43,11 @@ describe('untagging a shared resource', () => {
   it('reports both untagged resources revoked', () => {
     expect(outcomeFor(revoked, snap).outcome).toBe('revoked');
     expect(outcomeFor(revoked, image).outcome).toBe('revoked');
-    expect(outcomeFor(revoked, image).actions.map((a) => a.kind).sort()).toEqual(['deleteResourceShare', 'unshareImageAccounts', 'writeGrantLedger']);
+    expect(
+      outcomeFor(revoked, image)
+        .actions.map((a) => a.kind)
+        .sort(),
+    ).toEqual(['deleteResourceShare', 'unshareImageAccounts', 'writeGrantLedger']);
   });
 
   it('deletes the resource share of the snapshot, so the member can no longer create a disk from it', async () => {
@@ -52,7 +67,9 @@ describe('untagging a shared resource', () => {
   });
 
   it('leaves another snapshot shared', async () => {
-    expect((await toolShare(w, kept))?.targets).toEqual([expect.objectContaining({ id: member, status: 'Associated' })]);
+    expect((await toolShare(w, kept))?.targets).toEqual([
+      expect.objectContaining({ id: member, status: 'Associated' }),
+    ]);
     expect(await use(w, member, kept)).toMatchObject({ ok: true });
   });
 });

@@ -7,18 +7,32 @@ import { DEMO, demoState, startEmulator, type Emulator, type EmulatorState } fro
 import { sdkClients, type Creds } from '../helpers/sdk';
 
 const OWNER: Creds = { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret };
-const SESSION = { accessKeyId: 'STS.logSession0001', accessKeySecret: 'logSessionSecret01', securityToken: 'CAIS-log-session-token' };
+const SESSION = {
+  accessKeyId: 'STS.logSession0001',
+  accessKeySecret: 'logSessionSecret01',
+  securityToken: 'CAIS-log-session-token',
+};
 
 function testState(): EmulatorState {
   const s = demoState();
-  s.stsSessions = [{
-    accessKeyId: SESSION.accessKeyId, secret: SESSION.accessKeySecret, token: SESSION.securityToken, accountId: DEMO.owner.uid,
-    roleName: 'ops', sessionName: 'log-test', expiration: new Date(Date.now() + 3600_000).toISOString(),
-  }];
+  s.stsSessions = [
+    {
+      accessKeyId: SESSION.accessKeyId,
+      secret: SESSION.accessKeySecret,
+      token: SESSION.securityToken,
+      accountId: DEMO.owner.uid,
+      roleName: 'ops',
+      sessionName: 'log-test',
+      expiration: new Date(Date.now() + 3600_000).toISOString(),
+    },
+  ];
   return s;
 }
 
-const FC_TRUST = JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }] });
+const FC_TRUST = JSON.stringify({
+  Version: '1',
+  Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }],
+});
 
 async function outcome(p: Promise<unknown>): Promise<any> {
   try {
@@ -37,7 +51,9 @@ describe('faults, rate limits and the admin surface', () => {
   const listRoles = () => ram.listRoles(new $Ram.ListRolesRequest({}));
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${emu.endpoint}/_emulator/${path}`, {
-      method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' },
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
     });
     return { status: res.status, body: (await res.json()) as any };
   };
@@ -63,7 +79,11 @@ describe('faults, rate limits and the admin surface', () => {
     it('throttles exactly the Nth matching call with Throttling.User and x-acs-retry-after', async () => {
       emu.addFault({ action: 'DescribeSnapshots', kind: 'throttle', nth: 2, retryAfterMs: 50 });
 
-      const results = [await outcome(describeSnapshots()), await outcome(describeSnapshots()), await outcome(describeSnapshots())];
+      const results = [
+        await outcome(describeSnapshots()),
+        await outcome(describeSnapshots()),
+        await outcome(describeSnapshots()),
+      ];
 
       expect(results[0]).toBe('ok');
       expect(results[1].name).toBe('ThrottlingError');
@@ -89,7 +109,10 @@ describe('faults, rate limits and the admin surface', () => {
       for (let i = 0; i < 4; i++) results.push(await outcome(listRoles()));
 
       expect(results.map((r) => (r === 'ok' ? 'ok' : `${r.name} ${r.code} ${r.statusCode}`))).toEqual([
-        'ok', 'ServerError InternalError 500', 'ok', 'ServerError InternalError 500',
+        'ok',
+        'ServerError InternalError 500',
+        'ok',
+        'ServerError InternalError 500',
       ]);
     });
 
@@ -134,7 +157,9 @@ describe('faults, rate limits and the admin surface', () => {
     it('applies a dropAfter call, then drops the connection: the role exists although the SDK saw a network error', async () => {
       emu.addFault({ action: 'CreateRole', kind: 'dropAfter', nth: 1 });
 
-      const err = await outcome(ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'lost-answer', assumeRolePolicyDocument: FC_TRUST })));
+      const err = await outcome(
+        ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'lost-answer', assumeRolePolicyDocument: FC_TRUST })),
+      );
       await new Promise((r) => setTimeout(r, emu.state.options.readLagMs + 20)); // GetRole lags behind the write
       const role = await ram.getRole(new $Ram.GetRoleRequest({ roleName: 'lost-answer' }));
 
@@ -143,7 +168,13 @@ describe('faults, rate limits and the admin surface', () => {
       expect(String(err.code ?? err.message)).toMatch(/ECONNRESET|socket hang up|EPIPE/);
       expect(role.body?.role?.roleName).toBe('lost-answer');
       expect(emu.calls({ action: 'CreateRole' })).toEqual([
-        expect.objectContaining({ status: 0, code: 'ConnectionDropped', applied: true, write: true, cause: expect.stringMatching(/dropAfter/) }),
+        expect.objectContaining({
+          status: 0,
+          code: 'ConnectionDropped',
+          applied: true,
+          write: true,
+          cause: expect.stringMatching(/dropAfter/),
+        }),
       ]);
       expect(emu.writes().map((c) => c.action)).toEqual(['CreateRole']);
     });
@@ -152,17 +183,32 @@ describe('faults, rate limits and the admin surface', () => {
       emu.addFault({ action: 'TagResources', kind: 'unavailableAfter', every: 1 });
       const published = emu.events().length;
 
-      const err = await outcome(ecs.tagResources(new $Ecs.TagResourcesRequest({
-        regionId: 'cn-hangzhou', resourceType: 'snapshot', resourceId: [DEMO.snapshots.plain], tag: [{ key: 'lost', value: 'answer' }],
-      })));
-      const tags = await ecs.listTagResources(new $Ecs.ListTagResourcesRequest({
-        regionId: 'cn-hangzhou', resourceType: 'snapshot', resourceId: [DEMO.snapshots.plain],
-      }));
+      const err = await outcome(
+        ecs.tagResources(
+          new $Ecs.TagResourcesRequest({
+            regionId: 'cn-hangzhou',
+            resourceType: 'snapshot',
+            resourceId: [DEMO.snapshots.plain],
+            tag: [{ key: 'lost', value: 'answer' }],
+          }),
+        ),
+      );
+      const tags = await ecs.listTagResources(
+        new $Ecs.ListTagResourcesRequest({
+          regionId: 'cn-hangzhou',
+          resourceType: 'snapshot',
+          resourceId: [DEMO.snapshots.plain],
+        }),
+      );
 
       expect([err.name, err.code, err.statusCode]).toEqual(['ServerError', 'ServiceUnavailable', 503]);
       expect(tags.body?.tagResources?.tagResource?.map((t) => `${t.tagKey}=${t.tagValue}`)).toContain('lost=answer');
       expect(emu.events().length - published).toBe(1);
-      expect(emu.calls({ action: 'TagResources' })[0]).toMatchObject({ status: 503, code: 'ServiceUnavailable', applied: true });
+      expect(emu.calls({ action: 'TagResources' })[0]).toMatchObject({
+        status: 503,
+        code: 'ServiceUnavailable',
+        applied: true,
+      });
     });
 
     it('loses the answer of a failing call under unavailableAfter without marking it applied', async () => {
@@ -179,7 +225,9 @@ describe('faults, rate limits and the admin surface', () => {
 
       const codes = [];
       for (let i = 1; i <= 4; i++) {
-        const r = await outcome(ram.createRole(new $Ram.CreateRoleRequest({ roleName: `sel-${i}`, assumeRolePolicyDocument: FC_TRUST })));
+        const r = await outcome(
+          ram.createRole(new $Ram.CreateRoleRequest({ roleName: `sel-${i}`, assumeRolePolicyDocument: FC_TRUST })),
+        );
         codes.push(r === 'ok' ? 'ok' : r.code);
       }
       const roles = (await listRoles()).body?.roles?.role?.map((r) => r.roleName) ?? [];
@@ -208,7 +256,8 @@ describe('faults, rate limits and the admin surface', () => {
       const seen: Array<{ action: string; roleExists: boolean; answer: string }> = [];
       const off = emu.onWrite(async (call) => {
         seen.push({
-          action: call.action, answer: call.answer,
+          action: call.action,
+          answer: call.answer,
           roleExists: emu.state.roles.some((r) => r.roleName === call.params.RoleName),
         });
         await new Promise((r) => setTimeout(r, 150));
@@ -237,32 +286,48 @@ describe('faults, rate limits and the admin surface', () => {
 
     it('tells the hook when the answer will be lost, and carries the call log request id', async () => {
       const seen: Array<{ answer: string; requestId: string; caller: string }> = [];
-      const off = emu.onWrite((c) => void seen.push({ answer: c.answer, requestId: c.requestId, caller: c.caller.accountId }));
+      const off = emu.onWrite(
+        (c) => void seen.push({ answer: c.answer, requestId: c.requestId, caller: c.caller.accountId }),
+      );
       emu.addFault({ action: 'CreateRole', kind: 'dropAfter', nth: 1 });
 
-      await outcome(ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'lost', assumeRolePolicyDocument: FC_TRUST })));
+      await outcome(
+        ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'lost', assumeRolePolicyDocument: FC_TRUST })),
+      );
       off();
 
-      expect(seen).toEqual([{ answer: 'drop', requestId: emu.calls({ action: 'CreateRole' })[0].requestId, caller: DEMO.owner.uid }]);
+      expect(seen).toEqual([
+        { answer: 'drop', requestId: emu.calls({ action: 'CreateRole' })[0].requestId, caller: DEMO.owner.uid },
+      ]);
     });
   });
 
   describe('severClient', () => {
     it('drops the answer of the write in progress and never applies the calls queued behind it', async () => {
       const s = testState();
-      s.accounts.push({ uid: '1000000000000077', accessKeys: [{ id: 'LTAIcrashingClient1', secret: 'crashingSecret1' }] });
+      s.accounts.push({
+        uid: '1000000000000077',
+        accessKeys: [{ id: 'LTAIcrashingClient1', secret: 'crashingSecret1' }],
+      });
       emu.setState(s);
-      const doomed = sdkClients(emu.endpoint, { accessKeyId: 'LTAIcrashingClient1', accessKeySecret: 'crashingSecret1' });
+      const doomed = sdkClients(emu.endpoint, {
+        accessKeyId: 'LTAIcrashingClient1',
+        accessKeySecret: 'crashingSecret1',
+      });
       let second: Promise<unknown> | undefined;
       const off = emu.onWrite(async (call) => {
         if (call.params.RoleName !== 'first') return;
         // While this hook runs nothing else is applied: queue the client's next write, then cut the client off.
-        second = outcome(doomed.ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'second', assumeRolePolicyDocument: FC_TRUST })));
+        second = outcome(
+          doomed.ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'second', assumeRolePolicyDocument: FC_TRUST })),
+        );
         await new Promise((r) => setTimeout(r, 50));
         emu.severClient('LTAIcrashingClient1');
       });
 
-      const first = await outcome(doomed.ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'first', assumeRolePolicyDocument: FC_TRUST })));
+      const first = await outcome(
+        doomed.ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'first', assumeRolePolicyDocument: FC_TRUST })),
+      );
       const secondErr = await second;
       off();
       const names = emu.state.roles.filter((r) => r.accountId === '1000000000000077').map((r) => r.roleName);
@@ -271,7 +336,8 @@ describe('faults, rate limits and the admin surface', () => {
       expect(secondErr).toBeInstanceOf(Error);
       expect(names).toEqual(['first']);
       expect(emu.calls({ action: 'CreateRole' }).map((c) => [c.params.RoleName, c.status, c.code, c.applied])).toEqual([
-        ['first', 0, 'ClientGone', true], ['second', 0, 'ClientGone', undefined],
+        ['first', 0, 'ClientGone', true],
+        ['second', 0, 'ClientGone', undefined],
       ]);
     });
   });
@@ -309,27 +375,51 @@ describe('faults, rate limits and the admin surface', () => {
     it('records caller, action, parameters and outcome, but no signature, token or secret', async () => {
       const session = sdkClients(emu.endpoint, SESSION);
       await session.kms.describeKey(new $Kms.DescribeKeyRequest({ keyId: DEMO.cmkId })).catch(() => undefined);
-      await sdkClients(emu.endpoint, { ...OWNER, accessKeySecret: 'wrong' }).ram.listRoles(new $Ram.ListRolesRequest({})).catch(() => undefined);
+      await sdkClients(emu.endpoint, { ...OWNER, accessKeySecret: 'wrong' })
+        .ram.listRoles(new $Ram.ListRolesRequest({}))
+        .catch(() => undefined);
 
       const [kmsCall, rejected] = emu.calls();
 
       expect(kmsCall).toMatchObject({
-        seq: expect.any(Number), product: 'kms', action: 'DescribeKey', version: '2016-01-20',
+        seq: expect.any(Number),
+        product: 'kms',
+        action: 'DescribeKey',
+        version: '2016-01-20',
         caller: { accountId: DEMO.owner.uid, type: 'role', name: 'ops:log-test', accessKeyId: SESSION.accessKeyId },
-        params: { KeyId: DEMO.cmkId }, status: 403, code: 'Forbidden.NoPermission', write: false,
+        params: { KeyId: DEMO.cmkId },
+        status: 403,
+        code: 'Forbidden.NoPermission',
+        write: false,
       });
       expect(Object.keys(kmsCall.params)).toEqual(['KeyId']);
-      expect(rejected).toMatchObject({ action: 'ListRoles', status: 400, code: 'SignatureDoesNotMatch', caller: { accessKeyId: OWNER.accessKeyId } });
+      expect(rejected).toMatchObject({
+        action: 'ListRoles',
+        status: 400,
+        code: 'SignatureDoesNotMatch',
+        caller: { accessKeyId: OWNER.accessKeyId },
+      });
       const text = JSON.stringify(emu.calls());
-      for (const secret of [SESSION.securityToken, SESSION.accessKeySecret, OWNER.accessKeySecret, 'wrong', 'SignatureNonce']) {
+      for (const secret of [
+        SESSION.securityToken,
+        SESSION.accessKeySecret,
+        OWNER.accessKeySecret,
+        'wrong',
+        'SignatureNonce',
+      ]) {
         expect(text).not.toContain(secret);
       }
     });
 
     it('lists successful writes apart from reads and failures', async () => {
-      const doc = JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }] });
+      const doc = JSON.stringify({
+        Version: '1',
+        Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }],
+      });
       await ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'logged', assumeRolePolicyDocument: doc }));
-      await ram.createRole(new $Ram.CreateRoleRequest({ roleName: 'logged', assumeRolePolicyDocument: doc })).catch(() => undefined);
+      await ram
+        .createRole(new $Ram.CreateRoleRequest({ roleName: 'logged', assumeRolePolicyDocument: doc }))
+        .catch(() => undefined);
       await listRoles();
 
       expect(emu.writes().map((c) => `${c.action} ${c.status}`)).toEqual(['CreateRole 200']);
@@ -340,7 +430,12 @@ describe('faults, rate limits and the admin surface', () => {
       emu.addFault({ action: 'ListRoles', kind: 'throttle', nth: 1 });
       await listRoles().catch(() => undefined);
 
-      expect(emu.calls()[0]).toMatchObject({ action: 'ListRoles', status: 400, code: 'Throttling.User', cause: expect.stringMatching(/throttle/) });
+      expect(emu.calls()[0]).toMatchObject({
+        action: 'ListRoles',
+        status: 400,
+        code: 'Throttling.User',
+        cause: expect.stringMatching(/throttle/),
+      });
     });
   });
 
@@ -353,7 +448,11 @@ describe('faults, rate limits and the admin surface', () => {
 
       expect(put.status).toBe(200);
       expect(again.body).toEqual(got.body);
-      expect(got.body.accounts.map((a: any) => a.uid)).toEqual([DEMO.owner.uid, DEMO.rdRecipient.uid, DEMO.externalRecipient.uid]);
+      expect(got.body.accounts.map((a: any) => a.uid)).toEqual([
+        DEMO.owner.uid,
+        DEMO.rdRecipient.uid,
+        DEMO.externalRecipient.uid,
+      ]);
     });
 
     it('replaces the state with PUT, so new keys work at once', async () => {
@@ -361,7 +460,10 @@ describe('faults, rate limits and the admin surface', () => {
       next.accounts.push({ uid: '1000000000000009', accessKeys: [{ id: 'LTAInewAccount0009', secret: 'newSecret9' }] });
 
       await admin('PUT', 'state', next);
-      const who = await sdkClients(emu.endpoint, { accessKeyId: 'LTAInewAccount0009', accessKeySecret: 'newSecret9' }).sts.getCallerIdentity();
+      const who = await sdkClients(emu.endpoint, {
+        accessKeyId: 'LTAInewAccount0009',
+        accessKeySecret: 'newSecret9',
+      }).sts.getCallerIdentity();
 
       expect(who.body?.accountId).toBe('1000000000000009');
     });

@@ -17,7 +17,8 @@ describe('the crash harness', () => {
   let clean: CrashRun;
   let total: number;
 
-  const callsOf = (run: CrashRun): CallRecord[] => w.emu.calls().filter((c) => c.caller?.accessKeyId === run.accessKeyId);
+  const callsOf = (run: CrashRun): CallRecord[] =>
+    w.emu.calls().filter((c) => c.caller?.accessKeyId === run.accessKeyId);
 
   beforeAll(async () => {
     w = await startWorld({ state: e2eState() });
@@ -59,7 +60,12 @@ describe('the crash harness', () => {
       expect(run.result).toBeUndefined();
       expect(run.writes.map((x) => x.action)).toEqual(clean.writes.slice(0, n).map((x) => x.action));
       expect(writes.map((c) => c.action)).toEqual(clean.writes.slice(0, n).map((x) => x.action));
-      expect(last).toMatchObject({ status: 0, code: 'ClientGone', applied: true, requestId: run.writes[n - 1].requestId });
+      expect(last).toMatchObject({
+        status: 0,
+        code: 'ClientGone',
+        applied: true,
+        requestId: run.writes[n - 1].requestId,
+      });
       expect(calls.filter((c) => c.seq > last.seq && (c.status !== 0 || c.applied))).toEqual([]);
     });
   }

@@ -16,7 +16,14 @@ describe('event push retry, dead letters, loss and delay', () => {
   let ecs: ReturnType<typeof sdkClients>['ecs'];
   let offs: Array<() => void> = [];
   const tag = (key = 'k', value = 'v') =>
-    ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: REGION, resourceType: 'snapshot', resourceId: [SNAP], tag: [{ key, value }] }));
+    ecs.tagResources(
+      new $Ecs.TagResourcesRequest({
+        regionId: REGION,
+        resourceType: 'snapshot',
+        resourceId: [SNAP],
+        tag: [{ key, value }],
+      }),
+    );
   const listen = (fn: (e: CloudEvent) => unknown) => offs.push(emu.onEvent(fn));
   const attemptsOf = (id: string) => emu.eventAttempts().filter((a) => a.eventId === id);
   const gaps = (times: string[]) => times.slice(1).map((t, i) => Date.parse(t) - Date.parse(times[i]));
@@ -30,8 +37,15 @@ describe('event push retry, dead letters, loss and delay', () => {
     for (const off of offs) off();
     offs = [];
     emu.setEventDelivery({
-      duplicates: false, reorder: false, sink: null, seed: 1, lose: 0, delayMs: 0, deadLetter: false,
-      retryStrategy: 'BACKOFF_RETRY', retryTimeScale: 0.001,
+      duplicates: false,
+      reorder: false,
+      sink: null,
+      seed: 1,
+      lose: 0,
+      delayMs: 0,
+      deadLetter: false,
+      retryStrategy: 'BACKOFF_RETRY',
+      retryTimeScale: 0.001,
     });
     await emu.drainEvents();
   });
@@ -68,7 +82,11 @@ describe('event push retry, dead letters, loss and delay', () => {
       const [event] = await emu.waitForEvents(1);
       const tries = attemptsOf(event.id);
 
-      expect(tries.map((a) => [a.attempt, a.ok])).toEqual([[1, false], [2, false], [3, true]]);
+      expect(tries.map((a) => [a.attempt, a.ok])).toEqual([
+        [1, false],
+        [2, false],
+        [3, true],
+      ]);
       for (const g of gaps(tries.map((a) => a.at))) {
         expect(g).toBeGreaterThanOrEqual(9);
         expect(g).toBeLessThan(200);
@@ -131,7 +149,9 @@ describe('event push retry, dead letters, loss and delay', () => {
       expect(posts).toBe(2);
       expect(listened).toBe(1);
       expect(attemptsOf(event.id).map((a) => `${a.target} ${a.attempt} ${a.ok}`)).toEqual([
-        expect.stringMatching(/^listener#\d+ 1 true$/), 'sink 1 false', 'sink 2 true',
+        expect.stringMatching(/^listener#\d+ 1 true$/),
+        'sink 1 false',
+        'sink 2 true',
       ]);
     });
   });
@@ -164,7 +184,11 @@ describe('event push retry, dead letters, loss and delay', () => {
 
       expect(attemptsOf(event.id)).toHaveLength(177);
       expect(emu.deadLetters().filter((d) => d.event.id === event.id)).toEqual([
-        expect.objectContaining({ attempts: 177, error: 'permanently broken', target: expect.stringMatching(/^listener#/) }),
+        expect.objectContaining({
+          attempts: 177,
+          error: 'permanently broken',
+          target: expect.stringMatching(/^listener#/),
+        }),
       ]);
       expect(attemptsOf(event.id).at(-1)?.exhausted).toBe('dead-lettered');
     });
@@ -204,7 +228,10 @@ describe('event push retry, dead letters, loss and delay', () => {
         for (let i = 0; i < 12; i++) await tag('n', String(i));
         await emu.flushEvents();
         off();
-        const lost = emu.lostEvents().slice(lostBefore).map((e) => e.data.requestParameters['Tag.1.Value']);
+        const lost = emu
+          .lostEvents()
+          .slice(lostBefore)
+          .map((e) => e.data.requestParameters['Tag.1.Value']);
         return { got, lost };
       };
 
@@ -214,7 +241,9 @@ describe('event push retry, dead letters, loss and delay', () => {
       expect(first).toEqual(second);
       expect(first.lost.length).toBeGreaterThan(0);
       expect(first.got.length).toBeGreaterThan(0);
-      expect([...first.got, ...first.lost].sort((a, b) => Number(a) - Number(b))).toEqual([...Array(12).keys()].map(String));
+      expect([...first.got, ...first.lost].sort((a, b) => Number(a) - Number(b))).toEqual(
+        [...Array(12).keys()].map(String),
+      );
     });
 
     it('delays each delivery, and flushEvents waits for the delayed ones', async () => {
@@ -249,7 +278,8 @@ describe('event push retry, dead letters, loss and delay', () => {
   describe('admin API', () => {
     it('sets the strategy and scale, and serves stats, dead letters and attempts', async () => {
       const put = await fetch(`${emu.endpoint}/_emulator/events`, {
-        method: 'PUT', body: JSON.stringify({ retryStrategy: 'EXPONENTIAL_DECAY_RETRY', retryTimeScale: 0.001, deadLetter: true }),
+        method: 'PUT',
+        body: JSON.stringify({ retryStrategy: 'EXPONENTIAL_DECAY_RETRY', retryTimeScale: 0.001, deadLetter: true }),
       });
       listen(() => {
         throw new Error('x');
@@ -261,15 +291,24 @@ describe('event push retry, dead letters, loss and delay', () => {
       const state = (await (await fetch(`${emu.endpoint}/_emulator/events`)).json()) as any;
       const attempts = (await (await fetch(`${emu.endpoint}/_emulator/events/attempts`)).json()) as any;
 
-      expect(((await put.json()) as any).delivery).toMatchObject({ retryStrategy: 'EXPONENTIAL_DECAY_RETRY', deadLetter: true });
+      expect(((await put.json()) as any).delivery).toMatchObject({
+        retryStrategy: 'EXPONENTIAL_DECAY_RETRY',
+        deadLetter: true,
+      });
       expect(state.stats).toMatchObject({ published: expect.any(Number), deadLettered: expect.any(Number) });
       expect(state.deadLetters.map((d: any) => d.event.id)).toContain(event.id);
       expect(attempts.attempts.filter((a: any) => a.eventId === event.id)).toHaveLength(177);
     });
 
     it('refuses an unknown strategy or a bad rate with 400', async () => {
-      const bad = await fetch(`${emu.endpoint}/_emulator/events`, { method: 'PUT', body: JSON.stringify({ retryStrategy: 'FOREVER' }) });
-      const rate = await fetch(`${emu.endpoint}/_emulator/events`, { method: 'PUT', body: JSON.stringify({ lose: 2 }) });
+      const bad = await fetch(`${emu.endpoint}/_emulator/events`, {
+        method: 'PUT',
+        body: JSON.stringify({ retryStrategy: 'FOREVER' }),
+      });
+      const rate = await fetch(`${emu.endpoint}/_emulator/events`, {
+        method: 'PUT',
+        body: JSON.stringify({ lose: 2 }),
+      });
 
       expect([bad.status, rate.status]).toEqual([400, 400]);
       expect(emu.setEventDelivery({}).retryStrategy).toBe('BACKOFF_RETRY');

@@ -4,7 +4,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as $Ecs from '@alicloud/ecs20140526';
-import { DEMO, demoState, startEmulator, type CloudEvent, type Emulator, type EmulatorState } from '../../scripts/emulator';
+import {
+  DEMO,
+  demoState,
+  startEmulator,
+  type CloudEvent,
+  type Emulator,
+  type EmulatorState,
+} from '../../scripts/emulator';
 import { sdkClients, type Creds } from '../helpers/sdk';
 
 const OWNER: Creds = { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret };
@@ -14,22 +21,49 @@ const SNAP = DEMO.snapshots.plain;
 function testState(): EmulatorState {
   const s = demoState();
   const o = DEMO.owner.uid;
-  s.policies = [{
-    accountId: o, policyName: 'ecs-all', defaultVersion: 'v1',
-    versions: [{ versionId: 'v1', document: JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'ecs:*', Resource: '*' }] }) }],
-  }];
-  s.roles = [{
-    accountId: o, roleName: 'tagger', roleId: '300000000000000001',
-    assumeRolePolicyDocument: JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }] }),
-    attachedPolicies: [{ policyName: 'ecs-all', policyType: 'Custom' }],
-  }];
+  s.policies = [
+    {
+      accountId: o,
+      policyName: 'ecs-all',
+      defaultVersion: 'v1',
+      versions: [
+        {
+          versionId: 'v1',
+          document: JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Action: 'ecs:*', Resource: '*' }] }),
+        },
+      ],
+    },
+  ];
+  s.roles = [
+    {
+      accountId: o,
+      roleName: 'tagger',
+      roleId: '300000000000000001',
+      assumeRolePolicyDocument: JSON.stringify({
+        Version: '1',
+        Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }],
+      }),
+      attachedPolicies: [{ policyName: 'ecs-all', policyType: 'Custom' }],
+    },
+  ];
   return s;
 }
 
-const tag = (ecs: ReturnType<typeof sdkClients>['ecs'], type: string, ids: string[], key = 'share-with', value: string = DEMO.rdRecipient.uid) =>
-  ecs.tagResources(new $Ecs.TagResourcesRequest({
-    regionId: REGION, resourceType: type, resourceId: ids, tag: [new $Ecs.TagResourcesRequestTag({ key, value })],
-  }));
+const tag = (
+  ecs: ReturnType<typeof sdkClients>['ecs'],
+  type: string,
+  ids: string[],
+  key = 'share-with',
+  value: string = DEMO.rdRecipient.uid,
+) =>
+  ecs.tagResources(
+    new $Ecs.TagResourcesRequest({
+      regionId: REGION,
+      resourceType: type,
+      resourceId: ids,
+      tag: [new $Ecs.TagResourcesRequestTag({ key, value })],
+    }),
+  );
 
 describe('ECS tag-change events', () => {
   let emu: Emulator;
@@ -46,8 +80,15 @@ describe('ECS tag-change events', () => {
   });
   beforeEach(async () => {
     emu.setEventDelivery({
-      duplicates: false, reorder: false, sink: null, seed: 1, lose: 0, delayMs: 0, deadLetter: false,
-      retryStrategy: 'BACKOFF_RETRY', retryTimeScale: 0.001,
+      duplicates: false,
+      reorder: false,
+      sink: null,
+      seed: 1,
+      lose: 0,
+      delayMs: 0,
+      deadLetter: false,
+      retryStrategy: 'BACKOFF_RETRY',
+      retryTimeScale: 0.001,
     });
     await emu.drainEvents();
     emu.setState(testState());
@@ -85,7 +126,12 @@ describe('ECS tag-change events', () => {
         eventType: 'ApiCall',
         apiVersion: '2014-05-26',
         requestId: res.body?.requestId,
-        userIdentity: { type: 'root-account', accountId: DEMO.owner.uid, principalId: DEMO.owner.uid, accessKeyId: OWNER.accessKeyId },
+        userIdentity: {
+          type: 'root-account',
+          accountId: DEMO.owner.uid,
+          principalId: DEMO.owner.uid,
+          accessKeyId: OWNER.accessKeyId,
+        },
         referencedResources: { 'ACS::ECS::Snapshot': [SNAP] },
         requestParameters: {
           RegionId: REGION,
@@ -99,16 +145,34 @@ describe('ECS tag-change events', () => {
     });
 
     it('names images and removed tag keys for UntagResources', async () => {
-      await ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: REGION, resourceType: 'image', resourceId: [DEMO.images.cmk], tagKey: ['share-with'] }));
+      await ecs.untagResources(
+        new $Ecs.UntagResourcesRequest({
+          regionId: REGION,
+          resourceType: 'image',
+          resourceId: [DEMO.images.cmk],
+          tagKey: ['share-with'],
+        }),
+      );
       await emu.waitForEvents(1);
 
       expect(received[0].data.eventName).toBe('UntagResources');
       expect(received[0].data.referencedResources).toEqual({ 'ACS::ECS::Image': [DEMO.images.cmk] });
-      expect(received[0].data.requestParameters).toMatchObject({ 'ResourceId.1': DEMO.images.cmk, 'TagKey.1': 'share-with', ResourceType: 'image' });
+      expect(received[0].data.requestParameters).toMatchObject({
+        'ResourceId.1': DEMO.images.cmk,
+        'TagKey.1': 'share-with',
+        ResourceType: 'image',
+      });
     });
 
     it('delivers the deprecated AddTags call with its single ResourceId', async () => {
-      await ecs.addTags(new $Ecs.AddTagsRequest({ regionId: REGION, resourceType: 'snapshot', resourceId: SNAP, tag: [new $Ecs.AddTagsRequestTag({ key: 'k', value: 'v' })] }));
+      await ecs.addTags(
+        new $Ecs.AddTagsRequest({
+          regionId: REGION,
+          resourceType: 'snapshot',
+          resourceId: SNAP,
+          tag: [new $Ecs.AddTagsRequestTag({ key: 'k', value: 'v' })],
+        }),
+      );
       await emu.waitForEvents(1);
 
       expect(received[0].data.eventName).toBe('AddTags');
@@ -116,9 +180,12 @@ describe('ECS tag-change events', () => {
     });
 
     it('delivers a CreateSnapshot that carried tags, naming the new snapshot', async () => {
-      const res = await ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({
-        diskId: 'd-demo0cmk0000000001', tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.externalRecipient.uid })],
-      }));
+      const res = await ecs.createSnapshot(
+        new $Ecs.CreateSnapshotRequest({
+          diskId: 'd-demo0cmk0000000001',
+          tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: DEMO.externalRecipient.uid })],
+        }),
+      );
       await emu.waitForEvents(1);
 
       const id = res.body?.snapshotId;
@@ -147,7 +214,10 @@ describe('ECS tag-change events', () => {
       await emu.waitForEvents(1);
 
       expect(received[0].data.userIdentity).toMatchObject({
-        type: 'assumed-role', accountId: DEMO.owner.uid, accessKeyId: creds.accessKeyId, principalId: expect.stringMatching(/^300000000000000001:/),
+        type: 'assumed-role',
+        accountId: DEMO.owner.uid,
+        accessKeyId: creds.accessKeyId,
+        principalId: expect.stringMatching(/^300000000000000001:/),
       });
     });
   });

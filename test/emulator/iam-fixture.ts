@@ -34,5 +34,11 @@ export async function start(state: EmulatorState = twoAccounts()): Promise<Start
 export { errorOf } from '../helpers/error-of';
 
 export const doc = (...Statement: unknown[]) => JSON.stringify({ Version: '1', Statement });
-export const allow = (Action: unknown, Resource: unknown = '*', extra: object = {}) => ({ Effect: 'Allow', Action, Resource, ...extra });
-export const trustAccount = (uid: string) => doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: [`acs:ram::${uid}:root`] } });
+export const allow = (Action: unknown, Resource: unknown = '*', extra: object = {}) => ({
+  Effect: 'Allow',
+  Action,
+  Resource,
+  ...extra,
+});
+export const trustAccount = (uid: string) =>
+  doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: [`acs:ram::${uid}:root`] } });

@@ -24,30 +24,48 @@ beforeAll(async () => {
       { keyId: ALLOWED_KEY, accountId: A.uid, region: 'cn-hangzhou', state: 'Enabled', aliases: ['alias/allowed'] },
       { keyId: OTHER_KEY, accountId: A.uid, region: 'cn-hangzhou', state: 'Enabled' },
     ],
-    policies: [{
-      accountId: A.uid,
-      policyName: 'one-key',
-      defaultVersion: 'v1',
-      versions: [{ versionId: 'v1', document: doc(allow('kms:DescribeKey', `acs:kms:*:${A.uid}:key/${ALLOWED_KEY}`)) }],
-    }],
+    policies: [
+      {
+        accountId: A.uid,
+        policyName: 'one-key',
+        defaultVersion: 'v1',
+        versions: [
+          { versionId: 'v1', document: doc(allow('kms:DescribeKey', `acs:kms:*:${A.uid}:key/${ALLOWED_KEY}`)) },
+        ],
+      },
+    ],
   });
-  state.accounts[0].users = [{ userName: 'keyreader', accessKeys: [{ id: USER_KEY.accessKeyId, secret: USER_KEY.accessKeySecret }], attachedPolicies: [{ policyName: 'one-key', policyType: 'Custom' }] }];
+  state.accounts[0].users = [
+    {
+      userName: 'keyreader',
+      accessKeys: [{ id: USER_KEY.accessKeyId, secret: USER_KEY.accessKeySecret }],
+      attachedPolicies: [{ policyName: 'one-key', policyType: 'Custom' }],
+    },
+  ];
   s = await start(state);
   rootA = s.clients(A);
   rootB = s.clients(B);
 });
 afterAll(() => s.emu.stop());
 
-const createKey = (client: SdkClients, description = 'test key') => client.kms.createKey(new $Kms.CreateKeyRequest({ description }));
-const describeKey = (client: SdkClients, keyId: string) => client.kms.describeKey(new $Kms.DescribeKeyRequest({ keyId }));
-const createAlias = (client: SdkClients, keyId: string, aliasName: string) => client.kms.createAlias(new $Kms.CreateAliasRequest({ keyId, aliasName }));
+const createKey = (client: SdkClients, description = 'test key') =>
+  client.kms.createKey(new $Kms.CreateKeyRequest({ description }));
+const describeKey = (client: SdkClients, keyId: string) =>
+  client.kms.describeKey(new $Kms.DescribeKeyRequest({ keyId }));
+const createAlias = (client: SdkClients, keyId: string, aliasName: string) =>
+  client.kms.createAlias(new $Kms.CreateAliasRequest({ keyId, aliasName }));
 
 describe('keys', () => {
   it('creates a key with the metadata of a customer master key', async () => {
     const meta = (await createKey(rootA, 'my cmk')).keyMetadata;
     expect(meta).toMatchObject({
-      keyState: 'Enabled', keySpec: 'Aliyun_AES_256', keyUsage: 'ENCRYPT/DECRYPT', origin: 'Aliyun_KMS',
-      protectionLevel: 'SOFTWARE', creator: A.uid, description: 'my cmk',
+      keyState: 'Enabled',
+      keySpec: 'Aliyun_AES_256',
+      keyUsage: 'ENCRYPT/DECRYPT',
+      origin: 'Aliyun_KMS',
+      protectionLevel: 'SOFTWARE',
+      creator: A.uid,
+      description: 'my cmk',
     });
     expect(meta.keyId).toMatch(/^key-[0-9a-z]+$/);
     expect(meta.arn).toBe(`acs:kms:cn-hangzhou:${A.uid}:key/${meta.keyId}`);
@@ -121,7 +139,9 @@ describe('aliases', () => {
   });
 
   it('refuses an alias for an unknown key', async () => {
-    expect((await errorOf(createAlias(rootA, 'key-doesnotexist', `alias/${unique('orphan')}`))).code).toBe('Forbidden.KeyNotFoundError');
+    expect((await errorOf(createAlias(rootA, 'key-doesnotexist', `alias/${unique('orphan')}`))).code).toBe(
+      'Forbidden.KeyNotFoundError',
+    );
   });
 
   it('answers Forbidden.AliasNotFound for an unknown alias', async () => {
@@ -135,8 +155,12 @@ describe('the ECS service key', () => {
     const first = (await describeKey(fresh.clients(A), 'alias/acs/ecs')).keyMetadata;
     const again = (await describeKey(fresh.clients(A), 'alias/acs/ecs')).keyMetadata;
     const otherAccount = (await describeKey(fresh.clients(B), 'alias/acs/ecs')).keyMetadata;
-    const otherRegion = await fresh.clients(A).call('DescribeKey', '2016-01-20', { RegionId: 'cn-shanghai', KeyId: 'alias/acs/ecs' });
-    const aliases = (await fresh.clients(A).kms.listAliasesByKeyId(new $Kms.ListAliasesByKeyIdRequest({ keyId: first.keyId }))).aliases.alias;
+    const otherRegion = await fresh
+      .clients(A)
+      .call('DescribeKey', '2016-01-20', { RegionId: 'cn-shanghai', KeyId: 'alias/acs/ecs' });
+    const aliases = (
+      await fresh.clients(A).kms.listAliasesByKeyId(new $Kms.ListAliasesByKeyIdRequest({ keyId: first.keyId }))
+    ).aliases.alias;
     await fresh.emu.stop();
     expect(again.keyId).toBe(first.keyId);
     expect(first.creator).toBe('Ecs');
@@ -147,7 +171,9 @@ describe('the ECS service key', () => {
 
   it('cannot be disabled', async () => {
     const { keyId } = (await describeKey(rootA, 'alias/acs/ecs')).keyMetadata;
-    expect((await errorOf(rootA.kms.disableKey(new $Kms.DisableKeyRequest({ keyId })))).code).toBe('UnsupportedOperationError');
+    expect((await errorOf(rootA.kms.disableKey(new $Kms.DisableKeyRequest({ keyId })))).code).toBe(
+      'UnsupportedOperationError',
+    );
   });
 });
 
@@ -168,9 +194,18 @@ describe('authorization of KMS calls', () => {
 
 describe('findKey and ensureServiceKey', () => {
   const emu: EmulatorServices = {
-    now: () => new Date(), nowIso: () => '2026-11-28T00:00:00Z', newId: (p) => p, requestId: () => 'r', options: DEFAULT_OPTIONS,
+    now: () => new Date(),
+    nowIso: () => '2026-11-28T00:00:00Z',
+    newId: (p) => p,
+    requestId: () => 'r',
+    options: DEFAULT_OPTIONS,
   };
-  const state = () => normaliseState(twoAccounts({ keys: [{ keyId: 'key-1', accountId: A.uid, region: 'cn-hangzhou', state: 'Enabled', aliases: ['alias/a'] }] }));
+  const state = () =>
+    normaliseState(
+      twoAccounts({
+        keys: [{ keyId: 'key-1', accountId: A.uid, region: 'cn-hangzhou', state: 'Enabled', aliases: ['alias/a'] }],
+      }),
+    );
 
   it.each([
     ['an id', 'key-1', true],

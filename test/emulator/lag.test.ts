@@ -3,7 +3,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as $Ecs from '@alicloud/ecs20140526';
 import * as $Ram from '@alicloud/ram20150501';
-import { IMG, MEMBER, OWNER, REGION, SNAP, baseState, errorOf, ideal, sleep, start, type Started } from './share-fixture';
+import {
+  IMG,
+  MEMBER,
+  OWNER,
+  REGION,
+  SNAP,
+  baseState,
+  errorOf,
+  ideal,
+  sleep,
+  start,
+  type Started,
+} from './share-fixture';
 import { allow, doc, trustAccount } from './iam-fixture';
 
 const LAG = 250;
@@ -18,12 +30,15 @@ const ecs = () => s.as(OWNER).ecs;
 const rs = (action: string, query: Record<string, unknown>) => s.as(OWNER).rs(action, { RegionId: REGION, ...query });
 const load = () => s.emu.setState(ideal({ ...baseState(), options: { readLagMs: LAG } }));
 const trustOf = async (roleName: string) =>
-  JSON.parse((await ram().getRole(new $Ram.GetRoleRequest({ roleName }))).body!.role!.assumeRolePolicyDocument!).Statement[0].Principal.RAM;
+  JSON.parse((await ram().getRole(new $Ram.GetRoleRequest({ roleName }))).body!.role!.assumeRolePolicyDocument!)
+    .Statement[0].Principal.RAM;
 
 describe('read-after-write lag', () => {
   it('GetRole does not see a role just created, then does', async () => {
     load();
-    await ram().createRole(new $Ram.CreateRoleRequest({ roleName: 'Fresh', assumeRolePolicyDocument: trustAccount(OWNER.uid) }));
+    await ram().createRole(
+      new $Ram.CreateRoleRequest({ roleName: 'Fresh', assumeRolePolicyDocument: trustAccount(OWNER.uid) }),
+    );
     const early = await errorOf(ram().getRole(new $Ram.GetRoleRequest({ roleName: 'Fresh' })));
     expect([early.statusCode, early.code]).toEqual([404, 'EntityNotExist.Role']);
     await sleep(LAG + 50);
@@ -32,9 +47,13 @@ describe('read-after-write lag', () => {
 
   it('GetRole shows the trust policy as it was before an update, then the new one', async () => {
     load();
-    await ram().createRole(new $Ram.CreateRoleRequest({ roleName: 'Moving', assumeRolePolicyDocument: trustAccount(OWNER.uid) }));
+    await ram().createRole(
+      new $Ram.CreateRoleRequest({ roleName: 'Moving', assumeRolePolicyDocument: trustAccount(OWNER.uid) }),
+    );
     await sleep(LAG + 50);
-    await ram().updateRole(new $Ram.UpdateRoleRequest({ roleName: 'Moving', newAssumeRolePolicyDocument: trustAccount(MEMBER.uid) }));
+    await ram().updateRole(
+      new $Ram.UpdateRoleRequest({ roleName: 'Moving', newAssumeRolePolicyDocument: trustAccount(MEMBER.uid) }),
+    );
     expect(await trustOf('Moving')).toEqual([`acs:ram::${OWNER.uid}:root`]);
     await sleep(LAG + 50);
     expect(await trustOf('Moving')).toEqual([`acs:ram::${MEMBER.uid}:root`]);
@@ -42,10 +61,22 @@ describe('read-after-write lag', () => {
 
   it('GetPolicyVersion and GetPolicy lag behind a new default version', async () => {
     load();
-    await ram().createPolicy(new $Ram.CreatePolicyRequest({ policyName: 'lagging', policyDocument: doc(allow('ecs:DescribeImages')) }));
+    await ram().createPolicy(
+      new $Ram.CreatePolicyRequest({ policyName: 'lagging', policyDocument: doc(allow('ecs:DescribeImages')) }),
+    );
     await sleep(LAG + 50);
-    await ram().createPolicyVersion(new $Ram.CreatePolicyVersionRequest({ policyName: 'lagging', policyDocument: doc(allow('ecs:DescribeSnapshots')), setAsDefault: true }));
-    const v2 = await errorOf(ram().getPolicyVersion(new $Ram.GetPolicyVersionRequest({ policyName: 'lagging', policyType: 'Custom', versionId: 'v2' })));
+    await ram().createPolicyVersion(
+      new $Ram.CreatePolicyVersionRequest({
+        policyName: 'lagging',
+        policyDocument: doc(allow('ecs:DescribeSnapshots')),
+        setAsDefault: true,
+      }),
+    );
+    const v2 = await errorOf(
+      ram().getPolicyVersion(
+        new $Ram.GetPolicyVersionRequest({ policyName: 'lagging', policyType: 'Custom', versionId: 'v2' }),
+      ),
+    );
     const policy = await ram().getPolicy(new $Ram.GetPolicyRequest({ policyName: 'lagging', policyType: 'Custom' }));
     expect([v2.code, policy.body!.defaultPolicyVersion!.versionId]).toEqual(['EntityNotExist.Policy.Version', 'v1']);
     await sleep(LAG + 50);
@@ -55,19 +86,34 @@ describe('read-after-write lag', () => {
 
   it('DescribeImageSharePermission lists an account added a moment ago only later', async () => {
     load();
-    await ecs().modifyImageSharePermission(new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.plain, addAccount: [MEMBER.uid] }));
+    await ecs().modifyImageSharePermission(
+      new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.plain, addAccount: [MEMBER.uid] }),
+    );
     const read = async () =>
-      (await ecs().describeImageSharePermission(new $Ecs.DescribeImageSharePermissionRequest({ regionId: REGION, imageId: IMG.plain }))).body!.accounts?.account?.map((a) => a.aliyunId) ?? [];
+      (
+        await ecs().describeImageSharePermission(
+          new $Ecs.DescribeImageSharePermissionRequest({ regionId: REGION, imageId: IMG.plain }),
+        )
+      ).body!.accounts?.account?.map((a) => a.aliyunId) ?? [];
     expect(await read()).toEqual([]);
     await sleep(LAG + 50);
     expect(await read()).toEqual([MEMBER.uid]);
   });
 
-  it('ListResourceShareAssociations shows a new share\'s associations only later', async () => {
+  it("ListResourceShareAssociations shows a new share's associations only later", async () => {
     load();
-    const r = await rs('CreateResourceShare', { ResourceShareName: 'lagged', Resources: [{ ResourceId: SNAP.cmk1, ResourceType: 'Snapshot' }], Targets: [MEMBER.uid] });
+    const r = await rs('CreateResourceShare', {
+      ResourceShareName: 'lagged',
+      Resources: [{ ResourceId: SNAP.cmk1, ResourceType: 'Snapshot' }],
+      Targets: [MEMBER.uid],
+    });
     const read = async () =>
-      (await rs('ListResourceShareAssociations', { AssociationType: 'Target', ResourceShareIds: [r.ResourceShare.ResourceShareId] })).ResourceShareAssociations.map((a: any) => a.EntityId);
+      (
+        await rs('ListResourceShareAssociations', {
+          AssociationType: 'Target',
+          ResourceShareIds: [r.ResourceShare.ResourceShareId],
+        })
+      ).ResourceShareAssociations.map((a: any) => a.EntityId);
     expect(await read()).toEqual([]);
     await sleep(LAG + 50);
     expect(await read()).toEqual([MEMBER.uid]);
@@ -75,7 +121,9 @@ describe('read-after-write lag', () => {
 
   it('is off with readLagMs 0: every read shows the last write', async () => {
     s.emu.setState(ideal(baseState()));
-    await ram().createRole(new $Ram.CreateRoleRequest({ roleName: 'AtOnce', assumeRolePolicyDocument: trustAccount(OWNER.uid) }));
+    await ram().createRole(
+      new $Ram.CreateRoleRequest({ roleName: 'AtOnce', assumeRolePolicyDocument: trustAccount(OWNER.uid) }),
+    );
     expect((await ram().getRole(new $Ram.GetRoleRequest({ roleName: 'AtOnce' }))).body!.role!.roleName).toBe('AtOnce');
   });
 });

@@ -13,20 +13,39 @@ let s: Started;
 let adapter: EcsAdapter;
 beforeAll(async () => {
   s = await start();
-  adapter = new EcsAdapter(new CloudApi({ endpointOverride: s.emu.endpoint, credentials: { accessKeyId: OWNER.accessKeyId, accessKeySecret: OWNER.accessKeySecret } }));
+  adapter = new EcsAdapter(
+    new CloudApi({
+      endpointOverride: s.emu.endpoint,
+      credentials: { accessKeyId: OWNER.accessKeyId, accessKeySecret: OWNER.accessKeySecret },
+    }),
+  );
 });
 afterAll(() => s.emu.stop());
 
 const ecs = () => s.as(OWNER).ecs;
 const pad = (i: number) => String(i).padStart(12, '0');
 
-function taggedSnapshots(n: number, tags: (i: number) => Record<string, string> = () => ({ 'share-with': 'x' })): Snapshot[] {
-  return Array.from({ length: n }, (_, i) => ({ snapshotId: `s-many${pad(i)}`, accountId: OWNER.uid, region: REGION, encrypted: false, status: 'accomplished' as const, tags: tags(i) }));
+function taggedSnapshots(
+  n: number,
+  tags: (i: number) => Record<string, string> = () => ({ 'share-with': 'x' }),
+): Snapshot[] {
+  return Array.from({ length: n }, (_, i) => ({
+    snapshotId: `s-many${pad(i)}`,
+    accountId: OWNER.uid,
+    region: REGION,
+    encrypted: false,
+    status: 'accomplished' as const,
+    tags: tags(i),
+  }));
 }
 
 function taggedImages(n: number): Image[] {
   return Array.from({ length: n }, (_, i) => ({
-    imageId: `m-many${pad(i)}`, accountId: OWNER.uid, region: REGION, status: 'Available' as const, tags: { 'share-with': 'x' },
+    imageId: `m-many${pad(i)}`,
+    accountId: OWNER.uid,
+    region: REGION,
+    status: 'Available' as const,
+    tags: { 'share-with': 'x' },
     diskMappings: [{ device: '/dev/xvda', snapshotId: `s-many${pad(i)}` }],
   }));
 }
@@ -35,7 +54,14 @@ async function describeAllByTag(): Promise<string[]> {
   const ids: string[] = [];
   let token: string | undefined;
   do {
-    const r = await ecs().describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: REGION, tag: [new $Ecs.DescribeSnapshotsRequestTag({ key: 'share-with' })], maxResults: 100, nextToken: token }));
+    const r = await ecs().describeSnapshots(
+      new $Ecs.DescribeSnapshotsRequest({
+        regionId: REGION,
+        tag: [new $Ecs.DescribeSnapshotsRequestTag({ key: 'share-with' })],
+        maxResults: 100,
+        nextToken: token,
+      }),
+    );
     ids.push(...(r.body!.snapshots?.snapshot ?? []).map((x) => x.snapshotId!));
     token = r.body!.nextToken || undefined;
   } while (token);
@@ -50,37 +76,77 @@ describe('tag filters of DescribeSnapshots and DescribeImages', () => {
 
   it('cap DescribeImages at 1,000 too, TotalCount included', async () => {
     s.emu.setState(ideal({ ...baseState(), snapshots: taggedSnapshots(MANY, () => ({})), images: taggedImages(1050) }));
-    const r = await ecs().describeImages(new $Ecs.DescribeImagesRequest({ regionId: REGION, imageOwnerAlias: 'self', tag: [new $Ecs.DescribeImagesRequestTag({ key: 'share-with' })], pageSize: 100, pageNumber: 11 }));
+    const r = await ecs().describeImages(
+      new $Ecs.DescribeImagesRequest({
+        regionId: REGION,
+        imageOwnerAlias: 'self',
+        tag: [new $Ecs.DescribeImagesRequestTag({ key: 'share-with' })],
+        pageSize: 100,
+        pageNumber: 11,
+      }),
+    );
     expect([r.body!.totalCount, r.body!.images?.image?.length ?? 0]).toEqual([1000, 0]);
   });
 });
 
 describe('ListTagResources', () => {
-  it('pages 50 tag rows, whatever MaxResults says, and one resource\'s rows may straddle two pages', async () => {
-    s.emu.setState(ideal({ ...baseState(), snapshots: taggedSnapshots(30, (i) => ({ 'share-with': 'x', [`k${i}`]: 'v' })) }));
-    const first = await s.as(OWNER).call('ListTagResources', '2014-05-26', { RegionId: REGION, ResourceType: 'snapshot', Tag: [{ Key: 'share-with' }], MaxResults: 500 });
+  it("pages 50 tag rows, whatever MaxResults says, and one resource's rows may straddle two pages", async () => {
+    s.emu.setState(
+      ideal({ ...baseState(), snapshots: taggedSnapshots(30, (i) => ({ 'share-with': 'x', [`k${i}`]: 'v' })) }),
+    );
+    const first = await s.as(OWNER).call('ListTagResources', '2014-05-26', {
+      RegionId: REGION,
+      ResourceType: 'snapshot',
+      Tag: [{ Key: 'share-with' }],
+      MaxResults: 500,
+    });
     expect(first.TagResources.TagResource).toHaveLength(50);
     expect(first.NextToken).toBeTruthy();
   });
 
   it('refuses a Tag.N.Value without its key with InvalidParameter.TagValue (documented)', async () => {
-    const e = await errorOf(s.as(OWNER).call('ListTagResources', '2014-05-26', { RegionId: REGION, ResourceType: 'snapshot', Tag: [{ Value: 'x' }] }));
+    const e = await errorOf(
+      s
+        .as(OWNER)
+        .call('ListTagResources', '2014-05-26', { RegionId: REGION, ResourceType: 'snapshot', Tag: [{ Value: 'x' }] }),
+    );
     expect([e.statusCode, e.code]).toEqual([400, 'InvalidParameter.TagValue']);
   });
 
   it('combines several Tag.N filters with AND', async () => {
-    s.emu.setState(ideal({ ...baseState(), snapshots: taggedSnapshots(4, (i): Record<string, string> => (i % 2 ? { a: '1', b: '2' } : { a: '1' })) }));
-    const r = await s.as(OWNER).call('ListTagResources', '2014-05-26', { RegionId: REGION, ResourceType: 'snapshot', Tag: [{ Key: 'a' }, { Key: 'b' }] });
-    expect([...new Set(r.TagResources.TagResource.map((t: any) => t.ResourceId))]).toEqual([`s-many${pad(1)}`, `s-many${pad(3)}`]);
+    s.emu.setState(
+      ideal({
+        ...baseState(),
+        snapshots: taggedSnapshots(4, (i): Record<string, string> => (i % 2 ? { a: '1', b: '2' } : { a: '1' })),
+      }),
+    );
+    const r = await s.as(OWNER).call('ListTagResources', '2014-05-26', {
+      RegionId: REGION,
+      ResourceType: 'snapshot',
+      Tag: [{ Key: 'a' }, { Key: 'b' }],
+    });
+    expect([...new Set(r.TagResources.TagResource.map((t: any) => t.ResourceId))]).toEqual([
+      `s-many${pad(1)}`,
+      `s-many${pad(3)}`,
+    ]);
   });
 });
 
-describe('the product\'s listings', () => {
+describe("the product's listings", () => {
   it('list all 1,200 tagged snapshots, each once, through ListTagResources', async () => {
-    s.emu.setState(ideal({ ...baseState(), snapshots: [...baseState().snapshots!, ...taggedSnapshots(MANY, (i) => ({ 'share-with': 'x', ...(i % 3 ? {} : { other: 'y' }) }))] }));
+    s.emu.setState(
+      ideal({
+        ...baseState(),
+        snapshots: [
+          ...baseState().snapshots!,
+          ...taggedSnapshots(MANY, (i) => ({ 'share-with': 'x', ...(i % 3 ? {} : { other: 'y' }) })),
+        ],
+      }),
+    );
     s.emu.clearCalls();
     const ids: string[] = [];
-    for await (const page of adapter.pages((t) => adapter.snapshotPage(REGION, 'share-with', t))) ids.push(...page.items.map((x) => x.id));
+    for await (const page of adapter.pages((t) => adapter.snapshotPage(REGION, 'share-with', t)))
+      ids.push(...page.items.map((x) => x.id));
     expect(ids.length).toBe(MANY);
     expect(new Set(ids).size).toBe(MANY);
     const calls = s.emu.calls();
@@ -92,7 +158,8 @@ describe('the product\'s listings', () => {
   it('list all 1,050 tagged images', async () => {
     s.emu.setState(ideal({ ...baseState(), snapshots: taggedSnapshots(1050, () => ({})), images: taggedImages(1050) }));
     const ids: string[] = [];
-    for await (const page of adapter.pages((t) => adapter.imagePage(REGION, 'share-with', t))) ids.push(...page.items.map((x) => x.id));
+    for await (const page of adapter.pages((t) => adapter.imagePage(REGION, 'share-with', t)))
+      ids.push(...page.items.map((x) => x.id));
     expect(new Set(ids).size).toBe(1050);
   });
 
@@ -100,16 +167,29 @@ describe('the product\'s listings', () => {
     s.emu.setState(ideal({ ...baseState(), snapshots: taggedSnapshots(250) }));
     const first = await adapter.snapshotPage(REGION, 'share-with');
     const rest: string[] = [];
-    for await (const page of adapter.pages((t) => adapter.snapshotPage(REGION, 'share-with', t), first.next)) rest.push(...page.items.map((x) => x.id));
+    for await (const page of adapter.pages((t) => adapter.snapshotPage(REGION, 'share-with', t), first.next))
+      rest.push(...page.items.map((x) => x.id));
     expect(new Set([...first.items.map((x) => x.id), ...rest]).size).toBe(250);
     expect(first.items.length + rest.length).toBe(250);
   });
 
-  it('taggedResources: every snapshot carrying any of the keys, with those keys\' values, merged by id', async () => {
-    s.emu.setState(ideal({ ...baseState(), snapshots: taggedSnapshots(120, (i) => ({ ...(i % 2 ? { a: `a${i}` } : {}), ...(i % 3 ? {} : { b: `b${i}` }), c: 'other' })) }));
+  it("taggedResources: every snapshot carrying any of the keys, with those keys' values, merged by id", async () => {
+    s.emu.setState(
+      ideal({
+        ...baseState(),
+        snapshots: taggedSnapshots(120, (i) => ({
+          ...(i % 2 ? { a: `a${i}` } : {}),
+          ...(i % 3 ? {} : { b: `b${i}` }),
+          c: 'other',
+        })),
+      }),
+    );
     const got = await adapter.taggedResources(REGION, 'snapshot', ['a', 'b']);
     const byId = new Map(got.map((r) => [r.id, r.tags]));
-    const expected = taggedSnapshots(120, (i) => ({ ...(i % 2 ? { a: `a${i}` } : {}), ...(i % 3 ? {} : { b: `b${i}` }) })).filter((x) => Object.keys(x.tags!).length);
+    const expected = taggedSnapshots(120, (i) => ({
+      ...(i % 2 ? { a: `a${i}` } : {}),
+      ...(i % 3 ? {} : { b: `b${i}` }),
+    })).filter((x) => Object.keys(x.tags!).length);
     expect(byId.size).toBe(expected.length);
     for (const x of expected) expect(byId.get(x.snapshotId)).toEqual(x.tags);
   });

@@ -7,8 +7,29 @@ import { recipientAccess } from '../../scripts/emulator/oracle';
 import { normaliseState } from '../../scripts/emulator/state';
 import type { EmulatorState } from '../../scripts/emulator/types';
 import {
-  CMK1, CMK2, EXTERNAL, IMAGE_ROLE, IMG, MEMBER, NESTED, OWNER, RD, REGION, SIBLING, SNAP, SNAPSHOT_ROLE,
-  baseState, errorOf, ideal, kmsPolicyDocument, start, trustAccounts, trustRd, trustRdPath, withShareRole, type Started,
+  CMK1,
+  CMK2,
+  EXTERNAL,
+  IMAGE_ROLE,
+  IMG,
+  MEMBER,
+  NESTED,
+  OWNER,
+  RD,
+  REGION,
+  SIBLING,
+  SNAP,
+  SNAPSHOT_ROLE,
+  baseState,
+  errorOf,
+  ideal,
+  kmsPolicyDocument,
+  start,
+  trustAccounts,
+  trustRd,
+  trustRdPath,
+  withShareRole,
+  type Started,
 } from './share-fixture';
 
 describe('resource directory paths', () => {
@@ -32,7 +53,11 @@ describe('resource directory paths', () => {
   });
 
   it('knows members and the RD they belong to', () => {
-    expect([isMember(state, SIBLING.uid), isMember(state, EXTERNAL.uid), rdOfAccount(state, OWNER.uid)?.id]).toEqual([true, false, RD.id]);
+    expect([isMember(state, SIBLING.uid), isMember(state, EXTERNAL.uid), rdOfAccount(state, OWNER.uid)?.id]).toEqual([
+      true,
+      false,
+      RD.id,
+    ]);
   });
 });
 
@@ -45,23 +70,36 @@ afterAll(async () => {
 });
 
 const ecs = (who: typeof OWNER) => s.as(who).ecs;
-const rs = (who: typeof OWNER) => (action: string, query: Record<string, unknown>) => s.as(who).rs(action, { RegionId: REGION, ...query });
+const rs = (who: typeof OWNER) => (action: string, query: Record<string, unknown>) =>
+  s.as(who).rs(action, { RegionId: REGION, ...query });
 
-async function shareViaRs(resources: Array<{ ResourceId: string; ResourceType: string }>, targets: string[], allowExternal = false): Promise<string> {
-  const r = await rs(OWNER)('CreateResourceShare', { ResourceShareName: `s${Math.random().toString(36).slice(2, 8)}`, Resources: resources, Targets: targets, AllowExternalTargets: allowExternal });
+async function shareViaRs(
+  resources: Array<{ ResourceId: string; ResourceType: string }>,
+  targets: string[],
+  allowExternal = false,
+): Promise<string> {
+  const r = await rs(OWNER)('CreateResourceShare', {
+    ResourceShareName: `s${Math.random().toString(36).slice(2, 8)}`,
+    Resources: resources,
+    Targets: targets,
+    AllowExternalTargets: allowExternal,
+  });
   return r.ResourceShare.ResourceShareId;
 }
 const snapshotRes = (id: string) => ({ ResourceId: id, ResourceType: 'Snapshot' });
 const imageRes = (id: string) => ({ ResourceId: id, ResourceType: 'Image' });
 
 const createDiskFrom = (who: typeof OWNER, snapshotId: string, diskCategory = 'cloud_essd') =>
-  ecs(who).createDisk(new $Ecs.CreateDiskRequest({ regionId: REGION, zoneId: 'cn-hangzhou-h', snapshotId, diskCategory }));
+  ecs(who).createDisk(
+    new $Ecs.CreateDiskRequest({ regionId: REGION, zoneId: 'cn-hangzhou-h', snapshotId, diskCategory }),
+  );
 const copyImage = (who: typeof OWNER, imageId: string, destinationRegionId = REGION) =>
   ecs(who).copyImage(new $Ecs.CopyImageRequest({ regionId: REGION, imageId, destinationRegionId }));
 const copySnapshot = (who: typeof OWNER, snapshotId: string) =>
   ecs(who).copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: REGION, snapshotId, destinationRegionId: REGION }));
 const othersImages = async (who: typeof OWNER) =>
-  (await ecs(who).describeImages(new $Ecs.DescribeImagesRequest({ regionId: REGION, imageOwnerAlias: 'others' }))).body!.images?.image ?? [];
+  (await ecs(who).describeImages(new $Ecs.DescribeImagesRequest({ regionId: REGION, imageOwnerAlias: 'others' }))).body!
+    .images?.image ?? [];
 
 function load(state: EmulatorState): void {
   s.emu.setState(ideal(state));
@@ -70,26 +108,37 @@ function load(state: EmulatorState): void {
 describe('a snapshot shared with an RD member account', () => {
   beforeEach(() => load(withShareRole(baseState(), SNAPSHOT_ROLE, trustAccounts(MEMBER.uid), [CMK1])));
 
-  it('appears in the recipient\'s DescribeSnapshots with the source id and the sharedFrom tag', async () => {
+  it("appears in the recipient's DescribeSnapshots with the source id and the sharedFrom tag", async () => {
     await shareViaRs([snapshotRes(SNAP.cmk1)], [MEMBER.uid]);
     const r = await ecs(MEMBER).describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: REGION }));
     const [snap] = r.body!.snapshots?.snapshot ?? [];
     expect(snap?.snapshotId).toBe(SNAP.cmk1);
-    expect(snap?.tags?.tag?.map((t) => [t.tagKey, t.tagValue])).toEqual([['acs:ecs:sharedFrom', `${OWNER.uid}:${REGION}:${SNAP.cmk1}`]]);
+    expect(snap?.tags?.tag?.map((t) => [t.tagKey, t.tagValue])).toEqual([
+      ['acs:ecs:sharedFrom', `${OWNER.uid}:${REGION}:${SNAP.cmk1}`],
+    ]);
   });
 
   it('lets the recipient create an ESSD disk, encrypted with its own service key', async () => {
     await shareViaRs([snapshotRes(SNAP.cmk1)], [MEMBER.uid]);
     const disk = await createDiskFrom(MEMBER, SNAP.cmk1);
-    const d = await ecs(MEMBER).describeDisks(new $Ecs.DescribeDisksRequest({ regionId: REGION, diskIds: JSON.stringify([disk.body!.diskId]) }));
+    const d = await ecs(MEMBER).describeDisks(
+      new $Ecs.DescribeDisksRequest({ regionId: REGION, diskIds: JSON.stringify([disk.body!.diskId]) }),
+    );
     const own = s.emu.state.keys.find((k) => k.accountId === MEMBER.uid && (k.aliases ?? []).includes('alias/acs/ecs'));
-    expect(d.body!.disks?.disk?.[0]).toMatchObject({ encrypted: true, KMSKeyId: own?.keyId, sourceSnapshotId: SNAP.cmk1 });
+    expect(d.body!.disks?.disk?.[0]).toMatchObject({
+      encrypted: true,
+      KMSKeyId: own?.keyId,
+      sourceSnapshotId: SNAP.cmk1,
+    });
   });
 
   it('lets the recipient copy the snapshot', async () => {
     await shareViaRs([snapshotRes(SNAP.cmk1)], [MEMBER.uid]);
     const copy = await copySnapshot(MEMBER, SNAP.cmk1);
-    expect(s.emu.state.snapshots.find((x) => x.snapshotId === copy.body!.snapshotId)).toMatchObject({ accountId: MEMBER.uid, encrypted: true });
+    expect(s.emu.state.snapshots.find((x) => x.snapshotId === copy.body!.snapshotId)).toMatchObject({
+      accountId: MEMBER.uid,
+      encrypted: true,
+    });
   });
 
   it('refuses a non-ESSD disk from a shared encrypted snapshot', async () => {
@@ -131,7 +180,10 @@ describe('a snapshot shared with an RD member account', () => {
     load(baseState());
     await shareViaRs([snapshotRes(SNAP.cmk1)], [MEMBER.uid]);
     const e = await errorOf(copySnapshot(MEMBER, SNAP.cmk1));
-    expect([e.code, e.data.Message]).toEqual(['AssumeRoleError', expect.stringContaining(`${SNAPSHOT_ROLE} of account ${OWNER.uid}`)]);
+    expect([e.code, e.data.Message]).toEqual([
+      'AssumeRoleError',
+      expect.stringContaining(`${SNAPSHOT_ROLE} of account ${OWNER.uid}`),
+    ]);
   });
 
   it('refuses the recipient when the key is disabled', async () => {
@@ -201,19 +253,36 @@ describe('external accounts', () => {
 
 describe('images', () => {
   it('shared by account: the recipient sees it under others and copies it when both keys are granted', async () => {
-    load({ ...withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1, CMK2]), options: { fullImageSharing: true } });
-    await ecs(OWNER).modifyImageSharePermission(new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.two, addAccount: [MEMBER.uid] }));
+    load({
+      ...withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1, CMK2]),
+      options: { fullImageSharing: true },
+    });
+    await ecs(OWNER).modifyImageSharePermission(
+      new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.two, addAccount: [MEMBER.uid] }),
+    );
     const seen = await othersImages(MEMBER);
     const copy = await copyImage(MEMBER, IMG.two);
-    expect(seen.map((i) => [i.imageId, i.imageOwnerAlias, String(i.imageOwnerId)])).toEqual([[IMG.two, 'others', OWNER.uid]]);
-    expect(s.emu.state.images.find((i) => i.imageId === copy.body!.imageId)).toMatchObject({ accountId: MEMBER.uid, sourceImageId: IMG.two });
+    expect(seen.map((i) => [i.imageId, i.imageOwnerAlias, String(i.imageOwnerId)])).toEqual([
+      [IMG.two, 'others', OWNER.uid],
+    ]);
+    expect(s.emu.state.images.find((i) => i.imageId === copy.body!.imageId)).toMatchObject({
+      accountId: MEMBER.uid,
+      sourceImageId: IMG.two,
+    });
   });
 
-  it('refuses the copy when the role\'s policy misses one of the image\'s keys, naming that key', async () => {
-    load({ ...withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1, CMK2]), options: { fullImageSharing: true } });
-    await ecs(OWNER).modifyImageSharePermission(new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.two, addAccount: [MEMBER.uid] }));
+  it("refuses the copy when the role's policy misses one of the image's keys, naming that key", async () => {
+    load({
+      ...withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1, CMK2]),
+      options: { fullImageSharing: true },
+    });
+    await ecs(OWNER).modifyImageSharePermission(
+      new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.two, addAccount: [MEMBER.uid] }),
+    );
     // The grant of CMK2 goes after the share (the share itself checks the keys).
-    s.emu.state.policies.find((p) => p.policyName === `${IMAGE_ROLE}Kms`)!.versions[0].document = kmsPolicyDocument([CMK1]);
+    s.emu.state.policies.find((p) => p.policyName === `${IMAGE_ROLE}Kms`)!.versions[0].document = kmsPolicyDocument([
+      CMK1,
+    ]);
     const e = await errorOf(copyImage(MEMBER, IMG.two));
     expect([e.statusCode, e.code]).toEqual([403, 'InvalidParameter.KMSKeyId.CMKUnauthorized']);
     expect(e.data.Message).toContain(`acs:kms:${REGION}:${OWNER.uid}:key/${CMK2}`);
@@ -234,7 +303,9 @@ describe('images', () => {
 
   it('shared: copied only within its region', async () => {
     load(withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [CMK1]));
-    await ecs(OWNER).modifyImageSharePermission(new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.cmk1, addAccount: [MEMBER.uid] }));
+    await ecs(OWNER).modifyImageSharePermission(
+      new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.cmk1, addAccount: [MEMBER.uid] }),
+    );
     const e = await errorOf(copyImage(MEMBER, IMG.cmk1, 'cn-shanghai'));
     expect([e.statusCode, e.code]).toEqual([403, 'OperationDenied.SharedResourceCrossRegion']);
   });
@@ -250,7 +321,9 @@ describe('images', () => {
   it('encrypted with the service key: usable under the legacy switch when the role has AliyunKMSFullAccess', async () => {
     const st = withShareRole(baseState(), IMAGE_ROLE, trustAccounts(MEMBER.uid), [], ['AliyunKMSFullAccess']);
     load({ ...st, options: { legacyServiceKeySharing: true } });
-    await ecs(OWNER).modifyImageSharePermission(new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.svc, addAccount: [MEMBER.uid] }));
+    await ecs(OWNER).modifyImageSharePermission(
+      new $Ecs.ModifyImageSharePermissionRequest({ regionId: REGION, imageId: IMG.svc, addAccount: [MEMBER.uid] }),
+    );
     expect((await copyImage(MEMBER, IMG.svc)).body!.imageId).toBeTruthy();
   });
 
@@ -270,6 +343,10 @@ describe('recipientAccess as a function', () => {
     const plain = st.images.find((i) => i.imageId === IMG.plain)!;
     plain.sharedWith = [{ accountId: MEMBER.uid }];
     expect(recipientAccess(st, MEMBER.uid, { type: 'Image', image: plain })).toEqual({ ok: true });
-    expect(recipientAccess(st, SIBLING.uid, { type: 'Image', image: plain })).toMatchObject({ ok: false, status: 404, code: 'InvalidImageId.NotFound' });
+    expect(recipientAccess(st, SIBLING.uid, { type: 'Image', image: plain })).toMatchObject({
+      ok: false,
+      status: 404,
+      code: 'InvalidImageId.NotFound',
+    });
   });
 });

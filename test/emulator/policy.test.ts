@@ -11,7 +11,12 @@ import {
 } from '../../scripts/emulator/policy';
 import { ApiError, DEFAULT_OPTIONS, type Caller, type FullState } from '../../scripts/emulator/types';
 
-const allow = (Action: unknown, Resource: unknown = '*', extra: object = {}) => ({ Effect: 'Allow', Action, Resource, ...extra });
+const allow = (Action: unknown, Resource: unknown = '*', extra: object = {}) => ({
+  Effect: 'Allow',
+  Action,
+  Resource,
+  ...extra,
+});
 const doc = (...Statement: unknown[]) => JSON.stringify({ Version: '1', Statement });
 const parse = (text: string) => parsePolicyDocument(text, 'permission', 6144);
 
@@ -42,7 +47,10 @@ describe('parsePolicyDocument', () => {
     ['an empty Action array', doc(allow([]))],
     ['no Resource', doc({ Effect: 'Allow', Action: 'ecs:*' })],
     ['a Principal in a permission policy', doc(allow('ecs:*', '*', { Principal: { RAM: ['acs:ram::1:root'] } }))],
-    ['an unknown condition operator', doc(allow('ecs:*', '*', { Condition: { StringMatches: { 'acs:SourceIp': 'x' } } }))],
+    [
+      'an unknown condition operator',
+      doc(allow('ecs:*', '*', { Condition: { StringMatches: { 'acs:SourceIp': 'x' } } })),
+    ],
     ['a condition operator without keys', doc(allow('ecs:*', '*', { Condition: { StringEquals: {} } }))],
   ])('rejects %s as MalformedPolicyDocument', (_name, text) => {
     expect(codeOf(() => parse(text))).toBe('MalformedPolicyDocument');
@@ -56,18 +64,29 @@ describe('parsePolicyDocument', () => {
   });
 
   it('answers MalformedPolicyDocument with status 400', () => {
-    const err = (() => { try { parse('x'); } catch (e) { return e as ApiError; } })();
+    const err = (() => {
+      try {
+        parse('x');
+      } catch (e) {
+        return e as ApiError;
+      }
+    })();
     expect(err?.status).toBe(400);
   });
 
   it('accepts strings, arrays, NotAction, NotResource and typed condition values', () => {
-    const text = doc(
-      allow(['ecs:Describe*', 'ecs:CopyImage'], ['acs:ecs:*:*:image/*']),
-      { Effect: 'Deny', NotAction: 'ecs:*', NotResource: '*', Condition: { Bool: { 'acs:SecureTransport': false }, NumericLessThan: { 'x:n': [1, 2] } } },
-    );
+    const text = doc(allow(['ecs:Describe*', 'ecs:CopyImage'], ['acs:ecs:*:*:image/*']), {
+      Effect: 'Deny',
+      NotAction: 'ecs:*',
+      NotResource: '*',
+      Condition: { Bool: { 'acs:SecureTransport': false }, NumericLessThan: { 'x:n': [1, 2] } },
+    });
     const parsed = parse(text);
     expect(parsed.Statement).toHaveLength(2);
-    expect(parsed.Statement[1].Condition).toEqual({ Bool: { 'acs:SecureTransport': 'false' }, NumericLessThan: { 'x:n': ['1', '2'] } });
+    expect(parsed.Statement[1].Condition).toEqual({
+      Bool: { 'acs:SecureTransport': 'false' },
+      NumericLessThan: { 'x:n': ['1', '2'] },
+    });
   });
 
   it.each([
@@ -80,8 +99,9 @@ describe('parsePolicyDocument', () => {
   });
 
   it('uses the length code the caller passes', () => {
-    expect(codeOf(() => parsePolicyDocument('{}', 'trust', 1, 'InvalidParameter.NewAssumeRolePolicyDocument.Length')))
-      .toBe('InvalidParameter.NewAssumeRolePolicyDocument.Length');
+    expect(
+      codeOf(() => parsePolicyDocument('{}', 'trust', 1, 'InvalidParameter.NewAssumeRolePolicyDocument.Length')),
+    ).toBe('InvalidParameter.NewAssumeRolePolicyDocument.Length');
   });
 });
 
@@ -114,7 +134,11 @@ describe('formatPolicyDocument', () => {
 
 describe('evaluate', () => {
   const ctx = {};
-  const req = (action: string, resource = '*', context: Record<string, string | string[]> = ctx) => ({ action, resource, context });
+  const req = (action: string, resource = '*', context: Record<string, string | string[]> = ctx) => ({
+    action,
+    resource,
+    context,
+  });
   const d = (...st: unknown[]): PolicyDocument => parse(doc(...st));
 
   it.each([
@@ -155,16 +179,36 @@ describe('evaluate', () => {
   const cond = (Condition: object) => [d(allow('ecs:*', '*', { Condition }))];
   it.each([
     ['StringEquals matches', { StringEquals: { 'ecs:tag/env': 'prod' } }, { 'ecs:tag/env': 'prod' }, 'Allow'],
-    ['StringEquals is case-sensitive', { StringEquals: { 'ecs:tag/env': 'prod' } }, { 'ecs:tag/env': 'Prod' }, 'NoMatch'],
-    ['StringEquals ORs its values', { StringEquals: { 'ecs:tag/env': ['dev', 'prod'] } }, { 'ecs:tag/env': 'prod' }, 'Allow'],
+    [
+      'StringEquals is case-sensitive',
+      { StringEquals: { 'ecs:tag/env': 'prod' } },
+      { 'ecs:tag/env': 'Prod' },
+      'NoMatch',
+    ],
+    [
+      'StringEquals ORs its values',
+      { StringEquals: { 'ecs:tag/env': ['dev', 'prod'] } },
+      { 'ecs:tag/env': 'prod' },
+      'Allow',
+    ],
     ['a missing key fails a positive operator', { StringEquals: { 'ecs:tag/env': 'prod' } }, {}, 'NoMatch'],
-    ['condition keys match case-insensitively', { StringEquals: { 'ECS:Tag/env': 'prod' } }, { 'ecs:tag/env': 'prod' }, 'Allow'],
+    [
+      'condition keys match case-insensitively',
+      { StringEquals: { 'ECS:Tag/env': 'prod' } },
+      { 'ecs:tag/env': 'prod' },
+      'Allow',
+    ],
     ['StringNotEquals with another value', { StringNotEquals: { k: 'a' } }, { k: 'b' }, 'Allow'],
     ['StringNotEquals with the value', { StringNotEquals: { k: 'a' } }, { k: 'a' }, 'NoMatch'],
     ['StringNotEquals with the key missing', { StringNotEquals: { k: 'a' } }, {}, 'Allow'],
     ['StringEqualsIgnoreCase', { StringEqualsIgnoreCase: { k: 'ABC' } }, { k: 'abc' }, 'Allow'],
     ['StringNotEqualsIgnoreCase', { StringNotEqualsIgnoreCase: { k: 'ABC' } }, { k: 'abc' }, 'NoMatch'],
-    ['StringLike with *', { StringLike: { 'sts:ServiceOwnerRDPath': 'rd-1/r-1/fd-a/*' } }, { 'sts:ServiceOwnerRDPath': 'rd-1/r-1/fd-a/fd-b/' }, 'Allow'],
+    [
+      'StringLike with *',
+      { StringLike: { 'sts:ServiceOwnerRDPath': 'rd-1/r-1/fd-a/*' } },
+      { 'sts:ServiceOwnerRDPath': 'rd-1/r-1/fd-a/fd-b/' },
+      'Allow',
+    ],
     ['StringLike with ?', { StringLike: { k: 'a?c' } }, { k: 'abc' }, 'Allow'],
     ['StringLike not matching', { StringLike: { k: 'a*' } }, { k: 'ba' }, 'NoMatch'],
     ['StringNotLike', { StringNotLike: { k: 'a*' } }, { k: 'ba' }, 'Allow'],
@@ -177,8 +221,18 @@ describe('evaluate', () => {
     ['NumericEquals', { NumericEquals: { n: '10' } }, { n: '10.0' }, 'Allow'],
     ['NumericNotEquals', { NumericNotEquals: { n: '10' } }, { n: '10' }, 'NoMatch'],
     ['NumericEquals with text', { NumericEquals: { n: '10' } }, { n: 'ten' }, 'NoMatch'],
-    ['DateLessThan', { DateLessThan: { 'acs:CurrentTime': '2030-01-01T00:00:00Z' } }, { 'acs:CurrentTime': '2026-11-28T12:00:00Z' }, 'Allow'],
-    ['DateGreaterThan', { DateGreaterThan: { 'acs:CurrentTime': '2030-01-01T00:00:00Z' } }, { 'acs:CurrentTime': '2026-11-28T12:00:00Z' }, 'NoMatch'],
+    [
+      'DateLessThan',
+      { DateLessThan: { 'acs:CurrentTime': '2030-01-01T00:00:00Z' } },
+      { 'acs:CurrentTime': '2026-11-28T12:00:00Z' },
+      'Allow',
+    ],
+    [
+      'DateGreaterThan',
+      { DateGreaterThan: { 'acs:CurrentTime': '2030-01-01T00:00:00Z' } },
+      { 'acs:CurrentTime': '2026-11-28T12:00:00Z' },
+      'NoMatch',
+    ],
     ['DateEquals', { DateEquals: { d: '2026-11-28T12:00:00Z' } }, { d: '2026-11-28T12:00:00.000Z' }, 'Allow'],
     ['Bool', { Bool: { 'acs:SecureTransport': 'true' } }, { 'acs:SecureTransport': 'false' }, 'NoMatch'],
     ['IpAddress inside', { IpAddress: { 'acs:SourceIp': '127.0.0.0/8' } }, { 'acs:SourceIp': '127.0.0.1' }, 'Allow'],
@@ -201,16 +255,66 @@ describe('trustAllows', () => {
     doc({ Effect, Action: 'sts:AssumeRole', Principal, ...(Condition ? { Condition } : {}) });
 
   it.each([
-    ['an exact service principal', { Service: ['1000000000000002@ecs.aliyuncs.com'] }, { service: '1000000000000002@ecs.aliyuncs.com' }, true],
-    ['another account at the service', { Service: ['1000000000000002@ecs.aliyuncs.com'] }, { service: '1000000000000003@ecs.aliyuncs.com' }, false],
-    ['a wildcard service principal', { Service: '*@ecs.aliyuncs.com' }, { service: '1000000000000002@ecs.aliyuncs.com' }, true],
-    ['a plain ecs.aliyuncs.com for an account principal', { Service: ['ecs.aliyuncs.com'] }, { service: '1000000000000002@ecs.aliyuncs.com' }, false],
-    ['an account root for one of its users', { RAM: 'acs:ram::1000000000000001:root' }, { ram: 'acs:ram::1000000000000001:user/alice' }, true],
-    ['an account root for a role of its account', { RAM: ['acs:ram::1000000000000001:root'] }, { ram: 'acs:ram::1000000000000001:role/r' }, true],
-    ['an account root for another account', { RAM: ['acs:ram::1000000000000001:root'] }, { ram: 'acs:ram::1000000000000009:root' }, false],
-    ['a named role', { RAM: ['acs:ram::1000000000000001:role/Deployer'] }, { ram: 'acs:ram::1000000000000001:role/deployer' }, true],
-    ['a named user for another user', { RAM: ['acs:ram::1000000000000001:user/alice'] }, { ram: 'acs:ram::1000000000000001:user/bob' }, false],
-    ['a RAM principal for a service', { RAM: ['acs:ram::1000000000000001:root'] }, { service: '1000000000000001@ecs.aliyuncs.com' }, false],
+    [
+      'an exact service principal',
+      { Service: ['1000000000000002@ecs.aliyuncs.com'] },
+      { service: '1000000000000002@ecs.aliyuncs.com' },
+      true,
+    ],
+    [
+      'another account at the service',
+      { Service: ['1000000000000002@ecs.aliyuncs.com'] },
+      { service: '1000000000000003@ecs.aliyuncs.com' },
+      false,
+    ],
+    [
+      'a wildcard service principal',
+      { Service: '*@ecs.aliyuncs.com' },
+      { service: '1000000000000002@ecs.aliyuncs.com' },
+      true,
+    ],
+    [
+      'a plain ecs.aliyuncs.com for an account principal',
+      { Service: ['ecs.aliyuncs.com'] },
+      { service: '1000000000000002@ecs.aliyuncs.com' },
+      false,
+    ],
+    [
+      'an account root for one of its users',
+      { RAM: 'acs:ram::1000000000000001:root' },
+      { ram: 'acs:ram::1000000000000001:user/alice' },
+      true,
+    ],
+    [
+      'an account root for a role of its account',
+      { RAM: ['acs:ram::1000000000000001:root'] },
+      { ram: 'acs:ram::1000000000000001:role/r' },
+      true,
+    ],
+    [
+      'an account root for another account',
+      { RAM: ['acs:ram::1000000000000001:root'] },
+      { ram: 'acs:ram::1000000000000009:root' },
+      false,
+    ],
+    [
+      'a named role',
+      { RAM: ['acs:ram::1000000000000001:role/Deployer'] },
+      { ram: 'acs:ram::1000000000000001:role/deployer' },
+      true,
+    ],
+    [
+      'a named user for another user',
+      { RAM: ['acs:ram::1000000000000001:user/alice'] },
+      { ram: 'acs:ram::1000000000000001:user/bob' },
+      false,
+    ],
+    [
+      'a RAM principal for a service',
+      { RAM: ['acs:ram::1000000000000001:root'] },
+      { service: '1000000000000001@ecs.aliyuncs.com' },
+      false,
+    ],
   ])('%s', (_name, principal, who, expected) => {
     expect(trustAllows(trust(principal), who, {})).toBe(expected);
   });
@@ -236,7 +340,13 @@ describe('trustAllows', () => {
   });
 
   it('ignores statements for other actions and rejects junk documents', () => {
-    expect(trustAllows(doc({ Effect: 'Allow', Action: 'sts:GetCallerIdentity', Principal: { Service: '*' } }), { service: 'x' }, {})).toBe(false);
+    expect(
+      trustAllows(
+        doc({ Effect: 'Allow', Action: 'sts:GetCallerIdentity', Principal: { Service: '*' } }),
+        { service: 'x' },
+        {},
+      ),
+    ).toBe(false);
     expect(trustAllows('not json', { service: 'x' }, {})).toBe(false);
   });
 });
@@ -245,31 +355,60 @@ describe('isCallerAllowed and attachedPolicyDocuments', () => {
   const uid = '1000000000000001';
   const state = (): FullState => ({
     regions: ['cn-hangzhou'],
-    accounts: [{
-      uid,
-      accessKeys: [{ id: 'root', secret: 's' }],
-      users: [{ userName: 'alice', attachedPolicies: [{ policyName: 'AliyunKMSFullAccess', policyType: 'System' }] }],
-    }],
+    accounts: [
+      {
+        uid,
+        accessKeys: [{ id: 'root', secret: 's' }],
+        users: [{ userName: 'alice', attachedPolicies: [{ policyName: 'AliyunKMSFullAccess', policyType: 'System' }] }],
+      },
+    ],
     resourceDirectory: null,
-    keys: [], disks: [], snapshots: [], images: [], resourceShares: [], invitations: [], stsSessions: [],
-    roles: [{
-      accountId: uid,
-      roleName: 'Sharer',
-      assumeRolePolicyDocument: '{}',
-      attachedPolicies: [{ policyName: 'share', policyType: 'Custom' }, { policyName: 'AliyunECSReadOnlyAccess', policyType: 'System' }],
-    }],
-    policies: [{
-      accountId: uid,
-      policyName: 'share',
-      defaultVersion: 'v2',
-      versions: [
-        { versionId: 'v1', document: doc(allow('ram:*')) },
-        { versionId: 'v2', document: doc(allow('ecs:ModifyImageSharePermission'), { Effect: 'Deny', Action: 'ecs:DescribeImages', Resource: 'acs:ecs:*:*:image/m-secret' }) },
-      ],
-    }],
+    keys: [],
+    disks: [],
+    snapshots: [],
+    images: [],
+    resourceShares: [],
+    invitations: [],
+    stsSessions: [],
+    roles: [
+      {
+        accountId: uid,
+        roleName: 'Sharer',
+        assumeRolePolicyDocument: '{}',
+        attachedPolicies: [
+          { policyName: 'share', policyType: 'Custom' },
+          { policyName: 'AliyunECSReadOnlyAccess', policyType: 'System' },
+        ],
+      },
+    ],
+    policies: [
+      {
+        accountId: uid,
+        policyName: 'share',
+        defaultVersion: 'v2',
+        versions: [
+          { versionId: 'v1', document: doc(allow('ram:*')) },
+          {
+            versionId: 'v2',
+            document: doc(allow('ecs:ModifyImageSharePermission'), {
+              Effect: 'Deny',
+              Action: 'ecs:DescribeImages',
+              Resource: 'acs:ecs:*:*:image/m-secret',
+            }),
+          },
+        ],
+      },
+    ],
     options: DEFAULT_OPTIONS,
   });
-  const caller = (c: Partial<Caller>): Caller => ({ accountId: uid, type: 'root', accessKeyId: 'k', arn: '', principalId: '', ...c });
+  const caller = (c: Partial<Caller>): Caller => ({
+    accountId: uid,
+    type: 'root',
+    accessKeyId: 'k',
+    arn: '',
+    principalId: '',
+    ...c,
+  });
 
   it('lets root do anything', () => {
     expect(isCallerAllowed(state(), caller({}), 'ram:DeleteRole', ['acs:ram::1:role/x'], {}).allowed).toBe(true);
@@ -278,7 +417,11 @@ describe('isCallerAllowed and attachedPolicyDocuments', () => {
   it('limits a user to its attached policies', () => {
     const alice = caller({ type: 'user', userName: 'alice' });
     expect(isCallerAllowed(state(), alice, 'kms:DescribeKey', ['acs:kms:cn-hangzhou:1:key/k'], {}).allowed).toBe(true);
-    expect(isCallerAllowed(state(), alice, 'ecs:CopyImage', ['*'], {})).toEqual({ allowed: false, explicitDeny: false, deniedResource: '*' });
+    expect(isCallerAllowed(state(), alice, 'ecs:CopyImage', ['*'], {})).toEqual({
+      allowed: false,
+      explicitDeny: false,
+      deniedResource: '*',
+    });
   });
 
   it('uses the default version of a custom policy for a role', () => {
@@ -289,8 +432,19 @@ describe('isCallerAllowed and attachedPolicyDocuments', () => {
 
   it('reports an explicit deny with its policy type and resource', () => {
     const role = caller({ type: 'role', roleName: 'Sharer' });
-    const r = isCallerAllowed(state(), role, 'ecs:DescribeImages', ['acs:ecs:cn-hangzhou:1:image/m-ok', 'acs:ecs:cn-hangzhou:1:image/m-secret'], {});
-    expect(r).toEqual({ allowed: false, explicitDeny: true, policyType: 'Custom', deniedResource: 'acs:ecs:cn-hangzhou:1:image/m-secret' });
+    const r = isCallerAllowed(
+      state(),
+      role,
+      'ecs:DescribeImages',
+      ['acs:ecs:cn-hangzhou:1:image/m-ok', 'acs:ecs:cn-hangzhou:1:image/m-secret'],
+      {},
+    );
+    expect(r).toEqual({
+      allowed: false,
+      explicitDeny: true,
+      policyType: 'Custom',
+      deniedResource: 'acs:ecs:cn-hangzhou:1:image/m-secret',
+    });
   });
 
   it('narrows a role session by its session policy', () => {
@@ -301,8 +455,14 @@ describe('isCallerAllowed and attachedPolicyDocuments', () => {
 
   it('offers acs:SourceIp and acs:SecureTransport as default context', () => {
     const s = state();
-    s.policies[0].versions[1].document = doc(allow('ecs:*', '*', { Condition: { Bool: { 'acs:SecureTransport': 'false' }, IpAddress: { 'acs:SourceIp': '127.0.0.1/32' } } }));
-    expect(isCallerAllowed(s, caller({ type: 'role', roleName: 'Sharer' }), 'ecs:CopyImage', ['*'], {}).allowed).toBe(true);
+    s.policies[0].versions[1].document = doc(
+      allow('ecs:*', '*', {
+        Condition: { Bool: { 'acs:SecureTransport': 'false' }, IpAddress: { 'acs:SourceIp': '127.0.0.1/32' } },
+      }),
+    );
+    expect(isCallerAllowed(s, caller({ type: 'role', roleName: 'Sharer' }), 'ecs:CopyImage', ['*'], {}).allowed).toBe(
+      true,
+    );
   });
 
   it('resolves system and custom attachments to documents', () => {

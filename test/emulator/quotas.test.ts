@@ -20,7 +20,12 @@ const create = (name: string, resources: string[] = [], targets: string[] = [MEM
 
 describe('Resource Sharing quotas', () => {
   it('are the documented figures by default', () => {
-    expect(DEFAULT_OPTIONS).toMatchObject({ resourceShareQuota: 1000, sharedResourceQuota: 1000, sharedSnapshotQuota: 1024, snapshotShareQuota: 64 });
+    expect(DEFAULT_OPTIONS).toMatchObject({
+      resourceShareQuota: 1000,
+      sharedResourceQuota: 1000,
+      sharedSnapshotQuota: 1024,
+      snapshotShareQuota: 64,
+    });
   });
 
   it('refuse a resource share past the per-account quota with 409 QuotaExceeded.ResourceShare.Count', async () => {
@@ -42,16 +47,29 @@ describe('Resource Sharing quotas', () => {
     load({ sharedResourceQuota: 2 });
     const id = (await create('a', [SNAP.cmk1, SNAP.cmk2])).ResourceShare.ResourceShareId;
     const onCreate = await errorOf(create('b', [SNAP.plain]));
-    const onAssociate = await errorOf(rs('AssociateResourceShare', { ResourceShareId: id, Resources: [snapshot(SNAP.plain)] }));
-    expect([onCreate.statusCode, onCreate.code, onAssociate.code]).toEqual([409, 'QuotaExceeded.SharedResource.Count', 'QuotaExceeded.SharedResource.Count']);
+    const onAssociate = await errorOf(
+      rs('AssociateResourceShare', { ResourceShareId: id, Resources: [snapshot(SNAP.plain)] }),
+    );
+    expect([onCreate.statusCode, onCreate.code, onAssociate.code]).toEqual([
+      409,
+      'QuotaExceeded.SharedResource.Count',
+      'QuotaExceeded.SharedResource.Count',
+    ]);
   });
 
   it('fail the association of a snapshot past the shared-snapshot quota as LimitExceeded', async () => {
     load({ sharedSnapshotQuota: 1 });
     await create('first', [SNAP.cmk1]);
     const r = await create('second', [SNAP.cmk2]);
-    const rows = (await rs('ListResourceShareAssociations', { AssociationType: 'Resource', ResourceShareIds: [r.ResourceShare.ResourceShareId] })).ResourceShareAssociations;
-    expect(rows.map((x: any) => [x.AssociationStatus, x.AssociationFailedDetails[0]?.FailureReason])).toEqual([['Failed', 'LimitExceeded']]);
+    const rows = (
+      await rs('ListResourceShareAssociations', {
+        AssociationType: 'Resource',
+        ResourceShareIds: [r.ResourceShare.ResourceShareId],
+      })
+    ).ResourceShareAssociations;
+    expect(rows.map((x: any) => [x.AssociationStatus, x.AssociationFailedDetails[0]?.FailureReason])).toEqual([
+      ['Failed', 'LimitExceeded'],
+    ]);
   });
 });
 
@@ -63,10 +81,13 @@ describe('UpdateResourceShare', () => {
     expect([e.statusCode, e.code]).toEqual([400, 'MissingParameter']);
   });
 
-  it('is called by the product with the share\'s own name, so AllowExternalTargets turns on and the name stays', async () => {
+  it("is called by the product with the share's own name, so AllowExternalTargets turns on and the name stays", async () => {
     load();
     const id = (await create('ecs-share-s-x')).ResourceShare.ResourceShareId;
-    const api = new CloudApi({ endpointOverride: s.emu.endpoint, credentials: { accessKeyId: OWNER.accessKeyId, accessKeySecret: OWNER.accessKeySecret } });
+    const api = new CloudApi({
+      endpointOverride: s.emu.endpoint,
+      credentials: { accessKeyId: OWNER.accessKeyId, accessKeySecret: OWNER.accessKeySecret },
+    });
     await new SharingAdapter(api).updateAllowExternal(REGION, id, true, 'ecs-share-s-x');
     await rs('AssociateResourceShare', { ResourceShareId: id, Targets: [EXTERNAL.uid] });
     const [share] = (await rs('ListResourceShares', { ResourceOwner: 'Self', ResourceShareIds: [id] })).ResourceShares;

@@ -21,25 +21,38 @@ const createRole = (roleName: string, trust = trustAccount(A.uid), extra: Partia
 const createPolicy = (policyName: string, policyDocument = doc(allow('ecs:Describe*'))) =>
   root.ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName, policyDocument }));
 const createVersion = (policyName: string, action: string, extra: Partial<$Ram.CreatePolicyVersionRequest> = {}) =>
-  root.ram.createPolicyVersion(new $Ram.CreatePolicyVersionRequest({ policyName, policyDocument: doc(allow(action)), ...extra }));
+  root.ram.createPolicyVersion(
+    new $Ram.CreatePolicyVersionRequest({ policyName, policyDocument: doc(allow(action)), ...extra }),
+  );
 const attach = (client: SdkClients, roleName: string, policyName: string, policyType = 'Custom') =>
   client.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName, policyName, policyType }));
 const versionIds = async (policyName: string) =>
-  (await root.ram.listPolicyVersions(new $Ram.ListPolicyVersionsRequest({ policyName, policyType: 'Custom' }))).body!.policyVersions!.policyVersion!.map((v) => v.versionId);
+  (
+    await root.ram.listPolicyVersions(new $Ram.ListPolicyVersionsRequest({ policyName, policyType: 'Custom' }))
+  ).body!.policyVersions!.policyVersion!.map((v) => v.versionId);
 
 describe('roles', () => {
   it('creates a role and returns its ARN, id and settings', async () => {
     const name = unique('Creator');
     const r = await createRole(name, trustAccount(A.uid), { description: 'd', maxSessionDuration: 7200 });
-    expect(r.body?.role).toMatchObject({ roleName: name, arn: `acs:ram::${A.uid}:role/${name}`, description: 'd', maxSessionDuration: 7200 });
+    expect(r.body?.role).toMatchObject({
+      roleName: name,
+      arn: `acs:ram::${A.uid}:role/${name}`,
+      description: 'd',
+      maxSessionDuration: 7200,
+    });
     expect(r.body?.role?.roleId).toMatch(/^\d{19}$/);
   });
 
   it('returns the trust policy reformatted but semantically equal', async () => {
     const name = unique('Trusting');
-    const sent = JSON.stringify({ Version: '1', Statement: [{ Effect: 'Allow', Principal: { Service: ['ecs.aliyuncs.com'] }, Action: 'sts:AssumeRole' }] });
+    const sent = JSON.stringify({
+      Version: '1',
+      Statement: [{ Effect: 'Allow', Principal: { Service: ['ecs.aliyuncs.com'] }, Action: 'sts:AssumeRole' }],
+    });
     await createRole(name, sent);
-    const got = (await root.ram.getRole(new $Ram.GetRoleRequest({ roleName: name }))).body!.role!.assumeRolePolicyDocument!;
+    const got = (await root.ram.getRole(new $Ram.GetRoleRequest({ roleName: name }))).body!.role!
+      .assumeRolePolicyDocument!;
     expect(got).not.toBe(sent);
     expect(JSON.parse(got)).toEqual(JSON.parse(sent));
   });
@@ -62,7 +75,12 @@ describe('roles', () => {
   });
 
   it.each([
-    ['no Version', JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: ['acs:ram::1:root'] } }] })],
+    [
+      'no Version',
+      JSON.stringify({
+        Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: ['acs:ram::1:root'] } }],
+      }),
+    ],
     ['no Principal', doc({ Effect: 'Allow', Action: 'sts:AssumeRole' })],
     ['broken JSON', '{"Version":"1",'],
   ])('rejects a trust policy with %s as MalformedPolicyDocument', async (_name, trust) => {
@@ -71,7 +89,11 @@ describe('roles', () => {
   });
 
   it('rejects a trust policy over the configured length', async () => {
-    const long = doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: Array.from({ length: 40 }, (_, i) => `acs:ram::${1000000000000100 + i}:root`) } });
+    const long = doc({
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Principal: { RAM: Array.from({ length: 40 }, (_, i) => `acs:ram::${1000000000000100 + i}:root`) },
+    });
     const err = await errorOf(createRole(unique('Long'), long));
     expect([err.code, err.statusCode]).toEqual(['InvalidParameter.AssumeRolePolicyDocument.Length', 400]);
   });
@@ -85,7 +107,14 @@ describe('roles', () => {
     const name = unique('Updated');
     await createRole(name);
     const newTrust = trustAccount('1000000000000002');
-    const r = await root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newAssumeRolePolicyDocument: newTrust, newDescription: 'new', newMaxSessionDuration: 43200 }));
+    const r = await root.ram.updateRole(
+      new $Ram.UpdateRoleRequest({
+        roleName: name,
+        newAssumeRolePolicyDocument: newTrust,
+        newDescription: 'new',
+        newMaxSessionDuration: 43200,
+      }),
+    );
     expect(r.body?.role).toMatchObject({ description: 'new', maxSessionDuration: 43200 });
     const got = (await root.ram.getRole(new $Ram.GetRoleRequest({ roleName: name }))).body!.role!;
     expect(JSON.parse(got.assumeRolePolicyDocument!)).toEqual(JSON.parse(newTrust));
@@ -95,8 +124,14 @@ describe('roles', () => {
   it('names the NewAssumeRolePolicyDocument length error on update', async () => {
     const name = unique('UpdateLong');
     await createRole(name);
-    const long = doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: Array.from({ length: 40 }, (_, i) => `acs:ram::${1000000000000100 + i}:root`) } });
-    const err = await errorOf(root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newAssumeRolePolicyDocument: long })));
+    const long = doc({
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Principal: { RAM: Array.from({ length: 40 }, (_, i) => `acs:ram::${1000000000000100 + i}:root`) },
+    });
+    const err = await errorOf(
+      root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newAssumeRolePolicyDocument: long })),
+    );
     expect(err.code).toBe('InvalidParameter.NewAssumeRolePolicyDocument.Length');
   });
 
@@ -104,7 +139,9 @@ describe('roles', () => {
     const fresh = await start();
     const c = fresh.clients(A);
     for (const name of ['p1', 'p2', 'p3', 'p4', 'p5']) {
-      await c.ram.createRole(new $Ram.CreateRoleRequest({ roleName: name, assumeRolePolicyDocument: trustAccount(A.uid) }));
+      await c.ram.createRole(
+        new $Ram.CreateRoleRequest({ roleName: name, assumeRolePolicyDocument: trustAccount(A.uid) }),
+      );
     }
     const seen: string[] = [];
     let marker: string | undefined;
@@ -126,9 +163,13 @@ describe('roles', () => {
     await attach(root, name, 'AliyunKMSFullAccess', 'System');
     const err = await errorOf(root.ram.deleteRole(new $Ram.DeleteRoleRequest({ roleName: name })));
     expect([err.code, err.statusCode]).toEqual(['DeleteConflict.Role.Policy', 409]);
-    await root.ram.detachPolicyFromRole(new $Ram.DetachPolicyFromRoleRequest({ roleName: name, policyName: 'AliyunKMSFullAccess', policyType: 'System' }));
+    await root.ram.detachPolicyFromRole(
+      new $Ram.DetachPolicyFromRoleRequest({ roleName: name, policyName: 'AliyunKMSFullAccess', policyType: 'System' }),
+    );
     await root.ram.deleteRole(new $Ram.DeleteRoleRequest({ roleName: name }));
-    expect((await errorOf(root.ram.getRole(new $Ram.GetRoleRequest({ roleName: name })))).code).toBe('EntityNotExist.Role');
+    expect((await errorOf(root.ram.getRole(new $Ram.GetRoleRequest({ roleName: name })))).code).toBe(
+      'EntityNotExist.Role',
+    );
   });
 });
 
@@ -141,9 +182,16 @@ describe('role descriptions and attachment limits', () => {
   it('refuses an empty NewDescription on UpdateRole, and one of 1,025 characters', async () => {
     const name = unique('Described');
     await createRole(name, trustAccount(A.uid), { description: 'ok' });
-    const empty = await errorOf(root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newDescription: '' })));
-    const long = await errorOf(root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newDescription: 'x'.repeat(1025) })));
-    expect([empty.code, long.code]).toEqual(['InvalidParameter.NewDescription.Length', 'InvalidParameter.NewDescription.Length']);
+    const empty = await errorOf(
+      root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newDescription: '' })),
+    );
+    const long = await errorOf(
+      root.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName: name, newDescription: 'x'.repeat(1025) })),
+    );
+    expect([empty.code, long.code]).toEqual([
+      'InvalidParameter.NewDescription.Length',
+      'InvalidParameter.NewDescription.Length',
+    ]);
   });
 
   it('attaches 10 custom policies to a role and refuses the 11th with LimitExceeded.Role.Policy', async () => {
@@ -180,8 +228,12 @@ describe('policies and versions', () => {
   });
 
   it('answers EntityNotExist.Policy for an unknown policy and InvalidParameter.PolicyType for a bad type', async () => {
-    expect((await errorOf(root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName: 'Nope', policyType: 'Custom' })))).code).toBe('EntityNotExist.Policy');
-    expect((await errorOf(root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName: 'Nope', policyType: 'Other' })))).code).toBe('InvalidParameter.PolicyType');
+    expect(
+      (await errorOf(root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName: 'Nope', policyType: 'Custom' })))).code,
+    ).toBe('EntityNotExist.Policy');
+    expect(
+      (await errorOf(root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName: 'Nope', policyType: 'Other' })))).code,
+    ).toBe('InvalidParameter.PolicyType');
   });
 
   it('rejects a policy document over 6,144 characters', async () => {
@@ -213,7 +265,10 @@ describe('policies and versions', () => {
     const name = unique('Rotated');
     await createPolicy(name);
     for (let i = 2; i <= 5; i++) await createVersion(name, `ecs:Action${i}`);
-    const r = await createVersion(name, 'ecs:Action6', { rotateStrategy: 'DeleteOldestNonDefaultVersionWhenLimitExceeded', setAsDefault: true });
+    const r = await createVersion(name, 'ecs:Action6', {
+      rotateStrategy: 'DeleteOldestNonDefaultVersionWhenLimitExceeded',
+      setAsDefault: true,
+    });
     expect(r.body?.policyVersion).toMatchObject({ versionId: 'v6', isDefaultVersion: true });
     expect(await versionIds(name)).toEqual(['v1', 'v3', 'v4', 'v5', 'v6']);
     await root.ram.deletePolicyVersion(new $Ram.DeletePolicyVersionRequest({ policyName: name, versionId: 'v5' }));
@@ -233,21 +288,37 @@ describe('policies and versions', () => {
     const name = unique('Switch');
     await createPolicy(name);
     await createVersion(name, 'ecs:CopyImage');
-    await root.ram.setDefaultPolicyVersion(new $Ram.SetDefaultPolicyVersionRequest({ policyName: name, versionId: 'v2' }));
+    await root.ram.setDefaultPolicyVersion(
+      new $Ram.SetDefaultPolicyVersionRequest({ policyName: name, versionId: 'v2' }),
+    );
     const got = (await root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName: name, policyType: 'Custom' }))).body!;
     expect(got.policy?.defaultVersion).toBe('v2');
-    const v1 = (await root.ram.getPolicyVersion(new $Ram.GetPolicyVersionRequest({ policyName: name, policyType: 'Custom', versionId: 'v1' }))).body!;
+    const v1 = (
+      await root.ram.getPolicyVersion(
+        new $Ram.GetPolicyVersionRequest({ policyName: name, policyType: 'Custom', versionId: 'v1' }),
+      )
+    ).body!;
     expect(v1.policyVersion).toMatchObject({ versionId: 'v1', isDefaultVersion: false });
-    const missing = await errorOf(root.ram.getPolicyVersion(new $Ram.GetPolicyVersionRequest({ policyName: name, policyType: 'Custom', versionId: 'v9' })));
+    const missing = await errorOf(
+      root.ram.getPolicyVersion(
+        new $Ram.GetPolicyVersionRequest({ policyName: name, policyType: 'Custom', versionId: 'v9' }),
+      ),
+    );
     expect([missing.code, missing.statusCode]).toEqual(['EntityNotExist.Policy.Version', 404]);
-    const badFormat = await errorOf(root.ram.getPolicyVersion(new $Ram.GetPolicyVersionRequest({ policyName: name, policyType: 'Custom', versionId: '2' })));
+    const badFormat = await errorOf(
+      root.ram.getPolicyVersion(
+        new $Ram.GetPolicyVersionRequest({ policyName: name, policyType: 'Custom', versionId: '2' }),
+      ),
+    );
     expect(badFormat.code).toBe('InvalidParameter.VersionId.Format');
   });
 
   it('refuses to delete the default version', async () => {
     const name = unique('KeepDefault');
     await createPolicy(name);
-    const err = await errorOf(root.ram.deletePolicyVersion(new $Ram.DeletePolicyVersionRequest({ policyName: name, versionId: 'v1' })));
+    const err = await errorOf(
+      root.ram.deletePolicyVersion(new $Ram.DeletePolicyVersionRequest({ policyName: name, versionId: 'v1' })),
+    );
     expect([err.code, err.statusCode]).toEqual(['DeleteConflict.Policy.Version.Default', 409]);
   });
 
@@ -260,11 +331,15 @@ describe('policies and versions', () => {
     await attach(root, roleName, name);
     const del = () => root.ram.deletePolicy(new $Ram.DeletePolicyRequest({ policyName: name }));
     expect((await errorOf(del())).code).toBe('DeleteConflict.Policy.Role');
-    await root.ram.detachPolicyFromRole(new $Ram.DetachPolicyFromRoleRequest({ roleName, policyName: name, policyType: 'Custom' }));
+    await root.ram.detachPolicyFromRole(
+      new $Ram.DetachPolicyFromRoleRequest({ roleName, policyName: name, policyType: 'Custom' }),
+    );
     expect((await errorOf(del())).code).toBe('DeleteConflict.Policy.Version');
     await root.ram.deletePolicyVersion(new $Ram.DeletePolicyVersionRequest({ policyName: name, versionId: 'v2' }));
     await del();
-    expect((await errorOf(root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName: name, policyType: 'Custom' })))).code).toBe('EntityNotExist.Policy');
+    expect(
+      (await errorOf(root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName: name, policyType: 'Custom' })))).code,
+    ).toBe('EntityNotExist.Policy');
   });
 });
 
@@ -276,13 +351,15 @@ describe('attachments', () => {
     await createPolicy(policyName);
     await attach(root, roleName, 'AliyunECSDiskEncryptDefaultRolePolicy', 'System');
     await attach(root, roleName, policyName);
-    const listed = (await root.ram.listPoliciesForRole(new $Ram.ListPoliciesForRoleRequest({ roleName }))).body!.policies!.policy!;
+    const listed = (await root.ram.listPoliciesForRole(new $Ram.ListPoliciesForRoleRequest({ roleName }))).body!
+      .policies!.policy!;
     expect(listed.map((p) => [p.policyName, p.policyType, p.defaultVersion])).toEqual([
       ['AliyunECSDiskEncryptDefaultRolePolicy', 'System', 'v1'],
       [policyName, 'Custom', 'v1'],
     ]);
     expect(listed[0].attachDate).toBeTruthy();
-    const count = (await root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName, policyType: 'Custom' }))).body!.policy!.attachmentCount;
+    const count = (await root.ram.getPolicy(new $Ram.GetPolicyRequest({ policyName, policyType: 'Custom' }))).body!
+      .policy!.attachmentCount;
     expect(count).toBe(1);
   });
 
@@ -297,7 +374,11 @@ describe('attachments', () => {
   it('answers 404 EntityNotExist.Role.Policy when detaching a policy that is not attached', async () => {
     const roleName = unique('Bare');
     await createRole(roleName);
-    const err = await errorOf(root.ram.detachPolicyFromRole(new $Ram.DetachPolicyFromRoleRequest({ roleName, policyName: 'AliyunKMSFullAccess', policyType: 'System' })));
+    const err = await errorOf(
+      root.ram.detachPolicyFromRole(
+        new $Ram.DetachPolicyFromRoleRequest({ roleName, policyName: 'AliyunKMSFullAccess', policyType: 'System' }),
+      ),
+    );
     expect([err.code, err.statusCode]).toEqual(['EntityNotExist.Role.Policy', 404]);
   });
 
@@ -305,7 +386,9 @@ describe('attachments', () => {
     const roleName = unique('Hopeful');
     await createRole(roleName);
     expect((await errorOf(attach(root, roleName, 'AliyunNoSuchPolicy', 'System'))).code).toBe('EntityNotExist.Policy');
-    expect((await errorOf(attach(root, 'NoSuchRole', 'AliyunKMSFullAccess', 'System'))).code).toBe('EntityNotExist.Role');
+    expect((await errorOf(attach(root, 'NoSuchRole', 'AliyunKMSFullAccess', 'System'))).code).toBe(
+      'EntityNotExist.Role',
+    );
   });
 });
 
@@ -316,7 +399,9 @@ describe('authorization of RAM calls', () => {
     const policyName = unique('userpolicy');
     await root.ram.createUser(new $Ram.CreateUserRequest({ userName }));
     await createPolicy(policyName, policyDocument);
-    await root.ram.attachPolicyToUser(new $Ram.AttachPolicyToUserRequest({ userName, policyName, policyType: 'Custom' }));
+    await root.ram.attachPolicyToUser(
+      new $Ram.AttachPolicyToUserRequest({ userName, policyName, policyType: 'Custom' }),
+    );
     const key = (await root.ram.createAccessKey(new $Ram.CreateAccessKeyRequest({ userName }))).body!.accessKey!;
     return s.clients({ accessKeyId: key.accessKeyId!, accessKeySecret: key.accessKeySecret! });
   }
@@ -326,13 +411,19 @@ describe('authorization of RAM calls', () => {
     const existing = unique('Visible');
     await createRole(existing);
     await user.ram.getRole(new $Ram.GetRoleRequest({ roleName: existing }));
-    const err = await errorOf(user.ram.createRole(new $Ram.CreateRoleRequest({ roleName: unique('Forbidden'), assumeRolePolicyDocument: trustAccount(A.uid) })));
+    const err = await errorOf(
+      user.ram.createRole(
+        new $Ram.CreateRoleRequest({ roleName: unique('Forbidden'), assumeRolePolicyDocument: trustAccount(A.uid) }),
+      ),
+    );
     expect([err.code, err.statusCode]).toEqual(['NoPermission', 403]);
     expect(err.accessDeniedDetail).toMatchObject({ AuthAction: 'ram:CreateRole', NoPermissionType: 'ImplicitDeny' });
   });
 
   it('lets an explicit Deny beat an Allow', async () => {
-    const user = await userWith(doc(allow('ram:*'), { Effect: 'Deny', Action: 'ram:DeleteRole', Resource: `acs:ram:*:${A.uid}:role/*` }));
+    const user = await userWith(
+      doc(allow('ram:*'), { Effect: 'Deny', Action: 'ram:DeleteRole', Resource: `acs:ram:*:${A.uid}:role/*` }),
+    );
     const roleName = unique('Protected');
     await createRole(roleName);
     await user.ram.getRole(new $Ram.GetRoleRequest({ roleName }));
@@ -346,14 +437,20 @@ describe('authorization of RAM calls', () => {
     await createRole('app-web');
     await createRole('db-main');
     await user.ram.getRole(new $Ram.GetRoleRequest({ roleName: 'app-web' }));
-    expect((await errorOf(user.ram.getRole(new $Ram.GetRoleRequest({ roleName: 'db-main' })))).code).toBe('NoPermission');
+    expect((await errorOf(user.ram.getRole(new $Ram.GetRoleRequest({ roleName: 'db-main' })))).code).toBe(
+      'NoPermission',
+    );
   });
 
   it('evaluates StringLike and StringEquals conditions against the request context', async () => {
     const roleName = unique('Conditional');
     await createRole(roleName);
-    const like = await userWith(doc(allow('ram:GetRole', '*', { Condition: { StringLike: { 'acs:SourceIp': '127.0.0.*' } } })));
-    const equalsOther = await userWith(doc(allow('ram:GetRole', '*', { Condition: { StringEquals: { 'acs:SourceIp': '10.0.0.1' } } })));
+    const like = await userWith(
+      doc(allow('ram:GetRole', '*', { Condition: { StringLike: { 'acs:SourceIp': '127.0.0.*' } } })),
+    );
+    const equalsOther = await userWith(
+      doc(allow('ram:GetRole', '*', { Condition: { StringEquals: { 'acs:SourceIp': '10.0.0.1' } } })),
+    );
     await like.ram.getRole(new $Ram.GetRoleRequest({ roleName }));
     expect((await errorOf(equalsOther.ram.getRole(new $Ram.GetRoleRequest({ roleName })))).code).toBe('NoPermission');
   });

@@ -25,20 +25,32 @@ describe('unknown regions', () => {
   });
 
   it('are refused as the destination of a copy', async () => {
-    const e = await errorOf(s.as(OWNER).ecs.copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: REGION, snapshotId: SNAP.cmk1, destinationRegionId: 'us-east-1' })));
+    const e = await errorOf(
+      s
+        .as(OWNER)
+        .ecs.copySnapshot(
+          new $Ecs.CopySnapshotRequest({ regionId: REGION, snapshotId: SNAP.cmk1, destinationRegionId: 'us-east-1' }),
+        ),
+    );
     expect([e.statusCode, e.code]).toEqual([404, 'InvalidRegionId.NotFound']);
   });
 });
 
 describe('DescribeRegions', () => {
-  it('lists the state\'s regions in the SDK model', async () => {
+  it("lists the state's regions in the SDK model", async () => {
     const r = await s.as(OWNER).ecs.describeRegions(new $Ecs.DescribeRegionsRequest({}));
-    expect(r.body!.regions!.region!.map((x) => [x.regionId, x.status])).toEqual([[REGION, 'available'], ['cn-shanghai', 'available']]);
+    expect(r.body!.regions!.region!.map((x) => [x.regionId, x.status])).toEqual([
+      [REGION, 'available'],
+      ['cn-shanghai', 'available'],
+    ]);
     expect(r.body!.regions!.region![0].regionEndpoint).toBe('ecs-cn-hangzhou.aliyuncs.com');
   });
 
   it('is read by the product adapter as a list of region ids', async () => {
-    const api = new CloudApi({ endpointOverride: s.emu.endpoint, credentials: { accessKeyId: OWNER.accessKeyId, accessKeySecret: OWNER.accessKeySecret } });
+    const api = new CloudApi({
+      endpointOverride: s.emu.endpoint,
+      credentials: { accessKeyId: OWNER.accessKeyId, accessKeySecret: OWNER.accessKeySecret },
+    });
     expect(await new EcsAdapter(api).regions(REGION)).toEqual([REGION, 'cn-shanghai']);
   });
 });

@@ -2,7 +2,24 @@
 // shares, limits, the AllowExternalTargets rule, RD prerequisites, asynchronous associations and invitations.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EmulatorState } from '../../scripts/emulator/types';
-import { EXTERNAL, INTL, MEMBER, NESTED, OWNER, RD, REGION, SIBLING, SNAP, IMG, baseState, errorOf, ideal, sleep, start, type Started } from './share-fixture';
+import {
+  EXTERNAL,
+  INTL,
+  MEMBER,
+  NESTED,
+  OWNER,
+  RD,
+  REGION,
+  SIBLING,
+  SNAP,
+  IMG,
+  baseState,
+  errorOf,
+  ideal,
+  sleep,
+  start,
+  type Started,
+} from './share-fixture';
 
 let s: Started;
 beforeAll(async () => {
@@ -12,7 +29,10 @@ afterAll(async () => {
   await s.emu.stop();
 });
 
-const rs = (who = OWNER) => (action: string, query: Record<string, unknown>) => s.as(who).rs(action, { RegionId: REGION, ...query });
+const rs =
+  (who = OWNER) =>
+  (action: string, query: Record<string, unknown>) =>
+    s.as(who).rs(action, { RegionId: REGION, ...query });
 const snapshot = (id: string) => ({ ResourceId: id, ResourceType: 'Snapshot' });
 
 async function createShare(query: Record<string, unknown>, who = OWNER): Promise<string> {
@@ -33,10 +53,17 @@ describe('creating shares', () => {
   beforeEach(() => load());
 
   it('creates an active share and answers it with the SDK model fields', async () => {
-    const r = await rs()('CreateResourceShare', { ResourceShareName: 'snap.share_1-a', Resources: [snapshot(SNAP.cmk1)], Targets: [MEMBER.uid] });
+    const r = await rs()('CreateResourceShare', {
+      ResourceShareName: 'snap.share_1-a',
+      Resources: [snapshot(SNAP.cmk1)],
+      Targets: [MEMBER.uid],
+    });
     expect(r.ResourceShare).toMatchObject({
-      ResourceShareId: expect.stringMatching(/^rs-/), ResourceShareName: 'snap.share_1-a', ResourceShareOwner: OWNER.uid,
-      ResourceShareStatus: 'Active', AllowExternalTargets: false,
+      ResourceShareId: expect.stringMatching(/^rs-/),
+      ResourceShareName: 'snap.share_1-a',
+      ResourceShareOwner: OWNER.uid,
+      ResourceShareStatus: 'Active',
+      AllowExternalTargets: false,
     });
     expect(r.RequestId).toBeTruthy();
   });
@@ -44,15 +71,42 @@ describe('creating shares', () => {
   it.each([
     ['a name with a space', { ResourceShareName: 'a b' }, 400, 'InvalidParameter.ResourceShareName'],
     ['a 51-character name', { ResourceShareName: 'x'.repeat(51) }, 400, 'InvalidParameter.ResourceShareName'],
-    ['six targets', { Targets: [MEMBER.uid, NESTED.uid, SIBLING.uid, RD.id, RD.team, RD.sub] }, 400, 'InvalidParameter.Targets.Length'],
-    ['six resources', { Resources: Array.from({ length: 6 }, () => snapshot(SNAP.cmk1)) }, 400, 'InvalidParameter.Resources.Length'],
-    ['an unsupported resource type', { Resources: [{ ResourceId: 'vsw-1', ResourceType: 'VSwitch' }] }, 400, 'InvalidParameter.ResourceType'],
+    [
+      'six targets',
+      { Targets: [MEMBER.uid, NESTED.uid, SIBLING.uid, RD.id, RD.team, RD.sub] },
+      400,
+      'InvalidParameter.Targets.Length',
+    ],
+    [
+      'six resources',
+      { Resources: Array.from({ length: 6 }, () => snapshot(SNAP.cmk1)) },
+      400,
+      'InvalidParameter.Resources.Length',
+    ],
+    [
+      'an unsupported resource type',
+      { Resources: [{ ResourceId: 'vsw-1', ResourceType: 'VSwitch' }] },
+      400,
+      'InvalidParameter.ResourceType',
+    ],
     ['the owner itself as target', { Targets: [OWNER.uid] }, 409, 'ShareWithYourself'],
-    ['an account outside the RD without AllowExternalTargets', { Targets: [EXTERNAL.uid] }, 409, 'AccountNotInResourceDirectory'],
+    [
+      'an account outside the RD without AllowExternalTargets',
+      { Targets: [EXTERNAL.uid] },
+      409,
+      'AccountNotInResourceDirectory',
+    ],
     ['another resource directory', { Targets: ['rd-other1'] }, 400, 'InvalidTarget'],
-    ['an account on the other site', { Targets: [INTL.uid], AllowExternalTargets: true }, 409, 'InvalidTarget.SiteMismatch'],
+    [
+      'an account on the other site',
+      { Targets: [INTL.uid], AllowExternalTargets: true },
+      409,
+      'InvalidTarget.SiteMismatch',
+    ],
   ])('refuses %s', async (_n, query, status, code) => {
-    const e = await errorOf(rs()('CreateResourceShare', { ResourceShareName: 'n', Resources: [snapshot(SNAP.cmk1)], ...query }));
+    const e = await errorOf(
+      rs()('CreateResourceShare', { ResourceShareName: 'n', Resources: [snapshot(SNAP.cmk1)], ...query }),
+    );
     expect([e.statusCode, e.code]).toEqual([status, code]);
     expect(s.emu.state.resourceShares).toEqual([]);
   });
@@ -75,7 +129,9 @@ describe('creating shares', () => {
     const second = await rs()('CreateResourceShare', { ResourceShareName: 'share-1' });
     const named = await rs()('ListResourceShares', { ResourceOwner: 'Self', ResourceShareName: 'share-1' });
     expect(second.ResourceShare.ResourceShareId).not.toBe(first);
-    expect(named.ResourceShares.map((x: any) => x.ResourceShareId).sort()).toEqual([first, second.ResourceShare.ResourceShareId].sort());
+    expect(named.ResourceShares.map((x: any) => x.ResourceShareId).sort()).toEqual(
+      [first, second.ResourceShare.ResourceShareId].sort(),
+    );
   });
 
   it('refuses a second share with the same name under the uniqueShareNames option', async () => {
@@ -96,11 +152,16 @@ describe('associations', () => {
     await sleep(200);
     const after = await associations('Target', id);
     expect(before.map((a) => a.AssociationStatus)).toEqual(['Associating']);
-    expect(after.map((a) => [a.EntityId, a.EntityType, a.AssociationType, a.AssociationStatus, a.External])).toEqual([[RD.team, 'Folder', 'Target', 'Associated', false]]);
+    expect(after.map((a) => [a.EntityId, a.EntityType, a.AssociationType, a.AssociationStatus, a.External])).toEqual([
+      [RD.team, 'Folder', 'Target', 'Associated', false],
+    ]);
   });
 
   it('lists resource associations with their type and share name', async () => {
-    const id = await createShare({ Resources: [snapshot(SNAP.cmk1), { ResourceId: IMG.cmk1, ResourceType: 'Image' }], Targets: [RD.id] });
+    const id = await createShare({
+      Resources: [snapshot(SNAP.cmk1), { ResourceId: IMG.cmk1, ResourceType: 'Image' }],
+      Targets: [RD.id],
+    });
     const rows = await associations('Resource', id);
     expect(rows.map((a) => [a.EntityId, a.EntityType, a.AssociationStatus, a.ResourceShareName])).toEqual([
       [SNAP.cmk1, 'Snapshot', 'Associated', 'share-1'],
@@ -115,7 +176,11 @@ describe('associations', () => {
 
   it('is idempotent for entries that already exist', async () => {
     const id = await createShare({ Resources: [snapshot(SNAP.cmk1)], Targets: [MEMBER.uid] });
-    await rs()('AssociateResourceShare', { ResourceShareId: id, Resources: [snapshot(SNAP.cmk1)], Targets: [MEMBER.uid, NESTED.uid] });
+    await rs()('AssociateResourceShare', {
+      ResourceShareId: id,
+      Resources: [snapshot(SNAP.cmk1)],
+      Targets: [MEMBER.uid, NESTED.uid],
+    });
     expect((await associations('Target', id)).map((a) => a.EntityId)).toEqual([MEMBER.uid, NESTED.uid]);
     expect((await associations('Resource', id)).length).toBe(1);
   });
@@ -132,7 +197,10 @@ describe('associations', () => {
   it('fails the association of a service-key snapshot, naming the service key', async () => {
     const id = await createShare({ Resources: [snapshot(SNAP.svc)], Targets: [MEMBER.uid] });
     const [row] = await associations('Resource', id);
-    expect([row.AssociationStatus, row.AssociationFailedDetails[0].FailureReason]).toEqual(['Failed', 'UnsupportedOperation']);
+    expect([row.AssociationStatus, row.AssociationFailedDetails[0].FailureReason]).toEqual([
+      'Failed',
+      'UnsupportedOperation',
+    ]);
     expect(row.AssociationStatusMessage).toContain('encrypted with the ECS service key');
   });
 
@@ -153,7 +221,10 @@ describe('associations', () => {
     const id = await createShare({ Resources: [snapshot(SNAP.cmk1)], Targets: [MEMBER.uid] });
     await rs()('AssociateResourceShare', { ResourceShareId: id, Targets: [RD.id] });
     const rows = await associations('Target', id);
-    expect(rows.map((a) => [a.EntityId, a.AssociationStatus])).toEqual([[MEMBER.uid, 'Associated'], [RD.id, 'Failed']]);
+    expect(rows.map((a) => [a.EntityId, a.AssociationStatus])).toEqual([
+      [MEMBER.uid, 'Associated'],
+      [RD.id, 'Failed'],
+    ]);
     expect(rows[1].AssociationFailedDetails[0].FailureReason).toBe('LimitExceeded');
   });
 
@@ -164,7 +235,12 @@ describe('associations', () => {
 
   it('refuses six targets in one association call', async () => {
     const id = await createShare({});
-    const e = await errorOf(rs()('AssociateResourceShare', { ResourceShareId: id, Targets: [MEMBER.uid, NESTED.uid, SIBLING.uid, RD.id, RD.team, RD.sub] }));
+    const e = await errorOf(
+      rs()('AssociateResourceShare', {
+        ResourceShareId: id,
+        Targets: [MEMBER.uid, NESTED.uid, SIBLING.uid, RD.id, RD.team, RD.sub],
+      }),
+    );
     expect([e.statusCode, e.code]).toEqual([400, 'InvalidParameter.Targets.Length']);
   });
 });
@@ -200,18 +276,33 @@ describe('listing and managing shares', () => {
   });
 
   it('lists shared resources for the owner and the recipient', async () => {
-    const id = await createShare({ Resources: [snapshot(SNAP.cmk1), { ResourceId: IMG.cmk1, ResourceType: 'Image' }], Targets: [MEMBER.uid] });
+    const id = await createShare({
+      Resources: [snapshot(SNAP.cmk1), { ResourceId: IMG.cmk1, ResourceType: 'Image' }],
+      Targets: [MEMBER.uid],
+    });
     const own = await rs()('ListSharedResources', { ResourceOwner: 'Self', ResourceType: 'Snapshot' });
     const theirs = await rs(MEMBER)('ListSharedResources', { ResourceOwner: 'OtherAccounts' });
-    expect(own.SharedResources.map((x: any) => [x.ResourceShareId, x.ResourceId, x.ResourceType])).toEqual([[id, SNAP.cmk1, 'Snapshot']]);
-    expect(theirs.SharedResources.map((x: any) => [x.ResourceId, x.ResourceStatus])).toEqual([[SNAP.cmk1, 'Available'], [IMG.cmk1, 'Available']]);
+    expect(own.SharedResources.map((x: any) => [x.ResourceShareId, x.ResourceId, x.ResourceType])).toEqual([
+      [id, SNAP.cmk1, 'Snapshot'],
+    ]);
+    expect(theirs.SharedResources.map((x: any) => [x.ResourceId, x.ResourceStatus])).toEqual([
+      [SNAP.cmk1, 'Available'],
+      [IMG.cmk1, 'Available'],
+    ]);
   });
 
   it('lists shared targets by resource', async () => {
     const id = await createShare({ Resources: [snapshot(SNAP.cmk1)], Targets: [MEMBER.uid, RD.sub] });
     await createShare({ ResourceShareName: 'other', Resources: [snapshot(SNAP.cmk2)], Targets: [SIBLING.uid] });
-    const r = await rs()('ListSharedTargets', { ResourceOwner: 'Self', ResourceType: 'Snapshot', ResourceId: SNAP.cmk1 });
-    expect(r.SharedTargets.map((x: any) => [x.TargetId, x.ResourceShareId, x.External])).toEqual([[MEMBER.uid, id, false], [RD.sub, id, false]]);
+    const r = await rs()('ListSharedTargets', {
+      ResourceOwner: 'Self',
+      ResourceType: 'Snapshot',
+      ResourceId: SNAP.cmk1,
+    });
+    expect(r.SharedTargets.map((x: any) => [x.TargetId, x.ResourceShareId, x.External])).toEqual([
+      [MEMBER.uid, id, false],
+      [RD.sub, id, false],
+    ]);
   });
 
   it('requires ResourceOwner', async () => {
@@ -230,8 +321,16 @@ describe('invitations', () => {
   it('invites an external account, which accepts', async () => {
     const id = await externalShare();
     const [inv] = (await rs(EXTERNAL)('ListResourceShareInvitations', {})).ResourceShareInvitations;
-    const accepted = await rs(EXTERNAL)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId });
-    expect(inv).toMatchObject({ ResourceShareId: id, ResourceShareName: 'share-1', SenderAccountId: OWNER.uid, ReceiverAccountId: EXTERNAL.uid, Status: 'Pending' });
+    const accepted = await rs(EXTERNAL)('AcceptResourceShareInvitation', {
+      ResourceShareInvitationId: inv.ResourceShareInvitationId,
+    });
+    expect(inv).toMatchObject({
+      ResourceShareId: id,
+      ResourceShareName: 'share-1',
+      SenderAccountId: OWNER.uid,
+      ReceiverAccountId: EXTERNAL.uid,
+      Status: 'Pending',
+    });
     expect(accepted.ResourceShareInvitation.Status).toBe('Accepted');
     expect((await associations('Target', id))[0].External).toBe(true);
   });
@@ -240,7 +339,9 @@ describe('invitations', () => {
     await externalShare();
     const [inv] = (await rs(EXTERNAL)('ListResourceShareInvitations', {})).ResourceShareInvitations;
     await rs(EXTERNAL)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId });
-    const e = await errorOf(rs(EXTERNAL)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId }));
+    const e = await errorOf(
+      rs(EXTERNAL)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId }),
+    );
     expect([e.statusCode, e.code]).toEqual([409, 'InvitationStatus.AlreadyAccepted']);
   });
 
@@ -248,7 +349,9 @@ describe('invitations', () => {
     await externalShare();
     const [inv] = (await rs(EXTERNAL)('ListResourceShareInvitations', {})).ResourceShareInvitations;
     await rs(EXTERNAL)('RejectResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId });
-    const e = await errorOf(rs(EXTERNAL)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId }));
+    const e = await errorOf(
+      rs(EXTERNAL)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId }),
+    );
     expect([e.statusCode, e.code]).toEqual([409, 'InvitationStatus.AlreadyRejected']);
   });
 
@@ -262,14 +365,18 @@ describe('invitations', () => {
     await externalShare();
     s.emu.state.invitations[0].createTime = new Date(Date.now() - 8 * 24 * 3600 * 1000).toISOString();
     const [inv] = (await rs(EXTERNAL)('ListResourceShareInvitations', {})).ResourceShareInvitations;
-    const e = await errorOf(rs(EXTERNAL)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId }));
+    const e = await errorOf(
+      rs(EXTERNAL)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId }),
+    );
     expect([inv.Status, e.statusCode, e.code]).toEqual(['Expired', 409, 'InvitationStatus.Expired']);
   });
 
   it('does not let another account accept the invitation', async () => {
     await externalShare();
     const [inv] = (await rs(EXTERNAL)('ListResourceShareInvitations', {})).ResourceShareInvitations;
-    const e = await errorOf(rs(MEMBER)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId }));
+    const e = await errorOf(
+      rs(MEMBER)('AcceptResourceShareInvitation', { ResourceShareInvitationId: inv.ResourceShareInvitationId }),
+    );
     expect(e.code).toBe('EntityNotExists.ResourceShareInvitation');
   });
 });

@@ -18,7 +18,8 @@ function modelPath(root: ModelClass, path: string): string[] {
     if (!name) throw new Error(`${path}: the model has no field ${field}`);
     wire.push(name);
     const type = current.types()[field] as unknown;
-    const next = typeof type === 'object' && type !== null && 'itemType' in type ? (type as { itemType: unknown }).itemType : type;
+    const next =
+      typeof type === 'object' && type !== null && 'itemType' in type ? (type as { itemType: unknown }).itemType : type;
     current = typeof next === 'function' ? (next as unknown as ModelClass) : undefined;
   }
   return wire;
@@ -42,22 +43,46 @@ function arrangeState(): EmulatorState {
   const o = OWNER.uid;
   // 51 tagged snapshots: one more than a ListTagResources page, so that NextToken is filled too.
   const extra = Array.from({ length: 51 }, (_, i) => ({
-    snapshotId: `s-model${String(i).padStart(14, '0')}`, accountId: o, region: REGION, encrypted: true, kmsKeyId: CMK1,
-    status: 'accomplished' as const, size: 20, tags: { 'share-with': MEMBER.uid },
+    snapshotId: `s-model${String(i).padStart(14, '0')}`,
+    accountId: o,
+    region: REGION,
+    encrypted: true,
+    kmsKeyId: CMK1,
+    status: 'accomplished' as const,
+    size: 20,
+    tags: { 'share-with': MEMBER.uid },
   }));
   st.snapshots = [...extra, ...st.snapshots!];
   st.images!.find((i) => i.imageId === IMG.cmk1)!.tags = { 'share-with': MEMBER.uid };
-  st.images!.find((i) => i.imageId === IMG.cmk1)!.sharedWith = [{ accountId: MEMBER.uid, sharedTime: '2026-11-02T00:00:00Z' }];
+  st.images!.find((i) => i.imageId === IMG.cmk1)!.sharedWith = [
+    { accountId: MEMBER.uid, sharedTime: '2026-11-02T00:00:00Z' },
+  ];
   return st;
 }
 
 beforeAll(async () => {
   s = await start(arrangeState());
   const ecs = s.as(OWNER).ecs;
-  bodies.DescribeSnapshots = (await ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: REGION, maxResults: 1 }))).body;
-  bodies.DescribeImages = (await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: REGION, imageId: IMG.cmk1 }))).body;
-  bodies.DescribeImageSharePermission = (await ecs.describeImageSharePermission(new $Ecs.DescribeImageSharePermissionRequest({ regionId: REGION, imageId: IMG.cmk1 }))).body;
-  bodies.ListTagResources = (await ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: REGION, resourceType: 'snapshot', tag: [new $Ecs.ListTagResourcesRequestTag({ key: 'share-with' })] }))).body;
+  bodies.DescribeSnapshots = (
+    await ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: REGION, maxResults: 1 }))
+  ).body;
+  bodies.DescribeImages = (
+    await ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: REGION, imageId: IMG.cmk1 }))
+  ).body;
+  bodies.DescribeImageSharePermission = (
+    await ecs.describeImageSharePermission(
+      new $Ecs.DescribeImageSharePermissionRequest({ regionId: REGION, imageId: IMG.cmk1 }),
+    )
+  ).body;
+  bodies.ListTagResources = (
+    await ecs.listTagResources(
+      new $Ecs.ListTagResourcesRequest({
+        regionId: REGION,
+        resourceType: 'snapshot',
+        tag: [new $Ecs.ListTagResourcesRequestTag({ key: 'share-with' })],
+      }),
+    )
+  ).body;
 });
 afterAll(async () => {
   await s.emu.stop();
@@ -110,7 +135,9 @@ describe('response fields the product reads', () => {
     expect(valueAt(bodies.DescribeImages, 'images.image[].isSelfShared')).toBe('True');
     // imageOwnerId is a number in the SDK model: compare it as String(imageOwnerId).
     expect(String(valueAt(bodies.DescribeImages, 'images.image[].imageOwnerId'))).toBe(OWNER.uid);
-    expect(valueAt(bodies.DescribeImages, 'images.image[].diskDeviceMappings.diskDeviceMapping[].snapshotId')).toBe(SNAP.cmk1);
+    expect(valueAt(bodies.DescribeImages, 'images.image[].diskDeviceMappings.diskDeviceMapping[].snapshotId')).toBe(
+      SNAP.cmk1,
+    );
     expect(valueAt(bodies.DescribeImageSharePermission, 'accounts.account[].aliyunId')).toBe(MEMBER.uid);
   });
 

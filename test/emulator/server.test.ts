@@ -33,18 +33,32 @@ function testState(): EmulatorState {
       accountId: o,
       policyName: 'describe-but-not-images',
       defaultVersion: 'v1',
-      versions: [{
-        versionId: 'v1',
-        document: doc([
-          { Effect: 'Allow', Action: 'ecs:Describe*', Resource: '*' },
-          { Effect: 'Deny', Action: 'ecs:DescribeImages', Resource: '*' },
-        ]),
-      }],
+      versions: [
+        {
+          versionId: 'v1',
+          document: doc([
+            { Effect: 'Allow', Action: 'ecs:Describe*', Resource: '*' },
+            { Effect: 'Deny', Action: 'ecs:DescribeImages', Resource: '*' },
+          ]),
+        },
+      ],
     },
   ];
   s.roles = [
-    { accountId: o, roleName: 'fc-role', assumeRolePolicyDocument: doc([{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } }]) },
-    { accountId: o, roleName: 'ecs-only', assumeRolePolicyDocument: doc([{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['ecs.aliyuncs.com'] } }]) },
+    {
+      accountId: o,
+      roleName: 'fc-role',
+      assumeRolePolicyDocument: doc([
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['fc.aliyuncs.com'] } },
+      ]),
+    },
+    {
+      accountId: o,
+      roleName: 'ecs-only',
+      assumeRolePolicyDocument: doc([
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: ['ecs.aliyuncs.com'] } },
+      ]),
+    },
   ];
   return s;
 }
@@ -67,8 +81,18 @@ describe('emulator server', () => {
       state: testState(),
       actions: {
         sts: {
-          Explode: { handler: () => { throw new TypeError('boom'); }, noAuthorization: true },
-          Refuse: { handler: () => { throw new ApiError(409, 'Conflict.Test', 'no', { Extra: 1 }, { 'x-test': 'yes' }); }, noAuthorization: true },
+          Explode: {
+            handler: () => {
+              throw new TypeError('boom');
+            },
+            noAuthorization: true,
+          },
+          Refuse: {
+            handler: () => {
+              throw new ApiError(409, 'Conflict.Test', 'no', { Extra: 1 }, { 'x-test': 'yes' });
+            },
+            noAuthorization: true,
+          },
           Slow: {
             noAuthorization: true,
             handler: async (ctx) => {
@@ -114,7 +138,9 @@ describe('emulator server', () => {
 
       expect(err.code).toBe('MissingParameter');
       expect(err.statusCode).toBe(400);
-      expect(err.data.Message).toBe('The input parameter "RoleName" that is mandatory for processing this request is not supplied.');
+      expect(err.data.Message).toBe(
+        'The input parameter "RoleName" that is mandatory for processing this request is not supplied.',
+      );
     });
 
     it('rejects an unknown action with 404 InvalidAction.NotFound', async () => {
@@ -208,7 +234,11 @@ describe('emulator server', () => {
       const kmsErr = await failure(kms.listKeys(new $Kms.ListKeysRequest({})));
       const rsErr = await failure(rs('ListResourceShares', { ResourceOwner: 'Self' }));
 
-      expect([ramErr.code, kmsErr.code, rsErr.code]).toEqual(['NoPermission', 'Forbidden.NoPermissionError', 'NoPermission']);
+      expect([ramErr.code, kmsErr.code, rsErr.code]).toEqual([
+        'NoPermission',
+        'Forbidden.NoPermissionError',
+        'NoPermission',
+      ]);
       expect(kmsErr.data.AccessDeniedDetail.AuthAction).toBe('kms:ListKeys');
     });
 
@@ -251,7 +281,9 @@ describe('emulator server', () => {
     });
 
     it('refuses a role whose trust policy does not name the service', () => {
-      expect(() => emu.issueServiceCredentials(DEMO.owner.uid, 'ecs-only')).toThrow(/does not trust the service fc.aliyuncs.com/);
+      expect(() => emu.issueServiceCredentials(DEMO.owner.uid, 'ecs-only')).toThrow(
+        /does not trust the service fc.aliyuncs.com/,
+      );
     });
 
     it('refuses an unknown role', () => {
@@ -263,7 +295,9 @@ describe('emulator server', () => {
 describe('the emulator command', () => {
   /** Starts `tsx scripts/emulator/cli.ts` with args; resolves with its first stdout block and the process. */
   function startCli(args: string[]) {
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'scripts/emulator/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'scripts/emulator/cli.ts', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const output = new Promise<string>((resolve, reject) => {
       let text = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -279,12 +313,20 @@ describe('the emulator command', () => {
   it('starts from a state file on a free port, prints the endpoint, and stops on SIGTERM', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'emu-cli-'));
     const file = path.join(dir, 'state.json');
-    writeFileSync(file, JSON.stringify({ accounts: [{ uid: '1234567890123456', accessKeys: [{ id: 'LTAIcliKey', secret: 'cliSecret' }] }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        accounts: [{ uid: '1234567890123456', accessKeys: [{ id: 'LTAIcliKey', secret: 'cliSecret' }] }],
+      }),
+    );
     const { child, output } = startCli(['--port', '0', '--state', file]);
 
     const text = await output;
     const endpoint = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
-    const who = await sdkClients(endpoint!, { accessKeyId: 'LTAIcliKey', accessKeySecret: 'cliSecret' }).sts.getCallerIdentity();
+    const who = await sdkClients(endpoint!, {
+      accessKeyId: 'LTAIcliKey',
+      accessKeySecret: 'cliSecret',
+    }).sts.getCallerIdentity();
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
 

@@ -19,14 +19,30 @@ export const NESTED = account('1000000000000004', 'nested'); // in folder SUB, b
 export const SIBLING = account('1000000000000005', 'sibling'); // in folder OTHER, beside TEAM
 export const INTL = account('1000000000000006', 'intl'); // international site, outside the RD
 
-export const RD = { id: 'rd-test01', root: 'r-test01', team: 'fd-teamaaaaa1', sub: 'fd-teambbbbb2', other: 'fd-otherccc03' };
+export const RD = {
+  id: 'rd-test01',
+  root: 'r-test01',
+  team: 'fd-teamaaaaa1',
+  sub: 'fd-teambbbbb2',
+  other: 'fd-otherccc03',
+};
 
 export const CMK1 = 'key-hzcmk1aaaaaaaaaaaaaa';
 export const CMK2 = 'key-hzcmk2bbbbbbbbbbbbbb';
 export const SVC = 'key-hzsvcccccccccccccccc';
 
-export const SNAP = { cmk1: 's-cmk1000000000000001', cmk2: 's-cmk2000000000000002', svc: 's-svc0000000000000003', plain: 's-plain00000000000004' };
-export const IMG = { cmk1: 'm-cmk1000000000000001', two: 'm-two0000000000000002', svc: 'm-svc0000000000000003', plain: 'm-plain00000000000004' };
+export const SNAP = {
+  cmk1: 's-cmk1000000000000001',
+  cmk2: 's-cmk2000000000000002',
+  svc: 's-svc0000000000000003',
+  plain: 's-plain00000000000004',
+};
+export const IMG = {
+  cmk1: 'm-cmk1000000000000001',
+  two: 'm-two0000000000000002',
+  svc: 'm-svc0000000000000003',
+  plain: 'm-plain00000000000004',
+};
 
 export const IMAGE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
 export const SNAPSHOT_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
@@ -47,19 +63,44 @@ export function ideal(state: EmulatorState): EmulatorState {
 export function baseState(): EmulatorState {
   const o = OWNER.uid;
   const snap = (snapshotId: string, kmsKeyId?: string) => ({
-    snapshotId, accountId: o, region: REGION, encrypted: !!kmsKeyId, kmsKeyId, status: 'accomplished' as const, size: 40, creationTime: T0, tags: {},
+    snapshotId,
+    accountId: o,
+    region: REGION,
+    encrypted: !!kmsKeyId,
+    kmsKeyId,
+    status: 'accomplished' as const,
+    size: 40,
+    creationTime: T0,
+    tags: {},
   });
   const image = (imageId: string, snapshotIds: string[]) => ({
-    imageId, accountId: o, region: REGION, name: imageId, status: 'Available' as const, creationTime: T0, tags: {}, sharedWith: [],
-    diskMappings: snapshotIds.map((snapshotId, i) => ({ device: `/dev/xvd${'ab'[i]}`, snapshotId, size: 40, type: i === 0 ? ('system' as const) : ('data' as const) })),
+    imageId,
+    accountId: o,
+    region: REGION,
+    name: imageId,
+    status: 'Available' as const,
+    creationTime: T0,
+    tags: {},
+    sharedWith: [],
+    diskMappings: snapshotIds.map((snapshotId, i) => ({
+      device: `/dev/xvd${'ab'[i]}`,
+      snapshotId,
+      size: 40,
+      type: i === 0 ? ('system' as const) : ('data' as const),
+    })),
   });
   return {
     regions: [REGION, 'cn-shanghai'],
     accounts: [OWNER, MEMBER, EXTERNAL, NESTED, SIBLING, INTL].map((a) => ({
-      uid: a.uid, accessKeys: [{ id: a.accessKeyId, secret: a.accessKeySecret }], ...(a === INTL ? { site: 'international' as const } : {}),
+      uid: a.uid,
+      accessKeys: [{ id: a.accessKeyId, secret: a.accessKeySecret }],
+      ...(a === INTL ? { site: 'international' as const } : {}),
     })),
     resourceDirectory: {
-      id: RD.id, rootFolderId: RD.root, managementAccount: o, sharingEnabled: true,
+      id: RD.id,
+      rootFolderId: RD.root,
+      managementAccount: o,
+      sharingEnabled: true,
       folders: [
         { id: RD.root, parentId: null, accounts: [o] },
         { id: RD.team, parentId: RD.root, accounts: [MEMBER.uid] },
@@ -72,20 +113,43 @@ export function baseState(): EmulatorState {
       { keyId: CMK2, accountId: o, region: REGION, state: 'Enabled', creator: o },
       { keyId: SVC, accountId: o, region: REGION, state: 'Enabled', creator: 'Ecs', aliases: ['alias/acs/ecs'] },
     ],
-    disks: [{ diskId: 'd-plain0000000000001', accountId: o, region: REGION, zoneId: 'cn-hangzhou-h', size: 40, category: 'cloud_essd', encrypted: false }],
+    disks: [
+      {
+        diskId: 'd-plain0000000000001',
+        accountId: o,
+        region: REGION,
+        zoneId: 'cn-hangzhou-h',
+        size: 40,
+        category: 'cloud_essd',
+        encrypted: false,
+      },
+    ],
     snapshots: [snap(SNAP.cmk1, CMK1), snap(SNAP.cmk2, CMK2), snap(SNAP.svc, SVC), snap(SNAP.plain)],
-    images: [image(IMG.cmk1, [SNAP.cmk1]), image(IMG.two, [SNAP.cmk1, SNAP.cmk2]), image(IMG.svc, [SNAP.svc]), image(IMG.plain, [SNAP.plain])],
+    images: [
+      image(IMG.cmk1, [SNAP.cmk1]),
+      image(IMG.two, [SNAP.cmk1, SNAP.cmk2]),
+      image(IMG.svc, [SNAP.svc]),
+      image(IMG.plain, [SNAP.plain]),
+    ],
   };
 }
 
 // ---- share roles, as the ECS "Encryption-related permissions" page builds them ----
 
-const trust = (statement: object) => JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', ...statement }] });
-export const trustAccounts = (...uids: string[]) => trust({ Principal: { Service: uids.map((u) => `${u}@ecs.aliyuncs.com`) } });
+const trust = (statement: object) =>
+  JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', ...statement }] });
+export const trustAccounts = (...uids: string[]) =>
+  trust({ Principal: { Service: uids.map((u) => `${u}@ecs.aliyuncs.com`) } });
 export const trustRd = (rdId: string) =>
-  trust({ Principal: { Service: '*@ecs.aliyuncs.com' }, Condition: { StringEquals: { 'sts:ServiceOwnerRDId': rdId } } });
+  trust({
+    Principal: { Service: '*@ecs.aliyuncs.com' },
+    Condition: { StringEquals: { 'sts:ServiceOwnerRDId': rdId } },
+  });
 export const trustRdPath = (pattern: string) =>
-  trust({ Principal: { Service: '*@ecs.aliyuncs.com' }, Condition: { StringLike: { 'sts:ServiceOwnerRDPath': pattern } } });
+  trust({
+    Principal: { Service: '*@ecs.aliyuncs.com' },
+    Condition: { StringLike: { 'sts:ServiceOwnerRDPath': pattern } },
+  });
 
 /** ENCPERM step 3: kms:List* on the key collection, the six key actions on each key. */
 export function kmsPolicyDocument(keyIds: string[], owner = OWNER.uid, region = REGION): string {
@@ -95,7 +159,14 @@ export function kmsPolicyDocument(keyIds: string[], owner = OWNER.uid, region = 
       { Effect: 'Allow', Action: 'kms:List*', Resource: `acs:kms:${region}:${owner}:key` },
       {
         Effect: 'Allow',
-        Action: ['kms:DescribeKey', 'kms:TagResource', 'kms:UntagResource', 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
+        Action: [
+          'kms:DescribeKey',
+          'kms:TagResource',
+          'kms:UntagResource',
+          'kms:Encrypt',
+          'kms:Decrypt',
+          'kms:GenerateDataKey',
+        ],
         Resource: keyIds.map((k) => `acs:kms:${region}:${owner}:key/${k}`),
       },
     ],
@@ -112,7 +183,10 @@ export function withShareRole(
 ): EmulatorState {
   const policyName = `${roleName}Kms`;
   const policy: CustomPolicy = {
-    accountId: OWNER.uid, policyName, defaultVersion: 'v1', versions: [{ versionId: 'v1', document: kmsPolicyDocument(keyIds) }],
+    accountId: OWNER.uid,
+    policyName,
+    defaultVersion: 'v1',
+    versions: [{ versionId: 'v1', document: kmsPolicyDocument(keyIds) }],
   };
   const role: Role = {
     accountId: OWNER.uid,
@@ -123,7 +197,11 @@ export function withShareRole(
       ...systemPolicies.map((p) => ({ policyName: p, policyType: 'System' as const })),
     ],
   };
-  return { ...state, roles: [...(state.roles ?? []), role], policies: [...(state.policies ?? []), ...(keyIds.length ? [policy] : [])] };
+  return {
+    ...state,
+    roles: [...(state.roles ?? []), role],
+    policies: [...(state.policies ?? []), ...(keyIds.length ? [policy] : [])],
+  };
 }
 
 // ---- running ----

@@ -12,27 +12,69 @@ import { DEMO, demoState, startEmulator, type Emulator, type EmulatorState } fro
 import { hostOf, openApiConfig, sdkClients, type Creds } from '../helpers/sdk';
 
 const OWNER: Creds = { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret };
-const STS_KEY = { accessKeyId: 'STS.sessionKey0001', accessKeySecret: 'sessionSecret0001', securityToken: 'CAIS-valid-token' };
-const EXPIRED_KEY = { accessKeyId: 'STS.expiredKey0001', accessKeySecret: 'expiredSecret0001', securityToken: 'CAIS-expired-token' };
+const STS_KEY = {
+  accessKeyId: 'STS.sessionKey0001',
+  accessKeySecret: 'sessionSecret0001',
+  securityToken: 'CAIS-valid-token',
+};
+const EXPIRED_KEY = {
+  accessKeyId: 'STS.expiredKey0001',
+  accessKeySecret: 'expiredSecret0001',
+  securityToken: 'CAIS-expired-token',
+};
 
 function stateWithSessions(): EmulatorState {
   const s = demoState();
   const future = new Date(Date.now() + 3600_000).toISOString();
   s.stsSessions = [
-    { accessKeyId: STS_KEY.accessKeyId, secret: STS_KEY.accessKeySecret, token: STS_KEY.securityToken, accountId: DEMO.owner.uid, roleName: 'ops', sessionName: 's1', expiration: future },
-    { accessKeyId: EXPIRED_KEY.accessKeyId, secret: EXPIRED_KEY.accessKeySecret, token: EXPIRED_KEY.securityToken, accountId: DEMO.owner.uid, roleName: 'ops', sessionName: 's2', expiration: '2020-01-01T00:00:00Z' },
+    {
+      accessKeyId: STS_KEY.accessKeyId,
+      secret: STS_KEY.accessKeySecret,
+      token: STS_KEY.securityToken,
+      accountId: DEMO.owner.uid,
+      roleName: 'ops',
+      sessionName: 's1',
+      expiration: future,
+    },
+    {
+      accessKeyId: EXPIRED_KEY.accessKeyId,
+      secret: EXPIRED_KEY.accessKeySecret,
+      token: EXPIRED_KEY.securityToken,
+      accountId: DEMO.owner.uid,
+      roleName: 'ops',
+      sessionName: 's2',
+      expiration: '2020-01-01T00:00:00Z',
+    },
   ];
   return s;
 }
 
 /** An RPC call through openapi-core with signatureAlgorithm 'v2' (V1 HMAC-SHA1 in the query). */
-async function v1Call(endpoint: string, creds: Creds, action: string, version: string, query: Record<string, unknown>): Promise<any> {
+async function v1Call(
+  endpoint: string,
+  creds: Creds,
+  action: string,
+  version: string,
+  query: Record<string, unknown>,
+): Promise<any> {
   const cfg = openApiConfig(endpoint, creds);
   cfg.signatureAlgorithm = 'v2';
   const params = new $OpenApiUtil.Params({
-    action, version, protocol: 'HTTP', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json',
+    action,
+    version,
+    protocol: 'HTTP',
+    pathname: '/',
+    method: 'POST',
+    authType: 'AK',
+    style: 'RPC',
+    reqBodyType: 'formData',
+    bodyType: 'json',
   });
-  const res = await new OpenApi(cfg).callApi(params, new $OpenApiUtil.OpenApiRequest({ query: OpenApiUtil.query(query) }), new $dara.RuntimeOptions({}));
+  const res = await new OpenApi(cfg).callApi(
+    params,
+    new $OpenApiUtil.OpenApiRequest({ query: OpenApiUtil.query(query) }),
+    new $dara.RuntimeOptions({}),
+  );
   return res.body;
 }
 
@@ -113,7 +155,12 @@ describe('signature verification', () => {
       const { ram, ecs } = sdkClients(emu.endpoint, OWNER);
 
       const roles = await ram.listRoles(new $Ram.ListRolesRequest({ maxItems: 10 }));
-      const snaps = await ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: 'cn-hangzhou', snapshotIds: JSON.stringify([DEMO.snapshots.cmk]) }));
+      const snaps = await ecs.describeSnapshots(
+        new $Ecs.DescribeSnapshotsRequest({
+          regionId: 'cn-hangzhou',
+          snapshotIds: JSON.stringify([DEMO.snapshots.cmk]),
+        }),
+      );
 
       expect(roles.statusCode).toBe(200);
       expect(snaps.body?.snapshots?.snapshot?.map((s) => s.snapshotId)).toEqual([DEMO.snapshots.cmk]);
@@ -129,7 +176,8 @@ describe('signature verification', () => {
 
     it("accepts openapi-core's generic call with signatureAlgorithm 'v2', values with reserved characters included", async () => {
       const body = await v1Call(emu.endpoint, OWNER, 'DescribeSnapshots', '2014-05-26', {
-        RegionId: 'cn-hangzhou', Tag: [{ Key: "a*b (c)!'~", Value: 'x y+z&=é' }],
+        RegionId: 'cn-hangzhou',
+        Tag: [{ Key: "a*b (c)!'~", Value: 'x y+z&=é' }],
       });
 
       expect(body.RequestId).toMatch(/^[0-9A-F-]{36}$/);
@@ -139,10 +187,22 @@ describe('signature verification', () => {
     it('accepts a generic ACS3 call whose parameters travel in a signed form body', async () => {
       const cfg = openApiConfig(emu.endpoint, OWNER);
       const params = new $OpenApiUtil.Params({
-        action: 'DescribeKey', version: '2016-01-20', protocol: 'HTTP', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json',
+        action: 'DescribeKey',
+        version: '2016-01-20',
+        protocol: 'HTTP',
+        pathname: '/',
+        method: 'POST',
+        authType: 'AK',
+        style: 'RPC',
+        reqBodyType: 'formData',
+        bodyType: 'json',
       });
 
-      const res = await new OpenApi(cfg).callApi(params, new $OpenApiUtil.OpenApiRequest({ body: { KeyId: DEMO.cmkId } }), new $dara.RuntimeOptions({}));
+      const res = await new OpenApi(cfg).callApi(
+        params,
+        new $OpenApiUtil.OpenApiRequest({ body: { KeyId: DEMO.cmkId } }),
+        new $dara.RuntimeOptions({}),
+      );
 
       expect(res.body.KeyMetadata.KeyId).toBe(DEMO.cmkId);
     });
@@ -199,7 +259,10 @@ describe('signature verification', () => {
     });
 
     it('rejects STS credentials sent without their token', async () => {
-      const { sts } = sdkClients(emu.endpoint, { accessKeyId: STS_KEY.accessKeyId, accessKeySecret: STS_KEY.accessKeySecret });
+      const { sts } = sdkClients(emu.endpoint, {
+        accessKeyId: STS_KEY.accessKeyId,
+        accessKeySecret: STS_KEY.accessKeySecret,
+      });
 
       const err = await failure(sts.getCallerIdentity());
 
@@ -230,8 +293,12 @@ describe('signature verification', () => {
     let acs3: Captured;
     let v1: Captured;
     beforeAll(async () => {
-      acs3 = await capture((endpoint) => sdkClients(endpoint, OWNER).ram.listRoles(new $Ram.ListRolesRequest({ maxItems: 10 })));
-      v1 = await capture((endpoint) => sdkClients(endpoint, OWNER).kms.describeKey(new $Kms.DescribeKeyRequest({ keyId: DEMO.cmkId })));
+      acs3 = await capture((endpoint) =>
+        sdkClients(endpoint, OWNER).ram.listRoles(new $Ram.ListRolesRequest({ maxItems: 10 })),
+      );
+      v1 = await capture((endpoint) =>
+        sdkClients(endpoint, OWNER).kms.describeKey(new $Kms.DescribeKeyRequest({ keyId: DEMO.cmkId })),
+      );
     });
 
     it('accepts the unmodified replays (the nonce is not checked)', async () => {
@@ -259,7 +326,10 @@ describe('signature verification', () => {
     });
 
     it('rejects an ACS3 request whose signed x-acs-date header was changed', async () => {
-      const res = await replay(emu.endpoint, { ...acs3, headers: { ...acs3.headers, 'x-acs-date': '2020-01-01T00:00:00Z' } });
+      const res = await replay(emu.endpoint, {
+        ...acs3,
+        headers: { ...acs3.headers, 'x-acs-date': '2020-01-01T00:00:00Z' },
+      });
 
       expect(res.body.Code).toBe('SignatureDoesNotMatch');
     });
@@ -276,7 +346,10 @@ describe('signature verification', () => {
     });
 
     it('rejects a V1 request whose parameter was changed', async () => {
-      const res = await replay(emu.endpoint, { ...v1, url: v1.url.replace(`KeyId=${DEMO.cmkId}`, `KeyId=${DEMO.serviceKeyId}`) });
+      const res = await replay(emu.endpoint, {
+        ...v1,
+        url: v1.url.replace(`KeyId=${DEMO.cmkId}`, `KeyId=${DEMO.serviceKeyId}`),
+      });
 
       expect(res.status).toBe(400);
       expect(res.body.Code).toBe('SignatureDoesNotMatch');

@@ -18,8 +18,17 @@ const unique = (prefix: string) => `${prefix}-${++n}`;
 beforeAll(async () => {
   const state = twoAccounts();
   state.accounts[0].users = [
-    { userName: 'alice', userId: '200000000000000001', accessKeys: [{ id: USER_KEY.accessKeyId, secret: USER_KEY.accessKeySecret }], attachedPolicies: [{ policyName: 'AliyunSTSAssumeRoleAccess', policyType: 'System' }] },
-    { userName: 'bob', accessKeys: [{ id: BARE_USER_KEY.accessKeyId, secret: BARE_USER_KEY.accessKeySecret }], attachedPolicies: [] },
+    {
+      userName: 'alice',
+      userId: '200000000000000001',
+      accessKeys: [{ id: USER_KEY.accessKeyId, secret: USER_KEY.accessKeySecret }],
+      attachedPolicies: [{ policyName: 'AliyunSTSAssumeRoleAccess', policyType: 'System' }],
+    },
+    {
+      userName: 'bob',
+      accessKeys: [{ id: BARE_USER_KEY.accessKeyId, secret: BARE_USER_KEY.accessKeySecret }],
+      attachedPolicies: [],
+    },
   ];
   s = await start(state);
   rootA = s.clients(A);
@@ -27,9 +36,15 @@ beforeAll(async () => {
 });
 afterAll(() => s.emu.stop());
 
-async function roleIn(client: SdkClients, trust: string, policies: Array<[string, string]> = []): Promise<{ name: string; arn: string }> {
+async function roleIn(
+  client: SdkClients,
+  trust: string,
+  policies: Array<[string, string]> = [],
+): Promise<{ name: string; arn: string }> {
   const name = unique('Role');
-  const r = await client.ram.createRole(new $Ram.CreateRoleRequest({ roleName: name, assumeRolePolicyDocument: trust }));
+  const r = await client.ram.createRole(
+    new $Ram.CreateRoleRequest({ roleName: name, assumeRolePolicyDocument: trust }),
+  );
   for (const [policyName, policyType] of policies) {
     await client.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName: name, policyName, policyType }));
   }
@@ -39,20 +54,39 @@ async function roleIn(client: SdkClients, trust: string, policies: Array<[string
 const assume = (client: SdkClients, roleArn: string, extra: Partial<$Sts.AssumeRoleRequest> = {}) =>
   client.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn, roleSessionName: 'sess', ...extra }));
 
-async function sessionClients(client: SdkClients, roleArn: string, extra: Partial<$Sts.AssumeRoleRequest> = {}): Promise<SdkClients> {
+async function sessionClients(
+  client: SdkClients,
+  roleArn: string,
+  extra: Partial<$Sts.AssumeRoleRequest> = {},
+): Promise<SdkClients> {
   const c = (await assume(client, roleArn, extra)).body!.credentials!;
-  return s.clients({ accessKeyId: c.accessKeyId!, accessKeySecret: c.accessKeySecret!, securityToken: c.securityToken! });
+  return s.clients({
+    accessKeyId: c.accessKeyId!,
+    accessKeySecret: c.accessKeySecret!,
+    securityToken: c.securityToken!,
+  });
 }
 
 describe('GetCallerIdentity', () => {
   it('describes the account root', async () => {
     const body = (await rootA.sts.getCallerIdentity()).body!;
-    expect(body).toMatchObject({ accountId: A.uid, userId: A.uid, principalId: A.uid, arn: `acs:ram::${A.uid}:root`, identityType: 'Account' });
+    expect(body).toMatchObject({
+      accountId: A.uid,
+      userId: A.uid,
+      principalId: A.uid,
+      arn: `acs:ram::${A.uid}:root`,
+      identityType: 'Account',
+    });
   });
 
   it('describes a RAM user', async () => {
     const body = (await s.clients(USER_KEY).sts.getCallerIdentity()).body!;
-    expect(body).toMatchObject({ accountId: A.uid, userId: '200000000000000001', arn: `acs:ram::${A.uid}:user/alice`, identityType: 'RAMUser' });
+    expect(body).toMatchObject({
+      accountId: A.uid,
+      userId: '200000000000000001',
+      arn: `acs:ram::${A.uid}:user/alice`,
+      identityType: 'RAMUser',
+    });
   });
 
   it('describes a role session, and needs no policy to do so', async () => {
@@ -86,9 +120,13 @@ describe('AssumeRole', () => {
   it('gives credentials that act with the role permissions', async () => {
     const role = await roleIn(rootA, trustAccount(A.uid), [['AliyunRAMFullAccess', 'System']]);
     const session = await sessionClients(rootA, role.arn);
-    const created = await session.ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName: unique('bysession'), policyDocument: doc(allow('ecs:*')) }));
+    const created = await session.ram.createPolicy(
+      new $Ram.CreatePolicyRequest({ policyName: unique('bysession'), policyDocument: doc(allow('ecs:*')) }),
+    );
     expect(created.body?.policy?.policyType).toBe('Custom');
-    const err = await errorOf(session.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn: role.arn, roleSessionName: 'again' })));
+    const err = await errorOf(
+      session.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn: role.arn, roleSessionName: 'again' })),
+    );
     expect([err.code, err.statusCode]).toEqual(['NoPermission', 403]);
   });
 
@@ -96,7 +134,11 @@ describe('AssumeRole', () => {
     const role = await roleIn(rootA, trustAccount(A.uid), [['AliyunRAMFullAccess', 'System']]);
     const session = await sessionClients(rootA, role.arn, { policy: doc(allow('ram:GetRole')) });
     await session.ram.getRole(new $Ram.GetRoleRequest({ roleName: role.name }));
-    const err = await errorOf(session.ram.createRole(new $Ram.CreateRoleRequest({ roleName: unique('Nope'), assumeRolePolicyDocument: trustAccount(A.uid) })));
+    const err = await errorOf(
+      session.ram.createRole(
+        new $Ram.CreateRoleRequest({ roleName: unique('Nope'), assumeRolePolicyDocument: trustAccount(A.uid) }),
+      ),
+    );
     expect(err.code).toBe('NoPermission');
   });
 
@@ -129,7 +171,11 @@ describe('AssumeRole', () => {
   });
 
   it('honours a trust policy that names one user', async () => {
-    const trust = doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: [`acs:ram::${A.uid}:user/alice`] } });
+    const trust = doc({
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Principal: { RAM: [`acs:ram::${A.uid}:user/alice`] },
+    });
     const role = await roleIn(rootA, trust);
     await assume(s.clients(USER_KEY), role.arn);
     expect((await errorOf(assume(rootA, role.arn))).code).toBe('NoPermission');
@@ -137,10 +183,15 @@ describe('AssumeRole', () => {
 
   it('lets a role session assume a role that trusts that role', async () => {
     const first = await roleIn(rootA, trustAccount(A.uid), [['AliyunSTSAssumeRoleAccess', 'System']]);
-    const second = await roleIn(rootA, doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: [`acs:ram::${A.uid}:role/${first.name}`] } }));
+    const second = await roleIn(
+      rootA,
+      doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: [`acs:ram::${A.uid}:role/${first.name}`] } }),
+    );
     const firstSession = await sessionClients(rootA, first.arn);
     const secondSession = await sessionClients(firstSession, second.arn, { roleSessionName: 'chained' });
-    expect((await secondSession.sts.getCallerIdentity()).body?.arn).toBe(`acs:ram::${A.uid}:assumed-role/${second.name}/chained`);
+    expect((await secondSession.sts.getCallerIdentity()).body?.arn).toBe(
+      `acs:ram::${A.uid}:assumed-role/${second.name}/chained`,
+    );
   });
 
   it('answers 404 EntityNotExist.Role for an unknown role', async () => {
@@ -150,13 +201,19 @@ describe('AssumeRole', () => {
 
   it('checks DurationSeconds against 900 and the role maximum', async () => {
     const role = await roleIn(rootA, trustAccount(A.uid));
-    expect((await errorOf(assume(rootA, role.arn, { durationSeconds: 899 }))).code).toBe('InvalidParameter.DurationSeconds');
-    expect((await errorOf(assume(rootA, role.arn, { durationSeconds: 3601 }))).code).toBe('InvalidParameter.DurationSeconds');
+    expect((await errorOf(assume(rootA, role.arn, { durationSeconds: 899 }))).code).toBe(
+      'InvalidParameter.DurationSeconds',
+    );
+    expect((await errorOf(assume(rootA, role.arn, { durationSeconds: 3601 }))).code).toBe(
+      'InvalidParameter.DurationSeconds',
+    );
   });
 
   it('rejects a malformed session policy and a malformed role ARN', async () => {
     const role = await roleIn(rootA, trustAccount(A.uid));
-    expect((await errorOf(assume(rootA, role.arn, { policy: '{"Version":"1"}' }))).code).toBe('InvalidParameter.PolicyGrammar');
+    expect((await errorOf(assume(rootA, role.arn, { policy: '{"Version":"1"}' }))).code).toBe(
+      'InvalidParameter.PolicyGrammar',
+    );
     expect((await errorOf(assume(rootA, 'arn:not-a-role'))).code).toBe('InvalidParameter.RoleArn');
   });
 

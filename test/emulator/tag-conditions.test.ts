@@ -5,13 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as $Ecs from '@alicloud/ecs20140526';
 import * as $Ram from '@alicloud/ram20150501';
 import * as $Sts from '@alicloud/sts20150401';
-import { conditionHolds, conditionKeyMatches, parsePolicyDocument, type ConditionBlock } from '../../scripts/emulator/policy';
+import {
+  conditionHolds,
+  conditionKeyMatches,
+  parsePolicyDocument,
+  type ConditionBlock,
+} from '../../scripts/emulator/policy';
 import { ApiError } from '../../scripts/emulator/types';
 import { A, allow, doc, errorOf, start, twoAccounts, type Started } from './iam-fixture';
 import type { SdkClients } from '../helpers/sdk';
 
 describe('condition operators for tag guards', () => {
-  const holds = (condition: ConditionBlock, context: Record<string, string | string[]>) => conditionHolds(condition, context);
+  const holds = (condition: ConditionBlock, context: Record<string, string | string[]>) =>
+    conditionHolds(condition, context);
 
   it('Null "false" holds when the key is present (an empty value too), "true" when it is absent', () => {
     const present = { Null: { 'acs:RequestTag/share-with': 'false' } };
@@ -24,7 +30,9 @@ describe('condition operators for tag guards', () => {
   });
 
   it('StringNotLike holds for a value matching no pattern, and for a missing key', () => {
-    const c = { StringNotLike: { 'acs:PrincipalARN': ['acs:ram:*:*:role/ecs-share-publisher', 'acs:ram:*:*:user/admin-*'] } };
+    const c = {
+      StringNotLike: { 'acs:PrincipalARN': ['acs:ram:*:*:role/ecs-share-publisher', 'acs:ram:*:*:user/admin-*'] },
+    };
     expect(holds(c, { 'acs:PrincipalARN': 'acs:ram::1000000000000001:user/developer' })).toBe(true);
     expect(holds(c, { 'acs:PrincipalARN': 'acs:ram::1000000000000001:role/ecs-share-publisher' })).toBe(false);
     expect(holds(c, { 'acs:PrincipalARN': 'acs:ram::1000000000000001:user/admin-jo' })).toBe(false);
@@ -43,7 +51,9 @@ describe('condition operators for tag guards', () => {
       StringNotLike: { 'acs:PrincipalARN': 'acs:ram:*:*:role/ecs-share-publisher' },
     };
     expect(holds(guard, { 'acs:RequestTag/share-with': 'x', 'acs:PrincipalARN': 'acs:ram::1:user/dev' })).toBe(true);
-    expect(holds(guard, { 'acs:RequestTag/share-with': 'x', 'acs:PrincipalARN': 'acs:ram::1:role/ecs-share-publisher' })).toBe(false);
+    expect(
+      holds(guard, { 'acs:RequestTag/share-with': 'x', 'acs:PrincipalARN': 'acs:ram::1:role/ecs-share-publisher' }),
+    ).toBe(false);
     expect(holds(guard, { 'acs:RequestTag/team': 'x', 'acs:PrincipalARN': 'acs:ram::1:user/dev' })).toBe(false);
   });
 
@@ -67,10 +77,24 @@ describe('condition operators for tag guards', () => {
   });
 
   it('accepts Null and qualified operators in documents, and rejects unknown qualifiers', () => {
-    const parse = (Condition: unknown) => parsePolicyDocument(doc(allow('ecs:*', '*', { Condition })), 'permission', 6144);
-    expect(() => parse({ Null: { 'acs:RequestTag/a': 'false' }, 'ForAnyValue:StringLike': { 'acs:RequestTag/a': 'x*' } })).not.toThrow();
-    for (const bad of ['ForSomeValue:StringEquals', 'ForAnyValue:Null', 'ForAnyValue:StringEquals:x', 'ForAllValues:']) {
-      const err = (() => { try { parse({ [bad]: { k: 'v' } }); } catch (e) { return e; } })();
+    const parse = (Condition: unknown) =>
+      parsePolicyDocument(doc(allow('ecs:*', '*', { Condition })), 'permission', 6144);
+    expect(() =>
+      parse({ Null: { 'acs:RequestTag/a': 'false' }, 'ForAnyValue:StringLike': { 'acs:RequestTag/a': 'x*' } }),
+    ).not.toThrow();
+    for (const bad of [
+      'ForSomeValue:StringEquals',
+      'ForAnyValue:Null',
+      'ForAnyValue:StringEquals:x',
+      'ForAllValues:',
+    ]) {
+      const err = (() => {
+        try {
+          parse({ [bad]: { k: 'v' } });
+        } catch (e) {
+          return e;
+        }
+      })();
       expect(err, bad).toBeInstanceOf(ApiError);
       expect((err as ApiError).code).toBe('MalformedPolicyDocument');
     }
@@ -94,11 +118,41 @@ const unique = (prefix: string) => `${prefix}-${++n}`;
 beforeAll(async () => {
   const state = twoAccounts({ options: { readyDelayMs: 0 } });
   const snap = (snapshotId: string, tags: Record<string, string>) => ({
-    snapshotId, accountId: A.uid, region: R, encrypted: false, status: 'accomplished' as const, size: 40, tags,
+    snapshotId,
+    accountId: A.uid,
+    region: R,
+    encrypted: false,
+    status: 'accomplished' as const,
+    size: 40,
+    tags,
   });
-  state.disks = [{ diskId: DISK, accountId: A.uid, region: R, zoneId: 'cn-hangzhou-h', size: 40, category: 'cloud_essd', encrypted: false }];
-  state.snapshots = [snap(RED, { team: 'red' }), snap(BLUE, { team: 'blue', 'share-with': '1000000000000002' }), snap(PLAIN, {})];
-  state.images = [{ imageId: IMAGE, accountId: A.uid, region: R, status: 'Available', diskMappings: [{ device: '/dev/xvda', snapshotId: PLAIN, type: 'system' }], tags: { team: 'red' }, sharedWith: [] }];
+  state.disks = [
+    {
+      diskId: DISK,
+      accountId: A.uid,
+      region: R,
+      zoneId: 'cn-hangzhou-h',
+      size: 40,
+      category: 'cloud_essd',
+      encrypted: false,
+    },
+  ];
+  state.snapshots = [
+    snap(RED, { team: 'red' }),
+    snap(BLUE, { team: 'blue', 'share-with': '1000000000000002' }),
+    snap(PLAIN, {}),
+  ];
+  state.images = [
+    {
+      imageId: IMAGE,
+      accountId: A.uid,
+      region: R,
+      status: 'Available',
+      diskMappings: [{ device: '/dev/xvda', snapshotId: PLAIN, type: 'system' }],
+      tags: { team: 'red' },
+      sharedWith: [],
+    },
+  ];
   s = await start(state);
   root = s.clients(A);
 });
@@ -111,19 +165,30 @@ async function userWith(...extra: unknown[]): Promise<{ name: string; c: SdkClie
   const userName = unique('user');
   const policyName = unique('policy');
   await root.ram.createUser(new $Ram.CreateUserRequest({ userName }));
-  await root.ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName, policyDocument: doc(allow(['ecs:*', 'sts:AssumeRole']), ...extra) }));
+  await root.ram.createPolicy(
+    new $Ram.CreatePolicyRequest({ policyName, policyDocument: doc(allow(['ecs:*', 'sts:AssumeRole']), ...extra) }),
+  );
   await root.ram.attachPolicyToUser(new $Ram.AttachPolicyToUserRequest({ userName, policyName, policyType: 'Custom' }));
   const key = (await root.ram.createAccessKey(new $Ram.CreateAccessKeyRequest({ userName }))).body!.accessKey!;
   return { name: userName, c: s.clients({ accessKeyId: key.accessKeyId!, accessKeySecret: key.accessKeySecret! }) };
 }
 
 async function tagsOf(id: string, type = 'snapshot'): Promise<Record<string, string>> {
-  const res = await root.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: R, resourceType: type, resourceId: [id] }));
+  const res = await root.ecs.listTagResources(
+    new $Ecs.ListTagResourcesRequest({ regionId: R, resourceType: type, resourceId: [id] }),
+  );
   return Object.fromEntries((res.body!.tagResources?.tagResource ?? []).map((t) => [t.tagKey!, t.tagValue ?? '']));
 }
 
 const tagIt = (c: SdkClients, ids: string[], tags: Record<string, string>, type = 'snapshot') =>
-  c.ecs.tagResources(new $Ecs.TagResourcesRequest({ regionId: R, resourceType: type, resourceId: ids, tag: Object.entries(tags).map(([key, value]) => ({ key, value })) }));
+  c.ecs.tagResources(
+    new $Ecs.TagResourcesRequest({
+      regionId: R,
+      resourceType: type,
+      resourceId: ids,
+      tag: Object.entries(tags).map(([key, value]) => ({ key, value })),
+    }),
+  );
 
 async function forbidden(p: Promise<unknown>): Promise<void> {
   const err = await errorOf(p);
@@ -148,7 +213,16 @@ describe('acs:RequestTag on the tag calls', () => {
 
   it('AddTags carries its Tag.N', async () => {
     const { c } = await userWith(deny('ecs:AddTags', { Null: { 'acs:RequestTag/share-with.2': 'false' } }));
-    await forbidden(c.ecs.addTags(new $Ecs.AddTagsRequest({ regionId: R, resourceType: 'snapshot', resourceId: PLAIN, tag: [{ key: 'share-with.2', value: 'x' }] })));
+    await forbidden(
+      c.ecs.addTags(
+        new $Ecs.AddTagsRequest({
+          regionId: R,
+          resourceType: 'snapshot',
+          resourceId: PLAIN,
+          tag: [{ key: 'share-with.2', value: 'x' }],
+        }),
+      ),
+    );
     expect(await tagsOf(PLAIN)).not.toHaveProperty('share-with.2');
   });
 
@@ -157,18 +231,51 @@ describe('acs:RequestTag on the tag calls', () => {
       deny('ecs:UntagResources', { StringEquals: { 'acs:RequestTag/share-with': '1000000000000002' } }),
       deny('ecs:UntagResources', { Null: { 'acs:RequestTag/locked': 'false' } }),
     );
-    await forbidden(c.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: R, resourceType: 'snapshot', resourceId: [BLUE], tagKey: ['share-with'] })));
+    await forbidden(
+      c.ecs.untagResources(
+        new $Ecs.UntagResourcesRequest({
+          regionId: R,
+          resourceType: 'snapshot',
+          resourceId: [BLUE],
+          tagKey: ['share-with'],
+        }),
+      ),
+    );
     expect(await tagsOf(BLUE)).toHaveProperty('share-with', '1000000000000002');
     // A key the resource lacks is still carried (empty value), so a Null guard catches it.
-    await forbidden(c.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: R, resourceType: 'snapshot', resourceId: [RED], tagKey: ['locked'] })));
+    await forbidden(
+      c.ecs.untagResources(
+        new $Ecs.UntagResourcesRequest({
+          regionId: R,
+          resourceType: 'snapshot',
+          resourceId: [RED],
+          tagKey: ['locked'],
+        }),
+      ),
+    );
     // All=true carries every key on the resource.
-    await forbidden(c.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: R, resourceType: 'snapshot', resourceId: [BLUE], all: true })));
+    await forbidden(
+      c.ecs.untagResources(
+        new $Ecs.UntagResourcesRequest({ regionId: R, resourceType: 'snapshot', resourceId: [BLUE], all: true }),
+      ),
+    );
     expect(await tagsOf(BLUE)).toHaveProperty('share-with');
   });
 
   it('RemoveTags carries its Tag.N.Key, valued as sent or as on the resource', async () => {
-    const { c } = await userWith(deny('ecs:RemoveTags', { StringEquals: { 'acs:RequestTag/share-with': '1000000000000002' } }));
-    await forbidden(c.ecs.removeTags(new $Ecs.RemoveTagsRequest({ regionId: R, resourceType: 'snapshot', resourceId: BLUE, tag: [{ key: 'share-with' }] })));
+    const { c } = await userWith(
+      deny('ecs:RemoveTags', { StringEquals: { 'acs:RequestTag/share-with': '1000000000000002' } }),
+    );
+    await forbidden(
+      c.ecs.removeTags(
+        new $Ecs.RemoveTagsRequest({
+          regionId: R,
+          resourceType: 'snapshot',
+          resourceId: BLUE,
+          tag: [{ key: 'share-with' }],
+        }),
+      ),
+    );
     expect(await tagsOf(BLUE)).toHaveProperty('share-with');
   });
 });
@@ -180,7 +287,10 @@ describe('acs:ResourceTag, per resource', () => {
     expect([err.code, err.statusCode]).toEqual(['Forbidden.RAM', 403]);
     expect(err.accessDeniedDetail.NoPermissionType).toBe('ExplicitDeny');
     const detail = JSON.parse(Buffer.from(err.accessDeniedDetail.EncodedDiagnosticMessage, 'base64').toString());
-    expect(detail.Resources).toEqual([`acs:ecs:${R}:${A.uid}:snapshot/${RED}`, `acs:ecs:${R}:${A.uid}:snapshot/${BLUE}`]);
+    expect(detail.Resources).toEqual([
+      `acs:ecs:${R}:${A.uid}:snapshot/${RED}`,
+      `acs:ecs:${R}:${A.uid}:snapshot/${BLUE}`,
+    ]);
     expect(await tagsOf(RED)).not.toHaveProperty('note');
     expect(await tagsOf(BLUE)).not.toHaveProperty('note');
     // Alone, the red snapshot passes: its own tags do not match the deny.
@@ -189,9 +299,15 @@ describe('acs:ResourceTag, per resource', () => {
   });
 
   it('a guard on a resource already carrying a tag (Null ResourceTag) blocks every tag change on it, not on others', async () => {
-    const { c } = await userWith(deny(['ecs:TagResources', 'ecs:UntagResources'], { Null: { 'acs:ResourceTag/share-with': 'false' } }));
+    const { c } = await userWith(
+      deny(['ecs:TagResources', 'ecs:UntagResources'], { Null: { 'acs:ResourceTag/share-with': 'false' } }),
+    );
     await forbidden(tagIt(c, [BLUE], { note: 'x' }));
-    await forbidden(c.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: R, resourceType: 'snapshot', resourceId: [BLUE], tagKey: ['team'] })));
+    await forbidden(
+      c.ecs.untagResources(
+        new $Ecs.UntagResourcesRequest({ regionId: R, resourceType: 'snapshot', resourceId: [BLUE], tagKey: ['team'] }),
+      ),
+    );
     await tagIt(c, [RED], { note: 'fine' });
   });
 
@@ -199,8 +315,17 @@ describe('acs:ResourceTag, per resource', () => {
     const userName = unique('user');
     const policyName = unique('policy');
     await root.ram.createUser(new $Ram.CreateUserRequest({ userName }));
-    await root.ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName, policyDocument: doc(allow('ecs:TagResources', '*', { Condition: { StringEquals: { 'acs:ResourceTag/team': 'red' } } })) }));
-    await root.ram.attachPolicyToUser(new $Ram.AttachPolicyToUserRequest({ userName, policyName, policyType: 'Custom' }));
+    await root.ram.createPolicy(
+      new $Ram.CreatePolicyRequest({
+        policyName,
+        policyDocument: doc(
+          allow('ecs:TagResources', '*', { Condition: { StringEquals: { 'acs:ResourceTag/team': 'red' } } }),
+        ),
+      }),
+    );
+    await root.ram.attachPolicyToUser(
+      new $Ram.AttachPolicyToUserRequest({ userName, policyName, policyType: 'Custom' }),
+    );
     const key = (await root.ram.createAccessKey(new $Ram.CreateAccessKeyRequest({ userName }))).body!.accessKey!;
     const c = s.clients({ accessKeyId: key.accessKeyId!, accessKeySecret: key.accessKeySecret! });
     await tagIt(c, [RED], { owner: 'red-team' });
@@ -210,36 +335,60 @@ describe('acs:ResourceTag, per resource', () => {
     expect(await tagsOf(BLUE)).not.toHaveProperty('owner');
   });
 
-  it('CopySnapshot and CopyImage see the source resource\'s tags', async () => {
-    const { c } = await userWith(deny(['ecs:CopySnapshot', 'ecs:CopyImage'], { StringEquals: { 'acs:ResourceTag/team': 'red' } }));
-    await forbidden(c.ecs.copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: R, snapshotId: RED, destinationRegionId: R })));
-    await forbidden(c.ecs.copyImage(new $Ecs.CopyImageRequest({ regionId: R, imageId: IMAGE, destinationRegionId: R })));
-    const copy = await c.ecs.copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: R, snapshotId: PLAIN, destinationRegionId: R }));
+  it("CopySnapshot and CopyImage see the source resource's tags", async () => {
+    const { c } = await userWith(
+      deny(['ecs:CopySnapshot', 'ecs:CopyImage'], { StringEquals: { 'acs:ResourceTag/team': 'red' } }),
+    );
+    await forbidden(
+      c.ecs.copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: R, snapshotId: RED, destinationRegionId: R })),
+    );
+    await forbidden(
+      c.ecs.copyImage(new $Ecs.CopyImageRequest({ regionId: R, imageId: IMAGE, destinationRegionId: R })),
+    );
+    const copy = await c.ecs.copySnapshot(
+      new $Ecs.CopySnapshotRequest({ regionId: R, snapshotId: PLAIN, destinationRegionId: R }),
+    );
     expect(copy.body!.snapshotId).toMatch(/^s-/);
   });
 });
 
 describe('acs:RequestTag on the create and copy calls', () => {
   it('CreateSnapshot, CopySnapshot, CreateImage and CopyImage carry their Tag.N', async () => {
-    const guard = deny(['ecs:CreateSnapshot', 'ecs:CopySnapshot', 'ecs:CreateImage', 'ecs:CopyImage'], { Null: { 'acs:RequestTag/share-with': 'false' } });
+    const guard = deny(['ecs:CreateSnapshot', 'ecs:CopySnapshot', 'ecs:CreateImage', 'ecs:CopyImage'], {
+      Null: { 'acs:RequestTag/share-with': 'false' },
+    });
     const { c } = await userWith(guard);
     const shareTag = [{ key: 'share-with', value: '1000000000000002' }];
     const before = s.emu.getState().snapshots!.length;
     await forbidden(c.ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId: DISK, tag: shareTag })));
-    await forbidden(c.ecs.copySnapshot(new $Ecs.CopySnapshotRequest({ regionId: R, snapshotId: PLAIN, destinationRegionId: R, tag: shareTag })));
+    await forbidden(
+      c.ecs.copySnapshot(
+        new $Ecs.CopySnapshotRequest({ regionId: R, snapshotId: PLAIN, destinationRegionId: R, tag: shareTag }),
+      ),
+    );
     await forbidden(c.ecs.createImage(new $Ecs.CreateImageRequest({ regionId: R, snapshotId: PLAIN, tag: shareTag })));
-    await forbidden(c.ecs.copyImage(new $Ecs.CopyImageRequest({ regionId: R, imageId: IMAGE, destinationRegionId: R, tag: shareTag })));
+    await forbidden(
+      c.ecs.copyImage(
+        new $Ecs.CopyImageRequest({ regionId: R, imageId: IMAGE, destinationRegionId: R, tag: shareTag }),
+      ),
+    );
     expect(s.emu.getState().snapshots!.length).toBe(before);
-    const made = await c.ecs.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId: DISK, tag: [{ key: 'team', value: 'red' }] }));
+    const made = await c.ecs.createSnapshot(
+      new $Ecs.CreateSnapshotRequest({ diskId: DISK, tag: [{ key: 'team', value: 'red' }] }),
+    );
     expect(made.body!.snapshotId).toMatch(/^s-/);
   });
 });
 
 describe('acs:PrincipalARN', () => {
   it('is the RAM user ARN for a user', async () => {
-    const first = await userWith(deny('ecs:TagResources', { StringLike: { 'acs:PrincipalARN': 'acs:ram::*:user/user-*' } }));
+    const first = await userWith(
+      deny('ecs:TagResources', { StringLike: { 'acs:PrincipalARN': 'acs:ram::*:user/user-*' } }),
+    );
     await forbidden(tagIt(first.c, [PLAIN], { x: '1' }));
-    const exempt = await userWith(deny('ecs:TagResources', { StringNotLike: { 'acs:PrincipalARN': `acs:ram::${A.uid}:user/user-*` } }));
+    const exempt = await userWith(
+      deny('ecs:TagResources', { StringNotLike: { 'acs:PrincipalARN': `acs:ram::${A.uid}:user/user-*` } }),
+    );
     await tagIt(exempt.c, [PLAIN], { x: '2' });
   });
 
@@ -249,24 +398,47 @@ describe('acs:PrincipalARN', () => {
     const trust = doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { RAM: [`acs:ram::${A.uid}:root`] } });
     const role = await root.ram.createRole(new $Ram.CreateRoleRequest({ roleName, assumeRolePolicyDocument: trust }));
     const arn = role.body!.role!.arn!;
-    await root.ram.createPolicy(new $Ram.CreatePolicyRequest({
-      policyName,
-      policyDocument: doc(allow('ecs:*'), deny('ecs:TagResources', { StringNotEquals: { 'acs:PrincipalARN': `acs:ram::${A.uid}:role/${roleName}` } })),
-    }));
-    await root.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName, policyName, policyType: 'Custom' }));
+    await root.ram.createPolicy(
+      new $Ram.CreatePolicyRequest({
+        policyName,
+        policyDocument: doc(
+          allow('ecs:*'),
+          deny('ecs:TagResources', { StringNotEquals: { 'acs:PrincipalARN': `acs:ram::${A.uid}:role/${roleName}` } }),
+        ),
+      }),
+    );
+    await root.ram.attachPolicyToRole(
+      new $Ram.AttachPolicyToRoleRequest({ roleName, policyName, policyType: 'Custom' }),
+    );
     const { c: user } = await userWith();
-    const creds = (await user.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn: arn, roleSessionName: 'sess' }))).body!.credentials!;
-    const session = s.clients({ accessKeyId: creds.accessKeyId!, accessKeySecret: creds.accessKeySecret!, securityToken: creds.securityToken! });
+    const creds = (await user.sts.assumeRole(new $Sts.AssumeRoleRequest({ roleArn: arn, roleSessionName: 'sess' })))
+      .body!.credentials!;
+    const session = s.clients({
+      accessKeyId: creds.accessKeyId!,
+      accessKeySecret: creds.accessKeySecret!,
+      securityToken: creds.securityToken!,
+    });
     await tagIt(session, [PLAIN], { byRole: 'yes' });
     expect((await tagsOf(PLAIN)).byRole).toBe('yes');
     // The same policy denies a session whose ARN would be the assumed-role form.
     const denyAssumed = unique('policy');
-    await root.ram.createPolicy(new $Ram.CreatePolicyRequest({
-      policyName: denyAssumed,
-      policyDocument: doc(deny('ecs:UntagResources', { StringLike: { 'acs:PrincipalARN': '*:assumed-role/*' } })),
-    }));
-    await root.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName, policyName: denyAssumed, policyType: 'Custom' }));
-    await session.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: R, resourceType: 'snapshot', resourceId: [PLAIN], tagKey: ['byRole'] }));
+    await root.ram.createPolicy(
+      new $Ram.CreatePolicyRequest({
+        policyName: denyAssumed,
+        policyDocument: doc(deny('ecs:UntagResources', { StringLike: { 'acs:PrincipalARN': '*:assumed-role/*' } })),
+      }),
+    );
+    await root.ram.attachPolicyToRole(
+      new $Ram.AttachPolicyToRoleRequest({ roleName, policyName: denyAssumed, policyType: 'Custom' }),
+    );
+    await session.ecs.untagResources(
+      new $Ecs.UntagResourcesRequest({
+        regionId: R,
+        resourceType: 'snapshot',
+        resourceId: [PLAIN],
+        tagKey: ['byRole'],
+      }),
+    );
     expect(await tagsOf(PLAIN)).not.toHaveProperty('byRole');
   });
 });

@@ -8,7 +8,10 @@ import { DEFAULT_THROTTLING, DEMO, demoState, startEmulator, type Emulator } fro
 import { sdkClients, type Creds } from '../helpers/sdk';
 
 const OWNER: Creds = { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret };
-const RECIPIENT: Creds = { accessKeyId: DEMO.rdRecipient.accessKeyId, accessKeySecret: DEMO.rdRecipient.accessKeySecret };
+const RECIPIENT: Creds = {
+  accessKeyId: DEMO.rdRecipient.accessKeyId,
+  accessKeySecret: DEMO.rdRecipient.accessKeySecret,
+};
 const WINDOW_MS = 600;
 
 async function outcome(p: Promise<unknown>): Promise<any> {
@@ -28,10 +31,14 @@ describe('throttling', () => {
   let emu: Emulator;
   let owner: ReturnType<typeof sdkClients>;
   let recipient: ReturnType<typeof sdkClients>;
-  const describeSnapshots = (c = owner, regionId = 'cn-hangzhou') => c.ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId }));
+  const describeSnapshots = (c = owner, regionId = 'cn-hangzhou') =>
+    c.ecs.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId }));
   const listRoles = () => owner.ram.listRoles(new $Ram.ListRolesRequest({}));
   const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${emu.endpoint}/_emulator/${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${emu.endpoint}/_emulator/${path}`, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as any };
   };
 
@@ -61,7 +68,11 @@ describe('throttling', () => {
       const next = await outcome(describeSnapshots());
 
       expect(inWindow.map((r) => (r === 'ok' ? 'ok' : `${r.name} ${r.code}`))).toEqual([
-        'ok', 'ok', 'ok', 'ThrottlingError Throttling.User', 'ThrottlingError Throttling.User',
+        'ok',
+        'ok',
+        'ok',
+        'ThrottlingError Throttling.User',
+        'ThrottlingError Throttling.User',
       ]);
       expect(next).toBe('ok');
     });
@@ -90,7 +101,11 @@ describe('throttling', () => {
       };
 
       expect(Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r === 'ok' ? 'ok' : r.code]))).toEqual({
-        first: 'ok', again: 'Throttling.User', otherApi: 'ok', otherRegion: 'ok', otherAccount: 'ok',
+        first: 'ok',
+        again: 'Throttling.User',
+        otherApi: 'ok',
+        otherRegion: 'ok',
+        otherAccount: 'ok',
       });
     });
 
@@ -104,8 +119,17 @@ describe('throttling', () => {
       await sleep(1005);
       for (let i = 0; i < 2; i++) codes.push(await outcome(listRoles()));
 
-      expect(codes.map((r) => (r === 'ok' ? 'ok' : r.code))).toEqual(['ok', 'ok', 'Throttling.User', 'ok', 'Throttling.User']);
-      expect(emu.calls({ action: 'ListRoles', status: 400 }).map((c) => c.cause)).toEqual(['rate limit 2/s', 'rate limit 3/1500 ms window']);
+      expect(codes.map((r) => (r === 'ok' ? 'ok' : r.code))).toEqual([
+        'ok',
+        'ok',
+        'Throttling.User',
+        'ok',
+        'Throttling.User',
+      ]);
+      expect(emu.calls({ action: 'ListRoles', status: 400 }).map((c) => c.cause)).toEqual([
+        'rate limit 2/s',
+        'rate limit 3/1500 ms window',
+      ]);
     });
 
     it('says, when asked to send x-acs-retry-after, when the next window starts', async () => {
@@ -136,10 +160,13 @@ describe('throttling', () => {
       emu.setRateLimit('DescribeSnapshots', null);
       emu.addFault({ action: 'DescribeImages', kind: 'throttle', nth: 1 });
       emu.addFault({ action: 'ListRoles', kind: 'throttle', nth: 1 });
-      const faulted = await outcome(owner.ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: 'cn-hangzhou' })));
+      const faulted = await outcome(
+        owner.ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: 'cn-hangzhou' })),
+      );
       const ram = await outcome(listRoles());
 
-      for (const err of [limited, faulted, ram]) expect([err.name, err.code, err.retryAfter]).toEqual(['ThrottlingError', 'Throttling.User', undefined]);
+      for (const err of [limited, faulted, ram])
+        expect([err.name, err.code, err.retryAfter]).toEqual(['ThrottlingError', 'Throttling.User', undefined]);
       expect(Object.values(DEFAULT_THROTTLING.retryAfter).every((v) => v === false)).toBe(true);
     });
 
@@ -151,7 +178,9 @@ describe('throttling', () => {
       const ecs = await outcome(describeSnapshots());
       const ram = await outcome(listRoles());
       await owner.ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: 'cn-hangzhou' }));
-      const limited = await outcome(owner.ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: 'cn-hangzhou' })));
+      const limited = await outcome(
+        owner.ecs.describeImages(new $Ecs.DescribeImagesRequest({ regionId: 'cn-hangzhou' })),
+      );
 
       expect([ecs.retryAfter, ram.retryAfter]).toEqual([70, 1000]);
       expect(limited.retryAfter).toBeGreaterThan(0);
@@ -174,7 +203,10 @@ describe('throttling', () => {
 
   describe('admin API', () => {
     it('sets per-minute limits and the window through PUT rate-limits and PUT throttling', async () => {
-      const limits = await admin('PUT', 'rate-limits', { ListRoles: 5, DescribeSnapshots: { perMinute: 1, retryAfter: true } });
+      const limits = await admin('PUT', 'rate-limits', {
+        ListRoles: 5,
+        DescribeSnapshots: { perMinute: 1, retryAfter: true },
+      });
       const throttling = await admin('PUT', 'throttling', { windowMs: 250, retryAfter: { kms: false } });
       await sleep(250 - (Date.now() % 250) + 5);
       await describeSnapshots();

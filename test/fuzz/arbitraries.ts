@@ -8,7 +8,10 @@ const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20261128);
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 
 /** fast-check parameters: the fixed seed and `n` runs (times FUZZ_SCALE). A failure prints its seed and path. */
-export const runs = <T = any>(n: number): fc.Parameters<T> => ({ seed: FUZZ_SEED, numRuns: Math.max(1, Math.round(n * SCALE)) });
+export const runs = <T = any>(n: number): fc.Parameters<T> => ({
+  seed: FUZZ_SEED,
+  numRuns: Math.max(1, Math.round(n * SCALE)),
+});
 
 export const OWNER = '1000000000000001';
 export const REGION = 'cn-hangzhou';
@@ -19,12 +22,63 @@ const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
 /** Strings that have broken parsers before: prototype keys, JSON fragments, near-miss ids and regions, odd Unicode. */
 const trickyString = fc.constantFrom(
-  '', ' ', '\t\n', '\u0000', '\u202e', '\ud800', '💥', 'null', 'undefined', 'NaN', 'true', '0', '-0', '1e400',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf',
-  '[', '{', ']', '}', '[]', '{}', '[[]]', '[[[[[[[[', '{"a":', '["s-abcd1234"]', '"s-abcd1234"', '[null]', '[{}]',
-  's-', 'm-', 's-abc', 'i-bp1abcd1234', 'S-ABCD1234', ' s-abcd1234 ', 's-abcd1234,s-efgh5678', 's-ab/cd12', 's-abcd_123',
-  `s-${'a'.repeat(65)}`, 'cn-hangzhou', 'CN-HANGZHOU', 'cn-', '-cn-hangzhou', 'cn--hangzhou', 'cn-hangzhou ', 'x'.repeat(300),
-  'share-with', 'share-with.11', 'ecs-share:granted', 'acs:ecs:tag', '*', '%', '?',
+  '',
+  ' ',
+  '\t\n',
+  '\u0000',
+  '\u202e',
+  '\ud800',
+  '💥',
+  'null',
+  'undefined',
+  'NaN',
+  'true',
+  '0',
+  '-0',
+  '1e400',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '[',
+  '{',
+  ']',
+  '}',
+  '[]',
+  '{}',
+  '[[]]',
+  '[[[[[[[[',
+  '{"a":',
+  '["s-abcd1234"]',
+  '"s-abcd1234"',
+  '[null]',
+  '[{}]',
+  's-',
+  'm-',
+  's-abc',
+  'i-bp1abcd1234',
+  'S-ABCD1234',
+  ' s-abcd1234 ',
+  's-abcd1234,s-efgh5678',
+  's-ab/cd12',
+  's-abcd_123',
+  `s-${'a'.repeat(65)}`,
+  'cn-hangzhou',
+  'CN-HANGZHOU',
+  'cn-',
+  '-cn-hangzhou',
+  'cn--hangzhou',
+  'cn-hangzhou ',
+  'x'.repeat(300),
+  'share-with',
+  'share-with.11',
+  'ecs-share:granted',
+  'acs:ecs:tag',
+  '*',
+  '%',
+  '?',
 );
 
 const anyString = fc.oneof(
@@ -58,7 +112,8 @@ const mostly = <T>(good: fc.Arbitrary<T>, goodWeight = 4): fc.Arbitrary<unknown>
 
 // ---------------------------------------------------------------- ids and regions
 
-const alnum = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...ALNUM), minLength: min, maxLength: max });
+const alnum = (min: number, max: number) =>
+  fc.string({ unit: fc.constantFrom(...ALNUM), minLength: min, maxLength: max });
 
 export const snapshotId = alnum(4, 64).map((s) => `s-${s}`);
 export const imageId = alnum(4, 64).map((s) => `m-${s}`);
@@ -91,12 +146,24 @@ const listShape = (item: fc.Arbitrary<unknown>) =>
 
 const eventName = fc.oneof(
   { weight: 16, arbitrary: fc.constantFrom(...HANDLED_EVENT_NAMES) },
-  { weight: 1, arbitrary: fc.constantFrom('DeleteSnapshot', 'tagresources', 'ModifyImageAttribute', 'PutBucketTagging') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('DeleteSnapshot', 'tagresources', 'ModifyImageAttribute', 'PutBucketTagging'),
+  },
   { weight: 1, arbitrary: junk },
 );
 
 const tagKey = fc.oneof(
-  fc.constantFrom('share-with', 'share-with.2', 'share-with.10', 'share-with.11', 'ecs-share:granted', 'ecs-share:granted.2', 'owner', 'Name'),
+  fc.constantFrom(
+    'share-with',
+    'share-with.2',
+    'share-with.10',
+    'share-with.11',
+    'ecs-share:granted',
+    'ecs-share:granted.2',
+    'owner',
+    'Name',
+  ),
   anyString,
 );
 
@@ -123,7 +190,9 @@ const requestParameters = (known: readonly string[]) =>
           'Tag.2.Key': tagKey,
           'TagKey.1': tagKey,
           TagKey: listShape(tagKey),
-          Tag: fc.array(fc.record({ Key: mostly(tagKey), Value: mostly(anyString) }, { requiredKeys: [] }), { maxLength: 3 }).map((t) => JSON.stringify(t)),
+          Tag: fc
+            .array(fc.record({ Key: mostly(tagKey), Value: mostly(anyString) }, { requiredKeys: [] }), { maxLength: 3 })
+            .map((t) => JSON.stringify(t)),
           All: fc.boolean(),
         },
         { requiredKeys: [] },
@@ -134,7 +203,18 @@ const requestParameters = (known: readonly string[]) =>
 
 const referencedResources = (known: readonly string[]) =>
   fc.dictionary(
-    fc.oneof(fc.constantFrom('ACS::ECS::Snapshot', 'ACS::ECS::Image', 'acs::ecs::snapshot', 'snapshot', 'image', 'ACS::ECS::Disk', 'ACS::ECS::Instance'), trickyString),
+    fc.oneof(
+      fc.constantFrom(
+        'ACS::ECS::Snapshot',
+        'ACS::ECS::Image',
+        'acs::ecs::snapshot',
+        'snapshot',
+        'image',
+        'ACS::ECS::Disk',
+        'ACS::ECS::Instance',
+      ),
+      trickyString,
+    ),
     listShape(resourceId(known)),
     { maxKeys: 3 },
   );
@@ -147,17 +227,37 @@ const actionTrailRecord = (known: readonly string[]) =>
         {
           eventId: mostly(fc.uuid()),
           eventName,
-          serviceName: fc.oneof({ weight: 14, arbitrary: fc.constantFrom('Ecs', 'ecs', 'ECS') }, { weight: 1, arbitrary: fc.constantFrom('Oss', 'Kms') }, { weight: 1, arbitrary: junk }),
+          serviceName: fc.oneof(
+            { weight: 14, arbitrary: fc.constantFrom('Ecs', 'ecs', 'ECS') },
+            { weight: 1, arbitrary: fc.constantFrom('Oss', 'Kms') },
+            { weight: 1, arbitrary: junk },
+          ),
           acsRegion: region,
           errorCode: fc.oneof(fc.constantFrom('', 'InvalidTagKey.Malformed', 'Forbidden.RAM'), junk),
           eventType: fc.constantFrom('ApiCall', 'ConsoleOperation'),
-          userIdentity: mostly(fc.record({ accountId: mostly(fc.constant(OWNER)), type: fc.constant('ram-user') }, { requiredKeys: [] })),
+          userIdentity: mostly(
+            fc.record({ accountId: mostly(fc.constant(OWNER)), type: fc.constant('ram-user') }, { requiredKeys: [] }),
+          ),
           recipientAccountId: mostly(fc.constant(OWNER)),
-          referencedResources: fc.oneof(referencedResources(known), referencedResources(known).map((r) => JSON.stringify(r)), junk),
-          requestParameters: fc.oneof({ weight: 4, arbitrary: requestParameters(known) }, { weight: 1, arbitrary: requestParameters(known).map((p) => JSON.stringify(p)) }, { weight: 1, arbitrary: junk }),
-          requestParameterJson: fc.oneof(requestParameters(known).map((p) => JSON.stringify(p)), junk),
+          referencedResources: fc.oneof(
+            referencedResources(known),
+            referencedResources(known).map((r) => JSON.stringify(r)),
+            junk,
+          ),
+          requestParameters: fc.oneof(
+            { weight: 4, arbitrary: requestParameters(known) },
+            { weight: 1, arbitrary: requestParameters(known).map((p) => JSON.stringify(p)) },
+            { weight: 1, arbitrary: junk },
+          ),
+          requestParameterJson: fc.oneof(
+            requestParameters(known).map((p) => JSON.stringify(p)),
+            junk,
+          ),
           responseElements: fc.oneof(
-            fc.record({ SnapshotId: resourceId(known), ImageId: resourceId(known), RequestId: fc.uuid() }, { requiredKeys: [] }),
+            fc.record(
+              { SnapshotId: resourceId(known), ImageId: resourceId(known), RequestId: fc.uuid() },
+              { requiredKeys: [] },
+            ),
             junk,
           ),
         },
@@ -179,13 +279,27 @@ export const cloudEvent = (known: readonly string[]) =>
           id: mostly(fc.uuid()),
           source: mostly(fc.constant('acs.ecs')),
           type: fc.oneof(
-            { weight: 14, arbitrary: fc.constantFrom('ecs:ActionTrail:ApiCall', 'ecs:ActionTrail:ConsoleOperation', 'ECS:actiontrail:apicall') },
-            { weight: 1, arbitrary: fc.constantFrom('oss:ActionTrail:ApiCall', 'ecs:Snapshot:CreateSnapshotCompleted') },
+            {
+              weight: 14,
+              arbitrary: fc.constantFrom(
+                'ecs:ActionTrail:ApiCall',
+                'ecs:ActionTrail:ConsoleOperation',
+                'ECS:actiontrail:apicall',
+              ),
+            },
+            {
+              weight: 1,
+              arbitrary: fc.constantFrom('oss:ActionTrail:ApiCall', 'ecs:Snapshot:CreateSnapshotCompleted'),
+            },
             { weight: 1, arbitrary: junk },
           ),
           aliyunregionid: region,
           aliyunaccountid: mostly(fc.constant(OWNER)),
-          data: fc.oneof({ weight: 12, arbitrary: actionTrailRecord(known) }, { weight: 1, arbitrary: actionTrailRecord(known).map((r) => JSON.stringify(r)) }, { weight: 1, arbitrary: junk }),
+          data: fc.oneof(
+            { weight: 12, arbitrary: actionTrailRecord(known) },
+            { weight: 1, arbitrary: actionTrailRecord(known).map((r) => JSON.stringify(r)) },
+            { weight: 1, arbitrary: junk },
+          ),
         },
         { requiredKeys: ['type', 'data'] },
       ),
@@ -198,7 +312,17 @@ export const eventPayload = (known: readonly string[]) =>
   fc.oneof(
     { weight: 5, arbitrary: cloudEvent(known) },
     { weight: 1, arbitrary: actionTrailRecord(known) },
-    { weight: 2, arbitrary: fc.array(fc.oneof({ weight: 4, arbitrary: cloudEvent(known) }, { weight: 1, arbitrary: actionTrailRecord(known) }, { weight: 1, arbitrary: junk }), { maxLength: 5 }) },
+    {
+      weight: 2,
+      arbitrary: fc.array(
+        fc.oneof(
+          { weight: 4, arbitrary: cloudEvent(known) },
+          { weight: 1, arbitrary: actionTrailRecord(known) },
+          { weight: 1, arbitrary: junk },
+        ),
+        { maxLength: 5 },
+      ),
+    },
   );
 
 // ---------------------------------------------------------------- manual and timer payloads
@@ -213,7 +337,11 @@ export const shareCommand = (known: readonly string[]) =>
           regionId: region,
           dryRun: fc.oneof({ weight: 4, arbitrary: fc.boolean() }, { weight: 1, arbitrary: junk }),
           resourceType: fc.oneof(fc.constantFrom('snapshot', 'image'), junk),
-          action: fc.oneof({ weight: 3, arbitrary: fc.constant('share') }, { weight: 1, arbitrary: fc.constantFrom('reconcile', 'Share') }, { weight: 1, arbitrary: junk }),
+          action: fc.oneof(
+            { weight: 3, arbitrary: fc.constant('share') },
+            { weight: 1, arbitrary: fc.constantFrom('reconcile', 'Share') },
+            { weight: 1, arbitrary: junk },
+          ),
         },
         { requiredKeys: [] },
       ),
@@ -225,7 +353,11 @@ export const reconcileCommand = fc
   .tuple(
     fc.record(
       {
-        action: fc.oneof({ weight: 4, arbitrary: fc.constant('reconcile') }, { weight: 1, arbitrary: fc.constantFrom('share', 'Reconcile') }, { weight: 1, arbitrary: junk }),
+        action: fc.oneof(
+          { weight: 4, arbitrary: fc.constant('reconcile') },
+          { weight: 1, arbitrary: fc.constantFrom('share', 'Reconcile') },
+          { weight: 1, arbitrary: junk },
+        ),
         regions: fc.oneof(
           { weight: 4, arbitrary: fc.array(region, { minLength: 0, maxLength: 3 }) },
           { weight: 1, arbitrary: region },
@@ -297,9 +429,30 @@ const goodToken = fc.oneof(
 
 const badToken = fc.oneof(
   fc.constantFrom(
-    '*', '1000*', 'rd-*', `${FOLDER}*`, '100000000000000?', '%', OWNER, '12345', '10000000000000021', 'rd-', 'rd-ab', 'rd-demo01/r-demo01',
-    'rd-demo01/r-demo01/', 'rd-demo01//fd-demofold01', 'rd-demo01/r-demo01/fd-demofold0', 'rd-demo01/r-demo01/fd-demofold012',
-    'rd-demo01/./fd-demofold01', 'rd-demo01/r-demo01/..', '/rd-demo01', 'fd-demofold01', 'r-demo01', 'account', '１０００', '__proto__',
+    '*',
+    '1000*',
+    'rd-*',
+    `${FOLDER}*`,
+    '100000000000000?',
+    '%',
+    OWNER,
+    '12345',
+    '10000000000000021',
+    'rd-',
+    'rd-ab',
+    'rd-demo01/r-demo01',
+    'rd-demo01/r-demo01/',
+    'rd-demo01//fd-demofold01',
+    'rd-demo01/r-demo01/fd-demofold0',
+    'rd-demo01/r-demo01/fd-demofold012',
+    'rd-demo01/./fd-demofold01',
+    'rd-demo01/r-demo01/..',
+    '/rd-demo01',
+    'fd-demofold01',
+    'r-demo01',
+    'account',
+    '１０００',
+    '__proto__',
   ),
   fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/[\s,]/.test(s)),
 );
@@ -324,10 +477,28 @@ export const tagValue = (opts: { bad?: boolean } = {}) =>
 
 const shareTagKey = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('share-with', 'share-with.2', 'share-with.3', 'share-with.10') },
-  { weight: 2, arbitrary: fc.constantFrom('share-with.11', 'share-with.0', 'share-with.1', 'share-with.02', 'share-with.x', 'share-with.', 'share-with.2.1') },
-  { weight: 1, arbitrary: fc.constantFrom('Share-With', 'share-with2', 'owner', 'ecs-share:granted', '__proto__', 'constructor') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'share-with.11',
+      'share-with.0',
+      'share-with.1',
+      'share-with.02',
+      'share-with.x',
+      'share-with.',
+      'share-with.2.1',
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('Share-With', 'share-with2', 'owner', 'ecs-share:granted', '__proto__', 'constructor'),
+  },
   { weight: 1, arbitrary: anyString },
 );
 
 /** A resource's tags: share keys (good, bad or out of contract) and unrelated ones. */
-export const tagSet = fc.dictionary(shareTagKey, fc.oneof({ weight: 4, arbitrary: tagValue() }, { weight: 1, arbitrary: anyString }), { maxKeys: 5 });
+export const tagSet = fc.dictionary(
+  shareTagKey,
+  fc.oneof({ weight: 4, arbitrary: tagValue() }, { weight: 1, arbitrary: anyString }),
+  { maxKeys: 5 },
+);

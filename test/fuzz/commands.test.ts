@@ -19,8 +19,10 @@ function wellFormed(c: Record<string, unknown>): boolean {
   return (
     Object.keys(c).every((k) => FIELDS.has(k)) &&
     (c.action === undefined || c.action === 'share') &&
-    typeof id === 'string' && RESOURCE_ID.test(id) &&
-    typeof region === 'string' && REGION_FORM.test(region) &&
+    typeof id === 'string' &&
+    RESOURCE_ID.test(id) &&
+    typeof region === 'string' &&
+    REGION_FORM.test(region) &&
     (c.resourceType === undefined || c.resourceType === (id.startsWith('s-') ? 'snapshot' : 'image')) &&
     (c.dryRun === undefined || typeof c.dryRun === 'boolean')
   );
@@ -57,7 +59,14 @@ const TOKEN_FORMS = [
 const CONTRACT_KEYS = new Set(['share-with', ...Array.from({ length: 9 }, (_, i) => `share-with.${i + 2}`)]);
 const allowlists: fc.Arbitrary<Allowlist | undefined> = fc.oneof(
   fc.constant(undefined),
-  fc.record({ accounts: fc.subarray(ACCOUNTS), rds: fc.subarray(['rd-demo01']), folders: fc.subarray([FOLDER, 'fd-demofold01']) }, { requiredKeys: [] }),
+  fc.record(
+    {
+      accounts: fc.subarray(ACCOUNTS),
+      rds: fc.subarray(['rd-demo01']),
+      folders: fc.subarray([FOLDER, 'fd-demofold01']),
+    },
+    { requiredKeys: [] },
+  ),
 );
 
 describe('share-with tag values under fuzzing', () => {
@@ -76,10 +85,15 @@ describe('share-with tag values under fuzzing', () => {
           expectReason(e.reason, 1000);
         }
         // Every token of a contract key is a target or a reported error; every other share-with.* key is refused.
-        const found = new Set([...targets.map((t) => (t.kind === 'account' ? t.uid : t.kind === 'rd' ? t.rdId : t.path)), ...errors.map((e) => e.value)]);
+        const found = new Set([
+          ...targets.map((t) => (t.kind === 'account' ? t.uid : t.kind === 'rd' ? t.rdId : t.path)),
+          ...errors.map((e) => e.value),
+        ]);
         for (const [key, value] of Object.entries(tags)) {
-          if (CONTRACT_KEYS.has(key)) for (const token of value.split(/[\s,]+/).filter(Boolean)) expect(found).toContain(token);
-          else if (key.startsWith('share-with.')) expect(errors).toContainEqual(expect.objectContaining({ code: 'UnknownKey', key }));
+          if (CONTRACT_KEYS.has(key))
+            for (const token of value.split(/[\s,]+/).filter(Boolean)) expect(found).toContain(token);
+          else if (key.startsWith('share-with.'))
+            expect(errors).toContainEqual(expect.objectContaining({ code: 'UnknownKey', key }));
         }
         // The order tags are listed in never matters.
         const reversed = Object.fromEntries(Object.entries(tags).reverse());

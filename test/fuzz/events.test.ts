@@ -3,7 +3,20 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { INPUT_LIMITS, parseInvocation } from '../../shared/events';
-import { cloudEvent, deepEvent, eventPayload, junk, nest, OWNER, REGION, runs, shareCommand, snapshotId, imageId, timerEvent } from './arbitraries';
+import {
+  cloudEvent,
+  deepEvent,
+  eventPayload,
+  junk,
+  nest,
+  OWNER,
+  REGION,
+  runs,
+  shareCommand,
+  snapshotId,
+  imageId,
+  timerEvent,
+} from './arbitraries';
 import { expectSaneInvocation } from './checks';
 
 const KNOWN = ['s-demo0cmk0000000001', 'm-demo0cmk0000000001', 's-e2espare0000000001'];
@@ -33,25 +46,27 @@ describe('parseInvocation under fuzzing', () => {
 
   it('never throws on arbitrary bytes or text', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.json()), (raw) => {
-        const inv = parseInvocation(typeof raw === 'string' ? raw : Buffer.from(raw));
-        expectSaneInvocation(inv, 0);
-      }),
+      fc.property(
+        fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.json()),
+        (raw) => {
+          const inv = parseInvocation(typeof raw === 'string' ? raw : Buffer.from(raw));
+          expectSaneInvocation(inv, 0);
+        },
+      ),
       runs(1500),
     );
   });
 
   it('finds exactly the ids of a well-formed tag event, in whichever shape ActionTrail sends them', () => {
-    const wellFormed = fc
-      .record({
-        kind: fc.constantFrom('snapshot', 'image'),
-        eventName: fc.constantFrom('TagResources', 'UntagResources', 'AddTags', 'RemoveTags'),
-        ids: fc.uniqueArray(fc.oneof(snapshotId, imageId), { minLength: 1, maxLength: 6 }),
-        where: fc.constantFrom('ResourceId', 'indexed', 'referenced', 'both'),
-        rawData: fc.boolean(),
-        asText: fc.boolean(),
-        shape: fc.constantFrom('scalar', 'array', 'json', 'nested'),
-      });
+    const wellFormed = fc.record({
+      kind: fc.constantFrom('snapshot', 'image'),
+      eventName: fc.constantFrom('TagResources', 'UntagResources', 'AddTags', 'RemoveTags'),
+      ids: fc.uniqueArray(fc.oneof(snapshotId, imageId), { minLength: 1, maxLength: 6 }),
+      where: fc.constantFrom('ResourceId', 'indexed', 'referenced', 'both'),
+      rawData: fc.boolean(),
+      asText: fc.boolean(),
+      shape: fc.constantFrom('scalar', 'array', 'json', 'nested'),
+    });
     fc.assert(
       fc.property(wellFormed, ({ kind, eventName, ids, where, rawData, asText, shape }) => {
         const mine = ids.filter((id) => id.startsWith(kind === 'snapshot' ? 's-' : 'm-'));
@@ -60,9 +75,18 @@ describe('parseInvocation under fuzzing', () => {
         const shaped = { scalar: mine[0], array: mine, json: JSON.stringify(mine), nested: nest(mine, 3) }[shape];
         if (where === 'ResourceId' || where === 'both') params.ResourceId = shaped;
         if (where === 'indexed') mine.forEach((id, i) => (params[`ResourceId.${i + 1}`] = id));
-        const data: Record<string, unknown> = { eventId: 'E-1', eventName, serviceName: 'Ecs', acsRegion: REGION, requestParameters: asText ? JSON.stringify(params) : params };
-        if (where === 'referenced' || where === 'both') data.referencedResources = { [kind === 'snapshot' ? 'ACS::ECS::Snapshot' : 'ACS::ECS::Image']: mine };
-        const payload = rawData ? data : { specversion: '1.0', id: 'ce-1', type: 'ecs:ActionTrail:ApiCall', aliyunaccountid: OWNER, data };
+        const data: Record<string, unknown> = {
+          eventId: 'E-1',
+          eventName,
+          serviceName: 'Ecs',
+          acsRegion: REGION,
+          requestParameters: asText ? JSON.stringify(params) : params,
+        };
+        if (where === 'referenced' || where === 'both')
+          data.referencedResources = { [kind === 'snapshot' ? 'ACS::ECS::Snapshot' : 'ACS::ECS::Image']: mine };
+        const payload = rawData
+          ? data
+          : { specversion: '1.0', id: 'ce-1', type: 'ecs:ActionTrail:ApiCall', aliyunaccountid: OWNER, data };
         const inv = parseInvocation(payload);
         expectSaneInvocation(inv, 1);
         if (inv.kind !== 'events') throw new Error(`expected events, got ${inv.kind}`);
@@ -73,7 +97,9 @@ describe('parseInvocation under fuzzing', () => {
         }
         expect(inv.events).toHaveLength(1);
         expect(inv.events[0]).toMatchObject({ resourceType: kind, region: REGION, eventName });
-        expect([...inv.events[0].resourceIds].sort()).toEqual([...new Set(where === 'both' ? [...expected, ...mine] : expected)].sort());
+        expect([...inv.events[0].resourceIds].sort()).toEqual(
+          [...new Set(where === 'both' ? [...expected, ...mine] : expected)].sort(),
+        );
       }),
       runs(1500),
     );
@@ -83,7 +109,10 @@ describe('parseInvocation under fuzzing', () => {
     fc.assert(
       fc.property(deepEvent(KNOWN), (payload) => {
         const inv = parseInvocation(payload);
-        expect(inv).toMatchObject({ kind: 'invalid', error: expect.stringMatching(new RegExp(`nested more than ${INPUT_LIMITS.maxDepth} levels`)) });
+        expect(inv).toMatchObject({
+          kind: 'invalid',
+          error: expect.stringMatching(new RegExp(`nested more than ${INPUT_LIMITS.maxDepth} levels`)),
+        });
         expectSaneInvocation(inv, 1);
       }),
       runs(300),
@@ -94,7 +123,15 @@ describe('parseInvocation under fuzzing', () => {
     const big = 's-' + 'a'.repeat(INPUT_LIMITS.maxBytes + 10);
     fc.assert(
       fc.property(cloudEvent(KNOWN), fc.constantFrom('bytes', 'text', 'object'), (event, form) => {
-        const e = { ...event, data: { eventName: 'TagResources', serviceName: 'Ecs', acsRegion: REGION, requestParameters: { ResourceId: big, big2: big } } };
+        const e = {
+          ...event,
+          data: {
+            eventName: 'TagResources',
+            serviceName: 'Ecs',
+            acsRegion: REGION,
+            requestParameters: { ResourceId: big, big2: big },
+          },
+        };
         const raw = form === 'object' ? e : form === 'text' ? JSON.stringify(e) : Buffer.from(JSON.stringify(e));
         const inv = parseInvocation(raw);
         expect(inv.kind).toBe('invalid');

@@ -14,7 +14,17 @@ import { handler as reconcile } from '../../functions/reconcile/index';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
 import { tag, shareWrites } from '../helpers/e2e';
-import { deepEvent, eventPayload, junk, reconcileCommand, REGION, runs, shareCommand, timerEvent, tagValue } from './arbitraries';
+import {
+  deepEvent,
+  eventPayload,
+  junk,
+  reconcileCommand,
+  REGION,
+  runs,
+  shareCommand,
+  timerEvent,
+  tagValue,
+} from './arbitraries';
 import { expectSaneAnswer } from './checks';
 
 const HANDLERS = { 'on-tag': onTag, share, reconcile } as const;
@@ -48,7 +58,8 @@ describe('the functions under fuzzing, against the emulator with the real functi
     try {
       const res = await HANDLERS[fn](wire(payload), w.context(fn));
       answer = expectSaneAnswer(res);
-      if (answer === 'summary' && w.emu.calls().length > 0) tally[fn].reachedTheApi = (tally[fn].reachedTheApi ?? 0) + 1;
+      if (answer === 'summary' && w.emu.calls().length > 0)
+        tally[fn].reachedTheApi = (tally[fn].reachedTheApi ?? 0) + 1;
     } catch (e) {
       // The one documented rejection: on-tag fails the invocation so EventBridge redelivers a transient failure.
       if (!(fn === 'on-tag' && (e as Error)?.name === 'TransientFailure')) throw e;
@@ -56,15 +67,22 @@ describe('the functions under fuzzing, against the emulator with the real functi
     }
     tally[fn][answer] = (tally[fn][answer] ?? 0) + 1;
     // Refused before any API call; reconcile may first read the account's regions to refuse one it does not have.
-    if (answer === 'invalid') expect(w.emu.calls().filter((c) => fn !== 'reconcile' || c.action !== 'DescribeRegions')).toEqual([]);
+    if (answer === 'invalid')
+      expect(w.emu.calls().filter((c) => fn !== 'reconcile' || c.action !== 'DescribeRegions')).toEqual([]);
     expect(w.emu.writes()).toEqual([]); // the world is in steady state: nothing any input asks may write
   }
 
   beforeAll(async () => {
-    w = await startWorld({ state: e2eState(), env: { SHARE_CHECKPOINT_FILE: path.join(checkpointDir, 'checkpoint.json'), SHARE_ASSOCIATION_WAIT_MS: '0' } });
+    w = await startWorld({
+      state: e2eState(),
+      env: { SHARE_CHECKPOINT_FILE: path.join(checkpointDir, 'checkpoint.json'), SHARE_ASSOCIATION_WAIT_MS: '0' },
+    });
     await tag(w, DEMO.snapshots.cmk, DEMO.rdRecipient.uid);
     await tag(w, DEMO.images.cmk, DEMO.externalRecipient.uid);
-    for (const id of SHARED) expect((await w.invoke('share', { resourceId: id, region: REGION })).results[0].outcome).toMatch(/shared|pending/);
+    for (const id of SHARED)
+      expect((await w.invoke('share', { resourceId: id, region: REGION })).results[0].outcome).toMatch(
+        /shared|pending/,
+      );
     expect((await w.invoke('reconcile', { action: 'reconcile' })).ok).toBe(true);
     // Steady state: one more full pass writes nothing.
     w.emu.clearCalls();
@@ -85,7 +103,10 @@ describe('the functions under fuzzing, against the emulator with the real functi
       { weight: 1, arbitrary: timerEvent },
       { weight: 1, arbitrary: junk },
     );
-    await fc.assert(fc.asyncProperty(payload, (p) => invoke('on-tag', p)), runs(1000));
+    await fc.assert(
+      fc.asyncProperty(payload, (p) => invoke('on-tag', p)),
+      runs(1000),
+    );
   }, 120_000);
 
   it('share answers every command and stray payload, and writes nothing', async () => {
@@ -98,7 +119,10 @@ describe('the functions under fuzzing, against the emulator with the real functi
       { weight: 1, arbitrary: timerEvent },
       { weight: 1, arbitrary: junk },
     );
-    await fc.assert(fc.asyncProperty(payload, (p) => invoke('share', p)), runs(1000));
+    await fc.assert(
+      fc.asyncProperty(payload, (p) => invoke('share', p)),
+      runs(1000),
+    );
   }, 120_000);
 
   it('reconcile answers every command, timer payload and stray payload, and writes nothing', async () => {
@@ -106,29 +130,44 @@ describe('the functions under fuzzing, against the emulator with the real functi
     // the other regions need (issue 7, the lead's), which is not what this fuzzing is about.
     const command = reconcileCommand.map((c) => {
       const regions = (c as { regions?: unknown }).regions;
-      const whole = regions === undefined || (Array.isArray(regions) && regions.length > 0 && regions.every((r) => r === REGION));
+      const whole =
+        regions === undefined || (Array.isArray(regions) && regions.length > 0 && regions.every((r) => r === REGION));
       return whole ? c : { ...c, dryRun: true };
     });
     const payload = fc.oneof(
       { weight: 3, arbitrary: command },
-      { weight: 1, arbitrary: timerEvent.map((t) => ({ ...t, payload: typeof t.payload === 'object' && t.payload ? { ...(t.payload as object), dryRun: true } : t.payload })) },
+      {
+        weight: 1,
+        arbitrary: timerEvent.map((t) => ({
+          ...t,
+          payload: typeof t.payload === 'object' && t.payload ? { ...(t.payload as object), dryRun: true } : t.payload,
+        })),
+      },
       { weight: 1, arbitrary: eventPayload(KNOWN) },
       { weight: 1, arbitrary: deepEvent(KNOWN) },
       { weight: 2, arbitrary: junk },
       { weight: 1, arbitrary: shareCommand(KNOWN) },
     );
-    await fc.assert(fc.asyncProperty(payload, (p) => invoke('reconcile', p)), runs(1000));
+    await fc.assert(
+      fc.asyncProperty(payload, (p) => invoke('reconcile', p)),
+      runs(1000),
+    );
   }, 180_000);
 
   it('refuses a share-with tag with a bad target, whatever else it says, and writes nothing', async () => {
     // Tag values the emulator accepts (TagResources: at most 128 characters), each with at least one refused token.
-    const value = tagValue({ bad: true }).filter((v) => v.trim().length > 0 && v.length <= 128 && !/^(acs:|aliyun)/i.test(v));
+    const value = tagValue({ bad: true }).filter(
+      (v) => v.trim().length > 0 && v.length <= 128 && !/^(acs:|aliyun)/i.test(v),
+    );
     await fc.assert(
       fc.asyncProperty(value, async (v) => {
         await tag(w, E2E.spareSnapshots[1], v);
         w.emu.clearCalls();
         const res = await w.invoke('share', { resourceId: E2E.spareSnapshots[1], region: REGION });
-        expect(res.results[0]).toMatchObject({ outcome: 'refused', reason: expect.stringContaining('nothing was changed') });
+        expect(res.results[0]).toMatchObject({
+          outcome: 'refused',
+          reason: expect.stringContaining('nothing was changed'),
+        });
         expect(shareWrites(w)).toEqual([]);
       }),
       runs(100),

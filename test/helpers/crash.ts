@@ -96,7 +96,12 @@ function bundleOf(fn: FunctionName): Promise<string> {
  * delivered, and the child's calls still waiting in the emulator are never applied (Emulator.severClient).
  * Only the child's own calls count as its writes (those signed with its STS key).
  */
-export async function runUntilCrash(world: World, fn: FunctionName, event: unknown, opts: CrashOptions = {}): Promise<CrashRun> {
+export async function runUntilCrash(
+  world: World,
+  fn: FunctionName,
+  event: unknown,
+  opts: CrashOptions = {},
+): Promise<CrashRun> {
   const bundle = await bundleOf(fn);
   const context = world.context(fn);
   const accessKeyId = context.credentials!.accessKeyId!;
@@ -106,7 +111,8 @@ export async function runUntilCrash(world: World, fn: FunctionName, event: unkno
   let exited: Promise<void> = Promise.resolve();
 
   const shouldKill = (w: AppliedWrite, i: number) =>
-    (opts.killAfterWrite !== undefined && opts.killAfterWrite > 0 && i === opts.killAfterWrite) || (opts.killWhen?.(w, i) ?? false);
+    (opts.killAfterWrite !== undefined && opts.killAfterWrite > 0 && i === opts.killAfterWrite) ||
+    (opts.killWhen?.(w, i) ?? false);
 
   const off = world.emu.onWrite(async (w) => {
     if (w.caller.accessKeyId !== accessKeyId || killed) return;
@@ -120,37 +126,39 @@ export async function runUntilCrash(world: World, fn: FunctionName, event: unkno
   });
 
   try {
-    const outcome = await new Promise<{ ok: boolean; result?: any; error?: CrashRun['error'] } | undefined>((resolve, reject) => {
-      child = fork(runnerFile(), [bundle], {
-        env: { ...process.env, ...opts.env },
-        execArgv: ['--enable-source-maps'],
-        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      });
-      let stderr = '';
-      child.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (stderr.length > 20_000) stderr = stderr.slice(-20_000);
-      });
-      let reply: { ok: boolean; result?: any; error?: CrashRun['error'] } | undefined;
-      exited = new Promise<void>((done) =>
-        child!.once('exit', (code, signal) => {
-          clearTimeout(timer);
-          done();
-          if (killed) resolve(undefined);
-          else if (reply) resolve(reply);
-          else reject(new Error(`${fn} child exited (code ${code}, signal ${signal}) without an answer:\n${stderr}`));
-        }),
-      );
-      const timer = setTimeout(() => {
-        child?.kill('SIGKILL');
-        reject(new Error(`${fn} child did not finish within ${opts.timeoutMs ?? 60_000} ms:\n${stderr}`));
-      }, opts.timeoutMs ?? 60_000);
-      child.on('error', reject);
-      child.on('message', (m: any) => {
-        if (m?.ready) child!.send({ event: typeof event === 'string' ? event : JSON.stringify(event), context });
-        else reply = m;
-      });
-    });
+    const outcome = await new Promise<{ ok: boolean; result?: any; error?: CrashRun['error'] } | undefined>(
+      (resolve, reject) => {
+        child = fork(runnerFile(), [bundle], {
+          env: { ...process.env, ...opts.env },
+          execArgv: ['--enable-source-maps'],
+          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        });
+        let stderr = '';
+        child.stderr?.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (stderr.length > 20_000) stderr = stderr.slice(-20_000);
+        });
+        let reply: { ok: boolean; result?: any; error?: CrashRun['error'] } | undefined;
+        exited = new Promise<void>((done) =>
+          child!.once('exit', (code, signal) => {
+            clearTimeout(timer);
+            done();
+            if (killed) resolve(undefined);
+            else if (reply) resolve(reply);
+            else reject(new Error(`${fn} child exited (code ${code}, signal ${signal}) without an answer:\n${stderr}`));
+          }),
+        );
+        const timer = setTimeout(() => {
+          child?.kill('SIGKILL');
+          reject(new Error(`${fn} child did not finish within ${opts.timeoutMs ?? 60_000} ms:\n${stderr}`));
+        }, opts.timeoutMs ?? 60_000);
+        child.on('error', reject);
+        child.on('message', (m: any) => {
+          if (m?.ready) child!.send({ event: typeof event === 'string' ? event : JSON.stringify(event), context });
+          else reply = m;
+        });
+      },
+    );
     await exited;
     return {
       killed,
@@ -169,7 +177,12 @@ export async function runUntilCrash(world: World, fn: FunctionName, event: unkno
  * The number of writes one clean invocation makes, so a test can crash it at every write (n = 1..total).
  * Runs in the world as it is and then puts the emulator state back (pass keepState to keep what it wrote).
  */
-export async function countWrites(world: World, fn: FunctionName, event: unknown, opts: { env?: Record<string, string>; keepState?: boolean } = {}): Promise<number> {
+export async function countWrites(
+  world: World,
+  fn: FunctionName,
+  event: unknown,
+  opts: { env?: Record<string, string>; keepState?: boolean } = {},
+): Promise<number> {
   const saved = world.emu.getState();
   try {
     const run = await runUntilCrash(world, fn, event, { env: opts.env });

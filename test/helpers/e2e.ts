@@ -11,19 +11,41 @@ const region = DEMO.region;
 export const SNAPSHOT_ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
 export const IMAGE_ROLE = 'AliyunECSShareEncryptImageDefaultRole';
 
-export async function tag(w: World, id: string, value: string | Record<string, string>, key = 'share-with'): Promise<void> {
+export async function tag(
+  w: World,
+  id: string,
+  value: string | Record<string, string>,
+  key = 'share-with',
+): Promise<void> {
   const tags = typeof value === 'string' ? { [key]: value } : value;
   await w.owner.ecs.tagResources(
-    new $Ecs.TagResourcesRequest({ regionId: region, resourceType: resourceTypeOf(id), resourceId: [id], tag: Object.entries(tags).map(([k, v]) => ({ key: k, value: v })) }),
+    new $Ecs.TagResourcesRequest({
+      regionId: region,
+      resourceType: resourceTypeOf(id),
+      resourceId: [id],
+      tag: Object.entries(tags).map(([k, v]) => ({ key: k, value: v })),
+    }),
   );
 }
 
 export async function untag(w: World, id: string, keys: string[] = ['share-with']): Promise<void> {
-  await w.owner.ecs.untagResources(new $Ecs.UntagResourcesRequest({ regionId: region, resourceType: resourceTypeOf(id), resourceId: [id], tagKey: keys }));
+  await w.owner.ecs.untagResources(
+    new $Ecs.UntagResourcesRequest({
+      regionId: region,
+      resourceType: resourceTypeOf(id),
+      resourceId: [id],
+      tagKey: keys,
+    }),
+  );
 }
 
 /** Tag, then let the emitted events drive on-tag; returns every per-resource outcome of those invocations. */
-export async function tagAndDeliver(w: World, id: string, value: string | Record<string, string>, key = 'share-with'): Promise<Outcome[]> {
+export async function tagAndDeliver(
+  w: World,
+  id: string,
+  value: string | Record<string, string>,
+  key = 'share-with',
+): Promise<Outcome[]> {
   await tag(w, id, value, key);
   return outcomes(await w.deliverEvents());
 }
@@ -63,13 +85,21 @@ export function phase(w: World): void {
 
 /** Successful state-changing calls made by anyone other than the test's own root keys (i.e. by the product). */
 export function productWrites(w: World): Array<{ action: string; params: Record<string, string> }> {
-  return w.emu.writes().filter((c) => c.caller?.type === 'role').map((c) => ({ action: c.action, params: c.params }));
+  return w.emu
+    .writes()
+    .filter((c) => c.caller?.type === 'role')
+    .map((c) => ({ action: c.action, params: c.params }));
 }
 
 /** A write of ecs-share's status tag only (TagResources/UntagResources naming no other key). */
-export function isStatusWrite(c: { action: string; params: Record<string, string> }, statusKey = 'ecs-share:status'): boolean {
+export function isStatusWrite(
+  c: { action: string; params: Record<string, string> },
+  statusKey = 'ecs-share:status',
+): boolean {
   if (c.action !== 'TagResources' && c.action !== 'UntagResources') return false;
-  const keys = Object.entries(c.params).filter(([k]) => /^Tag\.\d+\.Key$|^TagKey\.\d+$/.test(k)).map(([, v]) => v);
+  const keys = Object.entries(c.params)
+    .filter(([k]) => /^Tag\.\d+\.Key$|^TagKey\.\d+$/.test(k))
+    .map(([, v]) => v);
   return keys.length > 0 && keys.every((k) => k === statusKey);
 }
 
@@ -101,7 +131,10 @@ export async function logLines(fn: () => Promise<unknown>): Promise<Array<Record
     if (saved === undefined) delete process.env.SHARE_LOG_LEVEL;
     else process.env.SHARE_LOG_LEVEL = saved;
   }
-  return lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return lines
+    .flatMap((l) => l.split('\n'))
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
 
 // ---------- owner-side read-back ----------
@@ -134,7 +167,9 @@ export async function policyDocument(w: World, policyName: string): Promise<any>
 export async function imageShareAccounts(w: World, imageId: string): Promise<string[]> {
   const out: string[] = [];
   for (let page = 1; ; page++) {
-    const res = await w.owner.ecs.describeImageSharePermission(new $Ecs.DescribeImageSharePermissionRequest({ regionId: region, imageId, pageNumber: page, pageSize: 10 }));
+    const res = await w.owner.ecs.describeImageSharePermission(
+      new $Ecs.DescribeImageSharePermissionRequest({ regionId: region, imageId, pageNumber: page, pageSize: 10 }),
+    );
     const accounts = (res.body!.accounts?.account ?? []).map((a) => String(a.aliyunId));
     out.push(...accounts);
     if (accounts.length === 0 || out.length >= (res.body!.totalCount ?? 0)) return out.sort();
@@ -142,7 +177,9 @@ export async function imageShareAccounts(w: World, imageId: string): Promise<str
 }
 
 export async function resourceTags(w: World, id: string): Promise<Record<string, string>> {
-  const res = await w.owner.ecs.listTagResources(new $Ecs.ListTagResourcesRequest({ regionId: region, resourceType: resourceTypeOf(id), resourceId: [id] }));
+  const res = await w.owner.ecs.listTagResources(
+    new $Ecs.ListTagResourcesRequest({ regionId: region, resourceType: resourceTypeOf(id), resourceId: [id] }),
+  );
   return Object.fromEntries((res.body!.tagResources?.tagResource ?? []).map((t) => [t.tagKey!, t.tagValue ?? '']));
 }
 
@@ -161,12 +198,32 @@ export async function sharesOf(w: World, resourceId: string): Promise<ShareView[
   const out: ShareView[] = [];
   for (const s of list.ResourceShares ?? []) {
     const assoc = async (type: 'Resource' | 'Target') =>
-      ((await w.owner.rs('ListResourceShareAssociations', { RegionId: region, AssociationType: type, ResourceShareIds: [s.ResourceShareId], MaxResults: 100 }))
-        .ResourceShareAssociations ?? []) as any[];
-    const resources = (await assoc('Resource')).map((a) => ({ id: String(a.EntityId), status: String(a.AssociationStatus) }));
+      ((
+        await w.owner.rs('ListResourceShareAssociations', {
+          RegionId: region,
+          AssociationType: type,
+          ResourceShareIds: [s.ResourceShareId],
+          MaxResults: 100,
+        })
+      ).ResourceShareAssociations ?? []) as any[];
+    const resources = (await assoc('Resource')).map((a) => ({
+      id: String(a.EntityId),
+      status: String(a.AssociationStatus),
+    }));
     if (!resources.some((r) => r.id === resourceId)) continue;
-    const targets = (await assoc('Target')).map((a) => ({ id: String(a.EntityId), status: String(a.AssociationStatus), external: a.External === true }));
-    out.push({ id: s.ResourceShareId, name: s.ResourceShareName, status: s.ResourceShareStatus, allowExternalTargets: s.AllowExternalTargets === true, resources, targets });
+    const targets = (await assoc('Target')).map((a) => ({
+      id: String(a.EntityId),
+      status: String(a.AssociationStatus),
+      external: a.External === true,
+    }));
+    out.push({
+      id: s.ResourceShareId,
+      name: s.ResourceShareName,
+      status: s.ResourceShareStatus,
+      allowExternalTargets: s.AllowExternalTargets === true,
+      resources,
+      targets,
+    });
   }
   return out;
 }
@@ -192,14 +249,23 @@ async function attempt(fn: () => Promise<string>): Promise<Attempt> {
 /** The recipient makes an ESSD disk from the shared snapshot (ESSD: required for shared encrypted snapshots). */
 function createDiskFrom(c: SdkClients, snapshotId: string): Promise<Attempt> {
   return attempt(async () => {
-    const res = await c.ecs.createDisk(new $Ecs.CreateDiskRequest({ regionId: region, zoneId: 'cn-hangzhou-h', snapshotId, diskCategory: 'cloud_essd' }));
+    const res = await c.ecs.createDisk(
+      new $Ecs.CreateDiskRequest({ regionId: region, zoneId: 'cn-hangzhou-h', snapshotId, diskCategory: 'cloud_essd' }),
+    );
     return res.body!.diskId!;
   });
 }
 
 function copyImage(c: SdkClients, imageId: string): Promise<Attempt> {
   return attempt(async () => {
-    const res = await c.ecs.copyImage(new $Ecs.CopyImageRequest({ regionId: region, imageId, destinationRegionId: region, destinationImageName: 'copy-of-shared' }));
+    const res = await c.ecs.copyImage(
+      new $Ecs.CopyImageRequest({
+        regionId: region,
+        imageId,
+        destinationRegionId: region,
+        destinationImageName: 'copy-of-shared',
+      }),
+    );
     return res.body!.imageId!;
   });
 }
@@ -214,7 +280,11 @@ export function use(w: World, uid: string, resourceId: string): Promise<Attempt>
 export async function acceptInvitations(c: SdkClients): Promise<number> {
   const list = await c.rs('ListResourceShareInvitations', { RegionId: region, MaxResults: 100 });
   const pending = (list.ResourceShareInvitations ?? []).filter((i: any) => i.Status === 'Pending');
-  for (const i of pending) await c.rs('AcceptResourceShareInvitation', { RegionId: region, ResourceShareInvitationId: i.ResourceShareInvitationId });
+  for (const i of pending)
+    await c.rs('AcceptResourceShareInvitation', {
+      RegionId: region,
+      ResourceShareInvitationId: i.ResourceShareInvitationId,
+    });
   return pending.length;
 }
 
@@ -231,7 +301,8 @@ export function semantic(statement: Record<string, any>): Record<string, any> {
   const list = (v: unknown) => [v].flat().map(String).sort();
   const out: Record<string, any> = { Effect: statement.Effect, Action: list(statement.Action) };
   if (statement.Resource !== undefined) out.Resource = list(statement.Resource);
-  if (statement.Principal) out.Principal = Object.fromEntries(Object.entries(statement.Principal).map(([k, v]) => [k, list(v)]));
+  if (statement.Principal)
+    out.Principal = Object.fromEntries(Object.entries(statement.Principal).map(([k, v]) => [k, list(v)]));
   if (statement.Condition) {
     out.Condition = Object.fromEntries(
       Object.entries(statement.Condition as Record<string, Record<string, unknown>>).map(([op, block]) => [

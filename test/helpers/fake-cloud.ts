@@ -11,7 +11,16 @@ import { CloudError, classify } from '../../shared/errors';
 import { readConfig, type Config } from '../../shared/config';
 import type { Logger, LogFields } from '../../shared/log';
 import type { EngineContext, Ports } from '../../shared/share/context';
-import type { ApiPort, DirectoryPort, EcsPort, KmsPort, Membership, RamPort, SharingPort, StsPort } from '../../shared/share/ports';
+import type {
+  ApiPort,
+  DirectoryPort,
+  EcsPort,
+  KmsPort,
+  Membership,
+  RamPort,
+  SharingPort,
+  StsPort,
+} from '../../shared/share/ports';
 import type { ImageInfo, SnapshotInfo } from '../../shared/cloud/ecs';
 import { isAccountUid, type ResourceType, type SharedResourceType } from '../../shared/domain/ids';
 import type { AttachedPolicyInfo, RoleInfo } from '../../shared/cloud/ram';
@@ -77,8 +86,17 @@ export interface Fault {
 
 /** Common faults, as the API returns them. */
 export const FAULTS = {
-  throttled: (retryAfterMs = 1_000): Fault => ({ code: 'Throttling.User', status: 400, retryAfterMs, message: 'Request was denied due to user flow control.' }),
-  unavailable: (): Fault => ({ code: 'ServiceUnavailable', status: 503, message: 'The request has failed due to a temporary failure of the server.' }),
+  throttled: (retryAfterMs = 1_000): Fault => ({
+    code: 'Throttling.User',
+    status: 400,
+    retryAfterMs,
+    message: 'Request was denied due to user flow control.',
+  }),
+  unavailable: (): Fault => ({
+    code: 'ServiceUnavailable',
+    status: 503,
+    message: 'The request has failed due to a temporary failure of the server.',
+  }),
   lostAnswer: (): Fault => ({ code: 'RequestTimeout', message: 'ReadTimeout', applied: true }),
   notFound: (code = 'EntityNotExist.Role'): Fault => ({ code, status: 404, message: 'The entity does not exist.' }),
 };
@@ -155,10 +173,24 @@ export interface FakeShare {
 
 /** The port methods that only read. */
 const READS = new Set<MethodName>([
-  'ecs.getSnapshots', 'ecs.snapshotPage', 'ecs.getImage', 'ecs.imagePage', 'ecs.getImages', 'ecs.imageShareAccounts', 'ecs.regions', 'ecs.taggedResources',
-  'ram.getRole', 'ram.listPoliciesForRole', 'ram.getPolicyDocument', 'ram.listPolicyVersions',
-  'kms.describeKey', 'kms.serviceKeyId',
-  'sharing.sharesNamed', 'sharing.findShare', 'sharing.allTargetAssociations', 'sharing.associations',
+  'ecs.getSnapshots',
+  'ecs.snapshotPage',
+  'ecs.getImage',
+  'ecs.imagePage',
+  'ecs.getImages',
+  'ecs.imageShareAccounts',
+  'ecs.regions',
+  'ecs.taggedResources',
+  'ram.getRole',
+  'ram.listPoliciesForRole',
+  'ram.getPolicyDocument',
+  'ram.listPolicyVersions',
+  'kms.describeKey',
+  'kms.serviceKeyId',
+  'sharing.sharesNamed',
+  'sharing.findShare',
+  'sharing.allTargetAssociations',
+  'sharing.associations',
   'sts.accountId',
   'directory.membership',
 ]);
@@ -199,7 +231,8 @@ export class FakeCloud {
 
   private readonly counts = new Map<string, number>();
   private readonly faults: Array<{ method: MethodName; from: number; to: number; fault: Fault }> = [];
-  private readonly hooks: Array<{ method: MethodName; from: number; to: number; when: 'before' | 'after'; fn: Hook }> = [];
+  private readonly hooks: Array<{ method: MethodName; from: number; to: number; when: 'before' | 'after'; fn: Hook }> =
+    [];
   private readonly lagReads = new Map<LagKind, number>();
   private readonly stale = new Map<string, { value: unknown; remaining: number }>();
   private killedAt?: string;
@@ -266,7 +299,13 @@ export class FakeCloud {
   }
 
   addSnapshot(s: Partial<FakeSnapshot> & { id: string }): FakeSnapshot {
-    const snap: FakeSnapshot = { region: REGION, encrypted: Boolean(s.kmsKeyId), status: 'accomplished', tags: {}, ...s };
+    const snap: FakeSnapshot = {
+      region: REGION,
+      encrypted: Boolean(s.kmsKeyId),
+      status: 'accomplished',
+      tags: {},
+      ...s,
+    };
     this.snapshots.set(snap.id, snap);
     return snap;
   }
@@ -278,16 +317,26 @@ export class FakeCloud {
   }
 
   putRole(roleName: string, trustPolicy: string, description = ''): void {
-    this.roles.set(roleName, { trustPolicy, description, arn: `acs:ram::${this.ownerUid}:role/${roleName.toLowerCase()}` });
+    this.roles.set(roleName, {
+      trustPolicy,
+      description,
+      arn: `acs:ram::${this.ownerUid}:role/${roleName.toLowerCase()}`,
+    });
   }
 
   putPolicy(policyName: string, document: string, description = ''): void {
-    this.policies.set(policyName, { description, versions: [{ versionId: 'v1', document, createDate: this.stamp() }], defaultVersion: 'v1', nextVersion: 2 });
+    this.policies.set(policyName, {
+      description,
+      versions: [{ versionId: 'v1', document, createDate: this.stamp() }],
+      defaultVersion: 'v1',
+      nextVersion: 2,
+    });
   }
 
   attach(roleName: string, policyName: string, policyType: 'System' | 'Custom' = 'Custom'): void {
     const list = this.attachments.get(roleName) ?? [];
-    if (!list.some((p) => p.policyName === policyName && p.policyType === policyType)) list.push({ policyName, policyType });
+    if (!list.some((p) => p.policyName === policyName && p.policyType === policyType))
+      list.push({ policyName, policyType });
     this.attachments.set(roleName, list);
   }
 
@@ -319,10 +368,21 @@ export class FakeCloud {
   }
 
   private error(method: MethodName, code: string, message: string, status = 400, retryAfterMs?: number): CloudError {
-    return new CloudError({ code, message, status, action: ACTIONS[method] ?? method, requestId: `fake-${this.calls.length}`, retryAfterMs });
+    return new CloudError({
+      code,
+      message,
+      status,
+      action: ACTIONS[method] ?? method,
+      requestId: `fake-${this.calls.length}`,
+      retryAfterMs,
+    });
   }
 
-  private matching<T extends { method: MethodName; from: number; to: number }>(list: T[], method: MethodName, n: number): T[] {
+  private matching<T extends { method: MethodName; from: number; to: number }>(
+    list: T[],
+    method: MethodName,
+    n: number,
+  ): T[] {
     return list.filter((x) => x.method === method && n >= x.from && n <= x.to);
   }
 
@@ -354,9 +414,11 @@ export class FakeCloud {
     let result: T | undefined;
     let failure: unknown;
     try {
-      if (fault && !fault.applied) throw this.error(method, fault.code, fault.message ?? fault.code, fault.status, fault.retryAfterMs);
+      if (fault && !fault.applied)
+        throw this.error(method, fault.code, fault.message ?? fault.code, fault.status, fault.retryAfterMs);
       result = clone(op());
-      if (fault?.applied) throw this.error(method, fault.code, fault.message ?? fault.code, fault.status, fault.retryAfterMs);
+      if (fault?.applied)
+        throw this.error(method, fault.code, fault.message ?? fault.code, fault.status, fault.retryAfterMs);
     } catch (e) {
       failure = failed(e);
     }
@@ -389,15 +451,42 @@ export class FakeCloud {
     const c = <T>(method: MethodName, args: unknown[], op: () => T) => fake.call(tracked, method, args, op);
     const view = <T>(kind: LagKind, key: string, live: T) => fake.view(tracked, kind, key, live);
 
-    const snapshotInfo = (s: FakeSnapshot): SnapshotInfo => ({ id: s.id, region: s.region, encrypted: s.encrypted, kmsKeyId: s.kmsKeyId, status: s.status, tags: { ...s.tags } });
-    const imageInfo = (i: FakeImage): ImageInfo => ({ id: i.id, region: i.region, status: i.status, snapshotIds: [...i.snapshotIds], tags: { ...i.tags } });
-    const inRegion = <R extends { region: string }>(m: Map<string, R>, region: string, id: string) => (m.get(id)?.region === region ? m.get(id) : undefined);
-    const tagPage = <R extends { id: string; region: string; tags: Record<string, string> }, O>(m: Map<string, R>, region: string, tagKey: string, token: string | undefined, info: (r: R) => O, keep: (r: R) => boolean) => {
+    const snapshotInfo = (s: FakeSnapshot): SnapshotInfo => ({
+      id: s.id,
+      region: s.region,
+      encrypted: s.encrypted,
+      kmsKeyId: s.kmsKeyId,
+      status: s.status,
+      tags: { ...s.tags },
+    });
+    const imageInfo = (i: FakeImage): ImageInfo => ({
+      id: i.id,
+      region: i.region,
+      status: i.status,
+      snapshotIds: [...i.snapshotIds],
+      tags: { ...i.tags },
+    });
+    const inRegion = <R extends { region: string }>(m: Map<string, R>, region: string, id: string) =>
+      m.get(id)?.region === region ? m.get(id) : undefined;
+    const tagPage = <R extends { id: string; region: string; tags: Record<string, string> }, O>(
+      m: Map<string, R>,
+      region: string,
+      tagKey: string,
+      token: string | undefined,
+      info: (r: R) => O,
+      keep: (r: R) => boolean,
+    ) => {
       // Token: "f:<last id handed out>"; ids are listed in order, so a page that shifts never repeats or skips one.
       const after = token?.startsWith('f:') ? token.slice(2) : '';
-      const ids = [...m.values()].filter((r) => r.region === region && tagKey in r.tags && r.id > after).map((r) => r.id).sort();
+      const ids = [...m.values()]
+        .filter((r) => r.region === region && tagKey in r.tags && r.id > after)
+        .map((r) => r.id)
+        .sort();
       const page = ids.slice(0, fake.pageSize);
-      const items = page.map((id) => m.get(id)!).filter(keep).map(info);
+      const items = page
+        .map((id) => m.get(id)!)
+        .filter(keep)
+        .map(info);
       return { items, next: ids.length > page.length ? `f:${page[page.length - 1]}` : undefined };
     };
     const image = (method: MethodName, region: string, id: string) => {
@@ -407,47 +496,104 @@ export class FakeCloud {
     };
 
     const ecs: EcsPort = {
-      getSnapshots: (region, ids) => c('ecs.getSnapshots', [region, ids], () => [...new Set(ids)].map((id) => inRegion(fake.snapshots, region, id)).filter((s): s is FakeSnapshot => Boolean(s)).map(snapshotInfo)),
-      snapshotPage: (region, tagKey, token) => c('ecs.snapshotPage', [region, tagKey, token], () => tagPage(fake.snapshots, region, tagKey, token, snapshotInfo, () => true)),
-      getImage: (region, imageId) => c('ecs.getImage', [region, imageId], () => {
-        const i = inRegion(fake.images, region, imageId);
-        return i ? imageInfo(i) : undefined;
-      }),
+      getSnapshots: (region, ids) =>
+        c('ecs.getSnapshots', [region, ids], () =>
+          [...new Set(ids)]
+            .map((id) => inRegion(fake.snapshots, region, id))
+            .filter((s): s is FakeSnapshot => Boolean(s))
+            .map(snapshotInfo),
+        ),
+      snapshotPage: (region, tagKey, token) =>
+        c('ecs.snapshotPage', [region, tagKey, token], () =>
+          tagPage(fake.snapshots, region, tagKey, token, snapshotInfo, () => true),
+        ),
+      getImage: (region, imageId) =>
+        c('ecs.getImage', [region, imageId], () => {
+          const i = inRegion(fake.images, region, imageId);
+          return i ? imageInfo(i) : undefined;
+        }),
       // DescribeImages without Status lists Available images only.
-      imagePage: (region, tagKey, token) => c('ecs.imagePage', [region, tagKey, token], () => tagPage(fake.images, region, tagKey, token, imageInfo, (i) => i.status === 'Available')),
-      getImages: (region, ids) => c('ecs.getImages', [region, ids], () => ids.map((id) => inRegion(fake.images, region, id)).filter((i): i is FakeImage => Boolean(i) && i!.status === 'Available').map(imageInfo)),
-      imageShareAccounts: (region, imageId) => c('ecs.imageShareAccounts', [region, imageId], () => {
-        const i = image('ecs.imageShareAccounts', region, imageId);
-        return [...view('imageShares', imageId, i.accounts)];
-      }),
+      imagePage: (region, tagKey, token) =>
+        c('ecs.imagePage', [region, tagKey, token], () =>
+          tagPage(fake.images, region, tagKey, token, imageInfo, (i) => i.status === 'Available'),
+        ),
+      getImages: (region, ids) =>
+        c('ecs.getImages', [region, ids], () =>
+          ids
+            .map((id) => inRegion(fake.images, region, id))
+            .filter((i): i is FakeImage => Boolean(i) && i!.status === 'Available')
+            .map(imageInfo),
+        ),
+      imageShareAccounts: (region, imageId) =>
+        c('ecs.imageShareAccounts', [region, imageId], () => {
+          const i = image('ecs.imageShareAccounts', region, imageId);
+          return [...view('imageShares', imageId, i.accounts)];
+        }),
       regions: (region) => c('ecs.regions', [region], () => [...fake.regionIds]),
-      taggedResources: (region, type, tagKeys) => c('ecs.taggedResources', [region, type, tagKeys], () => {
-        const all: Array<FakeSnapshot | FakeImage> = [...(type === 'snapshot' ? fake.snapshots : fake.images).values()];
-        return all
-          .filter((r) => r.region === region && tagKeys.some((k) => k in r.tags))
-          .map((r) => ({ id: r.id, tags: Object.fromEntries(Object.entries(r.tags).filter(([k]) => tagKeys.includes(k))) }));
-      }),
-      modifyImageShare: (region, imageId, change) => c('ecs.modifyImageShare', [region, imageId, change], () => {
-        const i = image('ecs.modifyImageShare', region, imageId);
-        const add = change.add ?? [];
-        if (add.includes(fake.ownerUid)) throw fake.error('ecs.modifyImageShare', 'InvalidAccount.Forbbiden', 'The image cannot be shared with its owner.');
-        const unknown = add.find((a) => fake.unknownAccounts.has(a));
-        if (unknown) throw fake.error('ecs.modifyImageShare', 'InvalidAccount.NotFound', `The account ${unknown} does not exist.`, 404);
-        const next = [...new Set([...i.accounts, ...add])].filter((a) => !(change.remove ?? []).includes(a));
-        if (next.length > IMAGE_SHARE_QUOTA) throw fake.error('ecs.modifyImageShare', 'QuotaExceed.ShareImageUser', 'The image is shared with too many accounts.');
-        fake.written('imageShares', imageId, i.accounts);
-        i.accounts = next;
-      }),
-      tagResource: (region, type, id, tags) => c('ecs.tagResource', [region, type, id, tags], () => {
-        const r = fake.resource(type, id);
-        if (!r || r.region !== region) throw fake.error('ecs.tagResource', 'InvalidResourceId.NotFound', `The resource ${id} does not exist.`, 404);
-        Object.assign(r.tags, tags);
-      }),
-      untagResource: (region, type, id, keys) => c('ecs.untagResource', [region, type, id, keys], () => {
-        const r = fake.resource(type, id);
-        if (!r || r.region !== region) throw fake.error('ecs.untagResource', 'InvalidResourceId.NotFound', `The resource ${id} does not exist.`, 404);
-        for (const k of keys) delete r.tags[k];
-      }),
+      taggedResources: (region, type, tagKeys) =>
+        c('ecs.taggedResources', [region, type, tagKeys], () => {
+          const all: Array<FakeSnapshot | FakeImage> = [
+            ...(type === 'snapshot' ? fake.snapshots : fake.images).values(),
+          ];
+          return all
+            .filter((r) => r.region === region && tagKeys.some((k) => k in r.tags))
+            .map((r) => ({
+              id: r.id,
+              tags: Object.fromEntries(Object.entries(r.tags).filter(([k]) => tagKeys.includes(k))),
+            }));
+        }),
+      modifyImageShare: (region, imageId, change) =>
+        c('ecs.modifyImageShare', [region, imageId, change], () => {
+          const i = image('ecs.modifyImageShare', region, imageId);
+          const add = change.add ?? [];
+          if (add.includes(fake.ownerUid))
+            throw fake.error(
+              'ecs.modifyImageShare',
+              'InvalidAccount.Forbbiden',
+              'The image cannot be shared with its owner.',
+            );
+          const unknown = add.find((a) => fake.unknownAccounts.has(a));
+          if (unknown)
+            throw fake.error(
+              'ecs.modifyImageShare',
+              'InvalidAccount.NotFound',
+              `The account ${unknown} does not exist.`,
+              404,
+            );
+          const next = [...new Set([...i.accounts, ...add])].filter((a) => !(change.remove ?? []).includes(a));
+          if (next.length > IMAGE_SHARE_QUOTA)
+            throw fake.error(
+              'ecs.modifyImageShare',
+              'QuotaExceed.ShareImageUser',
+              'The image is shared with too many accounts.',
+            );
+          fake.written('imageShares', imageId, i.accounts);
+          i.accounts = next;
+        }),
+      tagResource: (region, type, id, tags) =>
+        c('ecs.tagResource', [region, type, id, tags], () => {
+          const r = fake.resource(type, id);
+          if (!r || r.region !== region)
+            throw fake.error(
+              'ecs.tagResource',
+              'InvalidResourceId.NotFound',
+              `The resource ${id} does not exist.`,
+              404,
+            );
+          Object.assign(r.tags, tags);
+        }),
+      untagResource: (region, type, id, keys) =>
+        c('ecs.untagResource', [region, type, id, keys], () => {
+          const r = fake.resource(type, id);
+          if (!r || r.region !== region)
+            throw fake.error(
+              'ecs.untagResource',
+              'InvalidResourceId.NotFound',
+              `The resource ${id} does not exist.`,
+              404,
+            );
+          for (const k of keys) delete r.tags[k];
+        }),
     };
 
     const policy = (method: MethodName, name: string) => {
@@ -456,85 +602,171 @@ export class FakeCloud {
       return p;
     };
     const ram: RamPort = {
-      getRole: (roleName) => c('ram.getRole', [roleName], (): RoleInfo | undefined => {
-        const r = view('trust', roleName, fake.roles.get(roleName));
-        return r ? { roleName, arn: r.arn, trustPolicy: r.trustPolicy, description: r.description } : undefined;
-      }),
-      createRole: (roleName, trustPolicy, description) => c('ram.createRole', [roleName, trustPolicy, description], () => {
-        if (fake.roles.has(roleName)) throw fake.error('ram.createRole', 'EntityAlreadyExists.Role', `The role ${roleName} already exists.`, 409);
-        fake.written('trust', roleName, undefined);
-        fake.putRole(roleName, trustPolicy, description);
-      }),
-      updateRole: (roleName, trustPolicy, description) => c('ram.updateRole', [roleName, trustPolicy, description], () => {
-        const r = fake.roles.get(roleName);
-        if (!r) throw fake.error('ram.updateRole', 'EntityNotExist.Role', `The role ${roleName} does not exist.`, 404);
-        fake.written('trust', roleName, r);
-        fake.roles.set(roleName, { ...r, trustPolicy, description });
-      }),
-      listPoliciesForRole: (roleName) => c('ram.listPoliciesForRole', [roleName], () => (fake.roles.has(roleName) ? [...(fake.attachments.get(roleName) ?? [])] : [])),
-      attachPolicy: (roleName, policyName, policyType) => c('ram.attachPolicy', [roleName, policyName, policyType], () => {
-        if (!fake.roles.has(roleName)) throw fake.error('ram.attachPolicy', 'EntityNotExist.Role', `The role ${roleName} does not exist.`, 404);
-        if (policyType === 'Custom' && !fake.policies.has(policyName)) throw fake.error('ram.attachPolicy', 'EntityNotExist.Policy', `The policy ${policyName} does not exist.`, 404);
-        fake.attach(roleName, policyName, policyType);
-      }),
-      detachPolicy: (roleName, policyName, policyType) => c('ram.detachPolicy', [roleName, policyName, policyType], () => {
-        const list = fake.attachments.get(roleName) ?? [];
-        fake.attachments.set(roleName, list.filter((p) => !(p.policyName === policyName && p.policyType === policyType)));
-      }),
-      getPolicyDocument: (policyName) => c('ram.getPolicyDocument', [policyName], () => {
-        const p = view('policy', policyName, fake.policies.get(policyName));
-        return p?.versions.find((v) => v.versionId === p.defaultVersion)?.document;
-      }),
-      createPolicy: (policyName, document, description) => c('ram.createPolicy', [policyName, document, description], () => {
-        if (fake.policies.has(policyName)) throw fake.error('ram.createPolicy', 'EntityAlreadyExists.Policy', `The policy ${policyName} already exists.`, 409);
-        fake.written('policy', policyName, undefined);
-        fake.putPolicy(policyName, document, description);
-      }),
-      listPolicyVersions: (policyName) => c('ram.listPolicyVersions', [policyName], (): PolicyVersionInfo[] => {
-        const p = policy('ram.listPolicyVersions', policyName);
-        return p.versions.map((v) => ({ versionId: v.versionId, isDefault: v.versionId === p.defaultVersion, document: v.document, createDate: v.createDate }));
-      }),
-      deletePolicyVersion: (policyName, versionId) => c('ram.deletePolicyVersion', [policyName, versionId], () => {
-        const p = fake.policies.get(policyName);
-        if (!p || !p.versions.some((v) => v.versionId === versionId)) return; // already gone: success
-        if (p.defaultVersion === versionId) throw fake.error('ram.deletePolicyVersion', 'DeleteConflict.PolicyVersion.Default', 'The default version cannot be deleted.', 409);
-        fake.written('policy', policyName, p);
-        p.versions = p.versions.filter((v) => v.versionId !== versionId);
-      }),
-      createPolicyVersion: (policyName, document) => c('ram.createPolicyVersion', [policyName, document], () => {
-        const p = fake.policies.get(policyName);
-        if (!p) throw fake.error('ram.createPolicyVersion', 'EntityNotExist.Policy', `The policy ${policyName} does not exist.`, 404);
-        if (p.versions.length >= POLICY_VERSION_LIMIT) throw fake.error('ram.createPolicyVersion', 'LimitExceeded.Policy.Version', 'The policy already has 5 versions.', 409);
-        fake.written('policy', policyName, p);
-        const versionId = `v${p.nextVersion++}`;
-        p.versions.push({ versionId, document, createDate: fake.stamp() });
-        p.defaultVersion = versionId;
-      }),
-      deletePolicy: (policyName) => c('ram.deletePolicy', [policyName], () => {
-        const p = fake.policies.get(policyName);
-        if (!p) return; // already gone: success
-        if ([...fake.attachments.values()].some((list) => list.some((a) => a.policyType === 'Custom' && a.policyName === policyName))) {
-          throw fake.error('ram.deletePolicy', 'DeleteConflict.Policy.Attachment', `The policy ${policyName} is still attached.`, 409);
-        }
-        if (p.versions.length > 1) throw fake.error('ram.deletePolicy', 'DeleteConflict.Policy.Version', `The policy ${policyName} still has versions.`, 409);
-        fake.written('policy', policyName, p);
-        fake.policies.delete(policyName);
-      }),
+      getRole: (roleName) =>
+        c('ram.getRole', [roleName], (): RoleInfo | undefined => {
+          const r = view('trust', roleName, fake.roles.get(roleName));
+          return r ? { roleName, arn: r.arn, trustPolicy: r.trustPolicy, description: r.description } : undefined;
+        }),
+      createRole: (roleName, trustPolicy, description) =>
+        c('ram.createRole', [roleName, trustPolicy, description], () => {
+          if (fake.roles.has(roleName))
+            throw fake.error('ram.createRole', 'EntityAlreadyExists.Role', `The role ${roleName} already exists.`, 409);
+          fake.written('trust', roleName, undefined);
+          fake.putRole(roleName, trustPolicy, description);
+        }),
+      updateRole: (roleName, trustPolicy, description) =>
+        c('ram.updateRole', [roleName, trustPolicy, description], () => {
+          const r = fake.roles.get(roleName);
+          if (!r)
+            throw fake.error('ram.updateRole', 'EntityNotExist.Role', `The role ${roleName} does not exist.`, 404);
+          fake.written('trust', roleName, r);
+          fake.roles.set(roleName, { ...r, trustPolicy, description });
+        }),
+      listPoliciesForRole: (roleName) =>
+        c('ram.listPoliciesForRole', [roleName], () =>
+          fake.roles.has(roleName) ? [...(fake.attachments.get(roleName) ?? [])] : [],
+        ),
+      attachPolicy: (roleName, policyName, policyType) =>
+        c('ram.attachPolicy', [roleName, policyName, policyType], () => {
+          if (!fake.roles.has(roleName))
+            throw fake.error('ram.attachPolicy', 'EntityNotExist.Role', `The role ${roleName} does not exist.`, 404);
+          if (policyType === 'Custom' && !fake.policies.has(policyName))
+            throw fake.error(
+              'ram.attachPolicy',
+              'EntityNotExist.Policy',
+              `The policy ${policyName} does not exist.`,
+              404,
+            );
+          fake.attach(roleName, policyName, policyType);
+        }),
+      detachPolicy: (roleName, policyName, policyType) =>
+        c('ram.detachPolicy', [roleName, policyName, policyType], () => {
+          const list = fake.attachments.get(roleName) ?? [];
+          fake.attachments.set(
+            roleName,
+            list.filter((p) => !(p.policyName === policyName && p.policyType === policyType)),
+          );
+        }),
+      getPolicyDocument: (policyName) =>
+        c('ram.getPolicyDocument', [policyName], () => {
+          const p = view('policy', policyName, fake.policies.get(policyName));
+          return p?.versions.find((v) => v.versionId === p.defaultVersion)?.document;
+        }),
+      createPolicy: (policyName, document, description) =>
+        c('ram.createPolicy', [policyName, document, description], () => {
+          if (fake.policies.has(policyName))
+            throw fake.error(
+              'ram.createPolicy',
+              'EntityAlreadyExists.Policy',
+              `The policy ${policyName} already exists.`,
+              409,
+            );
+          fake.written('policy', policyName, undefined);
+          fake.putPolicy(policyName, document, description);
+        }),
+      listPolicyVersions: (policyName) =>
+        c('ram.listPolicyVersions', [policyName], (): PolicyVersionInfo[] => {
+          const p = policy('ram.listPolicyVersions', policyName);
+          return p.versions.map((v) => ({
+            versionId: v.versionId,
+            isDefault: v.versionId === p.defaultVersion,
+            document: v.document,
+            createDate: v.createDate,
+          }));
+        }),
+      deletePolicyVersion: (policyName, versionId) =>
+        c('ram.deletePolicyVersion', [policyName, versionId], () => {
+          const p = fake.policies.get(policyName);
+          if (!p || !p.versions.some((v) => v.versionId === versionId)) return; // already gone: success
+          if (p.defaultVersion === versionId)
+            throw fake.error(
+              'ram.deletePolicyVersion',
+              'DeleteConflict.PolicyVersion.Default',
+              'The default version cannot be deleted.',
+              409,
+            );
+          fake.written('policy', policyName, p);
+          p.versions = p.versions.filter((v) => v.versionId !== versionId);
+        }),
+      createPolicyVersion: (policyName, document) =>
+        c('ram.createPolicyVersion', [policyName, document], () => {
+          const p = fake.policies.get(policyName);
+          if (!p)
+            throw fake.error(
+              'ram.createPolicyVersion',
+              'EntityNotExist.Policy',
+              `The policy ${policyName} does not exist.`,
+              404,
+            );
+          if (p.versions.length >= POLICY_VERSION_LIMIT)
+            throw fake.error(
+              'ram.createPolicyVersion',
+              'LimitExceeded.Policy.Version',
+              'The policy already has 5 versions.',
+              409,
+            );
+          fake.written('policy', policyName, p);
+          const versionId = `v${p.nextVersion++}`;
+          p.versions.push({ versionId, document, createDate: fake.stamp() });
+          p.defaultVersion = versionId;
+        }),
+      deletePolicy: (policyName) =>
+        c('ram.deletePolicy', [policyName], () => {
+          const p = fake.policies.get(policyName);
+          if (!p) return; // already gone: success
+          if (
+            [...fake.attachments.values()].some((list) =>
+              list.some((a) => a.policyType === 'Custom' && a.policyName === policyName),
+            )
+          ) {
+            throw fake.error(
+              'ram.deletePolicy',
+              'DeleteConflict.Policy.Attachment',
+              `The policy ${policyName} is still attached.`,
+              409,
+            );
+          }
+          if (p.versions.length > 1)
+            throw fake.error(
+              'ram.deletePolicy',
+              'DeleteConflict.Policy.Version',
+              `The policy ${policyName} still has versions.`,
+              409,
+            );
+          fake.written('policy', policyName, p);
+          fake.policies.delete(policyName);
+        }),
     };
 
-    const findKey = (region: string, idOrAlias: string) => fake.keys.find((k) => k.region === region && (k.keyId === idOrAlias || k.alias === idOrAlias));
+    const findKey = (region: string, idOrAlias: string) =>
+      fake.keys.find((k) => k.region === region && (k.keyId === idOrAlias || k.alias === idOrAlias));
     const kms: KmsPort = {
-      describeKey: (region, keyIdOrAlias) => c('kms.describeKey', [region, keyIdOrAlias], (): KeyInfo | undefined => {
-        const k = findKey(region, keyIdOrAlias);
-        return k ? { keyId: k.keyId, arn: `acs:kms:${k.region}:${k.accountId}:key/${k.keyId}`, state: k.state, accountId: k.accountId, region: k.region } : undefined;
-      }),
+      describeKey: (region, keyIdOrAlias) =>
+        c('kms.describeKey', [region, keyIdOrAlias], (): KeyInfo | undefined => {
+          const k = findKey(region, keyIdOrAlias);
+          return k
+            ? {
+                keyId: k.keyId,
+                arn: `acs:kms:${k.region}:${k.accountId}:key/${k.keyId}`,
+                state: k.state,
+                accountId: k.accountId,
+                region: k.region,
+              }
+            : undefined;
+        }),
       serviceKeyId: (region) => c('kms.serviceKeyId', [region], () => findKey(region, ECS_SERVICE_KEY_ALIAS)?.keyId),
     };
 
-    const shareInfo = (s: FakeShare): ResourceShareInfo => ({ id: s.id, name: s.name, allowExternalTargets: s.allowExternalTargets, status: s.status });
+    const shareInfo = (s: FakeShare): ResourceShareInfo => ({
+      id: s.id,
+      name: s.name,
+      allowExternalTargets: s.allowExternalTargets,
+      status: s.status,
+    });
     const liveShare = (method: MethodName, region: string, shareId: string) => {
       const s = fake.shares.get(shareId);
-      if (!s || s.region !== region || s.status === 'Deleted') throw fake.error(method, 'InvalidResourceShare.NotFound', `The resource share ${shareId} does not exist.`, 404);
+      if (!s || s.region !== region || s.status === 'Deleted')
+        throw fake.error(method, 'InvalidResourceShare.NotFound', `The resource share ${shareId} does not exist.`, 404);
       return s;
     };
     const associate = (s: FakeShare, targets: string[]) => {
@@ -542,48 +774,95 @@ export class FakeCloud {
       for (const t of targets) s.targets[t] = { status: fake.targetStatus(t, s), external: isAccountUid(t) };
     };
     const targetsOf = (s: FakeShare): AssociationInfo[] =>
-      Object.entries(view('shareTargets', s.id, s.targets)).map(([entityId, a]) => ({ entityId, entityType: isAccountUid(entityId) ? 'Account' : entityId.startsWith('rd-') ? 'ResourceDirectory' : 'Folder', status: a.status, message: a.message, external: a.external }));
+      Object.entries(view('shareTargets', s.id, s.targets)).map(([entityId, a]) => ({
+        entityId,
+        entityType: isAccountUid(entityId) ? 'Account' : entityId.startsWith('rd-') ? 'ResourceDirectory' : 'Folder',
+        status: a.status,
+        message: a.message,
+        external: a.external,
+      }));
     const named = (region: string, prefix: string, exactName?: string) =>
-      [...fake.shares.values()].filter((s) => s.region === region && s.status !== 'Deleted' && s.name.startsWith(prefix) && (exactName === undefined || s.name === exactName)).sort((a, b) => a.id.localeCompare(b.id)).map(shareInfo);
+      [...fake.shares.values()]
+        .filter(
+          (s) =>
+            s.region === region &&
+            s.status !== 'Deleted' &&
+            s.name.startsWith(prefix) &&
+            (exactName === undefined || s.name === exactName),
+        )
+        .sort((a, b) => a.id.localeCompare(b.id))
+        .map(shareInfo);
     const sharing: SharingPort = {
       async *sharesNamed(region, prefix, exactName) {
         const all = await c('sharing.sharesNamed', [region, prefix, exactName], () => named(region, prefix, exactName));
         for (let i = 0; i === 0 || i < all.length; i += fake.pageSize) yield all.slice(i, i + fake.pageSize);
       },
       findShare: (region, name) => c('sharing.findShare', [region, name], () => named(region, name, name)[0]),
-      createShare: (region, name, resource, targets, allowExternalTargets) => c('sharing.createShare', [region, name, resource, targets, allowExternalTargets], () => {
-        const s: FakeShare = { id: `rs-fake${String(++fake.seq).padStart(6, '0')}`, region, name, allowExternalTargets, status: 'Active', resources: { [resource.id]: { type: resource.type, status: 'Associated' } }, targets: {} };
-        fake.shares.set(s.id, s);
-        associate(s, targets);
-        return s.id;
-      }),
-      updateAllowExternal: (region, shareId, allow, name) => c('sharing.updateAllowExternal', [region, shareId, allow, name], () => {
-        const s = liveShare('sharing.updateAllowExternal', region, shareId);
-        s.allowExternalTargets = allow;
-        s.name = name;
-      }),
-      associateTargets: (region, shareId, targets) => c('sharing.associateTargets', [region, shareId, targets], () => associate(liveShare('sharing.associateTargets', region, shareId), targets)),
-      disassociateTargets: (region, shareId, targets) => c('sharing.disassociateTargets', [region, shareId, targets], () => {
-        const s = liveShare('sharing.disassociateTargets', region, shareId);
-        fake.written('shareTargets', s.id, s.targets);
-        for (const t of targets) delete s.targets[t];
-      }),
-      deleteShare: (region, shareId) => c('sharing.deleteShare', [region, shareId], () => {
-        liveShare('sharing.deleteShare', region, shareId).status = 'Deleted';
-      }),
-      allTargetAssociations: (region) => c('sharing.allTargetAssociations', [region], () =>
-        [...fake.shares.values()].filter((s) => s.region === region && s.status !== 'Deleted').flatMap((s) => targetsOf(s).map((a) => ({ ...a, resourceShareId: s.id })))),
-      associations: (region, shareId, type) => c('sharing.associations', [region, shareId, type], (): AssociationInfo[] => {
-        const s = fake.shares.get(shareId);
-        if (!s || s.region !== region || s.status === 'Deleted') return [];
-        if (type === 'Target') return targetsOf(s);
-        return Object.entries(s.resources).map(([entityId, r]) => ({ entityId, entityType: r.type, status: r.status, message: r.message }));
-      }),
+      createShare: (region, name, resource, targets, allowExternalTargets) =>
+        c('sharing.createShare', [region, name, resource, targets, allowExternalTargets], () => {
+          const s: FakeShare = {
+            id: `rs-fake${String(++fake.seq).padStart(6, '0')}`,
+            region,
+            name,
+            allowExternalTargets,
+            status: 'Active',
+            resources: { [resource.id]: { type: resource.type, status: 'Associated' } },
+            targets: {},
+          };
+          fake.shares.set(s.id, s);
+          associate(s, targets);
+          return s.id;
+        }),
+      updateAllowExternal: (region, shareId, allow, name) =>
+        c('sharing.updateAllowExternal', [region, shareId, allow, name], () => {
+          const s = liveShare('sharing.updateAllowExternal', region, shareId);
+          s.allowExternalTargets = allow;
+          s.name = name;
+        }),
+      associateTargets: (region, shareId, targets) =>
+        c('sharing.associateTargets', [region, shareId, targets], () =>
+          associate(liveShare('sharing.associateTargets', region, shareId), targets),
+        ),
+      disassociateTargets: (region, shareId, targets) =>
+        c('sharing.disassociateTargets', [region, shareId, targets], () => {
+          const s = liveShare('sharing.disassociateTargets', region, shareId);
+          fake.written('shareTargets', s.id, s.targets);
+          for (const t of targets) delete s.targets[t];
+        }),
+      deleteShare: (region, shareId) =>
+        c('sharing.deleteShare', [region, shareId], () => {
+          liveShare('sharing.deleteShare', region, shareId).status = 'Deleted';
+        }),
+      allTargetAssociations: (region) =>
+        c('sharing.allTargetAssociations', [region], () =>
+          [...fake.shares.values()]
+            .filter((s) => s.region === region && s.status !== 'Deleted')
+            .flatMap((s) => targetsOf(s).map((a) => ({ ...a, resourceShareId: s.id }))),
+        ),
+      associations: (region, shareId, type) =>
+        c('sharing.associations', [region, shareId, type], (): AssociationInfo[] => {
+          const s = fake.shares.get(shareId);
+          if (!s || s.region !== region || s.status === 'Deleted') return [];
+          if (type === 'Target') return targetsOf(s);
+          return Object.entries(s.resources).map(([entityId, r]) => ({
+            entityId,
+            entityType: r.type,
+            status: r.status,
+            message: r.message,
+          }));
+        }),
     };
 
     const sts: StsPort = { accountId: (region) => c('sts.accountId', [region], () => fake.ownerUid) };
     const directory: DirectoryPort = {
-      membership: (uid) => c('directory.membership', [uid], (): Membership => (fake.directoryUnreadable ? { kind: 'unknown', code: fake.directoryUnreadable } : fake.members.has(uid) ? { kind: 'member' } : { kind: 'external' })),
+      membership: (uid) =>
+        c('directory.membership', [uid], (): Membership =>
+          fake.directoryUnreadable
+            ? { kind: 'unknown', code: fake.directoryUnreadable }
+            : fake.members.has(uid)
+              ? { kind: 'member' }
+              : { kind: 'external' },
+        ),
     };
     return { ecs, ram, kms, sharing, sts, directory };
   }
@@ -598,8 +877,14 @@ export interface FakeContext extends EngineContext {
 }
 
 function captureLogger(lines: FakeContext['logs'], base: LogFields = {}): Logger {
-  const emit = (level: 'info' | 'warn' | 'error') => (msg: string, fields?: LogFields) => void lines.push({ ...base, ...fields, level, msg });
-  return { info: emit('info'), warn: emit('warn'), error: emit('error'), child: (f) => captureLogger(lines, { ...base, ...f }) };
+  const emit = (level: 'info' | 'warn' | 'error') => (msg: string, fields?: LogFields) =>
+    void lines.push({ ...base, ...fields, level, msg });
+  return {
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    child: (f) => captureLogger(lines, { ...base, ...f }),
+  };
 }
 
 /** A fake API client: the same retry decision as CloudApi (retryable codes, bounded attempts), never really waiting. */

@@ -32,7 +32,8 @@ export async function reconcile(w: World, cmd: Record<string, unknown> = {}): Pr
 /** Reconcile and insist it finished cleanly (a setup step, not an assertion under test). */
 export async function reconcileOk(w: World, cmd: Record<string, unknown> = {}): Promise<ReconcileSummary> {
   const s = await reconcile(w, cmd);
-  if (!s.ok || !s.complete || s.errors.length) throw new Error(`setup reconcile failed: ${JSON.stringify(s).slice(0, 2000)}`);
+  if (!s.ok || !s.complete || s.errors.length)
+    throw new Error(`setup reconcile failed: ${JSON.stringify(s).slice(0, 2000)}`);
   await afterReadLag(w); // a setup step: what follows reads what it wrote
   return s;
 }
@@ -49,8 +50,16 @@ export const bulkSnapshotId = (n: number) => `s-rec${String(n).padStart(15, '0')
 /** Add `count` CMK snapshots already carrying `tags` to a state (bulk listings without a tag call each). */
 export function withTaggedSnapshots(state: EmulatorState, count: number, tags: Record<string, string>): EmulatorState {
   const snapshots: Snapshot[] = Array.from({ length: count }, (_, i) => ({
-    snapshotId: bulkSnapshotId(i + 1), accountId: DEMO.owner.uid, region: DEMO.region, encrypted: true, kmsKeyId: DEMO.cmkId,
-    status: 'accomplished', size: 40, name: `bulk-${i + 1}`, creationTime: '2026-11-01T00:00:00Z', tags: { ...tags },
+    snapshotId: bulkSnapshotId(i + 1),
+    accountId: DEMO.owner.uid,
+    region: DEMO.region,
+    encrypted: true,
+    kmsKeyId: DEMO.cmkId,
+    status: 'accomplished',
+    size: 40,
+    name: `bulk-${i + 1}`,
+    creationTime: '2026-11-01T00:00:00Z',
+    tags: { ...tags },
   }));
   state.snapshots!.push(...snapshots);
   return state;
@@ -61,24 +70,39 @@ export function withTaggedSnapshots(state: EmulatorState, count: number, tags: R
 // person's hand edit is not followed by a reconcile within milliseconds.
 
 export async function setTrustPolicy(w: World, roleName: string, doc: unknown): Promise<void> {
-  await w.owner.ram.updateRole(new $Ram.UpdateRoleRequest({ roleName, newAssumeRolePolicyDocument: JSON.stringify(doc) }));
+  await w.owner.ram.updateRole(
+    new $Ram.UpdateRoleRequest({ roleName, newAssumeRolePolicyDocument: JSON.stringify(doc) }),
+  );
   await afterReadLag(w);
 }
 
 export async function detachPolicy(w: World, roleName: string, policyName: string): Promise<void> {
-  await w.owner.ram.detachPolicyFromRole(new $Ram.DetachPolicyFromRoleRequest({ roleName, policyName, policyType: 'Custom' }));
+  await w.owner.ram.detachPolicyFromRole(
+    new $Ram.DetachPolicyFromRoleRequest({ roleName, policyName, policyType: 'Custom' }),
+  );
   await afterReadLag(w);
 }
 
 export async function attachNewPolicy(w: World, roleName: string, policyName: string, doc: unknown): Promise<void> {
   await w.owner.ram.createPolicy(new $Ram.CreatePolicyRequest({ policyName, policyDocument: JSON.stringify(doc) }));
-  await w.owner.ram.attachPolicyToRole(new $Ram.AttachPolicyToRoleRequest({ roleName, policyName, policyType: 'Custom' }));
+  await w.owner.ram.attachPolicyToRole(
+    new $Ram.AttachPolicyToRoleRequest({ roleName, policyName, policyType: 'Custom' }),
+  );
   await afterReadLag(w);
 }
 
-export async function modifyImageShare(w: World, imageId: string, change: { add?: string[]; remove?: string[] }): Promise<void> {
+export async function modifyImageShare(
+  w: World,
+  imageId: string,
+  change: { add?: string[]; remove?: string[] },
+): Promise<void> {
   await w.owner.ecs.modifyImageSharePermission(
-    new $Ecs.ModifyImageSharePermissionRequest({ regionId: DEMO.region, imageId, addAccount: change.add, removeAccount: change.remove }),
+    new $Ecs.ModifyImageSharePermissionRequest({
+      regionId: DEMO.region,
+      imageId,
+      addAccount: change.add,
+      removeAccount: change.remove,
+    }),
   );
   await afterReadLag(w);
 }

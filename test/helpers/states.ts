@@ -32,15 +32,35 @@ function account(uid: string, name: string) {
 
 function snapshot(snapshotId: string, keyId: string | undefined, name: string): Snapshot {
   return {
-    snapshotId, accountId: o, region, encrypted: Boolean(keyId), ...(keyId ? { kmsKeyId: keyId } : {}),
-    status: 'accomplished', size: 40, name, creationTime: CREATED, tags: {},
+    snapshotId,
+    accountId: o,
+    region,
+    encrypted: Boolean(keyId),
+    ...(keyId ? { kmsKeyId: keyId } : {}),
+    status: 'accomplished',
+    size: 40,
+    name,
+    creationTime: CREATED,
+    tags: {},
   };
 }
 
 function image(imageId: string, name: string, snapshots: string[]): Image {
   return {
-    imageId, accountId: o, region, name, status: 'Available', creationTime: CREATED, tags: {}, sharedWith: [],
-    diskMappings: snapshots.map((snapshotId, i) => ({ device: `/dev/xvd${'abcdefgh'[i]}`, snapshotId, size: 40, type: i === 0 ? 'system' : 'data' })),
+    imageId,
+    accountId: o,
+    region,
+    name,
+    status: 'Available',
+    creationTime: CREATED,
+    tags: {},
+    sharedWith: [],
+    diskMappings: snapshots.map((snapshotId, i) => ({
+      device: `/dev/xvd${'abcdefgh'[i]}`,
+      snapshotId,
+      size: 40,
+      type: i === 0 ? 'system' : 'data',
+    })),
   };
 }
 
@@ -51,7 +71,15 @@ export function e2eState(opts: { recipients?: number } = {}): EmulatorState {
   s.accounts.push(account(E2E.rootMember, 'rd-root-member'));
   for (let i = 1; i <= n; i++) s.accounts.push(account(recipientUid(i), `recipient-${i}`));
   s.resourceDirectory!.folders[0].accounts.push(E2E.rootMember);
-  s.keys!.push({ keyId: E2E.cmk2Id, accountId: o, region, state: 'Enabled', description: 'second CMK', creationDate: CREATED, creator: o });
+  s.keys!.push({
+    keyId: E2E.cmk2Id,
+    accountId: o,
+    region,
+    state: 'Enabled',
+    description: 'second CMK',
+    creationDate: CREATED,
+    creator: o,
+  });
   s.snapshots!.push(
     snapshot(E2E.cmk2Snapshot, E2E.cmk2Id, 'data-disk-cmk2'),
     ...E2E.spareSnapshots.map((id, i) => snapshot(id, DEMO.cmkId, `spare-${i + 1}`)),

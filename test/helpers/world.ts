@@ -1,7 +1,14 @@
 // End-to-end harness: a running emulator, the owner's function role built from EXACTLY the policy we ship,
 // the product's handlers invoked in-process with FC-shaped contexts carrying that role's STS credentials,
 // and real SDK clients for the owner and the recipients.
-import { startEmulator, demoState, DEMO, type Emulator, type EmulatorState, type StartOptions } from '../../scripts/emulator';
+import {
+  startEmulator,
+  demoState,
+  DEMO,
+  type Emulator,
+  type EmulatorState,
+  type StartOptions,
+} from '../../scripts/emulator';
 import { createFunctionRole, functionContext } from '../../scripts/function-role';
 import { sdkClients, type SdkClients } from './sdk';
 import type { FcContext } from '../../shared/runtime';
@@ -70,7 +77,8 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     ownerUid,
     client: (uid) => sdkClients(emu.endpoint, keyOf(uid)),
     context,
-    invoke: (fn, event) => handlers[fn](Buffer.from(typeof event === 'string' ? event : JSON.stringify(event)), context(fn)),
+    invoke: (fn, event) =>
+      handlers[fn](Buffer.from(typeof event === 'string' ? event : JSON.stringify(event)), context(fn)),
     async deliverEvents() {
       await emu.flushEvents();
       const fresh = emu.events().filter((e) => !delivered.has(e.id));

@@ -10,7 +10,10 @@ const root = path.resolve(__dirname, '../..');
 
 /** `npm run emulator` on a free port; resolves with its endpoint once it says where it listens. */
 export function startEmulatorServer(): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['scripts/emulator/cli.ts', '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['scripts/emulator/cli.ts', '--port', '0'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`emulator did not start: ${out}`)), 30_000);
@@ -26,7 +29,6 @@ export function startEmulatorServer(): Promise<{ endpoint: string; child: ChildP
     child.on('exit', (code) => reject(new Error(`emulator exited ${code}: ${out}`)));
   });
 }
-
 
 /** Stop the child (SIGTERM: the CLI closes its server and exits). */
 export function stopEmulatorServer(child: ChildProcess): Promise<void> {
@@ -62,14 +64,26 @@ export function emulatorEnv(endpoint: string): Record<string, string> {
  * What docs/live.md recommends for the functions' keys: a RAM user of the owner holding exactly the shipped policy,
  * made through the RAM API like any user would (CreateUser, CreatePolicy, AttachPolicyToUser, CreateAccessKey).
  */
-export async function functionUserKeys(endpoint: string): Promise<{ ECS_SHARE_LIVE_FUNCTION_AK: string; ECS_SHARE_LIVE_FUNCTION_SK: string }> {
-  const ram = new CloudApi({ endpointOverride: endpoint, credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret } });
+export async function functionUserKeys(
+  endpoint: string,
+): Promise<{ ECS_SHARE_LIVE_FUNCTION_AK: string; ECS_SHARE_LIVE_FUNCTION_SK: string }> {
+  const ram = new CloudApi({
+    endpointOverride: endpoint,
+    credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret },
+  });
   const call = <T = Partial<Record<string, unknown>>>(action: string, params: Record<string, unknown>) =>
     ram.call<T>('ram', action, params, DEMO.region);
   await call('CreateUser', { UserName: 'ecs-share-live' });
   await call('CreatePolicy', { PolicyName: 'ecs-share-live-fn', PolicyDocument: shippedPolicy() });
-  await call('AttachPolicyToUser', { PolicyType: 'Custom', PolicyName: 'ecs-share-live-fn', UserName: 'ecs-share-live' });
+  await call('AttachPolicyToUser', {
+    PolicyType: 'Custom',
+    PolicyName: 'ecs-share-live-fn',
+    UserName: 'ecs-share-live',
+  });
   type Created = { AccessKey?: { AccessKeyId?: string; AccessKeySecret?: string } };
   const key = (await call<Created>('CreateAccessKey', { UserName: 'ecs-share-live' })).AccessKey;
-  return { ECS_SHARE_LIVE_FUNCTION_AK: String(key?.AccessKeyId), ECS_SHARE_LIVE_FUNCTION_SK: String(key?.AccessKeySecret) };
+  return {
+    ECS_SHARE_LIVE_FUNCTION_AK: String(key?.AccessKeyId),
+    ECS_SHARE_LIVE_FUNCTION_SK: String(key?.AccessKeySecret),
+  };
 }

@@ -10,5 +10,9 @@ const cfg = readLiveConfig(process.env);
 if (!cfg) {
   process.stdout.write(`${LIVE_HINT}\n`);
   it.skip(LIVE_HINT, () => undefined);
-}
-else liveScenarios(`live against Alibaba Cloud ${cfg.region} (run ${cfg.runId})`, async () => ({ cfg }), { folder: Boolean(cfg.folderPath), rd: Boolean(cfg.rdId), long: cfg.timeoutMs * 3 });
+} else
+  liveScenarios(`live against Alibaba Cloud ${cfg.region} (run ${cfg.runId})`, async () => ({ cfg }), {
+    folder: Boolean(cfg.folderPath),
+    rd: Boolean(cfg.rdId),
+    long: cfg.timeoutMs * 3,
+  });

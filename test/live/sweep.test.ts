@@ -24,7 +24,10 @@ let left: { disk: string; snapshot: string; otherRunDisk: string };
 
 async function sweep(...args: string[]): Promise<{ code: number; out: string }> {
   try {
-    const r = await run(path.join(root, 'node_modules/.bin/tsx'), ['scripts/live-sweep.ts', ...args], { cwd: root, env: { ...process.env, ...env } });
+    const r = await run(path.join(root, 'node_modules/.bin/tsx'), ['scripts/live-sweep.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, out: r.stdout };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -71,7 +74,7 @@ describe('live:sweep', () => {
     expect(await recipient.seesSnapshot(left.snapshot)).toBe(true);
   }, 30_000);
 
-  it('with --run takes back and deletes that run\'s resources only', async () => {
+  it("with --run takes back and deletes that run's resources only", async () => {
     const r = await sweep('--run', 'sweep-a');
 
     expect(r.out).toContain('swept 2');

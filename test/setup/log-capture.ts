@@ -18,7 +18,10 @@ const dir = inject(CAPTURE_DIR_KEY);
 if (dir) capture(dir);
 
 function capture(dir: string): void {
-  const names = captureNames(dir, `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
+  const names = captureNames(
+    dir,
+    `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+  );
   process.env.SHARE_LOG_CAPTURE_FILE = names.log;
   fs.writeFileSync(names.log, '');
   fs.writeFileSync(names.out, '');
@@ -59,9 +62,18 @@ function capture(dir: string): void {
     // A live run's real credentials (test/live, docs/live.md) are scanned for too.
     const live: EmulatorSecret[] = Object.entries(process.env).flatMap(([name, v]) =>
       /^ECS_SHARE_LIVE_\w+_(AK|SK)$/.test(name) && v
-        ? [{ kind: name.endsWith('_AK') ? ('access key id' as const) : ('access key secret' as const), value: v, owner: name }]
+        ? [
+            {
+              kind: name.endsWith('_AK') ? ('access key id' as const) : ('access key secret' as const),
+              value: v,
+              owner: name,
+            },
+          ]
         : [],
     );
-    fs.writeFileSync(names.secrets, JSON.stringify({ file: suite.file.filepath, secrets: [...demo, ...live, ...takeEmulatorSecrets()] }));
+    fs.writeFileSync(
+      names.secrets,
+      JSON.stringify({ file: suite.file.filepath, secrets: [...demo, ...live, ...takeEmulatorSecrets()] }),
+    );
   });
 }

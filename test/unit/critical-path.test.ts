@@ -14,25 +14,39 @@ const KEY = { region: REGION, accountId: OWNER_UID, keyId: 'key-hz000001' };
 /** The methods issued so far (in order), taken while the first call of `first` is held before it answers. */
 function issuedWhileHeld(fake: FakeCloud, first: MethodName): { methods: () => string[] } {
   let seen: string[] = [];
-  fake.on(first, async (f) => {
-    // Hold the first read for a macrotask: whatever the product issues without waiting for it is issued by then.
-    await new Promise((r) => setTimeout(r, 5));
-    seen = f.calls.map((c) => c.method);
-  }, { when: 'before' });
+  fake.on(
+    first,
+    async (f) => {
+      // Hold the first read for a macrotask: whatever the product issues without waiting for it is issued by then.
+      await new Promise((r) => setTimeout(r, 5));
+      seen = f.calls.map((c) => c.method);
+    },
+    { when: 'before' },
+  );
   return { methods: () => seen };
 }
 
 /** The share role as ecs-share leaves it after sharing with A (its grant recorded) and the key granted. */
 function withRole(fake: FakeCloud, type: 'snapshot' | 'image'): void {
   const roleName = ROLE_NAMES[type];
-  const role = trustWrite({ roleName, exists: false }, { add: [{ kind: 'account', uid: A }], remove: [], regions: [REGION] }, { ownerUid: OWNER_UID, maxLength: 4096 })!;
+  const role = trustWrite(
+    { roleName, exists: false },
+    { add: [{ kind: 'account', uid: A }], remove: [], regions: [REGION] },
+    { ownerUid: OWNER_UID, maxLength: 4096 },
+  )!;
   fake.putRole(roleName, role.trustPolicy, role.description);
   fake.putPolicy(policyNameFor(type, 0), JSON.stringify(buildKmsPolicies([KEY])[0]));
   fake.attach(ROLE_NAMES[type], policyNameFor(type, 0));
 }
 
 /** Reads that need only the resource's id or type: all of them go out before the first answers. */
-const INDEPENDENT_READS = ['ram.getRole', 'ram.listPoliciesForRole', 'ram.getPolicyDocument', 'sharing.sharesNamed', 'kms.serviceKeyId'];
+const INDEPENDENT_READS = [
+  'ram.getRole',
+  'ram.listPoliciesForRole',
+  'ram.getPolicyDocument',
+  'sharing.sharesNamed',
+  'kms.serviceKeyId',
+];
 
 describe('the observe step of a share', () => {
   it('issues the image, its share list, the role, its policies, its KMS parts, the resource share and the service key before the image read answers', async () => {
@@ -60,7 +74,11 @@ describe('the observe step of a share', () => {
     withRole(fake, 'snapshot');
     const held = issuedWhileHeld(fake, 'ecs.getSnapshots');
 
-    await shareResource(fakeContext(fake), { type: 'snapshot', id: 's-shared0001', region: REGION } satisfies ResourceRef);
+    await shareResource(fakeContext(fake), {
+      type: 'snapshot',
+      id: 's-shared0001',
+      region: REGION,
+    } satisfies ResourceRef);
 
     const issued = held.methods();
     expect(issued).toEqual(expect.arrayContaining(['ecs.getSnapshots', ...INDEPENDENT_READS]));
@@ -74,10 +92,14 @@ describe('the observe step of a share', () => {
     fake.addImage({ id: 'm-image00003', snapshotIds: ['s-imagedisk1'], tags: { 'share-with': A } });
     withRole(fake, 'image');
     let asked: unknown[][] = [];
-    fake.on('ecs.getSnapshots', async (f) => {
-      await new Promise((r) => setTimeout(r, 5));
-      asked = f.callsOf('kms.describeKey').map((c) => c.args);
-    }, { when: 'before' });
+    fake.on(
+      'ecs.getSnapshots',
+      async (f) => {
+        await new Promise((r) => setTimeout(r, 5));
+        asked = f.callsOf('kms.describeKey').map((c) => c.args);
+      },
+      { when: 'before' },
+    );
 
     const res = await shareResource(fakeContext(fake), { type: 'image', id: 'm-image00003', region: REGION });
 

@@ -20,18 +20,56 @@ describe('the image grant record', () => {
   });
 
   it.each([
-    ['an intent is recorded and dated', { granted: [], pending: [] }, { intend: [A] }, { granted: [], pending: [A], since: 100 }],
-    ['a confirmed account needs no intent', { granted: [A], pending: [] }, { intend: [A] }, { granted: [A], pending: [] }],
-    ['an intent again keeps its fresh date, so a re-read shows no change', { granted: [], pending: [A], since: 90 }, { intend: [A] }, { granted: [], pending: [A], since: 90 }],
-    ['a stale intent is renewed', { granted: [], pending: [A], since: 100 - PENDING_TTL_S }, { intend: [A] }, { granted: [], pending: [A], since: 100 }],
-    ['confirming moves an intent to the confirmed accounts', { granted: [], pending: [A, B], since: 90 }, { confirm: [A] }, { granted: [A], pending: [B], since: 90 }],
-    ['forgetting drops either kind', { granted: [A], pending: [B], since: 90 }, { forget: [A, B] }, { granted: [], pending: [] }],
-    ["another writer's entries survive a merge", { granted: [B], pending: [], since: undefined }, { intend: [A] }, { granted: [B], pending: [A], since: 100 }],
+    [
+      'an intent is recorded and dated',
+      { granted: [], pending: [] },
+      { intend: [A] },
+      { granted: [], pending: [A], since: 100 },
+    ],
+    [
+      'a confirmed account needs no intent',
+      { granted: [A], pending: [] },
+      { intend: [A] },
+      { granted: [A], pending: [] },
+    ],
+    [
+      'an intent again keeps its fresh date, so a re-read shows no change',
+      { granted: [], pending: [A], since: 90 },
+      { intend: [A] },
+      { granted: [], pending: [A], since: 90 },
+    ],
+    [
+      'a stale intent is renewed',
+      { granted: [], pending: [A], since: 100 - PENDING_TTL_S },
+      { intend: [A] },
+      { granted: [], pending: [A], since: 100 },
+    ],
+    [
+      'confirming moves an intent to the confirmed accounts',
+      { granted: [], pending: [A, B], since: 90 },
+      { confirm: [A] },
+      { granted: [A], pending: [B], since: 90 },
+    ],
+    [
+      'forgetting drops either kind',
+      { granted: [A], pending: [B], since: 90 },
+      { forget: [A, B] },
+      { granted: [], pending: [] },
+    ],
+    [
+      "another writer's entries survive a merge",
+      { granted: [B], pending: [], since: undefined },
+      { intend: [A] },
+      { granted: [B], pending: [A], since: 100 },
+    ],
   ])('%s', (_name, rec, change, expected) => {
     expect(mergeImageGrants(rec, change, 100)).toEqual(expected);
   });
 
   it('ignores what is not an account, and an old record without intents reads as before', () => {
-    expect(readImageGrants({ [KEY]: `${A},not-a-uid,+123`, [`${KEY}.2`]: B }, KEY)).toEqual({ granted: [A, B], pending: [] });
+    expect(readImageGrants({ [KEY]: `${A},not-a-uid,+123`, [`${KEY}.2`]: B }, KEY)).toEqual({
+      granted: [A, B],
+      pending: [],
+    });
   });
 });

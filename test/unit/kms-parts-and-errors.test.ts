@@ -2,13 +2,24 @@
 // never leave a part granting a key nobody asked for; and one error taxonomy, table-tested over real codes.
 import { describe, expect, it } from 'vitest';
 import { ensureKmsPolicies } from '../../shared/share/apply';
-import { buildKmsPolicies, keysInPolicy, policyIndexFromName, policyNameFor, type KeyRef } from '../../shared/domain/kms-policy';
+import {
+  buildKmsPolicies,
+  keysInPolicy,
+  policyIndexFromName,
+  policyNameFor,
+  type KeyRef,
+} from '../../shared/domain/kms-policy';
 import { parsePolicy } from '../../shared/domain/policy-json';
 import { CloudError, classify } from '../../shared/errors';
 import { FakeCloud, OWNER_UID, REGION, fakeContext } from '../helpers/fake-cloud';
 
 const ROLE = 'AliyunECSShareEncryptSnapshotDefaultRole';
-const keys = (n: number, from = 0): KeyRef[] => Array.from({ length: n }, (_, i) => ({ region: REGION, accountId: OWNER_UID, keyId: `key-part${String(from + i).padStart(17, '0')}` }));
+const keys = (n: number, from = 0): KeyRef[] =>
+  Array.from({ length: n }, (_, i) => ({
+    region: REGION,
+    accountId: OWNER_UID,
+    keyId: `key-part${String(from + i).padStart(17, '0')}`,
+  }));
 
 /** A role whose KMS policy spans several parts, every part attached. */
 function threeParts(): { fake: FakeCloud; all: KeyRef[] } {
@@ -31,7 +42,9 @@ const defaultDocument = (fake: FakeCloud, name: string) => {
 
 /** Keys granted by the parts still attached to the role (what ECS acting through the role may use). */
 function grantedThroughRole(fake: FakeCloud): string[] {
-  const attached = (fake.attachments.get(ROLE) ?? []).map((p) => p.policyName).filter((n) => policyIndexFromName('snapshot', n) !== undefined);
+  const attached = (fake.attachments.get(ROLE) ?? [])
+    .map((p) => p.policyName)
+    .filter((n) => policyIndexFromName('snapshot', n) !== undefined);
   return attached.flatMap((n) => keysInPolicy(parsePolicy(defaultDocument(fake, n))).map((k) => k.keyId)).sort();
 }
 
@@ -52,12 +65,20 @@ describe('KMS policy parts', () => {
     const { fake, all } = threeParts();
     // A gap: part 2 is missing while part 3 is still attached (what deleting low to high could leave).
     fake.policies.delete(policyNameFor('snapshot', 1));
-    fake.attachments.set(ROLE, (fake.attachments.get(ROLE) ?? []).filter((p) => p.policyName !== policyNameFor('snapshot', 1)));
+    fake.attachments.set(
+      ROLE,
+      (fake.attachments.get(ROLE) ?? []).filter((p) => p.policyName !== policyNameFor('snapshot', 1)),
+    );
 
     await ensureKmsPolicies(fakeContext(fake), ROLE, 'snapshot', [], all.slice(5));
 
     expect(fake.policies.has(policyNameFor('snapshot', 2))).toBe(false);
-    expect(grantedThroughRole(fake)).toEqual(all.slice(0, 5).map((k) => k.keyId).sort());
+    expect(grantedThroughRole(fake)).toEqual(
+      all
+        .slice(0, 5)
+        .map((k) => k.keyId)
+        .sort(),
+    );
   });
 });
 

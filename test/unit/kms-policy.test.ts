@@ -14,7 +14,9 @@ import { parsePolicy } from '../../shared/domain/policy-json';
 const OWNER = '1000000000000001';
 const key = (keyId: string, region = 'cn-hangzhou', accountId = OWNER): KeyRef => ({ region, accountId, keyId });
 const manyKeys = (n: number) =>
-  Array.from({ length: n }, (_, i) => key(`key-hzz${String(i).padStart(4, '0')}f1cb66fa42qoabcd`, i % 3 === 0 ? 'cn-shanghai' : 'cn-hangzhou'));
+  Array.from({ length: n }, (_, i) =>
+    key(`key-hzz${String(i).padStart(4, '0')}f1cb66fa42qoabcd`, i % 3 === 0 ? 'cn-shanghai' : 'cn-hangzhou'),
+  );
 
 describe('buildKmsPolicies', () => {
   it('writes the seed policy for one key', () => {
@@ -24,7 +26,14 @@ describe('buildKmsPolicies', () => {
         Statement: [
           { Action: 'kms:List*', Resource: `acs:kms:cn-hangzhou:${OWNER}:key`, Effect: 'Allow' },
           {
-            Action: ['kms:DescribeKey', 'kms:TagResource', 'kms:UntagResource', 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
+            Action: [
+              'kms:DescribeKey',
+              'kms:TagResource',
+              'kms:UntagResource',
+              'kms:Encrypt',
+              'kms:Decrypt',
+              'kms:GenerateDataKey',
+            ],
             Resource: [`acs:kms:cn-hangzhou:${OWNER}:key/key-1`],
             Effect: 'Allow',
           },
@@ -38,7 +47,12 @@ describe('buildKmsPolicies', () => {
   });
 
   it('lists each region and account in use once, sorted', () => {
-    const [policy] = buildKmsPolicies([key('k2', 'cn-shanghai'), key('k1'), key('k3', 'cn-hangzhou', '1000000000000009'), key('k4')]);
+    const [policy] = buildKmsPolicies([
+      key('k2', 'cn-shanghai'),
+      key('k1'),
+      key('k3', 'cn-hangzhou', '1000000000000009'),
+      key('k4'),
+    ]);
     expect(policy.Statement.filter((s) => s.Action === 'kms:List*').map((s) => s.Resource)).toEqual([
       `acs:kms:cn-hangzhou:${OWNER}:key`,
       'acs:kms:cn-hangzhou:1000000000000009:key',
@@ -91,7 +105,16 @@ describe('keysInPolicy', () => {
       JSON.stringify({
         Version: '1',
         Statement: [
-          { Effect: 'Allow', Action: 'kms:Decrypt', Resource: [`acs:kms:cn-hangzhou:${OWNER}:key`, `acs:kms:cn-hangzhou:${OWNER}:key/*`, 'acs:oss:*:*:b/o', `acs:kms:cn-hangzhou:${OWNER}:key/k1`] },
+          {
+            Effect: 'Allow',
+            Action: 'kms:Decrypt',
+            Resource: [
+              `acs:kms:cn-hangzhou:${OWNER}:key`,
+              `acs:kms:cn-hangzhou:${OWNER}:key/*`,
+              'acs:oss:*:*:b/o',
+              `acs:kms:cn-hangzhou:${OWNER}:key/k1`,
+            ],
+          },
           { Effect: 'Deny', Action: 'kms:Decrypt', Resource: `acs:kms:cn-hangzhou:${OWNER}:key/k9` },
         ],
       }),
@@ -112,9 +135,12 @@ describe('policy names', () => {
     expect(policyIndexFromName(kind, name)).toBe(index);
   });
 
-  it.each(['ecs-share-snapshot-kms-1', 'ecs-share-snapshot-kms-02', 'ecs-share-image-kms', 'my-policy'])('does not claim %s as a snapshot policy', (name) => {
-    expect(policyIndexFromName('snapshot', name)).toBeUndefined();
-  });
+  it.each(['ecs-share-snapshot-kms-1', 'ecs-share-snapshot-kms-02', 'ecs-share-image-kms', 'my-policy'])(
+    'does not claim %s as a snapshot policy',
+    (name) => {
+      expect(policyIndexFromName('snapshot', name)).toBeUndefined();
+    },
+  );
 });
 
 describe('versionToDelete', () => {
@@ -130,7 +156,11 @@ describe('versionToDelete', () => {
     ['at the limit, the oldest non-default', [v(1), v(2), v(3, true), v(4), v(5)], 'v1'],
     ['at the limit with the oldest as default', [v(1, true), v(2), v(3), v(4), v(5)], 'v2'],
     ['by creation date, not by number', [v(1, false, 9), v(2, false, 3), v(3, true), v(4), v(5)], 'v2'],
-    ['by version number without dates', [{ versionId: 'v12', isDefault: false }, { versionId: 'v9', isDefault: false }, v(13, true), v(14), v(15)], 'v9'],
+    [
+      'by version number without dates',
+      [{ versionId: 'v12', isDefault: false }, { versionId: 'v9', isDefault: false }, v(13, true), v(14), v(15)],
+      'v9',
+    ],
     ['in unsorted input', [v(5), v(3), v(4, true), v(2), v(6)], 'v2'],
   ])('picks %s', (_name, versions, expected) => {
     expect(versionToDelete(versions)).toBe(expected);

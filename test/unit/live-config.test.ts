@@ -19,9 +19,17 @@ describe('readLiveConfig', () => {
     expect(readLiveConfig({ ...full, ECS_SHARE_LIVE: '0' })).toBeUndefined();
   });
 
-  it('defaults: cn-hangzhou, zone h, the real endpoints, the owner\'s keys for the functions, 30 min, ./live-report', () => {
+  it("defaults: cn-hangzhou, zone h, the real endpoints, the owner's keys for the functions, 30 min, ./live-report", () => {
     const cfg = readLiveConfig(full)!;
-    expect(cfg).toMatchObject({ region: 'cn-hangzhou', zone: 'cn-hangzhou-h', endpoint: undefined, copyImage: false, reconcile: false, timeoutMs: 1_800_000, hasRecipient: true });
+    expect(cfg).toMatchObject({
+      region: 'cn-hangzhou',
+      zone: 'cn-hangzhou-h',
+      endpoint: undefined,
+      copyImage: false,
+      reconcile: false,
+      timeoutMs: 1_800_000,
+      hasRecipient: true,
+    });
     expect(cfg.functionCreds).toEqual(cfg.owner);
     expect(cfg.report).toMatch(/live-report$/);
     expect(cfg.runId).toMatch(/^\d{12}-[a-z0-9]+$/);
@@ -29,7 +37,11 @@ describe('readLiveConfig', () => {
 
   it.each([
     ['the owner secret', { ECS_SHARE_LIVE_OWNER_SK: '' }, 'missing: ECS_SHARE_LIVE_OWNER_SK'],
-    ['the recipient', { ECS_SHARE_LIVE_RECIPIENT_AK: '', ECS_SHARE_LIVE_RECIPIENT_SK: '' }, 'ECS_SHARE_LIVE_RECIPIENT_AK, ECS_SHARE_LIVE_RECIPIENT_SK'],
+    [
+      'the recipient',
+      { ECS_SHARE_LIVE_RECIPIENT_AK: '', ECS_SHARE_LIVE_RECIPIENT_SK: '' },
+      'ECS_SHARE_LIVE_RECIPIENT_AK, ECS_SHARE_LIVE_RECIPIENT_SK',
+    ],
     ['the key', { ECS_SHARE_LIVE_KMS_KEY_ID: ' ' }, 'ECS_SHARE_LIVE_KMS_KEY_ID'],
     ['a zone outside cn-hangzhou', { ECS_SHARE_LIVE_REGION: 'cn-shanghai' }, 'ECS_SHARE_LIVE_ZONE'],
     ['half of the function pair', { ECS_SHARE_LIVE_FUNCTION_AK: 'LTAIfn' }, 'ECS_SHARE_LIVE_FUNCTION_SK'],
@@ -45,13 +57,27 @@ describe('readLiveConfig', () => {
   });
 
   it('the sweep needs only the owner (no key, no zone, no recipient), and ECS_SHARE_LIVE is implied by the caller', () => {
-    const cfg = readLiveConfig({ ECS_SHARE_LIVE: '1', ECS_SHARE_LIVE_OWNER_AK: 'a', ECS_SHARE_LIVE_OWNER_SK: 'b', ECS_SHARE_LIVE_REGION: 'cn-shanghai' }, { sweep: true })!;
+    const cfg = readLiveConfig(
+      {
+        ECS_SHARE_LIVE: '1',
+        ECS_SHARE_LIVE_OWNER_AK: 'a',
+        ECS_SHARE_LIVE_OWNER_SK: 'b',
+        ECS_SHARE_LIVE_REGION: 'cn-shanghai',
+      },
+      { sweep: true },
+    )!;
     expect(cfg.hasRecipient).toBe(false);
-    expect(() => readLiveConfig({ ...full, ECS_SHARE_LIVE_RECIPIENT_SK: '' }, { sweep: true })).toThrow('ECS_SHARE_LIVE_RECIPIENT_SK');
+    expect(() => readLiveConfig({ ...full, ECS_SHARE_LIVE_RECIPIENT_SK: '' }, { sweep: true })).toThrow(
+      'ECS_SHARE_LIVE_RECIPIENT_SK',
+    );
   });
 
   it('uses the function keys when both are given', () => {
-    const cfg = readLiveConfig({ ...full, ECS_SHARE_LIVE_FUNCTION_AK: 'LTAIfn', ECS_SHARE_LIVE_FUNCTION_SK: 'fnSecret' })!;
+    const cfg = readLiveConfig({
+      ...full,
+      ECS_SHARE_LIVE_FUNCTION_AK: 'LTAIfn',
+      ECS_SHARE_LIVE_FUNCTION_SK: 'fnSecret',
+    })!;
     expect(cfg.functionCreds).toEqual({ accessKeyId: 'LTAIfn', accessKeySecret: 'fnSecret' });
   });
 });
@@ -59,7 +85,10 @@ describe('readLiveConfig', () => {
 describe('productEnv', () => {
   it('overrides the endpoint only when one is configured (unset means the real cloud)', () => {
     expect(productEnv(readLiveConfig(full)!).ALIBABA_CLOUD_ENDPOINT_OVERRIDE).toBeUndefined();
-    expect(productEnv(readLiveConfig({ ...full, ECS_SHARE_LIVE_ENDPOINT: 'http://127.0.0.1:4000' })!).ALIBABA_CLOUD_ENDPOINT_OVERRIDE).toBe('http://127.0.0.1:4000');
+    expect(
+      productEnv(readLiveConfig({ ...full, ECS_SHARE_LIVE_ENDPOINT: 'http://127.0.0.1:4000' })!)
+        .ALIBABA_CLOUD_ENDPOINT_OVERRIDE,
+    ).toBe('http://127.0.0.1:4000');
   });
 });
 
@@ -78,8 +107,13 @@ describe('the sweep', () => {
   });
 
   it.each([
-    ['share-with', true], ['share-with.2', true], ['share-until', true],
-    [RUN_TAG, false], ['ecs-share:status', false], ['share-with-x', false], ['Share-With', false],
+    ['share-with', true],
+    ['share-with.2', true],
+    ['share-until', true],
+    [RUN_TAG, false],
+    ['ecs-share:status', false],
+    ['share-with-x', false],
+    ['Share-With', false],
   ])('removes %s before a take-back: %s', (key, removed) => {
     expect(isShareTag(key)).toBe(removed);
   });

@@ -36,7 +36,10 @@ describe('canonical and samePolicy', () => {
   });
 
   it('compares a reformatted RAM document equal to the one written', () => {
-    const written = { Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['1@x'] } }] };
+    const written = {
+      Version: '1',
+      Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['1@x'] } }],
+    };
     const returned = parsePolicy(
       '{"Statement":[{"Principal":{"Service":"1@x"},"Effect":"Allow","Action":["sts:AssumeRole"]}],"Version":"1"}',
     );
@@ -49,7 +52,10 @@ describe('asArray', () => {
     [undefined, []],
     [null, []],
     ['a', ['a']],
-    [['a', 'b'], ['a', 'b']],
+    [
+      ['a', 'b'],
+      ['a', 'b'],
+    ],
   ])('turns %j into %j', (input, expected) => {
     expect(asArray(input as string | string[] | undefined)).toEqual(expected);
   });

@@ -20,7 +20,14 @@ describe('SHARE_SERVICE_KEY_COPY', () => {
     expect(readConfig({}).serviceKeyCopyDelete).toBe(false);
   });
 
-  it.each(['alias/acs/ecs', 'kms-key', 'cn-hangzhou=', 'cn-hangzhou=key-a,cn-hangzhou=key-b', 'key-a key-b', 'https://x'])('refuses %j', (v) => {
+  it.each([
+    'alias/acs/ecs',
+    'kms-key',
+    'cn-hangzhou=',
+    'cn-hangzhou=key-a,cn-hangzhou=key-b',
+    'key-a key-b',
+    'https://x',
+  ])('refuses %j', (v) => {
     expect(() => parseServiceKeyCopy(v)).toThrow(/SHARE_SERVICE_KEY_COPY/);
   });
 
@@ -47,15 +54,21 @@ describe('the ecs-share:copy record on an original', () => {
   });
 });
 
-describe('keeping a copy\'s share tags equal to its original\'s', () => {
+describe("keeping a copy's share tags equal to its original's", () => {
   it('sets what differs and removes what the original no longer has, leaving other tags alone', () => {
     const original = { 'share-with': 'a', 'share-with.3': 'c', team: 'x', 'ecs-share:copy': 's-1' };
     const copy = { 'share-with': 'old', 'share-with.2': 'b', 'ecs-share:copy-of': 's-0', owner: 'y' };
-    expect(tagSync(original, copy, 'share-with')).toEqual({ set: { 'share-with': 'a', 'share-with.3': 'c' }, remove: ['share-with.2'] });
+    expect(tagSync(original, copy, 'share-with')).toEqual({
+      set: { 'share-with': 'a', 'share-with.3': 'c' },
+      remove: ['share-with.2'],
+    });
   });
 
   it('changes nothing when they agree, and removes every share key after an untag', () => {
     expect(tagSync({ 'share-with': 'a' }, { 'share-with': 'a' }, 'share-with')).toEqual({ set: {}, remove: [] });
-    expect(tagSync({}, { 'share-with': 'a', 'share-with.2': 'b' }, 'share-with')).toEqual({ set: {}, remove: ['share-with', 'share-with.2'] });
+    expect(tagSync({}, { 'share-with': 'a', 'share-with.2': 'b' }, 'share-with')).toEqual({
+      set: {},
+      remove: ['share-with', 'share-with.2'],
+    });
   });
 });

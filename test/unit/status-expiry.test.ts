@@ -3,7 +3,15 @@ import { bodyOf, statusBody, statusValue } from '../../shared/share/status';
 import { parseExpiry } from '../../shared/domain/expiry';
 import type { ResourceOutcome } from '../../shared/share/model';
 
-const o = (f: Partial<ResourceOutcome>): ResourceOutcome => ({ resourceId: 's-1', resourceType: 'snapshot', region: 'cn-hangzhou', outcome: 'shared', targets: ['account 1', 'rd rd-1', 'folder f'], actions: [], ...f });
+const o = (f: Partial<ResourceOutcome>): ResourceOutcome => ({
+  resourceId: 's-1',
+  resourceType: 'snapshot',
+  region: 'cn-hangzhou',
+  outcome: 'shared',
+  targets: ['account 1', 'rd rd-1', 'folder f'],
+  actions: [],
+  ...f,
+});
 const NOW = Date.UTC(2026, 11, 1, 21, 0, 30);
 
 describe('statusBody', () => {
@@ -13,7 +21,10 @@ describe('statusBody', () => {
     [o({ outcome: 'pending', pending: ['1000000000000003'] }), 'pending 1 invitation'],
     [o({ outcome: 'pending', pending: ['1000000000000003', 'fd-x'] }), 'pending 1 invitation, 1 association'],
     [o({ outcome: 'pending', error: { code: 'NotReady', message: '' } }), 'pending: not ready yet'],
-    [o({ outcome: 'failed', error: { code: 'Throttling.User', message: '', retryable: true } }), 'failed Throttling.User, will retry'],
+    [
+      o({ outcome: 'failed', error: { code: 'Throttling.User', message: '', retryable: true } }),
+      'failed Throttling.User, will retry',
+    ],
     [o({ outcome: 'failed', error: { code: 'Forbidden.RAM', message: '' } }), 'failed Forbidden.RAM'],
     [o({ outcome: 'revoked', targets: [] }), undefined],
     [o({ outcome: 'unchanged', targets: [] }), undefined],
@@ -23,11 +34,19 @@ describe('statusBody', () => {
 
   it('shows the end of a share, and that it passed', () => {
     expect(statusBody(o({}), { text: '2026-12-31', expired: false })).toBe('shared 3 until 2026-12-31');
-    expect(statusBody(o({ outcome: 'revoked', targets: [] }), { text: '2026-12-31', expired: true })).toBe('expired 2026-12-31');
+    expect(statusBody(o({ outcome: 'revoked', targets: [] }), { text: '2026-12-31', expired: true })).toBe(
+      'expired 2026-12-31',
+    );
   });
 
   it('fits a long refusal in 128 characters with its time, without URLs or reserved prefixes', () => {
-    const body = statusBody(o({ outcome: 'refused', error: { code: 'Malformed', message: '' }, reason: `see https://example.com ${'x'.repeat(300)}` }))!;
+    const body = statusBody(
+      o({
+        outcome: 'refused',
+        error: { code: 'Malformed', message: '' },
+        reason: `see https://example.com ${'x'.repeat(300)}`,
+      }),
+    )!;
     const value = statusValue(body, NOW);
     expect(value.length).toBeLessThanOrEqual(128);
     expect(value).not.toContain('https://');
@@ -47,8 +66,11 @@ describe('parseExpiry', () => {
     expect(parseExpiry(text)).toEqual({ at, text });
   });
 
-  it.each([['31/12/2026'], ['2026-02-30'], ['2026-12-31T18:00'], ['2026-12-31T25:00Z'], [''], ['tomorrow']])('refuses %j with a reason', (text) => {
-    const e = parseExpiry(text);
-    expect('error' in e && e.error).toMatch(/is not a date: .*2026-12-31T18:00:00Z/);
-  });
+  it.each([['31/12/2026'], ['2026-02-30'], ['2026-12-31T18:00'], ['2026-12-31T25:00Z'], [''], ['tomorrow']])(
+    'refuses %j with a reason',
+    (text) => {
+      const e = parseExpiry(text);
+      expect('error' in e && e.error).toMatch(/is not a date: .*2026-12-31T18:00:00Z/);
+    },
+  );
 });

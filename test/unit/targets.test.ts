@@ -30,14 +30,30 @@ describe('parseShareTags accepts', () => {
   it.each([
     ['one account', { 'share-with': A2 }, [account(A2)]],
     ['accounts separated by a comma', { 'share-with': `${A2},${A3}` }, [account(A2), account(A3)]],
-    ['accounts separated by spaces, commas and newlines', { 'share-with': ` ${A3} ,\n ${A2}  ` }, [account(A2), account(A3)]],
+    [
+      'accounts separated by spaces, commas and newlines',
+      { 'share-with': ` ${A3} ,\n ${A2}  ` },
+      [account(A2), account(A3)],
+    ],
     ['a resource directory', { 'share-with': 'rd-demo01' }, [rd('rd-demo01')]],
     ['a folder by its RD path', { 'share-with': FOLDER }, [folder(FOLDER)]],
     ['a nested folder', { 'share-with': `${FOLDER}/fd-demofold02` }, [folder(`${FOLDER}/fd-demofold02`)]],
-    ['the id lengths the docs give', { 'share-with': 'rd-3Gab12/r-Wmab12/fd-Jyl5U7ab12' }, [folder('rd-3Gab12/r-Wmab12/fd-Jyl5U7ab12')]],
-    ['a mix, in deterministic order', { 'share-with': `${FOLDER} rd-demo01 ${A3} ${A2}` }, [account(A2), account(A3), rd('rd-demo01'), folder(FOLDER)]],
+    [
+      'the id lengths the docs give',
+      { 'share-with': 'rd-3Gab12/r-Wmab12/fd-Jyl5U7ab12' },
+      [folder('rd-3Gab12/r-Wmab12/fd-Jyl5U7ab12')],
+    ],
+    [
+      'a mix, in deterministic order',
+      { 'share-with': `${FOLDER} rd-demo01 ${A3} ${A2}` },
+      [account(A2), account(A3), rd('rd-demo01'), folder(FOLDER)],
+    ],
     ['duplicates collapsed', { 'share-with': `${A2} ${A2}`, 'share-with.2': A2 }, [account(A2)]],
-    ['continuation keys together with the base key', { 'share-with': A2, 'share-with.2': A3, 'share-with.10': 'rd-demo01' }, [account(A2), account(A3), rd('rd-demo01')]],
+    [
+      'continuation keys together with the base key',
+      { 'share-with': A2, 'share-with.2': A3, 'share-with.10': 'rd-demo01' },
+      [account(A2), account(A3), rd('rd-demo01')],
+    ],
     ['a continuation key without the base key', { 'share-with.3': A2 }, [account(A2)]],
     ['an empty value as nothing', { 'share-with': '  ' }, []],
     ['no share tag as nothing', { env: 'prod' }, []],
@@ -64,7 +80,11 @@ describe('parseShareTags refuses', () => {
     ['a 15-digit account', '100000000000000', 'Malformed'],
     ['a 17-digit account', '10000000000000021', 'Malformed'],
     ['an account with letters', '10000000000000a2', 'Malformed'],
-    ['a truncated folder id, whose trust wildcard would also match siblings', 'rd-demo01/r-demo01/fd-demofold0', 'Malformed'],
+    [
+      'a truncated folder id, whose trust wildcard would also match siblings',
+      'rd-demo01/r-demo01/fd-demofold0',
+      'Malformed',
+    ],
     ['a folder id longer than 10 characters', 'rd-demo01/r-demo01/fd-demofold011', 'Malformed'],
     ['a too short RD id', 'rd-ab', 'Malformed'],
     ['an RD id with a dash inside', 'rd-demo-01', 'Malformed'],
@@ -168,7 +188,8 @@ describe('target helpers', () => {
 });
 
 describe('grant ledger tags', () => {
-  const fmt = (uids: string[]) => formatImageGrants({ granted: [...new Set(uids)].sort(), pending: [] }, 'ecs-share:granted');
+  const fmt = (uids: string[]) =>
+    formatImageGrants({ granted: [...new Set(uids)].sort(), pending: [] }, 'ecs-share:granted');
   const granted = (tags: Record<string, string>) => readImageGrants(tags, 'ecs-share:granted').granted;
   const many = Array.from({ length: 50 }, (_, i) => String(3000000000000000 + i * 7919));
 
@@ -182,7 +203,10 @@ describe('grant ledger tags', () => {
 
   it('splits 50 accounts over continuation keys of at most 128 characters', () => {
     const tags = fmt(many);
-    expect(Object.keys(tags)).toEqual(['ecs-share:granted', ...[2, 3, 4, 5, 6, 7, 8].map((n) => `ecs-share:granted.${n}`)]);
+    expect(Object.keys(tags)).toEqual([
+      'ecs-share:granted',
+      ...[2, 3, 4, 5, 6, 7, 8].map((n) => `ecs-share:granted.${n}`),
+    ]);
     for (const value of Object.values(tags)) expect(value.length).toBeLessThanOrEqual(128);
   });
 
@@ -191,7 +215,12 @@ describe('grant ledger tags', () => {
   });
 
   it('reads only the ledger keys and ignores non-UID tokens', () => {
-    const tags = { 'ecs-share:granted': `${A2}, junk`, 'ecs-share:granted.3': A3, 'share-with': '1000000000000009', env: 'x' };
+    const tags = {
+      'ecs-share:granted': `${A2}, junk`,
+      'ecs-share:granted.3': A3,
+      'share-with': '1000000000000009',
+      env: 'x',
+    };
     expect(granted(tags)).toEqual([A2, A3]);
     expect(ledgerTagKeys(tags)).toEqual(['ecs-share:granted', 'ecs-share:granted.3']);
   });

@@ -43,13 +43,20 @@ const folderStmt = (pattern: string): Statement => ({
   Condition: { StringLike: { 'sts:ServiceOwnerRDPath': pattern } },
 });
 /** What RAM's console writes for a trusted account: someone else's statement. */
-const ramRootStmt: Statement = { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { RAM: ['acs:ram::1000000000000001:root'] } };
+const ramRootStmt: Statement = {
+  Action: 'sts:AssumeRole',
+  Effect: 'Allow',
+  Principal: { RAM: ['acs:ram::1000000000000001:root'] },
+};
 
 describe('grantForTarget', () => {
   it.each([
     [{ kind: 'account', uid: A2 } as const, acct(A2)],
     [{ kind: 'rd', rdId: 'rd-demo01' } as const, rdG('rd-demo01')],
-    [{ kind: 'folder', rdId: 'rd-demo01', path: FOLDER, folderId: 'fd-demofold01' } as const, { kind: 'folder', pattern: `${FOLDER}*` }],
+    [
+      { kind: 'folder', rdId: 'rd-demo01', path: FOLDER, folderId: 'fd-demofold01' } as const,
+      { kind: 'folder', pattern: `${FOLDER}*` },
+    ],
   ])('maps %j', (target, grant) => {
     expect(grantForTarget(target)).toEqual(grant);
   });
@@ -58,21 +65,54 @@ describe('grantForTarget', () => {
 describe('grantSatisfied', () => {
   it.each<[string, Statement, TrustGrant, boolean]>([
     ['an account in a Service array', accountsStmt(A3, A2), acct(A2), true],
-    ['an account in a Service string', { ...accountsStmt(), Principal: { Service: `${A2}@ecs.aliyuncs.com` } }, acct(A2), true],
+    [
+      'an account in a Service string',
+      { ...accountsStmt(), Principal: { Service: `${A2}@ecs.aliyuncs.com` } },
+      acct(A2),
+      true,
+    ],
     ['an account behind an Action array', { ...accountsStmt(A2), Action: ['sts:AssumeRole'] }, acct(A2), true],
     ['another account', accountsStmt(A3), acct(A2), false],
-    ['an account restricted by a condition', { ...accountsStmt(A2), Condition: { IpAddress: { 'acs:SourceIp': '10.0.0.0/8' } } }, acct(A2), false],
+    [
+      'an account restricted by a condition',
+      { ...accountsStmt(A2), Condition: { IpAddress: { 'acs:SourceIp': '10.0.0.0/8' } } },
+      acct(A2),
+      false,
+    ],
     ['an account in a Deny statement', { ...accountsStmt(A2), Effect: 'Deny' }, acct(A2), false],
     ['an account for another action', { ...accountsStmt(A2), Action: 'sts:GetCallerIdentity' }, acct(A2), false],
-    ['an account as a RAM principal', { ...accountsStmt(), Principal: { RAM: [`acs:ram::${A2}:root`] } }, acct(A2), false],
+    [
+      'an account as a RAM principal',
+      { ...accountsStmt(), Principal: { RAM: [`acs:ram::${A2}:root`] } },
+      acct(A2),
+      false,
+    ],
     ['any ECS service without a condition, for an account', { ...rdStmt('x'), Condition: undefined }, acct(A2), true],
     ['any ECS service without a condition, for a folder', { ...rdStmt('x'), Condition: undefined }, fdG(FOLDER), true],
     ['an RD by StringEquals', rdStmt('rd-demo01'), rdG('rd-demo01'), true],
     ['an RD in a value array', rdStmt(['rd-other1', 'rd-demo01']), rdG('rd-demo01'), true],
-    ['an RD with a lower-case condition key', { ...rdStmt('x'), Condition: { StringEquals: { 'sts:serviceownerrdid': 'rd-demo01' } } }, rdG('rd-demo01'), true],
+    [
+      'an RD with a lower-case condition key',
+      { ...rdStmt('x'), Condition: { StringEquals: { 'sts:serviceownerrdid': 'rd-demo01' } } },
+      rdG('rd-demo01'),
+      true,
+    ],
     ['another RD', rdStmt('rd-other1'), rdG('rd-demo01'), false],
-    ['an RD with an extra condition', { ...rdStmt('rd-demo01'), Condition: { StringEquals: { 'sts:ServiceOwnerRDId': 'rd-demo01', 'acs:SourceIp': 'x' } } }, rdG('rd-demo01'), false],
-    ['an RD for one account only', { ...rdStmt('rd-demo01'), Principal: { Service: `${A2}@ecs.aliyuncs.com` } }, rdG('rd-demo01'), false],
+    [
+      'an RD with an extra condition',
+      {
+        ...rdStmt('rd-demo01'),
+        Condition: { StringEquals: { 'sts:ServiceOwnerRDId': 'rd-demo01', 'acs:SourceIp': 'x' } },
+      },
+      rdG('rd-demo01'),
+      false,
+    ],
+    [
+      'an RD for one account only',
+      { ...rdStmt('rd-demo01'), Principal: { Service: `${A2}@ecs.aliyuncs.com` } },
+      rdG('rd-demo01'),
+      false,
+    ],
     ['an RD condition for an account', rdStmt('rd-demo01'), acct(A2), false],
     ['a folder by its pattern', folderStmt(`${FOLDER}*`), fdG(FOLDER), true],
     ['a folder under a parent pattern', folderStmt('rd-demo01/r-demo01/*'), fdG(FOLDER), true],
@@ -134,7 +174,11 @@ describe('mergeTrust adds', () => {
   });
 
   it('extends its own statement when RAM returned the Service as a string', () => {
-    const collapsed: Statement = { Action: ['sts:AssumeRole'], Effect: 'Allow', Principal: { Service: `${A2}@ecs.aliyuncs.com` } };
+    const collapsed: Statement = {
+      Action: ['sts:AssumeRole'],
+      Effect: 'Allow',
+      Principal: { Service: `${A2}@ecs.aliyuncs.com` },
+    };
     const result = mergeTrust(doc(collapsed), ledger({ accounts: [A2] }), { add: [acct(A3)], remove: [] });
     expect(result.document).toEqual(doc(accountsStmt(A2, A3)));
   });
@@ -148,31 +192,52 @@ describe('mergeTrust adds', () => {
 
   it('does not change a RAM-reformatted document that already holds the grants', () => {
     const text = JSON.stringify(
-      { Statement: [{ Principal: { Service: [`${A3}@ecs.aliyuncs.com`, `${A2}@ecs.aliyuncs.com`] }, Effect: 'Allow', Action: 'sts:AssumeRole' }], Version: '1' },
+      {
+        Statement: [
+          {
+            Principal: { Service: [`${A3}@ecs.aliyuncs.com`, `${A2}@ecs.aliyuncs.com`] },
+            Effect: 'Allow',
+            Action: 'sts:AssumeRole',
+          },
+        ],
+        Version: '1',
+      },
       null,
       4,
     );
-    const result = mergeTrust(parsePolicy(text), ledger({ accounts: [A2, A3] }), { add: [acct(A2), acct(A3)], remove: [] });
+    const result = mergeTrust(parsePolicy(text), ledger({ accounts: [A2, A3] }), {
+      add: [acct(A2), acct(A3)],
+      remove: [],
+    });
     expect(result.changed).toBe(false);
   });
 });
 
 describe('mergeTrust removes', () => {
   it('takes an account out of its own statement only', () => {
-    const result = mergeTrust(doc(accountsStmt(A2, A3)), ledger({ accounts: [A2, A3] }), { add: [], remove: [acct(A2)] });
+    const result = mergeTrust(doc(accountsStmt(A2, A3)), ledger({ accounts: [A2, A3] }), {
+      add: [],
+      remove: [acct(A2)],
+    });
     expect(result.document).toEqual(doc(accountsStmt(A3)));
     expect(result.ledger.accounts).toEqual([A3]);
     expect(result.removed).toEqual([acct(A2)]);
   });
 
   it('drops its own statement once it is empty', () => {
-    const result = mergeTrust(doc(ramRootStmt, accountsStmt(A2)), ledger({ accounts: [A2] }), { add: [], remove: [acct(A2)] });
+    const result = mergeTrust(doc(ramRootStmt, accountsStmt(A2)), ledger({ accounts: [A2] }), {
+      add: [],
+      remove: [acct(A2)],
+    });
     expect(result.document).toEqual(doc(ramRootStmt));
   });
 
   it('keeps a foreign statement that grants the same principal', () => {
     const foreign = accountsStmt(A2, A4);
-    const result = mergeTrust(doc(accountsStmt(A2), foreign), ledger({ accounts: [A2] }), { add: [], remove: [acct(A2)] });
+    const result = mergeTrust(doc(accountsStmt(A2), foreign), ledger({ accounts: [A2] }), {
+      add: [],
+      remove: [acct(A2)],
+    });
     expect(result.document).toEqual(doc(foreign));
     expect(result.ledger.accounts).toEqual([]);
   });
@@ -209,7 +274,10 @@ describe('mergeTrust removes', () => {
   });
 
   it('adds a folder in its own right when the RD statement that admitted it is removed', () => {
-    const result = mergeTrust(doc(rdStmt('rd-demo01')), ledger({ rds: ['rd-demo01'] }), { add: [fdG(FOLDER)], remove: [rdG('rd-demo01')] });
+    const result = mergeTrust(doc(rdStmt('rd-demo01')), ledger({ rds: ['rd-demo01'] }), {
+      add: [fdG(FOLDER)],
+      remove: [rdG('rd-demo01')],
+    });
     expect(result.document).toEqual(doc(folderStmt(`${FOLDER}*`)));
     expect(result.ledger).toEqual(ledger({ folders: [`${FOLDER}*`] }));
   });
@@ -274,7 +342,9 @@ describe('trust ledger in the role description', () => {
     ['a multi-line description', 'line one\nline two\n'],
   ])('round-trips with %s', (_name, description) => {
     const written = writeTrustLedger(description, full);
-    expect(readTrustLedger(written)).toEqual(ledger({ accounts: [A2, A3], rds: ['rd-demo01'], folders: [`${FOLDER}*`] }));
+    expect(readTrustLedger(written)).toEqual(
+      ledger({ accounts: [A2, A3], rds: ['rd-demo01'], folders: [`${FOLDER}*`] }),
+    );
     if (description) expect(written.startsWith(description.trimEnd())).toBe(true);
   });
 

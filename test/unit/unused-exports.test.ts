@@ -9,7 +9,10 @@ const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'unused-expor
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 const files: Record<string, string> = {
-  'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'commonjs', strict: true }, include: ['src', 'functions'] }),
+  'tsconfig.json': JSON.stringify({
+    compilerOptions: { module: 'commonjs', strict: true },
+    include: ['src', 'functions'],
+  }),
   'src/lib.ts': [
     'export const used = 1;',
     'export const dead = 2;',
@@ -41,7 +44,9 @@ describe('unusedExports', () => {
   const found = unusedExports(root).map((u) => `${u.file} ${u.name}${u.local ? ' (local)' : ''}`);
 
   it('lists an export nobody imports, and one only its own file uses', () => {
-    expect(found).toEqual(expect.arrayContaining(['src/lib.ts dead', 'src/lib.ts onlyHere (local)', 'src/lib.ts Lonely']));
+    expect(found).toEqual(
+      expect.arrayContaining(['src/lib.ts dead', 'src/lib.ts onlyHere (local)', 'src/lib.ts Lonely']),
+    );
   });
 
   it('follows export-from and export-star chains and destructured dynamic imports', () => {

@@ -7,7 +7,13 @@ import { MAX_MERGE_ATTEMPTS } from '../../shared/share/apply';
 import { ROLE_DESCRIPTION, trustWrite } from '../../shared/share/plan';
 import { ROLE_NAMES, type ResourceRef } from '../../shared/share/model';
 import { emptyNeeds, type RoleNeeds } from '../../shared/checkpoint';
-import { buildKmsPolicies, keysInPolicy, policyIndexFromName, policyNameFor, type KeyRef } from '../../shared/domain/kms-policy';
+import {
+  buildKmsPolicies,
+  keysInPolicy,
+  policyIndexFromName,
+  policyNameFor,
+  type KeyRef,
+} from '../../shared/domain/kms-policy';
 import { readTrustLedger, type TrustGrant } from '../../shared/domain/trust-policy';
 import { PENDING_TTL_S, readImageGrants } from '../../shared/domain/image-grants';
 import { asArray, parsePolicy, type Statement } from '../../shared/domain/policy-json';
@@ -27,10 +33,18 @@ const account = (uid: string): TrustGrant => ({ kind: 'account', uid });
 const keyName = (k: KeyRef) => `${k.region}/${k.keyId}`;
 
 /** A share role as ecs-share leaves it: `accounts` granted and recorded, hand-written `foreign` statements, KMS keys. */
-function seedRole(fake: FakeCloud, type: ResourceType, opts: { accounts?: string[]; regions?: string[]; foreign?: Statement[]; keys?: KeyRef[] }): void {
+function seedRole(
+  fake: FakeCloud,
+  type: ResourceType,
+  opts: { accounts?: string[]; regions?: string[]; foreign?: Statement[]; keys?: KeyRef[] },
+): void {
   const roleName = ROLE_NAMES[type];
   const base = { Version: '1', Statement: [] as Statement[] };
-  const next = trustWrite({ roleName, exists: true, trustPolicy: JSON.stringify(base), description: ROLE_DESCRIPTION }, { add: (opts.accounts ?? []).map(account), remove: [], regions: opts.regions ?? [REGION] }, { ownerUid: OWNER_UID, maxLength: 4096 });
+  const next = trustWrite(
+    { roleName, exists: true, trustPolicy: JSON.stringify(base), description: ROLE_DESCRIPTION },
+    { add: (opts.accounts ?? []).map(account), remove: [], regions: opts.regions ?? [REGION] },
+    { ownerUid: OWNER_UID, maxLength: 4096 },
+  );
   const doc = next ? parsePolicy(next.trustPolicy) : base;
   doc.Statement.push(...(opts.foreign ?? []));
   fake.putRole(roleName, JSON.stringify(doc), next?.description ?? ROLE_DESCRIPTION);
@@ -43,7 +57,9 @@ function seedRole(fake: FakeCloud, type: ResourceType, opts: { accounts?: string
 /** Accounts the role's trust policy admits (any statement), the owner's placeholder left out. */
 function trusted(fake: FakeCloud, roleName: string): string[] {
   const doc = parsePolicy(fake.roles.get(roleName)?.trustPolicy ?? '{"Version":"1","Statement":[]}');
-  const uids = doc.Statement.flatMap((s) => asArray((s.Principal as { Service?: string | string[] } | undefined)?.Service)).map((svc) => /^(\d{16})@ecs\.aliyuncs\.com$/.exec(svc)?.[1]);
+  const uids = doc.Statement.flatMap((s) =>
+    asArray((s.Principal as { Service?: string | string[] } | undefined)?.Service),
+  ).map((svc) => /^(\d{16})@ecs\.aliyuncs\.com$/.exec(svc)?.[1]);
   return [...new Set(uids.filter((u): u is string => Boolean(u) && u !== OWNER_UID))].sort();
 }
 
@@ -57,12 +73,20 @@ function grantedKeyNames(fake: FakeCloud, type: ResourceType): string[] {
     .sort();
 }
 
-const needs = (snapshot: Partial<RoleNeeds> = {}): Record<ResourceType, RoleNeeds> => ({ snapshot: { ...emptyNeeds(), ...snapshot }, image: emptyNeeds() });
+const needs = (snapshot: Partial<RoleNeeds> = {}): Record<ResourceType, RoleNeeds> => ({
+  snapshot: { ...emptyNeeds(), ...snapshot },
+  image: emptyNeeds(),
+});
 const indexOf = (calls: FakeCall[], pred: (c: FakeCall) => boolean) => calls.findIndex(pred);
 
 describe('trimRoles: the safety rules', () => {
   // Hand-written (its Sid makes it a shape ecs-share never writes), naming a grant that is in the ownership record.
-  const foreign = { Sid: 'HandWritten', Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: [`${A}@ecs.aliyuncs.com`, `${C}@ecs.aliyuncs.com`] } } as Statement;
+  const foreign = {
+    Sid: 'HandWritten',
+    Effect: 'Allow',
+    Action: 'sts:AssumeRole',
+    Principal: { Service: [`${A}@ecs.aliyuncs.com`, `${C}@ecs.aliyuncs.com`] },
+  } as Statement;
 
   interface Row {
     rule: string;
@@ -81,7 +105,11 @@ describe('trimRoles: the safety rules', () => {
   const rows: Row[] = [
     {
       rule: 'only grants in the ownership record are candidates: an account granted by hand stays',
-      arrange: (fake) => seedRole(fake, 'snapshot', { accounts: [A], foreign: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: [`${B}@ecs.aliyuncs.com`] } }] }),
+      arrange: (fake) =>
+        seedRole(fake, 'snapshot', {
+          accounts: [A],
+          foreign: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: [`${B}@ecs.aliyuncs.com`] } }],
+        }),
       trusted: [B],
       ledger: [],
       keys: [],
@@ -216,7 +244,8 @@ describe('trimRoles: the safety rules', () => {
       expect(fake.roles.get(SNAP_ROLE)).toEqual(before);
       expect(fake.writes()).toEqual([]);
     }
-    if (row.listed) expect([...new Set(fake.callsOf('ecs.taggedResources').map((c) => c.args[0]))].sort()).toEqual(row.listed);
+    if (row.listed)
+      expect([...new Set(fake.callsOf('ecs.taggedResources').map((c) => c.args[0]))].sort()).toEqual(row.listed);
     if (row.listed?.length === 0) {
       expect(fake.calls.filter((c) => !c.method.startsWith('ram.'))).toEqual([]);
       expect(fake.writes()).toEqual([]);
@@ -227,10 +256,22 @@ describe('trimRoles: the safety rules', () => {
   // the region-scoped trim) cannot say which regions asked: the trim then lists every region DescribeRegions gives.
   it('holds a grant asked for in another region even when the ownership record predates regions', async () => {
     const fake = new FakeCloud();
-    fake.putRole(SNAP_ROLE, JSON.stringify({ Version: '1', Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: [`${A}@ecs.aliyuncs.com`] } }] }), `${ROLE_DESCRIPTION}\n[ecs-share] {"a":["${A}"]}`);
+    fake.putRole(
+      SNAP_ROLE,
+      JSON.stringify({
+        Version: '1',
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: [`${A}@ecs.aliyuncs.com`] } }],
+      }),
+      `${ROLE_DESCRIPTION}\n[ecs-share] {"a":["${A}"]}`,
+    );
     fake.addSnapshot({ id: 's-shanghai01', region: SHANGHAI, tags: { 'share-with': A } });
 
-    const result = await trimRoles(fakeContext(fake), { regions: [REGION], needs: needs(), dryRun: false, outcomes: new Map() });
+    const result = await trimRoles(fakeContext(fake), {
+      regions: [REGION],
+      needs: needs(),
+      dryRun: false,
+      outcomes: new Map(),
+    });
 
     expect(trusted(fake, SNAP_ROLE)).toEqual([A]);
     expect(result.held.map((h) => h.heldBy)).toEqual([['s-shanghai01']]);
@@ -250,7 +291,12 @@ describe('trimRoles: the safety rules', () => {
     seedRole(fake, 'snapshot', { accounts: [A] });
     fake.on('ram.updateRole', (f) => void f.addSnapshot({ id: 's-latecomer1', tags: { 'share-with': A } }));
 
-    const result = await trimRoles(fakeContext(fake), { regions: [REGION], needs: needs(), dryRun: false, outcomes: new Map() });
+    const result = await trimRoles(fakeContext(fake), {
+      regions: [REGION],
+      needs: needs(),
+      dryRun: false,
+      outcomes: new Map(),
+    });
 
     expect(result.actions).toEqual([
       { kind: 'mergeTrust', roleName: SNAP_ROLE, add: [], remove: [account(A)] },
@@ -264,9 +310,16 @@ describe('trimRoles: the safety rules', () => {
     seedRole(fake, 'snapshot', { accounts: [A, B] });
     fake.addSnapshot({ id: 's-tagged0001', tags: { 'share-with': B } });
 
-    const result = await trimRoles(fakeContext(fake), { regions: [REGION], needs: needs(), dryRun: true, outcomes: new Map() });
+    const result = await trimRoles(fakeContext(fake), {
+      regions: [REGION],
+      needs: needs(),
+      dryRun: true,
+      outcomes: new Map(),
+    });
 
-    expect(result.actions).toEqual([{ kind: 'mergeTrust', roleName: SNAP_ROLE, add: [account(B)], remove: [account(A)] }]);
+    expect(result.actions).toEqual([
+      { kind: 'mergeTrust', roleName: SNAP_ROLE, add: [account(B)], remove: [account(A)] },
+    ]);
     expect(fake.writes()).toEqual([]);
     expect(trusted(fake, SNAP_ROLE)).toEqual([A, B]);
   });
@@ -296,9 +349,17 @@ describe('shareResource: races, lost answers, lag and crashes', () => {
   }
 
   /** Another ecs-share instance adding `uid` to the role, merged into the role as it read it. */
-  async function otherInstanceGrants(fake: FakeCloud, uid: string, read?: Awaited<ReturnType<FakeCloud['other']['ram']['getRole']>>): Promise<void> {
+  async function otherInstanceGrants(
+    fake: FakeCloud,
+    uid: string,
+    read?: Awaited<ReturnType<FakeCloud['other']['ram']['getRole']>>,
+  ): Promise<void> {
     const role = read ?? (await fake.other.ram.getRole(SNAP_ROLE));
-    const next = trustWrite({ roleName: SNAP_ROLE, exists: true, trustPolicy: role!.trustPolicy, description: role!.description }, { add: [account(uid)], remove: [], regions: [REGION] }, { ownerUid: OWNER_UID, maxLength: 4096 })!;
+    const next = trustWrite(
+      { roleName: SNAP_ROLE, exists: true, trustPolicy: role!.trustPolicy, description: role!.description },
+      { add: [account(uid)], remove: [], regions: [REGION] },
+      { ownerUid: OWNER_UID, maxLength: 4096 },
+    )!;
     await fake.other.ram.updateRole(SNAP_ROLE, next.trustPolicy, next.description);
   }
 
@@ -344,10 +405,14 @@ describe('shareResource: races, lost answers, lag and crashes', () => {
     };
     const other = fakeContext(fake, {}, { ports: { ...fake.other, ram: otherRam } });
     let theirRun: Promise<Awaited<ReturnType<typeof shareResource>>> | undefined;
-    fake.on('ram.updateRole', async () => {
-      theirRun = shareResource(other, theirs);
-      await heldAtReadBack;
-    }, { when: 'before' });
+    fake.on(
+      'ram.updateRole',
+      async () => {
+        theirRun = shareResource(other, theirs);
+        await heldAtReadBack;
+      },
+      { when: 'before' },
+    );
     let afterOurs: string[] = [];
     fake.on('ram.updateRole', (f) => {
       afterOurs = trusted(f, SNAP_ROLE);
@@ -366,7 +431,9 @@ describe('shareResource: races, lost answers, lag and crashes', () => {
   it('a writer that keeps dropping our grant ends in a retryable failure after a bounded number of writes', async () => {
     const fake = snapshotWorld();
     const original = { ...fake.roles.get(SNAP_ROLE)! };
-    fake.on('ram.updateRole', (f) => f.other.ram.updateRole(SNAP_ROLE, original.trustPolicy, original.description), { times: 100 });
+    fake.on('ram.updateRole', (f) => f.other.ram.updateRole(SNAP_ROLE, original.trustPolicy, original.description), {
+      times: 100,
+    });
 
     const res = await shareResource(fakeContext(fake), snapshot);
 
@@ -426,9 +493,20 @@ describe('shareResource: races, lost answers, lag and crashes', () => {
 
     const res = await shareResource(fakeContext(fake), image);
 
-    const intent = indexOf(fake.calls, (c) => c.method === 'ecs.tagResource' && (c.args[3] as Record<string, string>)[LEDGER_KEY] === `+${A},at.${Math.floor(fake.nowMs / 1000).toString(36)}`);
-    const share = indexOf(fake.calls, (c) => c.method === 'ecs.modifyImageShare' && (c.args[2] as { add?: string[] }).add?.includes(A) === true);
-    const confirm = indexOf(fake.calls, (c) => c.method === 'ecs.tagResource' && (c.args[3] as Record<string, string>)[LEDGER_KEY] === A);
+    const intent = indexOf(
+      fake.calls,
+      (c) =>
+        c.method === 'ecs.tagResource' &&
+        (c.args[3] as Record<string, string>)[LEDGER_KEY] === `+${A},at.${Math.floor(fake.nowMs / 1000).toString(36)}`,
+    );
+    const share = indexOf(
+      fake.calls,
+      (c) => c.method === 'ecs.modifyImageShare' && (c.args[2] as { add?: string[] }).add?.includes(A) === true,
+    );
+    const confirm = indexOf(
+      fake.calls,
+      (c) => c.method === 'ecs.tagResource' && (c.args[3] as Record<string, string>)[LEDGER_KEY] === A,
+    );
     expect(res.outcome).toBe('shared');
     expect(intent).toBeGreaterThanOrEqual(0);
     expect(share).toBeGreaterThan(intent);
@@ -438,10 +516,14 @@ describe('shareResource: races, lost answers, lag and crashes', () => {
   describe('killed right before ModifyImageSharePermission', () => {
     it('leaves an intent that is never claimed, and forgotten once stale when the tag no longer asks', async () => {
       const fake = imageWorld();
-      fake.on('ecs.modifyImageShare', (f) => {
-        f.kill('before ModifyImageSharePermission');
-        throw new FakeCrash('before ModifyImageSharePermission');
-      }, { when: 'before' });
+      fake.on(
+        'ecs.modifyImageShare',
+        (f) => {
+          f.kill('before ModifyImageSharePermission');
+          throw new FakeCrash('before ModifyImageSharePermission');
+        },
+        { when: 'before' },
+      );
       expect((await shareResource(fakeContext(fake), image)).outcome).toBe('failed');
       fake.revive();
       fake.setTags('image', image.id, { 'share-with': undefined });

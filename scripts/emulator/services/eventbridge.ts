@@ -16,10 +16,17 @@ function eventList(ctx: CallContext): Array<Record<string, unknown>> {
   } catch {
     throw new ApiError(400, 'InvalidParameter.EventList', 'The parameter EventList is not a valid JSON array.');
   }
-  if (!Array.isArray(list) || list.length === 0) throw new ApiError(400, 'InvalidParameter.EventList', 'The parameter EventList must be a non-empty array.');
-  if (list.length > MAX_EVENTS) throw new ApiError(400, 'InvalidParameter.EventList', `At most ${MAX_EVENTS} events may be published in one call, got ${list.length}.`);
+  if (!Array.isArray(list) || list.length === 0)
+    throw new ApiError(400, 'InvalidParameter.EventList', 'The parameter EventList must be a non-empty array.');
+  if (list.length > MAX_EVENTS)
+    throw new ApiError(
+      400,
+      'InvalidParameter.EventList',
+      `At most ${MAX_EVENTS} events may be published in one call, got ${list.length}.`,
+    );
   for (const [i, e] of list.entries()) {
-    if (!e || typeof e !== 'object' || Array.isArray(e)) throw new ApiError(400, 'InvalidParameter.EventList', `EventList[${i}] is not an object.`);
+    if (!e || typeof e !== 'object' || Array.isArray(e))
+      throw new ApiError(400, 'InvalidParameter.EventList', `EventList[${i}] is not an object.`);
     for (const f of REQUIRED_FIELDS) {
       if (typeof (e as Record<string, unknown>)[f] !== 'string' || (e as Record<string, string>)[f] === '') {
         throw new ApiError(400, 'InvalidParameter.EventList', `EventList[${i}].${f} is mandatory.`);
@@ -38,17 +45,33 @@ export const actions: ActionTable = {
       requireKnownRegion(ctx);
       const bus = ctx.params.EventBusName;
       const buses = ctx.state.eventBuses ?? [];
-      if (buses.length && !buses.some((b) => b.name === bus && b.accountId === ctx.caller.accountId && b.region === ctx.region)) {
+      if (
+        buses.length &&
+        !buses.some((b) => b.name === bus && b.accountId === ctx.caller.accountId && b.region === ctx.region)
+      ) {
         throw new ApiError(404, 'EventBusNotExist', `The event bus [${bus}] not existed!`);
       }
       const events = eventList(ctx);
       const time = ctx.emu.nowIso();
-      ctx.emu.publish?.(events.map((event) => ({ accountId: ctx.caller.accountId, region: ctx.region, bus, event, caller: ctx.caller.arn, requestId: ctx.requestId, time })));
+      ctx.emu.publish?.(
+        events.map((event) => ({
+          accountId: ctx.caller.accountId,
+          region: ctx.region,
+          bus,
+          event,
+          caller: ctx.caller.arn,
+          requestId: ctx.requestId,
+          time,
+        })),
+      );
       return {
         Code: '200',
         Message: 'success',
         Success: true,
-        Data: { FailedEntryCount: 0, EntryList: events.map((e) => ({ EventId: e.Id, TraceId: ctx.emu.newId('', 32) })) },
+        Data: {
+          FailedEntryCount: 0,
+          EntryList: events.map((e) => ({ EventId: e.Id, TraceId: ctx.emu.newId('', 32) })),
+        },
       };
     },
   },

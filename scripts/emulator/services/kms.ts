@@ -2,7 +2,15 @@
 // per-region ECS service key under alias/acs/ecs, created on first use.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { requireKnownRegion } from '../state';
-import { ApiError, intParam, type ActionTable, type CallContext, type EmulatorServices, type FullState, type KmsKey } from '../types';
+import {
+  ApiError,
+  intParam,
+  type ActionTable,
+  type CallContext,
+  type EmulatorServices,
+  type FullState,
+  type KmsKey,
+} from '../types';
 
 export const SERVICE_KEY_ALIAS = 'alias/acs/ecs';
 const KEY_USAGES = ['ENCRYPT/DECRYPT', 'SIGN/VERIFY'];
@@ -24,7 +32,9 @@ export function findKey(state: FullState, accountId: string, region: string, idO
   if (arn && (arn[1] !== region || arn[2] !== accountId)) return undefined;
   const ref = arn ? (arn[4] ?? arn[5]) : idOrAlias;
   const mine = state.keys.filter((k) => k.accountId === accountId && k.region === region);
-  return ref.startsWith('alias/') ? mine.find((k) => (k.aliases ?? []).includes(ref)) : mine.find((k) => k.keyId === ref);
+  return ref.startsWith('alias/')
+    ? mine.find((k) => (k.aliases ?? []).includes(ref))
+    : mine.find((k) => k.keyId === ref);
 }
 
 /** The account's ECS service key in a region, created the first time anything asks for it (as ECS does). */
@@ -102,7 +112,10 @@ function oneOf(ctx: CallContext, name: string, allowed: string[], fallback: stri
 }
 
 function paging(ctx: CallContext) {
-  return { pageNumber: intParam(ctx.params, 'PageNumber', 1, 1), pageSize: intParam(ctx.params, 'PageSize', 10, 1, 100) };
+  return {
+    pageNumber: intParam(ctx.params, 'PageNumber', 1, 1),
+    pageSize: intParam(ctx.params, 'PageSize', 10, 1, 100),
+  };
 }
 
 function pageOf<T>(items: T[], pageNumber: number, pageSize: number): T[] {
@@ -110,17 +123,26 @@ function pageOf<T>(items: T[], pageNumber: number, pageSize: number): T[] {
 }
 
 function aliasesOf(keys: KmsKey[]) {
-  return keys.flatMap((k) => (k.aliases ?? []).map((a) => ({ AliasName: a, AliasArn: aliasArn(k.region, k.accountId, a), KeyId: k.keyId })));
+  return keys.flatMap((k) =>
+    (k.aliases ?? []).map((a) => ({ AliasName: a, AliasArn: aliasArn(k.region, k.accountId, a), KeyId: k.keyId })),
+  );
 }
 
-const regionKeys = (ctx: CallContext) => ctx.state.keys.filter((k) => k.accountId === ctx.caller.accountId && k.region === ctx.region);
-const collection = (ctx: CallContext, kind: 'key' | 'alias') => [`acs:kms:${ctx.region}:${ctx.caller.accountId}:${kind}`];
+const regionKeys = (ctx: CallContext) =>
+  ctx.state.keys.filter((k) => k.accountId === ctx.caller.accountId && k.region === ctx.region);
+const collection = (ctx: CallContext, kind: 'key' | 'alias') => [
+  `acs:kms:${ctx.region}:${ctx.caller.accountId}:${kind}`,
+];
 
 function setState(ctx: CallContext, state: 'Enabled' | 'Disabled'): Record<string, unknown> {
   const key = keyOrThrow(ctx);
   if (isServiceKey(key)) {
     // The service key is managed by ECS; the emulator refuses changes to it with this (unconfirmed) code.
-    throw new ApiError(400, 'UnsupportedOperation', `The service key ${SERVICE_KEY_ALIAS} cannot be changed: Rejected.UnsupportedOperation.`);
+    throw new ApiError(
+      400,
+      'UnsupportedOperation',
+      `The service key ${SERVICE_KEY_ALIAS} cannot be changed: Rejected.UnsupportedOperation.`,
+    );
   }
   if (key.state === 'PendingDeletion') {
     throw new ApiError(409, 'Forbidden.KeyPendingDeletion', `The key is pending deletion: ${key.keyId}.`);
@@ -149,7 +171,15 @@ const table: ActionTable = {
       };
       ctx.state.keys.push(key);
       // The state keeps no usage/origin/level (every emulated key is a symmetric software key); echo what was asked.
-      return { KeyMetadata: { ...metadata(key), KeyUsage: keyUsage, Origin: origin, ProtectionLevel: protectionLevel, PrimaryKeyVersion: randomUUID() } };
+      return {
+        KeyMetadata: {
+          ...metadata(key),
+          KeyUsage: keyUsage,
+          Origin: origin,
+          ProtectionLevel: protectionLevel,
+          PrimaryKeyVersion: randomUUID(),
+        },
+      };
     },
   },
 
@@ -163,7 +193,11 @@ const table: ActionTable = {
         throw new ApiError(400, 'InvalidParameter', `The parameter "AliasName" must start with "alias/": ${alias}.`);
       }
       if (alias.startsWith('alias/acs/')) {
-        throw new ApiError(400, 'InvalidParameter', `The prefix "alias/acs/" is reserved for cloud services: ${alias}.`);
+        throw new ApiError(
+          400,
+          'InvalidParameter',
+          `The prefix "alias/acs/" is reserved for cloud services: ${alias}.`,
+        );
       }
       const key = keyOrThrow(ctx);
       if (findKey(ctx.state, ctx.caller.accountId, ctx.region, alias)) {
@@ -199,7 +233,12 @@ const table: ActionTable = {
     handler(ctx) {
       const { pageNumber, pageSize } = paging(ctx);
       const aliases = aliasesOf(regionKeys(ctx));
-      return { TotalCount: aliases.length, PageNumber: pageNumber, PageSize: pageSize, Aliases: { Alias: pageOf(aliases, pageNumber, pageSize) } };
+      return {
+        TotalCount: aliases.length,
+        PageNumber: pageNumber,
+        PageSize: pageSize,
+        Aliases: { Alias: pageOf(aliases, pageNumber, pageSize) },
+      };
     },
   },
 
@@ -209,7 +248,12 @@ const table: ActionTable = {
     handler(ctx) {
       const { pageNumber, pageSize } = paging(ctx);
       const aliases = aliasesOf([keyOrThrow(ctx)]);
-      return { TotalCount: aliases.length, PageNumber: pageNumber, PageSize: pageSize, Aliases: { Alias: pageOf(aliases, pageNumber, pageSize) } };
+      return {
+        TotalCount: aliases.length,
+        PageNumber: pageNumber,
+        PageSize: pageSize,
+        Aliases: { Alias: pageOf(aliases, pageNumber, pageSize) },
+      };
     },
   },
 
@@ -230,5 +274,8 @@ const table: ActionTable = {
 
 /** Every action first refuses a region the state does not list. */
 export const actions: ActionTable = Object.fromEntries(
-  Object.entries(table).map(([name, spec]) => [name, { ...spec, handler: (ctx: CallContext) => (requireKnownRegion(ctx), spec.handler(ctx)) }]),
+  Object.entries(table).map(([name, spec]) => [
+    name,
+    { ...spec, handler: (ctx: CallContext) => (requireKnownRegion(ctx), spec.handler(ctx)) },
+  ]),
 );

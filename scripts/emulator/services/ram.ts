@@ -37,10 +37,18 @@ const userArn = (accountId: string, userName: string) => `acs:ram::${accountId}:
 
 function checkName(value: string, field: string, max: number, chars: RegExp): void {
   if (value.length < 1 || value.length > max) {
-    throw new ApiError(400, `InvalidParameter.${field}.Length`, `The parameter "${field}" must be 1 to ${max} characters long.`);
+    throw new ApiError(
+      400,
+      `InvalidParameter.${field}.Length`,
+      `The parameter "${field}" must be 1 to ${max} characters long.`,
+    );
   }
   if (!chars.test(value)) {
-    throw new ApiError(400, `InvalidParameter.${field}.InvalidChars`, `The parameter "${field}" contains invalid characters.`);
+    throw new ApiError(
+      400,
+      `InvalidParameter.${field}.InvalidChars`,
+      `The parameter "${field}" contains invalid characters.`,
+    );
   }
 }
 
@@ -50,7 +58,11 @@ const checkUserName = (name: string) => checkName(name, 'UserName', 64, /^[A-Za-
 
 function checkDescription(text: string | undefined, field = 'Description'): void {
   if (text !== undefined && text.length > 1024) {
-    throw new ApiError(400, `InvalidParameter.${field}.Length`, `The parameter "${field}" must be at most 1024 characters long.`);
+    throw new ApiError(
+      400,
+      `InvalidParameter.${field}.Length`,
+      `The parameter "${field}" must be at most 1024 characters long.`,
+    );
   }
 }
 
@@ -58,7 +70,11 @@ function checkDescription(text: string | undefined, field = 'Description'): void
 function checkRoleDescription(ctx: CallContext, field: 'Description' | 'NewDescription'): void {
   const text = ctx.params[field];
   if (field in ctx.params && (text === undefined || text.length === 0)) {
-    throw new ApiError(400, `InvalidParameter.${field}.Length`, `The parameter "${field}" must be 1 to 1024 characters long.`);
+    throw new ApiError(
+      400,
+      `InvalidParameter.${field}.Length`,
+      `The parameter "${field}" must be 1 to 1024 characters long.`,
+    );
   }
   checkDescription(text, field);
 }
@@ -66,15 +82,26 @@ function checkRoleDescription(ctx: CallContext, field: 'Description' | 'NewDescr
 function policyType(ctx: CallContext, required: boolean): 'System' | 'Custom' | undefined {
   const t = ctx.params.PolicyType;
   if (t === undefined || t === '') {
-    if (required) throw new ApiError(400, 'MissingParameter', 'The input parameter "PolicyType" that is mandatory for processing this request is not supplied.');
+    if (required)
+      throw new ApiError(
+        400,
+        'MissingParameter',
+        'The input parameter "PolicyType" that is mandatory for processing this request is not supplied.',
+      );
     return undefined;
   }
-  if (t !== 'System' && t !== 'Custom') throw new ApiError(400, 'InvalidParameter.PolicyType', `The parameter "PolicyType" is invalid: ${t}.`);
+  if (t !== 'System' && t !== 'Custom')
+    throw new ApiError(400, 'InvalidParameter.PolicyType', `The parameter "PolicyType" is invalid: ${t}.`);
   return t;
 }
 
 function checkVersionId(id: string): void {
-  if (!/^v\d+$/.test(id)) throw new ApiError(400, 'InvalidParameter.VersionId.Format', `The format of the parameter "VersionId" is invalid: ${id}.`);
+  if (!/^v\d+$/.test(id))
+    throw new ApiError(
+      400,
+      'InvalidParameter.VersionId.Format',
+      `The format of the parameter "VersionId" is invalid: ${id}.`,
+    );
 }
 
 function formatPermission(ctx: CallContext, text: string): string {
@@ -108,28 +135,52 @@ function userOrThrow(ctx: CallContext, userName: string): RamUser {
 
 function versionOrThrow(policy: CustomPolicy, versionId: string): PolicyVersion {
   const v = policy.versions.find((x) => x.versionId === versionId);
-  if (!v) throw new ApiError(404, 'EntityNotExist.Policy.Version', `The policy version not exists: ${policy.policyName}/${versionId}.`);
+  if (!v)
+    throw new ApiError(
+      404,
+      'EntityNotExist.Policy.Version',
+      `The policy version not exists: ${policy.policyName}/${versionId}.`,
+    );
   return v;
 }
 
 /** A system or custom policy as GetPolicy describes it, or 404 when it does not exist (`seen`: the custom policy as read). */
-function describedPolicy(ctx: CallContext, name: string, type: 'System' | 'Custom', seen: CustomPolicy | undefined | null = null) {
+function describedPolicy(
+  ctx: CallContext,
+  name: string,
+  type: 'System' | 'Custom',
+  seen: CustomPolicy | undefined | null = null,
+) {
   if (type === 'System') {
     const sys = SYSTEM_POLICIES[name];
     if (!sys) throw new ApiError(404, 'EntityNotExist.Policy', `The policy not exists: ${name}.`);
     const document = formatPolicyDocument(sys.document);
-    return { description: sys.description, defaultVersion: 'v1', document, createDate: '2015-04-28T16:00:00Z', updateDate: '2015-04-28T16:00:00Z' };
+    return {
+      description: sys.description,
+      defaultVersion: 'v1',
+      document,
+      createDate: '2015-04-28T16:00:00Z',
+      updateDate: '2015-04-28T16:00:00Z',
+    };
   }
   const p = seen === null ? customPolicyOrThrow(ctx, name) : seen;
   if (!p) throw new ApiError(404, 'EntityNotExist.Policy', `The policy not exists: ${name}.`);
   const v = versionOrThrow(p, p.defaultVersion);
-  return { description: p.description ?? '', defaultVersion: p.defaultVersion, document: v.document, createDate: p.createDate, updateDate: p.updateDate };
+  return {
+    description: p.description ?? '',
+    defaultVersion: p.defaultVersion,
+    document: v.document,
+    createDate: p.createDate,
+    updateDate: p.updateDate,
+  };
 }
 
 /** Every role and user of the account that has this policy attached. */
 function attachments(ctx: CallContext, name: string, type: 'System' | 'Custom') {
   const matches = (a: AttachedPolicy) => a.policyName === name && a.policyType === type;
-  const roles = ctx.state.roles.filter((r) => r.accountId === ctx.caller.accountId && (r.attachedPolicies ?? []).some(matches));
+  const roles = ctx.state.roles.filter(
+    (r) => r.accountId === ctx.caller.accountId && (r.attachedPolicies ?? []).some(matches),
+  );
   const account = ctx.state.accounts.find((a) => a.uid === ctx.caller.accountId);
   const users = (account?.users ?? []).filter((u) => (u.attachedPolicies ?? []).some(matches));
   return { roles, users };
@@ -152,7 +203,12 @@ function roleBody(role: Role) {
 }
 
 function versionBody(policy: CustomPolicy, v: PolicyVersion) {
-  return { VersionId: v.versionId, IsDefaultVersion: v.versionId === policy.defaultVersion, PolicyDocument: v.document, CreateDate: v.createDate };
+  return {
+    VersionId: v.versionId,
+    IsDefaultVersion: v.versionId === policy.defaultVersion,
+    PolicyDocument: v.document,
+    CreateDate: v.createDate,
+  };
 }
 
 function attachmentList(attached: AttachedPolicy[] | undefined, ctx: CallContext) {
@@ -175,27 +231,49 @@ function attachmentList(attached: AttachedPolicy[] | undefined, ctx: CallContext
 }
 
 /** Attach a system or custom policy to a role's or user's list, with RAM's duplicate and quota checks. */
-function attach(ctx: CallContext, list: AttachedPolicy[], kind: 'Role' | 'User', principalName: string): AttachedPolicy[] {
+function attach(
+  ctx: CallContext,
+  list: AttachedPolicy[],
+  kind: 'Role' | 'User',
+  principalName: string,
+): AttachedPolicy[] {
   const name = ctx.params.PolicyName;
   const type = policyType(ctx, true)!;
   describedPolicy(ctx, name, type);
   if (list.some((a) => a.policyName === name && a.policyType === type)) {
-    throw new ApiError(409, `EntityAlreadyExists.${kind}.Policy`, `The policy already attached to the ${kind.toLowerCase()}: ${principalName}/${name}.`);
+    throw new ApiError(
+      409,
+      `EntityAlreadyExists.${kind}.Policy`,
+      `The policy already attached to the ${kind.toLowerCase()}: ${principalName}/${name}.`,
+    );
   }
   const customLimit = kind === 'Role' ? ctx.state.options.customPoliciesPerRole : MAX_CUSTOM_PER_PRINCIPAL;
   const limit = type === 'Custom' ? customLimit : MAX_SYSTEM_PER_PRINCIPAL;
   if (list.filter((a) => a.policyType === type).length >= limit) {
-    throw new ApiError(409, `LimitExceeded.${kind}.Policy`, `The count of ${type} policies attached to the ${kind.toLowerCase()} exceeds the limit of ${limit}.`);
+    throw new ApiError(
+      409,
+      `LimitExceeded.${kind}.Policy`,
+      `The count of ${type} policies attached to the ${kind.toLowerCase()} exceeds the limit of ${limit}.`,
+    );
   }
   return [...list, { policyName: name, policyType: type, attachDate: ctx.emu.nowIso() }];
 }
 
-function detach(ctx: CallContext, list: AttachedPolicy[], kind: 'Role' | 'User', principalName: string): AttachedPolicy[] {
+function detach(
+  ctx: CallContext,
+  list: AttachedPolicy[],
+  kind: 'Role' | 'User',
+  principalName: string,
+): AttachedPolicy[] {
   const name = ctx.params.PolicyName;
   const type = policyType(ctx, true)!;
   const rest = list.filter((a) => !(a.policyName === name && a.policyType === type));
   if (rest.length === list.length) {
-    throw new ApiError(404, `EntityNotExist.${kind}.Policy`, `The policy not attached to the ${kind.toLowerCase()}: ${principalName}/${name}.`);
+    throw new ApiError(
+      404,
+      `EntityNotExist.${kind}.Policy`,
+      `The policy not attached to the ${kind.toLowerCase()}: ${principalName}/${name}.`,
+    );
   }
   return rest;
 }
@@ -209,28 +287,43 @@ const userResource = (ctx: CallContext) => [userArn(ctx.caller.accountId, ctx.pa
 /** Paging of ListRoles: Marker is the (opaque) index of the next item. */
 function page<T>(items: T[], marker: string | undefined, maxItems: number) {
   const start = marker ? Number(Buffer.from(marker, 'base64url').toString('utf8')) : 0;
-  if (!Number.isInteger(start) || start < 0) throw new ApiError(400, 'InvalidParameter.Marker', 'The parameter "Marker" is invalid.');
+  if (!Number.isInteger(start) || start < 0)
+    throw new ApiError(400, 'InvalidParameter.Marker', 'The parameter "Marker" is invalid.');
   const slice = items.slice(start, start + maxItems);
   const truncated = start + maxItems < items.length;
-  return { slice, truncated, next: truncated ? Buffer.from(String(start + maxItems)).toString('base64url') : undefined };
+  return {
+    slice,
+    truncated,
+    next: truncated ? Buffer.from(String(start + maxItems)).toString('base64url') : undefined,
+  };
 }
 
 // ---------------------------------------------------------------- read-after-write lag
 
 const roleKey = (ctx: CallContext) => `role:${ctx.caller.accountId}:${ctx.params.RoleName.toLowerCase()}`;
 const policyKey = (ctx: CallContext) => `policy:${ctx.caller.accountId}:${ctx.params.PolicyName}`;
-const tracksRole = (ctx: CallContext): Tracked[] => [{ key: roleKey(ctx), read: () => findRole(ctx.state, ctx.caller.accountId, ctx.params.RoleName) }];
+const tracksRole = (ctx: CallContext): Tracked[] => [
+  { key: roleKey(ctx), read: () => findRole(ctx.state, ctx.caller.accountId, ctx.params.RoleName) },
+];
 const tracksPolicy = (ctx: CallContext): Tracked[] => [
   { key: policyKey(ctx), read: () => findCustomPolicy(ctx.state, ctx.caller.accountId, ctx.params.PolicyName) },
 ];
 
 /** The custom policy as GetPolicy/GetPolicyVersion see it (readLagMs ago); undefined when it did not exist then. */
 function laggedPolicy(ctx: CallContext): CustomPolicy | undefined {
-  return laggedRead(ctx, policyKey(ctx), () => findCustomPolicy(ctx.state, ctx.caller.accountId, ctx.params.PolicyName));
+  return laggedRead(ctx, policyKey(ctx), () =>
+    findCustomPolicy(ctx.state, ctx.caller.accountId, ctx.params.PolicyName),
+  );
 }
 
 const ROLE_WRITES = ['CreateRole', 'UpdateRole', 'DeleteRole'];
-const POLICY_WRITES = ['CreatePolicy', 'CreatePolicyVersion', 'DeletePolicyVersion', 'SetDefaultPolicyVersion', 'DeletePolicy'];
+const POLICY_WRITES = [
+  'CreatePolicy',
+  'CreatePolicyVersion',
+  'DeletePolicyVersion',
+  'SetDefaultPolicyVersion',
+  'DeletePolicy',
+];
 
 const table: ActionTable = {
   CreateRole: {
@@ -283,7 +376,9 @@ const table: ActionTable = {
       const role = roleOrThrow(ctx, ctx.params.RoleName);
       const { NewAssumeRolePolicyDocument: doc, NewDescription: description } = ctx.params;
       checkRoleDescription(ctx, 'NewDescription');
-      const duration = ctx.params.NewMaxSessionDuration ? intParam(ctx.params, 'NewMaxSessionDuration', 3600, 3600, 43200) : undefined;
+      const duration = ctx.params.NewMaxSessionDuration
+        ? intParam(ctx.params, 'NewMaxSessionDuration', 3600, 3600, 43200)
+        : undefined;
       const document = doc ? formatTrust(ctx, doc, 'InvalidParameter.NewAssumeRolePolicyDocument.Length') : undefined;
       if (document !== undefined) role.assumeRolePolicyDocument = document;
       if (description !== undefined) role.description = description;
@@ -300,7 +395,11 @@ const table: ActionTable = {
     handler(ctx) {
       const role = roleOrThrow(ctx, ctx.params.RoleName);
       if ((role.attachedPolicies ?? []).length > 0) {
-        throw new ApiError(409, 'DeleteConflict.Role.Policy', `The role still has policies attached: ${role.roleName}.`);
+        throw new ApiError(
+          409,
+          'DeleteConflict.Role.Policy',
+          `The role still has policies attached: ${role.roleName}.`,
+        );
       }
       ctx.state.roles.splice(ctx.state.roles.indexOf(role), 1);
       return {};
@@ -316,7 +415,12 @@ const table: ActionTable = {
       return {
         IsTruncated: truncated,
         ...(next ? { Marker: next } : {}),
-        Roles: { Role: slice.map((r) => { const { AssumeRolePolicyDocument: _omit, ...rest } = roleBody(r); return rest; }) },
+        Roles: {
+          Role: slice.map((r) => {
+            const { AssumeRolePolicyDocument: _omit, ...rest } = roleBody(r);
+            return rest;
+          }),
+        },
       };
     },
   },
@@ -346,7 +450,13 @@ const table: ActionTable = {
       };
       ctx.state.policies.push(policy);
       return {
-        Policy: { PolicyName, PolicyType: 'Custom', DefaultVersion: 'v1', Description: policy.description, CreateDate: now },
+        Policy: {
+          PolicyName,
+          PolicyType: 'Custom',
+          DefaultVersion: 'v1',
+          Description: policy.description,
+          CreateDate: now,
+        },
       };
     },
   },
@@ -370,7 +480,12 @@ const table: ActionTable = {
           CreateDate: d.createDate,
           UpdateDate: d.updateDate,
         },
-        DefaultPolicyVersion: { VersionId: d.defaultVersion, IsDefaultVersion: true, PolicyDocument: d.document, CreateDate: d.createDate },
+        DefaultPolicyVersion: {
+          VersionId: d.defaultVersion,
+          IsDefaultVersion: true,
+          PolicyDocument: d.document,
+          CreateDate: d.createDate,
+        },
       };
     },
   },
@@ -384,9 +499,20 @@ const table: ActionTable = {
       if (type === 'System') {
         const d = describedPolicy(ctx, ctx.params.PolicyName, type);
         if (ctx.params.VersionId !== d.defaultVersion) {
-          throw new ApiError(404, 'EntityNotExist.Policy.Version', `The policy version not exists: ${ctx.params.PolicyName}/${ctx.params.VersionId}.`);
+          throw new ApiError(
+            404,
+            'EntityNotExist.Policy.Version',
+            `The policy version not exists: ${ctx.params.PolicyName}/${ctx.params.VersionId}.`,
+          );
         }
-        return { PolicyVersion: { VersionId: d.defaultVersion, IsDefaultVersion: true, PolicyDocument: d.document, CreateDate: d.createDate } };
+        return {
+          PolicyVersion: {
+            VersionId: d.defaultVersion,
+            IsDefaultVersion: true,
+            PolicyDocument: d.document,
+            CreateDate: d.createDate,
+          },
+        };
       }
       const policy = laggedPolicy(ctx);
       if (!policy) throw new ApiError(404, 'EntityNotExist.Policy', `The policy not exists: ${ctx.params.PolicyName}.`);
@@ -401,7 +527,18 @@ const table: ActionTable = {
       const type = policyType(ctx, true)!;
       if (type === 'System') {
         const d = describedPolicy(ctx, ctx.params.PolicyName, type);
-        return { PolicyVersions: { PolicyVersion: [{ VersionId: d.defaultVersion, IsDefaultVersion: true, PolicyDocument: d.document, CreateDate: d.createDate }] } };
+        return {
+          PolicyVersions: {
+            PolicyVersion: [
+              {
+                VersionId: d.defaultVersion,
+                IsDefaultVersion: true,
+                PolicyDocument: d.document,
+                CreateDate: d.createDate,
+              },
+            ],
+          },
+        };
       }
       const policy = customPolicyOrThrow(ctx, ctx.params.PolicyName);
       return { PolicyVersions: { PolicyVersion: policy.versions.map((v) => versionBody(policy, v)) } };
@@ -416,12 +553,20 @@ const table: ActionTable = {
       const policy = customPolicyOrThrow(ctx, ctx.params.PolicyName);
       const rotate = ctx.params.RotateStrategy || 'None';
       if (rotate !== 'None' && rotate !== 'DeleteOldestNonDefaultVersionWhenLimitExceeded') {
-        throw new ApiError(400, 'InvalidParameter.RotateStrategy', `The parameter "RotateStrategy" is invalid: ${rotate}.`);
+        throw new ApiError(
+          400,
+          'InvalidParameter.RotateStrategy',
+          `The parameter "RotateStrategy" is invalid: ${rotate}.`,
+        );
       }
       const document = formatPermission(ctx, ctx.params.PolicyDocument);
       if (policy.versions.length >= MAX_POLICY_VERSIONS) {
         if (rotate === 'None') {
-          throw new ApiError(409, 'LimitExceeded.Policy.Version', `The count of versions of the policy exceeds the limit of ${MAX_POLICY_VERSIONS}: ${policy.policyName}.`);
+          throw new ApiError(
+            409,
+            'LimitExceeded.Policy.Version',
+            `The count of versions of the policy exceeds the limit of ${MAX_POLICY_VERSIONS}: ${policy.policyName}.`,
+          );
         }
         const oldest = policy.versions.find((v) => v.versionId !== policy.defaultVersion)!;
         policy.versions.splice(policy.versions.indexOf(oldest), 1);
@@ -446,7 +591,11 @@ const table: ActionTable = {
       const policy = customPolicyOrThrow(ctx, ctx.params.PolicyName);
       const version = versionOrThrow(policy, ctx.params.VersionId);
       if (version.versionId === policy.defaultVersion) {
-        throw new ApiError(409, 'DeleteConflict.Policy.Version.Default', `The default version of the policy cannot be deleted: ${policy.policyName}/${version.versionId}.`);
+        throw new ApiError(
+          409,
+          'DeleteConflict.Policy.Version.Default',
+          `The default version of the policy cannot be deleted: ${policy.policyName}/${version.versionId}.`,
+        );
       }
       policy.versions.splice(policy.versions.indexOf(version), 1);
       return {};
@@ -474,10 +623,24 @@ const table: ActionTable = {
       const policy = customPolicyOrThrow(ctx, ctx.params.PolicyName);
       // Attachments are checked before versions (the emulator's choice of order).
       const { roles, users } = attachments(ctx, policy.policyName, 'Custom');
-      if (users.length > 0) throw new ApiError(409, 'DeleteConflict.Policy.User', `The policy is still attached to a user: ${policy.policyName}.`);
-      if (roles.length > 0) throw new ApiError(409, 'DeleteConflict.Policy.Role', `The policy is still attached to a role: ${policy.policyName}.`);
+      if (users.length > 0)
+        throw new ApiError(
+          409,
+          'DeleteConflict.Policy.User',
+          `The policy is still attached to a user: ${policy.policyName}.`,
+        );
+      if (roles.length > 0)
+        throw new ApiError(
+          409,
+          'DeleteConflict.Policy.Role',
+          `The policy is still attached to a role: ${policy.policyName}.`,
+        );
       if (policy.versions.length > 1) {
-        throw new ApiError(409, 'DeleteConflict.Policy.Version', `The policy still has non-default versions: ${policy.policyName}.`);
+        throw new ApiError(
+          409,
+          'DeleteConflict.Policy.Version',
+          `The policy still has non-default versions: ${policy.policyName}.`,
+        );
       }
       ctx.state.policies.splice(ctx.state.policies.indexOf(policy), 1);
       return {};
@@ -529,7 +692,9 @@ const table: ActionTable = {
       }
       const user: RamUser = { userName: UserName, userId: numericId('2'), accessKeys: [], attachedPolicies: [] };
       account.users.push(user);
-      return { User: { UserName, UserId: user.userId, DisplayName: DisplayName ?? UserName, CreateDate: ctx.emu.nowIso() } };
+      return {
+        User: { UserName, UserId: user.userId, DisplayName: DisplayName ?? UserName, CreateDate: ctx.emu.nowIso() },
+      };
     },
   },
 
@@ -558,7 +723,9 @@ const table: ActionTable = {
   ListPoliciesForUser: {
     required: ['UserName'],
     resources: userResource,
-    handler: (ctx) => ({ Policies: { Policy: attachmentList(userOrThrow(ctx, ctx.params.UserName).attachedPolicies, ctx) } }),
+    handler: (ctx) => ({
+      Policies: { Policy: attachmentList(userOrThrow(ctx, ctx.params.UserName).attachedPolicies, ctx) },
+    }),
   },
 
   CreateAccessKey: {
@@ -574,7 +741,9 @@ const table: ActionTable = {
       } else {
         ctx.state.accounts.find((a) => a.uid === ctx.caller.accountId)!.accessKeys.push(key);
       }
-      return { AccessKey: { AccessKeyId: key.id, AccessKeySecret: key.secret, Status: 'Active', CreateDate: ctx.emu.nowIso() } };
+      return {
+        AccessKey: { AccessKeyId: key.id, AccessKeySecret: key.secret, Status: 'Active', CreateDate: ctx.emu.nowIso() },
+      };
     },
   },
 };
@@ -582,6 +751,10 @@ const table: ActionTable = {
 export const actions: ActionTable = Object.fromEntries(
   Object.entries(table).map(([name, spec]) => [
     name,
-    ROLE_WRITES.includes(name) ? recordingWrites(spec, tracksRole) : POLICY_WRITES.includes(name) ? recordingWrites(spec, tracksPolicy) : spec,
+    ROLE_WRITES.includes(name)
+      ? recordingWrites(spec, tracksRole)
+      : POLICY_WRITES.includes(name)
+        ? recordingWrites(spec, tracksPolicy)
+        : spec,
   ]),
 );

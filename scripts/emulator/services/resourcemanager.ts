@@ -7,9 +7,14 @@ function readableDirectory(ctx: CallContext) {
   const caller = ctx.caller.accountId;
   const rd = rdOfAccount(ctx.state, caller);
   // Documented for the directory APIs: no directory, or a member that is neither manager nor delegated administrator.
-  if (!rd) throw new ApiError(404, 'NotExists.ResourceDirectory', 'The resource directory for the account is not enabled.');
+  if (!rd)
+    throw new ApiError(404, 'NotExists.ResourceDirectory', 'The resource directory for the account is not enabled.');
   if (managementAccount(rd) !== caller && !(rd.delegatedAdministrators ?? []).includes(caller)) {
-    throw new ApiError(409, 'NoPermission.ResourceDirectory.MemberAccount', 'ResourceDirectory Member Account is not authorized to perform this operation.');
+    throw new ApiError(
+      409,
+      'NoPermission.ResourceDirectory.MemberAccount',
+      'ResourceDirectory Member Account is not authorized to perform this operation.',
+    );
   }
   return rd;
 }

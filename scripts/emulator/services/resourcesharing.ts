@@ -54,14 +54,26 @@ interface ResourceRef {
 function resourcesParam(ctx: CallContext): ResourceRef[] {
   const entries = structListParam(ctx.params, 'Resources');
   if (entries.length > MAX_PER_CALL) {
-    throw new ApiError(400, 'InvalidParameter.Resources.Length', `At most ${MAX_PER_CALL} resources can be specified in one request.`);
+    throw new ApiError(
+      400,
+      'InvalidParameter.Resources.Length',
+      `At most ${MAX_PER_CALL} resources can be specified in one request.`,
+    );
   }
   return entries.map((e) => {
     if (!e.ResourceId || !e.ResourceType) {
-      throw new ApiError(400, 'InvalidParameter.Resources', 'Resources.N.ResourceId and Resources.N.ResourceType must be given in pairs.');
+      throw new ApiError(
+        400,
+        'InvalidParameter.Resources',
+        'Resources.N.ResourceId and Resources.N.ResourceType must be given in pairs.',
+      );
     }
     if (!(RESOURCE_TYPES as readonly string[]).includes(e.ResourceType)) {
-      throw new ApiError(400, 'InvalidParameter.ResourceType', `The resource type ${e.ResourceType} is not supported; use Snapshot or Image.`);
+      throw new ApiError(
+        400,
+        'InvalidParameter.ResourceType',
+        `The resource type ${e.ResourceType} is not supported; use Snapshot or Image.`,
+      );
     }
     return { resourceId: e.ResourceId, resourceType: e.ResourceType };
   });
@@ -70,7 +82,11 @@ function resourcesParam(ctx: CallContext): ResourceRef[] {
 function targetsParam(ctx: CallContext): string[] {
   const targets = listParam(ctx.params, 'Targets');
   if (targets.length > MAX_PER_CALL) {
-    throw new ApiError(400, 'InvalidParameter.Targets.Length', `At most ${MAX_PER_CALL} targets can be specified in one request.`);
+    throw new ApiError(
+      400,
+      'InvalidParameter.Targets.Length',
+      `At most ${MAX_PER_CALL} targets can be specified in one request.`,
+    );
   }
   if (new Set(targets).size !== targets.length) {
     throw new ApiError(400, 'InvalidParameter.Targets.Duplicate', 'The specified targets contain duplicates.');
@@ -81,7 +97,11 @@ function targetsParam(ctx: CallContext): string[] {
 function shareIdsParam(ctx: CallContext): string[] {
   const ids = listParam(ctx.params, 'ResourceShareIds');
   if (ids.length > MAX_PER_CALL) {
-    throw new ApiError(400, 'InvalidParameter.ResourceShareIds.Length', `At most ${MAX_PER_CALL} resource share ids can be specified.`);
+    throw new ApiError(
+      400,
+      'InvalidParameter.ResourceShareIds.Length',
+      `At most ${MAX_PER_CALL} resource share ids can be specified.`,
+    );
   }
   return ids;
 }
@@ -111,23 +131,42 @@ function classifyTarget(ctx: CallContext, targetId: string, allowExternal: boole
   const kind = targetKind(targetId);
   if (kind !== 'Account') {
     if (!ownerRd || ownerRd.sharingEnabled === false) {
-      throw new ApiError(409, 'NotEnableSharingWithResourceDirectory', 'Resource sharing with the resource directory is not enabled for your account.');
+      throw new ApiError(
+        409,
+        'NotEnableSharingWithResourceDirectory',
+        'Resource sharing with the resource directory is not enabled for your account.',
+      );
     }
     const known = kind === 'ResourceDirectory' ? targetId === ownerRd.id : isFolderId(state, targetId);
-    if (!known) throw new ApiError(400, 'InvalidTarget', `The shared target ${targetId} does not exist in the resource directory.`);
+    if (!known)
+      throw new ApiError(
+        400,
+        'InvalidTarget',
+        `The shared target ${targetId} does not exist in the resource directory.`,
+      );
     return { external: false };
   }
-  if (!/^\d{16}$/.test(targetId)) throw new ApiError(400, 'InvalidParameter.Targets', `The target ${targetId} is not valid.`);
-  if (targetId === owner(ctx)) throw new ApiError(409, 'ShareWithYourself', 'You cannot share resources with yourself.');
+  if (!/^\d{16}$/.test(targetId))
+    throw new ApiError(400, 'InvalidParameter.Targets', `The target ${targetId} is not valid.`);
+  if (targetId === owner(ctx))
+    throw new ApiError(409, 'ShareWithYourself', 'You cannot share resources with yourself.');
   const account = state.accounts.find((a) => a.uid === targetId);
   if (!account) throw new ApiError(400, 'InvalidTarget', `The shared target ${targetId} does not exist.`);
   const ownerSite = state.accounts.find((a) => a.uid === owner(ctx))?.site ?? 'china';
   if ((account.site ?? 'china') !== ownerSite) {
-    throw new ApiError(409, 'InvalidTarget.SiteMismatch', 'Resources cannot be shared between the China site and the international site.');
+    throw new ApiError(
+      409,
+      'InvalidTarget.SiteMismatch',
+      'Resources cannot be shared between the China site and the international site.',
+    );
   }
   const internal = !!ownerRd && ownerRd.sharingEnabled !== false && isMember(state, targetId);
   if (!internal && !allowExternal) {
-    throw new ApiError(409, 'AccountNotInResourceDirectory', `The account ${targetId} is not in your resource directory; set AllowExternalTargets to share with it.`);
+    throw new ApiError(
+      409,
+      'AccountNotInResourceDirectory',
+      `The account ${targetId} is not in your resource directory; set AllowExternalTargets to share with it.`,
+    );
   }
   return { external: !internal };
 }
@@ -140,7 +179,8 @@ function shareNotFound(id: string): ApiError {
 
 function ownShare(ctx: CallContext, id: string): ResourceShare {
   const share = ctx.state.resourceShares.find(
-    (s) => s.resourceShareId === id && s.ownerAccountId === owner(ctx) && s.region === ctx.region && s.status !== 'Deleted',
+    (s) =>
+      s.resourceShareId === id && s.ownerAccountId === owner(ctx) && s.region === ctx.region && s.status !== 'Deleted',
   );
   if (!share) throw shareNotFound(id);
   return share;
@@ -148,7 +188,11 @@ function ownShare(ctx: CallContext, id: string): ResourceShare {
 
 function checkName(name: string): void {
   if (!/^[A-Za-z0-9._-]{1,50}$/.test(name)) {
-    throw new ApiError(400, 'InvalidParameter.ResourceShareName', 'ResourceShareName must be 1 to 50 letters, digits, periods (.), underscores (_) or hyphens (-).');
+    throw new ApiError(
+      400,
+      'InvalidParameter.ResourceShareName',
+      'ResourceShareName must be 1 to 50 letters, digits, periods (.), underscores (_) or hyphens (-).',
+    );
   }
 }
 
@@ -168,15 +212,24 @@ function shareView(share: ResourceShare): Record<string, unknown> {
 
 function pending(ctx: CallContext): { status: 'Associating'; readyAt: number; createTime: string; updateTime: string } {
   const t = ctx.emu.nowIso();
-  return { status: 'Associating', readyAt: nowMs(ctx) + ctx.state.options.associationDelayMs, createTime: t, updateTime: t };
+  return {
+    status: 'Associating',
+    readyAt: nowMs(ctx) + ctx.state.options.associationDelayMs,
+    createTime: t,
+    updateTime: t,
+  };
 }
 
 const LIVE = (status: string) => status === 'Associating' || status === 'Associated';
 
 /** Why a resource cannot be shared, as an association failure (the API reports these asynchronously). */
-function resourceFailure(ctx: CallContext, ref: ResourceRef): Pick<ShareResourceEntry, 'failureReason' | 'statusMessage'> | undefined {
+function resourceFailure(
+  ctx: CallContext,
+  ref: ResourceRef,
+): Pick<ShareResourceEntry, 'failureReason' | 'statusMessage'> | undefined {
   const resource = findOwnResource(ctx, ref);
-  if (!resource) return { failureReason: 'Unavailable', statusMessage: `The resource ${ref.resourceId} does not exist.` };
+  if (!resource)
+    return { failureReason: 'Unavailable', statusMessage: `The resource ${ref.resourceId} does not exist.` };
   if (!ctx.state.options.legacyServiceKeySharing && usesServiceKey(ctx.state, resource)) {
     return {
       failureReason: 'UnsupportedOperation',
@@ -190,7 +243,8 @@ function resourceFailure(ctx: CallContext, ref: ResourceRef): Pick<ShareResource
 }
 
 function findOwnResource(ctx: CallContext, ref: ResourceRef): SharedResource | undefined {
-  const mine = <T extends { accountId: string; region: string }>(x: T) => x.accountId === owner(ctx) && x.region === ctx.region;
+  const mine = <T extends { accountId: string; region: string }>(x: T) =>
+    x.accountId === owner(ctx) && x.region === ctx.region;
   if (ref.resourceType === 'Snapshot') {
     const snapshot = ctx.state.snapshots.find((s) => s.snapshotId === ref.resourceId && mine(s));
     return snapshot && { type: 'Snapshot', snapshot };
@@ -200,19 +254,30 @@ function findOwnResource(ctx: CallContext, ref: ResourceRef): SharedResource | u
 }
 
 /** Accounts a snapshot reaches across all of the owner's live shares (RD and folder targets count their accounts). */
-function snapshotAccounts(state: FullState, share: ResourceShare, snapshotId: string, extraTargets: string[]): Set<string> {
+function snapshotAccounts(
+  state: FullState,
+  share: ResourceShare,
+  snapshotId: string,
+  extraTargets: string[],
+): Set<string> {
   const out = new Set<string>();
   for (const s of state.resourceShares) {
     if (s.ownerAccountId !== share.ownerAccountId || s.status !== 'Active') continue;
-    if (!s.resources.some((r) => r.resourceId === snapshotId && r.resourceType === 'Snapshot' && LIVE(r.status))) continue;
-    s.targets.filter((t) => LIVE(t.status)).forEach((t) => targetAccounts(state, t.targetId).forEach((a) => out.add(a)));
+    if (!s.resources.some((r) => r.resourceId === snapshotId && r.resourceType === 'Snapshot' && LIVE(r.status)))
+      continue;
+    s.targets
+      .filter((t) => LIVE(t.status))
+      .forEach((t) => targetAccounts(state, t.targetId).forEach((a) => out.add(a)));
   }
   extraTargets.forEach((t) => targetAccounts(state, t).forEach((a) => out.add(a)));
   return out;
 }
 
 /** Resource entries of the owner's live shares that count toward the account's quotas (each share-resource pair). */
-function liveResourceEntries(state: FullState, ownerUid: string): Array<{ share: ResourceShare; entry: ShareResourceEntry }> {
+function liveResourceEntries(
+  state: FullState,
+  ownerUid: string,
+): Array<{ share: ResourceShare; entry: ShareResourceEntry }> {
   return state.resourceShares
     .filter((s) => s.ownerAccountId === ownerUid && s.status !== 'Deleted')
     .flatMap((share) => share.resources.filter((r) => LIVE(r.status)).map((entry) => ({ share, entry })));
@@ -222,22 +287,36 @@ function liveResourceEntries(state: FullState, ownerUid: string): Array<{ share:
 function checkSharedResourceQuota(ctx: CallContext, share: ResourceShare | undefined, resources: ResourceRef[]): void {
   const live = liveResourceEntries(ctx.state, owner(ctx));
   const added = resources.filter(
-    (ref) => !share?.resources.some((r) => r.resourceId === ref.resourceId && r.resourceType === ref.resourceType && LIVE(r.status)),
+    (ref) =>
+      !share?.resources.some(
+        (r) => r.resourceId === ref.resourceId && r.resourceType === ref.resourceType && LIVE(r.status),
+      ),
   );
   if (added.length > 0 && live.length + added.length > ctx.state.options.sharedResourceQuota) {
-    throw new ApiError(409, 'QuotaExceeded.SharedResource.Count', 'The maximum number of shared resources per account exceeds the limit.');
+    throw new ApiError(
+      409,
+      'QuotaExceeded.SharedResource.Count',
+      'The maximum number of shared resources per account exceeds the limit.',
+    );
   }
 }
 
 /** ECS: at most sharedSnapshotQuota distinct snapshots shared per account (the snapshot guide; reported on the association). */
 function overSnapshotQuota(ctx: CallContext, snapshotId: string): boolean {
-  const ids = new Set(liveResourceEntries(ctx.state, owner(ctx)).filter(({ entry }) => entry.resourceType === 'Snapshot').map(({ entry }) => entry.resourceId));
+  const ids = new Set(
+    liveResourceEntries(ctx.state, owner(ctx))
+      .filter(({ entry }) => entry.resourceType === 'Snapshot')
+      .map(({ entry }) => entry.resourceId),
+  );
   if (ids.has(snapshotId)) return false;
   return ids.size + 1 > ctx.state.options.sharedSnapshotQuota;
 }
 
 function limitFailure(): Pick<ShareResourceEntry, 'failureReason' | 'statusMessage'> {
-  return { failureReason: 'LimitExceeded', statusMessage: 'The number of principals for the resource exceeds the upper limit.' };
+  return {
+    failureReason: 'LimitExceeded',
+    statusMessage: 'The number of principals for the resource exceeds the upper limit.',
+  };
 }
 
 function liveSnapshotIds(share: ResourceShare): string[] {
@@ -248,12 +327,19 @@ function liveSnapshotIds(share: ResourceShare): string[] {
  * Adds (or revives) resource and target entries. Existing live entries are left alone (idempotent). A resource
  * that cannot be shared, and a target that would push a snapshot past the per-snapshot account quota, fail.
  */
-function associate(ctx: CallContext, share: ResourceShare, resources: ResourceRef[], targets: string[]): Array<ShareResourceEntry | ShareTargetEntry> {
+function associate(
+  ctx: CallContext,
+  share: ResourceShare,
+  resources: ResourceRef[],
+  targets: string[],
+): Array<ShareResourceEntry | ShareTargetEntry> {
   const classified = targets.map((t) => ({ targetId: t, ...classifyTarget(ctx, t, share.allowExternalTargets) }));
   const quota = ctx.state.options.snapshotShareQuota;
   const touched: Array<ShareResourceEntry | ShareTargetEntry> = [];
   for (const ref of resources) {
-    const existing = share.resources.find((r) => r.resourceId === ref.resourceId && r.resourceType === ref.resourceType);
+    const existing = share.resources.find(
+      (r) => r.resourceId === ref.resourceId && r.resourceType === ref.resourceType,
+    );
     if (existing && LIVE(existing.status)) {
       touched.push(existing);
       continue;
@@ -261,10 +347,16 @@ function associate(ctx: CallContext, share: ResourceShare, resources: ResourceRe
     const failure =
       resourceFailure(ctx, ref) ??
       (ref.resourceType === 'Snapshot' && overSnapshotQuota(ctx, ref.resourceId)
-        ? { failureReason: 'LimitExceeded' as const, statusMessage: `The account already shares ${ctx.state.options.sharedSnapshotQuota} snapshots, the upper limit.` }
+        ? {
+            failureReason: 'LimitExceeded' as const,
+            statusMessage: `The account already shares ${ctx.state.options.sharedSnapshotQuota} snapshots, the upper limit.`,
+          }
         : undefined) ??
       (ref.resourceType === 'Snapshot' &&
-      snapshotAccounts(ctx.state, share, ref.resourceId, [...share.targets.filter((t) => LIVE(t.status)).map((t) => t.targetId), ...targets]).size > quota
+      snapshotAccounts(ctx.state, share, ref.resourceId, [
+        ...share.targets.filter((t) => LIVE(t.status)).map((t) => t.targetId),
+        ...targets,
+      ]).size > quota
         ? limitFailure()
         : undefined);
     const entry: ShareResourceEntry = {
@@ -282,7 +374,9 @@ function associate(ctx: CallContext, share: ResourceShare, resources: ResourceRe
       touched.push(existing);
       continue;
     }
-    const overQuota = liveSnapshotIds(share).some((id) => snapshotAccounts(ctx.state, share, id, [t.targetId]).size > quota);
+    const overQuota = liveSnapshotIds(share).some(
+      (id) => snapshotAccounts(ctx.state, share, id, [t.targetId]).size > quota,
+    );
     const entry: ShareTargetEntry = {
       targetId: t.targetId,
       external: t.external,
@@ -305,7 +399,10 @@ function replaceOrPush<T>(list: T[], existing: T | undefined, entry: T): void {
 /** External accounts get an invitation (7 days); one already pending or accepted covers later resources too. */
 function invite(ctx: CallContext, share: ResourceShare, receiver: string): void {
   const open = ctx.state.invitations.some(
-    (i) => i.resourceShareId === share.resourceShareId && i.receiverAccountId === receiver && (i.status === 'Pending' || i.status === 'Accepted'),
+    (i) =>
+      i.resourceShareId === share.resourceShareId &&
+      i.receiverAccountId === receiver &&
+      (i.status === 'Pending' || i.status === 'Accepted'),
   );
   if (open) return;
   ctx.state.invitations.push({
@@ -319,7 +416,12 @@ function invite(ctx: CallContext, share: ResourceShare, receiver: string): void 
   });
 }
 
-function disassociate(ctx: CallContext, share: ResourceShare, resources: ResourceRef[], targets: string[]): Array<ShareResourceEntry | ShareTargetEntry> {
+function disassociate(
+  ctx: CallContext,
+  share: ResourceShare,
+  resources: ResourceRef[],
+  targets: string[],
+): Array<ShareResourceEntry | ShareTargetEntry> {
   const touched: Array<ShareResourceEntry | ShareTargetEntry> = [];
   const start = (e: ShareResourceEntry | ShareTargetEntry) => {
     if (e.status === 'Disassociated' || e.status === 'Disassociating') return;
@@ -362,7 +464,15 @@ function associationView(share: ResourceShare, e: ShareResourceEntry | ShareTarg
     TargetProperty: '',
     AssociationFailedDetails:
       e.status === 'Failed'
-        ? [{ EntityId: entityId, EntityType: entityType, FailureReason: e.failureReason ?? 'Unavailable', FailureDescription: e.statusMessage ?? '', OperationType: 'Associate' }]
+        ? [
+            {
+              EntityId: entityId,
+              EntityType: entityType,
+              FailureReason: e.failureReason ?? 'Unavailable',
+              FailureDescription: e.statusMessage ?? '',
+              OperationType: 'Associate',
+            },
+          ]
         : [],
   };
 }
@@ -377,14 +487,22 @@ function createResourceShare(ctx: CallContext): Record<string, unknown> {
   // Names are not unique (the docs speak of a duplicate share id only); the old uniqueness is an option.
   if (
     ctx.state.options.uniqueShareNames &&
-    ctx.state.resourceShares.some((s) => s.ownerAccountId === owner(ctx) && s.region === ctx.region && s.name === name && s.status !== 'Deleted')
+    ctx.state.resourceShares.some(
+      (s) => s.ownerAccountId === owner(ctx) && s.region === ctx.region && s.name === name && s.status !== 'Deleted',
+    )
   ) {
     throw new ApiError(409, 'EntityAlreadyExists.ResourceShare', `A resource share named ${name} already exists.`);
   }
   // Per account, over all regions (the limits page does not say per region: the harder reading).
-  const shares = ctx.state.resourceShares.filter((s) => s.ownerAccountId === owner(ctx) && s.status !== 'Deleted').length;
+  const shares = ctx.state.resourceShares.filter(
+    (s) => s.ownerAccountId === owner(ctx) && s.status !== 'Deleted',
+  ).length;
   if (shares >= ctx.state.options.resourceShareQuota) {
-    throw new ApiError(409, 'QuotaExceeded.ResourceShare.Count', 'The maximum number of ResourceShare exceeds the limit.');
+    throw new ApiError(
+      409,
+      'QuotaExceeded.ResourceShare.Count',
+      'The maximum number of ResourceShare exceeds the limit.',
+    );
   }
   checkSharedResourceQuota(ctx, undefined, resources);
   const t = ctx.emu.nowIso();
@@ -484,16 +602,25 @@ function listResourceShareAssociations(ctx: CallContext): Record<string, unknown
         type === 'Resource'
           ? s.resources.filter((r) => !p.ResourceId || r.resourceId === p.ResourceId)
           : s.targets.filter((t) => !p.Target || t.targetId === p.Target);
-      return entries.filter((e) => !p.AssociationStatus || e.status === p.AssociationStatus).map((e) => associationView(s, e));
+      return entries
+        .filter((e) => !p.AssociationStatus || e.status === p.AssociationStatus)
+        .map((e) => associationView(s, e));
     });
   const page = pageByToken(rows, p, 20, 100);
   return { NextToken: page.nextToken, ResourceShareAssociations: page.items };
 }
 
 /** The shares a caller sees in a ResourceOwner direction, with the resource entries that count. */
-function sharedResourceRows(ctx: CallContext, who: 'Self' | 'OtherAccounts'): Array<{ share: ResourceShare; entry: ShareResourceEntry }> {
+function sharedResourceRows(
+  ctx: CallContext,
+  who: 'Self' | 'OtherAccounts',
+): Array<{ share: ResourceShare; entry: ShareResourceEntry }> {
   return ctx.state.resourceShares
-    .filter((s) => s.region === ctx.region && (who === 'Self' ? s.ownerAccountId === owner(ctx) : targetsReaching(ctx.state, s, owner(ctx)).length > 0))
+    .filter(
+      (s) =>
+        s.region === ctx.region &&
+        (who === 'Self' ? s.ownerAccountId === owner(ctx) : targetsReaching(ctx.state, s, owner(ctx)).length > 0),
+    )
     .flatMap((share) =>
       share.resources
         .filter((r) => (who === 'Self' ? r.status !== 'Disassociated' : r.status === 'Associated'))
@@ -541,10 +668,17 @@ function listSharedTargets(ctx: CallContext): Record<string, unknown> {
         (who === 'Self' ? s.ownerAccountId === owner(ctx) && s.status === 'Active' : true) &&
         (shareIds.length === 0 || shareIds.includes(s.resourceShareId)) &&
         ((!p.ResourceType && !p.ResourceId) ||
-          s.resources.some((r) => LIVE(r.status) && (!p.ResourceType || r.resourceType === p.ResourceType) && (!p.ResourceId || r.resourceId === p.ResourceId))),
+          s.resources.some(
+            (r) =>
+              LIVE(r.status) &&
+              (!p.ResourceType || r.resourceType === p.ResourceType) &&
+              (!p.ResourceId || r.resourceId === p.ResourceId),
+          )),
     )
     .flatMap((s) =>
-      (who === 'Self' ? s.targets.filter((t) => LIVE(t.status)) : targetsReaching(ctx.state, s, owner(ctx))).map((t) => ({ share: s, t })),
+      (who === 'Self' ? s.targets.filter((t) => LIVE(t.status)) : targetsReaching(ctx.state, s, owner(ctx))).map(
+        (t) => ({ share: s, t }),
+      ),
     )
     .filter(({ t }) => wanted.length === 0 || wanted.includes(t.targetId))
     .map(({ share, t }) => ({
@@ -589,8 +723,15 @@ function listResourceShareInvitations(ctx: CallContext): Record<string, unknown>
 function pendingInvitation(ctx: CallContext): Invitation {
   settle(ctx);
   const id = ctx.params.ResourceShareInvitationId;
-  const inv = ctx.state.invitations.find((i) => i.invitationId === id && i.receiverAccountId === owner(ctx) && i.region === ctx.region);
-  if (!inv) throw new ApiError(409, 'EntityNotExists.ResourceShareInvitation', `The resource share invitation ${id} does not exist.`);
+  const inv = ctx.state.invitations.find(
+    (i) => i.invitationId === id && i.receiverAccountId === owner(ctx) && i.region === ctx.region,
+  );
+  if (!inv)
+    throw new ApiError(
+      409,
+      'EntityNotExists.ResourceShareInvitation',
+      `The resource share invitation ${id} does not exist.`,
+    );
   const already: Partial<Record<Invitation['status'], string>> = {
     Accepted: 'InvitationStatus.AlreadyAccepted',
     Rejected: 'InvitationStatus.AlreadyRejected',
@@ -617,28 +758,63 @@ function rejectResourceShareInvitation(ctx: CallContext): Record<string, unknown
 const associationsKey = (ctx: CallContext) => `associations:${owner(ctx)}:${ctx.region}`;
 const ownSharesInRegion = (ctx: CallContext) =>
   ctx.state.resourceShares.filter((s) => s.ownerAccountId === owner(ctx) && s.region === ctx.region);
-const tracksAssociations = (ctx: CallContext): Tracked[] => [{ key: associationsKey(ctx), read: () => ownSharesInRegion(ctx) }];
+const tracksAssociations = (ctx: CallContext): Tracked[] => [
+  { key: associationsKey(ctx), read: () => ownSharesInRegion(ctx) },
+];
 
-const shareArn = (ctx: CallContext) => [`acs:resourcesharing:${ctx.region}:${owner(ctx)}:resourceshare/${ctx.params.ResourceShareId}`];
+const shareArn = (ctx: CallContext) => [
+  `acs:resourcesharing:${ctx.region}:${owner(ctx)}:resourceshare/${ctx.params.ResourceShareId}`,
+];
 
 const tracked = (spec: ActionTable[string]) => recordingWrites(spec, tracksAssociations);
 
 const table: ActionTable = {
   CreateResourceShare: tracked({ handler: createResourceShare, required: ['ResourceShareName'], write: true }),
-  UpdateResourceShare: tracked({ handler: updateResourceShare, required: ['ResourceShareId', 'ResourceShareName'], write: true, resources: shareArn }),
-  DeleteResourceShare: tracked({ handler: deleteResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn }),
+  UpdateResourceShare: tracked({
+    handler: updateResourceShare,
+    required: ['ResourceShareId', 'ResourceShareName'],
+    write: true,
+    resources: shareArn,
+  }),
+  DeleteResourceShare: tracked({
+    handler: deleteResourceShare,
+    required: ['ResourceShareId'],
+    write: true,
+    resources: shareArn,
+  }),
   ListResourceShares: { handler: listResourceShares, required: ['ResourceOwner'] },
-  AssociateResourceShare: tracked({ handler: associateResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn }),
-  DisassociateResourceShare: tracked({ handler: disassociateResourceShare, required: ['ResourceShareId'], write: true, resources: shareArn }),
+  AssociateResourceShare: tracked({
+    handler: associateResourceShare,
+    required: ['ResourceShareId'],
+    write: true,
+    resources: shareArn,
+  }),
+  DisassociateResourceShare: tracked({
+    handler: disassociateResourceShare,
+    required: ['ResourceShareId'],
+    write: true,
+    resources: shareArn,
+  }),
   ListResourceShareAssociations: { handler: listResourceShareAssociations, required: ['AssociationType'] },
   ListSharedResources: { handler: listSharedResources, required: ['ResourceOwner'] },
   ListSharedTargets: { handler: listSharedTargets, required: ['ResourceOwner'] },
   ListResourceShareInvitations: { handler: listResourceShareInvitations },
-  AcceptResourceShareInvitation: { handler: acceptResourceShareInvitation, required: ['ResourceShareInvitationId'], write: true },
-  RejectResourceShareInvitation: { handler: rejectResourceShareInvitation, required: ['ResourceShareInvitationId'], write: true },
+  AcceptResourceShareInvitation: {
+    handler: acceptResourceShareInvitation,
+    required: ['ResourceShareInvitationId'],
+    write: true,
+  },
+  RejectResourceShareInvitation: {
+    handler: rejectResourceShareInvitation,
+    required: ['ResourceShareInvitationId'],
+    write: true,
+  },
 };
 
 /** Every action first refuses a region the state does not list. */
 export const actions: ActionTable = Object.fromEntries(
-  Object.entries(table).map(([name, spec]) => [name, { ...spec, handler: (ctx: CallContext) => (requireKnownRegion(ctx), spec.handler(ctx)) }]),
+  Object.entries(table).map(([name, spec]) => [
+    name,
+    { ...spec, handler: (ctx: CallContext) => (requireKnownRegion(ctx), spec.handler(ctx)) },
+  ]),
 );

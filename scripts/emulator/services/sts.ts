@@ -19,12 +19,17 @@ export function trustIdentity(caller: Caller): string {
 }
 
 function noPermission(): ApiError {
-  return new ApiError(403, 'NoPermission', 'You are not authorized to do this action. You should be authorized by RAM.');
+  return new ApiError(
+    403,
+    'NoPermission',
+    'You are not authorized to do this action. You should be authorized by RAM.',
+  );
 }
 
 function roleOf(ctx: CallContext): Role {
   const m = ROLE_ARN.exec(ctx.params.RoleArn);
-  if (!m) throw new ApiError(400, 'InvalidParameter.RoleArn', `The parameter "RoleArn" is invalid: ${ctx.params.RoleArn}.`);
+  if (!m)
+    throw new ApiError(400, 'InvalidParameter.RoleArn', `The parameter "RoleArn" is invalid: ${ctx.params.RoleArn}.`);
   const role = findRole(ctx.state, m[1], m[2]);
   if (!role) throw new ApiError(404, 'EntityNotExist.Role', `The role not exists: ${ctx.params.RoleArn}.`);
   return role;
@@ -42,7 +47,11 @@ function checkSessionPolicy(text: string): void {
     parsePolicyDocument(text, 'permission', SESSION_POLICY_MAX_LENGTH, 'InvalidParameter.PolicyLength');
   } catch (e) {
     if (e instanceof ApiError && e.code === 'MalformedPolicyDocument') {
-      throw new ApiError(400, 'InvalidParameter.PolicyGrammar', `The parameter "Policy" has a grammar error: ${e.message}`);
+      throw new ApiError(
+        400,
+        'InvalidParameter.PolicyGrammar',
+        `The parameter "Policy" has a grammar error: ${e.message}`,
+      );
     }
     throw e;
   }
@@ -54,12 +63,26 @@ export const actions: ActionTable = {
     handler(ctx) {
       const c = ctx.caller;
       if (c.type === 'root') {
-        return { AccountId: c.accountId, UserId: c.accountId, PrincipalId: c.accountId, Arn: `acs:ram::${c.accountId}:root`, IdentityType: 'Account' };
+        return {
+          AccountId: c.accountId,
+          UserId: c.accountId,
+          PrincipalId: c.accountId,
+          Arn: `acs:ram::${c.accountId}:root`,
+          IdentityType: 'Account',
+        };
       }
       if (c.type === 'user') {
-        const user = ctx.state.accounts.find((a) => a.uid === c.accountId)?.users?.find((u) => u.userName === c.userName);
+        const user = ctx.state.accounts
+          .find((a) => a.uid === c.accountId)
+          ?.users?.find((u) => u.userName === c.userName);
         const id = user?.userId ?? c.principalId;
-        return { AccountId: c.accountId, UserId: id, PrincipalId: id, Arn: `acs:ram::${c.accountId}:user/${c.userName}`, IdentityType: 'RAMUser' };
+        return {
+          AccountId: c.accountId,
+          UserId: id,
+          PrincipalId: id,
+          Arn: `acs:ram::${c.accountId}:user/${c.userName}`,
+          IdentityType: 'RAMUser',
+        };
       }
       const roleId = roleIdOf(ctx.state, c.accountId, c.roleName ?? '');
       const principal = `${roleId}:${c.sessionName}`;

@@ -11,7 +11,10 @@ function imageArn(ctx: CallContext, id: string | undefined): string[] {
 function tagTargetArns(ctx: CallContext): string[] {
   const type = (ctx.params.ResourceType ?? '').toLowerCase();
   if (!(TAGGABLE as readonly string[]).includes(type)) return ['*'];
-  const ids = ctx.params.ResourceId && !ctx.params['ResourceId.1'] ? [ctx.params.ResourceId] : listParam(ctx.params, 'ResourceId');
+  const ids =
+    ctx.params.ResourceId && !ctx.params['ResourceId.1']
+      ? [ctx.params.ResourceId]
+      : listParam(ctx.params, 'ResourceId');
   return ids.length ? ids.map((id) => arn(ctx.region, owner(ctx), type as 'snapshot' | 'image' | 'disk', id)) : ['*'];
 }
 
@@ -43,7 +46,8 @@ function addContextValue(out: TagContext, key: string, value: string): void {
 /** RequestTag of Tag.N.Key/Value as sent. */
 function requestTagContext(ctx: CallContext): TagContext {
   const out: TagContext = {};
-  for (const e of structListParam(ctx.params, 'Tag')) if (e.Key) addContextValue(out, REQUEST_TAG + e.Key, e.Value ?? '');
+  for (const e of structListParam(ctx.params, 'Tag'))
+    if (e.Key) addContextValue(out, REQUEST_TAG + e.Key, e.Value ?? '');
   return out;
 }
 
@@ -68,10 +72,15 @@ function untagContext(ctx: CallContext, resourceArn: string): TagContext {
   const item = taggedResourceOf(ctx, resourceArn);
   const current = item?.tags ?? {};
   const out = resourceTagContext(item);
-  const removed: Array<[string, string | undefined]> = ctx.action === 'RemoveTags'
-    ? structListParam(ctx.params, 'Tag').filter((e) => e.Key).map((e) => [e.Key, e.Value])
-    : [...listParam(ctx.params, 'TagKey').map((k): [string, undefined] => [k, undefined]),
-      ...(boolParam(ctx.params, 'All') ? Object.keys(current).map((k): [string, undefined] => [k, undefined]) : [])];
+  const removed: Array<[string, string | undefined]> =
+    ctx.action === 'RemoveTags'
+      ? structListParam(ctx.params, 'Tag')
+          .filter((e) => e.Key)
+          .map((e) => [e.Key, e.Value])
+      : [
+          ...listParam(ctx.params, 'TagKey').map((k): [string, undefined] => [k, undefined]),
+          ...(boolParam(ctx.params, 'All') ? Object.keys(current).map((k): [string, undefined] => [k, undefined]) : []),
+        ];
   for (const [key, sent] of removed) {
     if (key) addContextValue(out, REQUEST_TAG + key, sent ?? (Object.hasOwn(current, key) ? current[key] : ''));
   }
@@ -86,12 +95,22 @@ function snapshotRegionArn(ctx: CallContext): string[] {
 export const authorization: Record<string, ActionAuthorization> = {
   CreateDisk: { resources: (c) => [arn(c.region, owner(c), 'disk', '*')], conditionContext: requestTagContext },
   DeleteDisk: {
-    resources: (c) => [arn(c.state.disks.find((x) => x.diskId === c.params.DiskId && x.accountId === owner(c))?.region ?? '*', owner(c), 'disk', c.params.DiskId)],
+    resources: (c) => [
+      arn(
+        c.state.disks.find((x) => x.diskId === c.params.DiskId && x.accountId === owner(c))?.region ?? '*',
+        owner(c),
+        'disk',
+        c.params.DiskId,
+      ),
+    ],
   },
   CreateSnapshot: {
     resources: (c) => {
       const d = c.state.disks.find((x) => x.diskId === c.params.DiskId && x.accountId === owner(c));
-      return [arn(d?.region ?? '*', owner(c), 'disk', c.params.DiskId), arn(d?.region ?? '*', owner(c), 'snapshot', '*')];
+      return [
+        arn(d?.region ?? '*', owner(c), 'disk', c.params.DiskId),
+        arn(d?.region ?? '*', owner(c), 'snapshot', '*'),
+      ];
     },
     conditionContext: requestTagContext,
   },
@@ -102,11 +121,19 @@ export const authorization: Record<string, ActionAuthorization> = {
   },
   DeleteSnapshot: { resources: snapshotRegionArn },
   CreateImage: { resources: (c) => imageArn(c, '*'), conditionContext: requestTagContext },
-  CopyImage: { resources: (c) => imageArn(c, c.params.ImageId), conditionContext: requestTagContext, resourceConditionContext: resourceTags },
+  CopyImage: {
+    resources: (c) => imageArn(c, c.params.ImageId),
+    conditionContext: requestTagContext,
+    resourceConditionContext: resourceTags,
+  },
   DeleteImage: { resources: (c) => imageArn(c, c.params.ImageId) },
   DescribeImageSharePermission: { resources: (c) => imageArn(c, c.params.ImageId) },
   ModifyImageSharePermission: { resources: (c) => imageArn(c, c.params.ImageId) },
-  TagResources: { resources: tagTargetArns, conditionContext: requestTagContext, resourceConditionContext: resourceTags },
+  TagResources: {
+    resources: tagTargetArns,
+    conditionContext: requestTagContext,
+    resourceConditionContext: resourceTags,
+  },
   UntagResources: { resources: tagTargetArns, resourceConditionContext: untagContext },
   AddTags: { resources: tagTargetArns, conditionContext: requestTagContext, resourceConditionContext: resourceTags },
   RemoveTags: { resources: tagTargetArns, resourceConditionContext: untagContext },

@@ -18,7 +18,8 @@ export function arn(region: string, accountId: string, kind: 'snapshot' | 'image
 
 export const snapshotNotReady = (id: string, param = 'SnapshotId') =>
   new ApiError(403, 'InvalidSnapshotId.NotReady', `The specified snapshot ${id} (${param}) has not completed yet.`);
-export const imageNotAvailable = (id: string) => new ApiError(400, 'IncorrectImageStatus', `The image ${id} is not available.`);
+export const imageNotAvailable = (id: string) =>
+  new ApiError(400, 'IncorrectImageStatus', `The image ${id} is not available.`);
 
 /** JSON array string of ids (SnapshotIds, DiskIds); undefined when absent. */
 export function idArrayParam(ctx: CallContext, name: string, code: string): string[] | undefined {
@@ -37,7 +38,12 @@ export function idArrayParam(ctx: CallContext, name: string, code: string): stri
 }
 
 /** DescribeDisks/DescribeSnapshots page either with MaxResults/NextToken or with PageNumber/PageSize. */
-export function listResponse(ctx: CallContext, views: unknown[], outer: string, inner: string): Record<string, unknown> {
+export function listResponse(
+  ctx: CallContext,
+  views: unknown[],
+  outer: string,
+  inner: string,
+): Record<string, unknown> {
   if (ctx.params.MaxResults || ctx.params.NextToken) {
     const page = pageByToken(views, ctx.params, 10, 100);
     // Documented: with MaxResults/NextToken "the returned TotalCount is invalid". It says nothing true here.
@@ -57,8 +63,10 @@ export function listResponse(ctx: CallContext, views: unknown[], outer: string, 
 
 export const snapshotNotFound = (id: string) =>
   new ApiError(404, 'InvalidSnapshotId.NotFound', `The specified snapshot ${id} does not exist.`);
-const imageNotFound = (id: string) => new ApiError(404, 'InvalidImageId.NotFound', `The specified image ${id} does not exist.`);
-const diskNotFound = (id: string) => new ApiError(404, 'InvalidDiskId.NotFound', `The specified disk ${id} does not exist.`);
+const imageNotFound = (id: string) =>
+  new ApiError(404, 'InvalidImageId.NotFound', `The specified image ${id} does not exist.`);
+const diskNotFound = (id: string) =>
+  new ApiError(404, 'InvalidDiskId.NotFound', `The specified disk ${id} does not exist.`);
 
 /** The caller's own snapshot; in the request's region when the request names one (CreateSnapshot/DeleteSnapshot do not). */
 export function ownSnapshot(ctx: CallContext, id: string, region: string | undefined = ctx.region): Snapshot {
@@ -85,7 +93,9 @@ export function ownDisk(ctx: CallContext, id: string, region: string | undefined
 
 /** The caller's snapshot, or another account's snapshot in this region that is shared with the caller. */
 export function visibleSnapshot(ctx: CallContext, id: string): { snapshot: Snapshot; shared: boolean } {
-  const own = ctx.state.snapshots.find((x) => x.snapshotId === id && x.accountId === owner(ctx) && x.region === ctx.region);
+  const own = ctx.state.snapshots.find(
+    (x) => x.snapshotId === id && x.accountId === owner(ctx) && x.region === ctx.region,
+  );
   if (own) return { snapshot: own, shared: false };
   const other = ctx.state.snapshots.find((x) => x.snapshotId === id && x.region === ctx.region);
   if (other && isSharedWith(ctx.state, owner(ctx), { type: 'Snapshot', snapshot: other }, nowMs(ctx))) {

@@ -1,6 +1,14 @@
 // ECS disks: CreateDisk (empty, or from an own or shared snapshot), DeleteDisk and DescribeDisks.
 import { ApiError, boolParam, type CallContext, type Disk } from '../../types';
-import { idArrayParam, listResponse, owner, ownDisk, requireRecipientAccess, snapshotNotReady, visibleSnapshot } from './common';
+import {
+  idArrayParam,
+  listResponse,
+  owner,
+  ownDisk,
+  requireRecipientAccess,
+  snapshotNotReady,
+  visibleSnapshot,
+} from './common';
 import { chooseEncryption, type Encryption } from './encryption';
 import { snapshotReady } from './readiness';
 import { matchesTags, parseTags, tagFilters, tagSet } from './tags';
@@ -36,7 +44,11 @@ export function createDisk(ctx: CallContext): Record<string, unknown> {
     if (!snapshotReady(snapshot)) throw snapshotNotReady(snapshot.snapshotId);
     if (shared) {
       if (snapshot.encrypted && !SHARED_ENCRYPTED_DISK_CATEGORIES.includes(category)) {
-        throw new ApiError(400, 'InvalidDiskCategory.NotSupported', `A disk created from a shared encrypted snapshot must be one of ${SHARED_ENCRYPTED_DISK_CATEGORIES.join(', ')}; got ${category}.`);
+        throw new ApiError(
+          400,
+          'InvalidDiskCategory.NotSupported',
+          `A disk created from a shared encrypted snapshot must be one of ${SHARED_ENCRYPTED_DISK_CATEGORIES.join(', ')}; got ${category}.`,
+        );
       }
       requireRecipientAccess(ctx, { type: 'Snapshot', snapshot });
     }
@@ -47,10 +59,15 @@ export function createDisk(ctx: CallContext): Record<string, unknown> {
       source: snapshot,
       sourceKeyReusable: !shared,
     });
-    size = p.Size ? Number(p.Size) : snapshot.size ?? 20;
+    size = p.Size ? Number(p.Size) : (snapshot.size ?? 20);
     snapshotId = snapshot.snapshotId;
   } else {
-    if (!p.Size) throw new ApiError(400, 'MissingParameter', 'The input parameter "Size" that is mandatory for processing this request is not supplied.');
+    if (!p.Size)
+      throw new ApiError(
+        400,
+        'MissingParameter',
+        'The input parameter "Size" that is mandatory for processing this request is not supplied.',
+      );
     encryption = chooseEncryption(ctx, ctx.region, { requested: boolParam(p, 'Encrypted'), keyId: p.KMSKeyId });
     size = Number(p.Size);
   }

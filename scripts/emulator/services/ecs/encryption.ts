@@ -6,7 +6,11 @@ import { ensureServiceKey, findKey } from '../kms';
 import { owner } from './common';
 
 function cmkNotEnabled(key: KmsKey): ApiError {
-  return new ApiError(403, 'InvalidParameter.KMSKeyId.CMKNotEnabled', `The CMK ${key.keyId} must be in the Enabled state.`);
+  return new ApiError(
+    403,
+    'InvalidParameter.KMSKeyId.CMKNotEnabled',
+    `The CMK ${key.keyId} must be in the Enabled state.`,
+  );
 }
 
 /** A key of the caller given by KMSKeyId (id, ARN-less alias): it must exist in the region and be enabled. */
@@ -33,9 +37,15 @@ const DISK_ENCRYPT_POLICIES = ['AliyunECSDiskEncryptRolePolicy', 'AliyunECSDiskE
  */
 export function requireDiskEncryptRole(ctx: CallContext): void {
   const role = findRole(ctx.state, owner(ctx), DISK_ENCRYPT_ROLE);
-  const ok = role?.attachedPolicies?.some((p) => p.policyType === 'System' && DISK_ENCRYPT_POLICIES.includes(p.policyName));
+  const ok = role?.attachedPolicies?.some(
+    (p) => p.policyType === 'System' && DISK_ENCRYPT_POLICIES.includes(p.policyName),
+  );
   if (!ok) {
-    throw new ApiError(403, 'InvalidParameter.KMSKeyId.KMSUnauthorized', `ECS is not authorized to access KMS: the role ${DISK_ENCRYPT_ROLE} is missing or lacks its system policy.`);
+    throw new ApiError(
+      403,
+      'InvalidParameter.KMSKeyId.KMSUnauthorized',
+      `ECS is not authorized to access KMS: the role ${DISK_ENCRYPT_ROLE} is missing or lacks its system policy.`,
+    );
   }
 }
 

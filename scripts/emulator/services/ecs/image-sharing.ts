@@ -9,7 +9,8 @@ import { imageReady } from './readiness';
 
 const MAX_IMAGE_SHARE_ACCOUNTS_PER_CALL = 10;
 
-export const imageShareKey = (ctx: CallContext, imageId: string) => `image-shares:${owner(ctx)}:${ctx.region}:${imageId}`;
+export const imageShareKey = (ctx: CallContext, imageId: string) =>
+  `image-shares:${owner(ctx)}:${ctx.region}:${imageId}`;
 
 export function describeImageSharePermission(ctx: CallContext): Record<string, unknown> {
   const image = ownImage(ctx, ctx.params.ImageId);
@@ -31,12 +32,21 @@ export function describeImageSharePermission(ctx: CallContext): Record<string, u
 function checkShareAccount(ctx: CallContext, uid: string): void {
   const account = ctx.state.accounts.find((a) => a.uid === uid);
   if (!account) {
-    throw new ApiError(404, 'InvalidAccount.NotFound', `The specified account ${uid} in parameter AddAccount.n or RemoveAccount.n does not exist`);
+    throw new ApiError(
+      404,
+      'InvalidAccount.NotFound',
+      `The specified account ${uid} in parameter AddAccount.n or RemoveAccount.n does not exist`,
+    );
   }
-  if (uid === owner(ctx)) throw new ApiError(404, 'InvalidAccount.Forbbiden', 'You cannot share an image with your own account.');
+  if (uid === owner(ctx))
+    throw new ApiError(404, 'InvalidAccount.Forbbiden', 'You cannot share an image with your own account.');
   const site = (a: { site?: string } | undefined) => a?.site ?? 'china';
   if (site(account) !== site(ctx.state.accounts.find((a) => a.uid === owner(ctx)))) {
-    throw new ApiError(403, 'InvalidImageId.BidMismatch', `The account ${uid} is on another site; images cannot be shared between the China site and the international site.`);
+    throw new ApiError(
+      403,
+      'InvalidImageId.BidMismatch',
+      `The account ${uid} is on another site; images cannot be shared between the China site and the international site.`,
+    );
   }
 }
 
@@ -55,7 +65,11 @@ export function modifyImageSharePermission(ctx: CallContext): Record<string, unk
   const kept = current.filter((s) => !remove.includes(s.accountId));
   const added = add.filter((uid) => !kept.some((s) => s.accountId === uid));
   if (kept.length + added.length > ctx.state.options.imageShareQuota) {
-    throw new ApiError(403, 'QuotaExceed.ShareImageUser', `The image can be shared with at most ${ctx.state.options.imageShareQuota} accounts.`);
+    throw new ApiError(
+      403,
+      'QuotaExceed.ShareImageUser',
+      `The image can be shared with at most ${ctx.state.options.imageShareQuota} accounts.`,
+    );
   }
   const newAccounts = added.filter((uid) => !current.some((s) => s.accountId === uid));
   if (
@@ -64,7 +78,11 @@ export function modifyImageSharePermission(ctx: CallContext): Record<string, unk
     image.diskMappings.length > 1 &&
     resourceKeyIds(ctx.state, { type: 'Image', image }).length > 0
   ) {
-    throw new ApiError(403, 'OperationDeined.FullImage', 'The encrypted image contains multiple snapshots, which do not support share.');
+    throw new ApiError(
+      403,
+      'OperationDeined.FullImage',
+      'The encrypted image contains multiple snapshots, which do not support share.',
+    );
   }
   const access = imageShareAccess(ctx.state, image, newAccounts);
   if (!access.ok) fail(access);

@@ -56,16 +56,33 @@ function imageMappingsFromParams(ctx: CallContext): ImageDiskMapping[] {
   const mapped = structListParam(ctx.params, 'DiskDeviceMapping');
   const entries = mapped.length > 0 ? mapped : ctx.params.SnapshotId ? [{ SnapshotId: ctx.params.SnapshotId }] : [];
   if (entries.length === 0) {
-    throw new ApiError(400, 'MissingParameter', 'One of SnapshotId, DiskDeviceMapping.N.SnapshotId or InstanceId must be given.');
+    throw new ApiError(
+      400,
+      'MissingParameter',
+      'One of SnapshotId, DiskDeviceMapping.N.SnapshotId or InstanceId must be given.',
+    );
   }
   return entries.map((e, i) => {
-    if (!e.SnapshotId) throw new ApiError(400, 'MissingParameter', `DiskDeviceMapping.${i + 1}.SnapshotId is required.`);
+    if (!e.SnapshotId)
+      throw new ApiError(400, 'MissingParameter', `DiskDeviceMapping.${i + 1}.SnapshotId is required.`);
     const snapshot = ctx.state.snapshots.find((s) => s.snapshotId === e.SnapshotId && s.region === ctx.region);
-    if (snapshot && snapshot.accountId !== owner(ctx) && isSharedWith(ctx.state, owner(ctx), { type: 'Snapshot', snapshot }, nowMs(ctx))) {
-      throw new ApiError(403, 'OperationDenied.SharedSnapshot', 'A snapshot shared with you cannot be used to create an image; copy it first.');
+    if (
+      snapshot &&
+      snapshot.accountId !== owner(ctx) &&
+      isSharedWith(ctx.state, owner(ctx), { type: 'Snapshot', snapshot }, nowMs(ctx))
+    ) {
+      throw new ApiError(
+        403,
+        'OperationDenied.SharedSnapshot',
+        'A snapshot shared with you cannot be used to create an image; copy it first.',
+      );
     }
     const own = ownSnapshot(ctx, e.SnapshotId);
-    if (!snapshotReady(own)) throw snapshotNotReady(own.snapshotId, mapped.length > 0 ? `DiskDeviceMapping.${i + 1}.SnapshotId` : 'SnapshotId');
+    if (!snapshotReady(own))
+      throw snapshotNotReady(
+        own.snapshotId,
+        mapped.length > 0 ? `DiskDeviceMapping.${i + 1}.SnapshotId` : 'SnapshotId',
+      );
     const size = e.Size ? Number(e.Size) : own.size;
     return {
       device: e.Device || `/dev/xvd${String.fromCharCode(97 + i)}`,
@@ -104,7 +121,11 @@ export function copyImage(ctx: CallContext): Record<string, unknown> {
   const ready = readiness(ctx);
   if (shared) {
     if (p.DestinationRegionId !== source.region) {
-      throw new ApiError(403, 'OperationDenied.SharedResourceCrossRegion', 'An image shared with you can be copied only within its region.');
+      throw new ApiError(
+        403,
+        'OperationDenied.SharedResourceCrossRegion',
+        'An image shared with you can be copied only within its region.',
+      );
     }
     requireRecipientAccess(ctx, { type: 'Image', image: source });
   }
@@ -162,16 +183,28 @@ export function describeImages(ctx: CallContext): Record<string, unknown> {
   const p = ctx.params;
   const alias = p.ImageOwnerAlias ?? '';
   if (alias && !OWNER_ALIASES.includes(alias)) {
-    throw new ApiError(400, 'InvalidImageOwnerAlias.ValueNotSupported', 'The specified parameter "ImageOwnerAlias" is not valid.');
+    throw new ApiError(
+      400,
+      'InvalidImageOwnerAlias.ValueNotSupported',
+      'The specified parameter "ImageOwnerAlias" is not valid.',
+    );
   }
-  const ids = p.ImageId ? p.ImageId.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const ids = p.ImageId
+    ? p.ImageId.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
   const statuses = !p.Status ? ['Available'] : p.Status.toUpperCase() === 'ALL' ? undefined : p.Status.split(',');
   const filters = tagFilters(ctx);
   const inRegion = ctx.state.images.filter((i) => i.region === ctx.region);
   const own = alias === '' || alias === 'self' ? inRegion.filter((i) => i.accountId === owner(ctx)) : [];
-  const others = alias === '' || alias === 'others'
-    ? inRegion.filter((i) => i.accountId !== owner(ctx) && isSharedWith(ctx.state, owner(ctx), { type: 'Image', image: i }, nowMs(ctx)))
-    : [];
+  const others =
+    alias === '' || alias === 'others'
+      ? inRegion.filter(
+          (i) =>
+            i.accountId !== owner(ctx) && isSharedWith(ctx.state, owner(ctx), { type: 'Image', image: i }, nowMs(ctx)),
+        )
+      : [];
   const matches = [...own.map((i) => ({ i, own: true })), ...others.map((i) => ({ i, own: false }))].filter(
     ({ i, own: isOwn }) =>
       (!ids || ids.includes(i.imageId)) &&

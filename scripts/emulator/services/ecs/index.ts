@@ -9,7 +9,12 @@ import { authorization } from './authorization';
 import { nowMs } from './common';
 import { createDisk, deleteDisk, describeDisks } from './disks';
 import { copyImage, createImage, deleteImage, describeImages } from './images';
-import { describeImageSharePermission, imageShareKey, modifyImageSharePermission, ownImageOrUndefined } from './image-sharing';
+import {
+  describeImageSharePermission,
+  imageShareKey,
+  modifyImageSharePermission,
+  ownImageOrUndefined,
+} from './image-sharing';
 import { settleResources } from './readiness';
 import { describeRegions } from './regions';
 import { copySnapshot, createSnapshot, deleteSnapshot, describeSnapshots } from './snapshots';
@@ -33,7 +38,12 @@ const table: Record<string, TrackedSpec> = {
   DescribeImageSharePermission: { handler: describeImageSharePermission, required: ['RegionId', 'ImageId'] },
   ModifyImageSharePermission: {
     handler: modifyImageSharePermission,
-    track: (c) => [{ key: imageShareKey(c, c.params.ImageId), read: () => ownImageOrUndefined(c, c.params.ImageId)?.sharedWith ?? [] }],
+    track: (c) => [
+      {
+        key: imageShareKey(c, c.params.ImageId),
+        read: () => ownImageOrUndefined(c, c.params.ImageId)?.sharedWith ?? [],
+      },
+    ],
     required: ['RegionId', 'ImageId'],
     write: true,
   },

@@ -3,7 +3,17 @@
 import { isSharedWith } from '../../oracle';
 import { isSnapshotShared } from '../../shares';
 import { ApiError, boolParam, type CallContext, type Snapshot, type Tags } from '../../types';
-import { idArrayParam, listResponse, nowMs, owner, ownSnapshot, ownDisk, requireRecipientAccess, snapshotNotReady, visibleSnapshot } from './common';
+import {
+  idArrayParam,
+  listResponse,
+  nowMs,
+  owner,
+  ownSnapshot,
+  ownDisk,
+  requireRecipientAccess,
+  snapshotNotReady,
+  visibleSnapshot,
+} from './common';
 import { checkRegion } from './regions';
 import { chooseEncryption, requireDiskEncryptRole } from './encryption';
 import { readiness, snapshotReady } from './readiness';
@@ -12,7 +22,10 @@ import { matchesTags, parseTags, TAG_FILTER_COVERAGE, tagFilters, tagSet } from 
 /** The recipient-side system tag of a shared snapshot (key confirmed by the official OOS template; value format inferred). */
 const SHARED_FROM_TAG = 'acs:ecs:sharedFrom';
 
-export function newSnapshot(ctx: CallContext, fields: Omit<Snapshot, 'snapshotId' | 'accountId' | 'status' | 'creationTime'>): Snapshot {
+export function newSnapshot(
+  ctx: CallContext,
+  fields: Omit<Snapshot, 'snapshotId' | 'accountId' | 'status' | 'creationTime'>,
+): Snapshot {
   const ready = fields.readyAt === undefined ? readiness(ctx) : { readyAt: fields.readyAt };
   const snapshot: Snapshot = {
     snapshotId: ctx.emu.newId('s-'),
@@ -28,7 +41,9 @@ export function newSnapshot(ctx: CallContext, fields: Omit<Snapshot, 'snapshotId
 }
 
 function snapshotUsage(ctx: CallContext, s: Snapshot): string {
-  return ctx.state.images.some((i) => i.accountId === s.accountId && i.diskMappings.some((m) => m.snapshotId === s.snapshotId))
+  return ctx.state.images.some(
+    (i) => i.accountId === s.accountId && i.diskMappings.some((m) => m.snapshotId === s.snapshotId),
+  )
     ? 'image'
     : 'none';
 }
@@ -83,7 +98,11 @@ export function copySnapshot(ctx: CallContext): Record<string, unknown> {
   if (shared) {
     // Emulator choice: a shared snapshot is copied within its region, as shared images are (CopyImage doc).
     if (p.DestinationRegionId !== source.region) {
-      throw new ApiError(403, 'OperationDenied.SharedResourceCrossRegion', 'A snapshot shared with you can be copied only within its region.');
+      throw new ApiError(
+        403,
+        'OperationDenied.SharedResourceCrossRegion',
+        'A snapshot shared with you can be copied only within its region.',
+      );
     }
     requireRecipientAccess(ctx, { type: 'Snapshot', snapshot: source });
   }
@@ -109,11 +128,23 @@ export function copySnapshot(ctx: CallContext): Record<string, unknown> {
 
 export function deleteSnapshot(ctx: CallContext): Record<string, unknown> {
   const snapshot = ownSnapshot(ctx, ctx.params.SnapshotId, ctx.params.RegionId || undefined);
-  if (ctx.state.images.some((i) => i.accountId === snapshot.accountId && i.diskMappings.some((m) => m.snapshotId === snapshot.snapshotId))) {
-    throw new ApiError(403, 'SnapshotCreatedImage', 'The snapshot has been used to create a custom image and cannot be deleted.');
+  if (
+    ctx.state.images.some(
+      (i) => i.accountId === snapshot.accountId && i.diskMappings.some((m) => m.snapshotId === snapshot.snapshotId),
+    )
+  ) {
+    throw new ApiError(
+      403,
+      'SnapshotCreatedImage',
+      'The snapshot has been used to create a custom image and cannot be deleted.',
+    );
   }
   if (isSnapshotShared(ctx.state, snapshot, nowMs(ctx))) {
-    throw new ApiError(403, 'OperationDenied.SnapshotShared', 'The snapshot is shared through Resource Sharing; disassociate it from its resource shares before deleting it.');
+    throw new ApiError(
+      403,
+      'OperationDenied.SnapshotShared',
+      'The snapshot is shared through Resource Sharing; disassociate it from its resource shares before deleting it.',
+    );
   }
   ctx.state.snapshots.splice(ctx.state.snapshots.indexOf(snapshot), 1);
   return {};
@@ -128,7 +159,11 @@ export function describeSnapshots(ctx: CallContext): Record<string, unknown> {
   const inRegion = ctx.state.snapshots.filter((s) => s.region === ctx.region);
   const own = inRegion.filter((s) => s.accountId === owner(ctx)).map((s) => ({ s, tags: s.tags }));
   const shared = inRegion
-    .filter((s) => s.accountId !== owner(ctx) && isSharedWith(ctx.state, owner(ctx), { type: 'Snapshot', snapshot: s }, nowMs(ctx)))
+    .filter(
+      (s) =>
+        s.accountId !== owner(ctx) &&
+        isSharedWith(ctx.state, owner(ctx), { type: 'Snapshot', snapshot: s }, nowMs(ctx)),
+    )
     .map((s) => ({ s, tags: sharedSnapshotTags(s) }));
   const matches = [...own, ...shared].filter(
     ({ s, tags }) =>
@@ -142,5 +177,10 @@ export function describeSnapshots(ctx: CallContext): Record<string, unknown> {
   );
   // Tag filters cover at most 1,000 tagged resources (documented); past that: the first 1,000, silently.
   const covered = filters.length > 0 ? matches.slice(0, TAG_FILTER_COVERAGE) : matches;
-  return listResponse(ctx, covered.map(({ s, tags }) => snapshotView(ctx, s, tags)), 'Snapshots', 'Snapshot');
+  return listResponse(
+    ctx,
+    covered.map(({ s, tags }) => snapshotView(ctx, s, tags)),
+    'Snapshots',
+    'Snapshot',
+  );
 }

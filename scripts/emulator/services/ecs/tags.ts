@@ -27,14 +27,19 @@ function badTagValue(value: string): boolean {
 export function parseTags(ctx: CallContext, name = 'Tag'): Tags {
   const entries = structListParam(ctx.params, name);
   if (entries.length > MAX_TAGS_PER_RESOURCE) {
-    throw new ApiError(400, 'NumberExceed.Tags', `The Tags parameter's number is exceed , Valid : ${MAX_TAGS_PER_RESOURCE}`);
+    throw new ApiError(
+      400,
+      'NumberExceed.Tags',
+      `The Tags parameter's number is exceed , Valid : ${MAX_TAGS_PER_RESOURCE}`,
+    );
   }
   const tags: Tags = {};
   for (const e of entries) {
     const key = e.Key ?? '';
     const value = e.Value ?? '';
     if (badTagKey(key)) throw new ApiError(400, 'InvalidTagKey.Malformed', 'The specified Tag.n.Key is not valid.');
-    if (badTagValue(value)) throw new ApiError(400, 'InvalidTagValue.Malformed', 'The specified Tag.n.Value is not valid.');
+    if (badTagValue(value))
+      throw new ApiError(400, 'InvalidTagValue.Malformed', 'The specified Tag.n.Value is not valid.');
     if (key in tags) throw new ApiError(400, 'Duplicate.TagKey', 'The Tag.N.Key contain duplicate key.');
     tags[key] = value;
   }
@@ -57,7 +62,9 @@ export function tagFilters(ctx: CallContext): TagFilter[] {
 }
 
 export function matchesTags(tags: Tags | undefined, filters: TagFilter[]): boolean {
-  return filters.every((f) => tags !== undefined && f.key in tags && (f.value === undefined || tags[f.key] === f.value));
+  return filters.every(
+    (f) => tags !== undefined && f.key in tags && (f.value === undefined || tags[f.key] === f.value),
+  );
 }
 
 function mergeTags(existing: Tags | undefined, added: Tags): Tags {
@@ -92,14 +99,20 @@ export function taggables(ctx: CallContext, type: (typeof TAGGABLE)[number]): Ar
 }
 
 function resolveTaggables(ctx: CallContext, type: (typeof TAGGABLE)[number], ids: string[]): Taggable[] {
-  if (ids.length === 0) throw new ApiError(404, 'MissingParameter.ResourceIds', 'The parameter - ResourceIds.N should not be null');
+  if (ids.length === 0)
+    throw new ApiError(404, 'MissingParameter.ResourceIds', 'The parameter - ResourceIds.N should not be null');
   if (ids.length > MAX_TAGGED_RESOURCES_PER_CALL) {
-    throw new ApiError(400, 'NumberExceed.ResourceIds', `The ResourceIds parameter's number is exceed , Valid : ${MAX_TAGGED_RESOURCES_PER_CALL}`);
+    throw new ApiError(
+      400,
+      'NumberExceed.ResourceIds',
+      `The ResourceIds parameter's number is exceed , Valid : ${MAX_TAGGED_RESOURCES_PER_CALL}`,
+    );
   }
   const all = taggables(ctx, type);
   return ids.map((id) => {
     const found = all.find((t) => t.id === id);
-    if (!found) throw new ApiError(404, 'InvalidResourceId.NotFound', 'The specified ResourceIds are not found in our records.');
+    if (!found)
+      throw new ApiError(404, 'InvalidResourceId.NotFound', 'The specified ResourceIds are not found in our records.');
     return found.item;
   });
 }
@@ -121,7 +134,8 @@ export function tagResources(ctx: CallContext): Record<string, unknown> {
   const type = resourceType(ctx);
   const items = resolveTaggables(ctx, type, listParam(ctx.params, 'ResourceId'));
   const tags = parseTags(ctx);
-  if (Object.keys(tags).length === 0) throw new ApiError(404, 'MissingParameter.Tags', 'The parameter - Tags should not be null');
+  if (Object.keys(tags).length === 0)
+    throw new ApiError(404, 'MissingParameter.Tags', 'The parameter - Tags should not be null');
   applyTags(items, tags);
   return {};
 }
@@ -132,9 +146,14 @@ export function untagResources(ctx: CallContext): Record<string, unknown> {
   const keys = listParam(ctx.params, 'TagKey');
   const all = boolParam(ctx.params, 'All');
   if (keys.length > MAX_TAGS_PER_RESOURCE) {
-    throw new ApiError(400, 'NumberExceed.Tags', `The Tags parameter's number is exceed , Valid : ${MAX_TAGS_PER_RESOURCE}`);
+    throw new ApiError(
+      400,
+      'NumberExceed.Tags',
+      `The Tags parameter's number is exceed , Valid : ${MAX_TAGS_PER_RESOURCE}`,
+    );
   }
-  if (all && keys.length > 0) throw new ApiError(403, 'Param.Conflict', 'The specified all is true, but the specified TagKey.N is not empty.');
+  if (all && keys.length > 0)
+    throw new ApiError(403, 'Param.Conflict', 'The specified all is true, but the specified TagKey.N is not empty.');
   removeTagKeys(items, all ? 'all' : keys);
   return {};
 }
@@ -143,11 +162,19 @@ export function listTagResources(ctx: CallContext): Record<string, unknown> {
   const type = resourceType(ctx);
   const ids = listParam(ctx.params, 'ResourceId');
   if (ids.length > MAX_TAGGED_RESOURCES_PER_CALL) {
-    throw new ApiError(400, 'NumberExceed.ResourceIds', `The ResourceIds parameter's number is exceed , Valid : ${MAX_TAGGED_RESOURCES_PER_CALL}`);
+    throw new ApiError(
+      400,
+      'NumberExceed.ResourceIds',
+      `The ResourceIds parameter's number is exceed , Valid : ${MAX_TAGGED_RESOURCES_PER_CALL}`,
+    );
   }
   const raw = structListParam(ctx.params, 'Tag');
   if (raw.length > MAX_TAGS_PER_RESOURCE) {
-    throw new ApiError(400, 'NumberExceed.Tags', `The Tags parameter's number is exceed , Valid : ${MAX_TAGS_PER_RESOURCE}`);
+    throw new ApiError(
+      400,
+      'NumberExceed.Tags',
+      `The Tags parameter's number is exceed , Valid : ${MAX_TAGS_PER_RESOURCE}`,
+    );
   }
   // Documented: a Tag.N.Value without its Tag.N.Key is InvalidParameter.TagValue.
   if (raw.some((e) => (e.Key === undefined || e.Key === '') && e.Value !== undefined && e.Value !== '')) {
@@ -157,7 +184,12 @@ export function listTagResources(ctx: CallContext): Record<string, unknown> {
   const rows = taggables(ctx, type)
     .filter((t) => (ids.length === 0 || ids.includes(t.id)) && matchesTags(t.item.tags, filters))
     .flatMap((t) =>
-      Object.entries(t.item.tags ?? {}).map(([TagKey, TagValue]) => ({ ResourceId: t.id, ResourceType: type, TagKey, TagValue })),
+      Object.entries(t.item.tags ?? {}).map(([TagKey, TagValue]) => ({
+        ResourceId: t.id,
+        ResourceType: type,
+        TagKey,
+        TagValue,
+      })),
     );
   // No MaxResults in this API: a fixed page of tag rows; one resource's rows may straddle two pages.
   const { MaxResults: _ignored, ...params } = ctx.params;
@@ -176,7 +208,9 @@ export function removeTags(ctx: CallContext): Record<string, unknown> {
   const [item] = resolveTaggables(ctx, resourceType(ctx), [ctx.params.ResourceId]);
   const wanted = structListParam(ctx.params, 'Tag');
   // A Tag.N.Value narrows the removal to that exact pair.
-  const keys = wanted.filter((w) => w.Key && (w.Value === undefined || item.tags?.[w.Key] === w.Value)).map((w) => w.Key);
+  const keys = wanted
+    .filter((w) => w.Key && (w.Value === undefined || item.tags?.[w.Key] === w.Value))
+    .map((w) => w.Key);
   removeTagKeys([item], keys);
   return {};
 }
