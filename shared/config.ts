@@ -1,6 +1,7 @@
 // Typed configuration, read once per invocation from the environment (s.yaml environmentVariables).
 import { InvalidInputError } from './errors';
 import type { Allowlist } from './domain/targets';
+import { parseOrgConfig, type OrgConfig } from './org/scope';
 
 export interface Config {
   /** Base tag key; continuation keys are `<tagKey>.2` ... (see README, tag contract). */
@@ -48,6 +49,8 @@ export interface Config {
   notifyEventBus?: string;
   /** The CloudEvents `source` of those events (SHARE_NOTIFY_SOURCE, default `ecs-share`). */
   notifySource: string;
+  /** Organisation mode (SHARE_ACCOUNTS, SHARE_MEMBER_ROLE; docs/organisation.md); absent: single account. */
+  org?: OrgConfig;
 }
 
 export interface ServiceKeyCopyConfig {
@@ -150,6 +153,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     serviceKeyCopyDelete: bool(env, 'SHARE_SERVICE_KEY_COPY_DELETE'),
     notifyEventBus: named(env, 'SHARE_NOTIFY_EVENT_BUS', /^[A-Za-z0-9][A-Za-z0-9_-]{0,126}$/),
     notifySource: named(env, 'SHARE_NOTIFY_SOURCE', /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/) ?? 'ecs-share',
+    org: parseOrgConfig(env),
   };
 }
 

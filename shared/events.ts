@@ -10,7 +10,13 @@ export type TagEvent = {
   eventId: string;
   eventName: string;
   region: string;
+  /**
+   * The account that owns the resource: where the call was made. A member's event routed to the central bus keeps it
+   * in `aliyunoriginalaccountid` (and `data.recipientAccountId`); `aliyunaccountid` may then be the bus's account.
+   */
   accountId?: string;
+  /** Set instead of accountId when the event's account fields disagree: no account can be trusted to act in. */
+  accountConflict?: string;
   resourceType: ResourceType;
   resourceIds: string[];
   /** Tag keys the call named; [] when unknown (e.g. UntagResources All=true). */
@@ -248,8 +254,11 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
   };
   // Only string fields: a UID sent as a bare JSON number may already have lost precision.
   const identity = isRecord(data.userIdentity) ? data.userIdentity : {};
-  const accountId = [item.aliyunaccountid, data.recipientAccountId, identity.accountId].find(
-    (a): a is string => typeof a === 'string' && ACCOUNT_UID.test(a),
+  const { accountId, accountConflict } = ownerAccount(
+    item.aliyunoriginalaccountid,
+    data.recipientAccountId,
+    item.aliyunaccountid,
+    identity.accountId,
   );
   const tagKeys = collectTagKeys(params);
   const requestedBy = principalOf(identity);
@@ -258,6 +267,7 @@ function normaliseOne(item: Record<string, unknown>): { eventId?: string; events
     .map((kind) => ({
       ...base,
       ...(accountId ? { accountId } : {}),
+      ...(accountConflict ? { accountConflict } : {}),
       resourceType: kind,
       resourceIds: byKind[kind],
       tagKeys,
@@ -288,9 +298,7 @@ function snapshotReady(
   if (!id || !RESOURCE_ID.test(id) || resourceTypeOf(id) !== 'snapshot')
     return skip(`no valid snapshot id in the ${SNAPSHOT_READY_TYPE} event (${clip(id ?? 'none')})`);
   if (!region || !REGION.test(region)) return skip(`no valid region in the event (${clip(region ?? 'none')})`);
-  const accountId = [item.aliyunaccountid, arn?.[2]].find(
-    (a): a is string => typeof a === 'string' && ACCOUNT_UID.test(a),
-  );
+  const { accountId, accountConflict } = ownerAccount(item.aliyunoriginalaccountid, arn?.[2], item.aliyunaccountid);
   const event: TagEvent = {
     eventId: eventId ?? `ready:${region}:${id}`,
     eventName: 'CreateSnapshotCompleted',
@@ -299,8 +307,31 @@ function snapshotReady(
     resourceIds: [id],
     tagKeys: [],
     ...(accountId ? { accountId } : {}),
+    ...(accountConflict ? { accountConflict } : {}),
   };
   return { eventId, events: [event], skipped: [] };
+}
+
+/**
+ * The owner account from an event's account fields, most specific first: `aliyunoriginalaccountid` (a routed event's
+ * sender), then where the call was made (`data.recipientAccountId`, a snapshot ARN's account), then the bus's own
+ * account, then the caller's. Only string uids count (a bare JSON number may have lost precision). The original and
+ * the call's account naming two different accounts is a conflict: no owner is guessed.
+ */
+function ownerAccount(
+  original: unknown,
+  madeIn: unknown,
+  bus: unknown,
+  caller?: unknown,
+): { accountId?: string; accountConflict?: string } {
+  const uid = (a: unknown) => (typeof a === 'string' && ACCOUNT_UID.test(a) ? a : undefined);
+  const [o, m] = [uid(original), uid(madeIn)];
+  if (o && m && o !== m)
+    return {
+      accountConflict: `the event names two owner accounts (aliyunoriginalaccountid ${o}, the call's account ${m})`,
+    };
+  const accountId = o ?? m ?? uid(bus) ?? uid(caller);
+  return accountId ? { accountId } : {};
 }
 
 /**

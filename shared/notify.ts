@@ -69,6 +69,7 @@ export function problemRecords(
       region: r.region,
       requestedBy: r.requestedBy ?? null,
       ...base,
+      ownerAccountId: r.accountId ?? ctx.ownerUid,
       eventId: ctx.eventIds?.get(`${r.region}/${r.resourceId}`) ?? null,
       apiRequestId: r.error?.requestId ?? null,
       targets: r.targets ?? [],

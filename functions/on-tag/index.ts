@@ -1,6 +1,7 @@
 // EventBridge -> FC: ECS ActionTrail tag events (one CloudEvent or a batch) share or take back the resources named.
 import { makeHandler, inputError } from '../../shared/handler';
 import { handleTagEvents } from '../../shared/usecases/on-tag';
+import { handleOrgTagEvents } from '../../shared/org/on-tag';
 import { summarise } from '../../shared/share/summary';
 import { TransientFailure } from '../../shared/errors';
 import { reportProblems } from '../../shared/notify';
@@ -10,7 +11,15 @@ export const handler = makeHandler('on-tag', async (run, invocation) => {
   if (invocation.kind !== 'events')
     return inputError(run.log, `on-tag takes EventBridge ActionTrail events, got a ${invocation.kind} invocation`);
   const summary = invocation.events.length
-    ? await handleTagEvents(await run.engine(), invocation.events, invocation.skipped)
+    ? run.cfg.org
+      ? await handleOrgTagEvents(
+          await run.engine(),
+          run.cfg.org,
+          invocation.events,
+          invocation.skipped,
+          run.remainingMs,
+        )
+      : await handleTagEvents(await run.engine(), invocation.events, invocation.skipped)
     : summarise([], { started: Date.now(), skipped: invocation.skipped });
   run.log.info('summary', {
     counts: summary.counts,

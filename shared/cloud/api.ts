@@ -43,10 +43,20 @@ const VERSIONS: Record<Product, string> = {
   eventbridge: '2020-04-01',
 };
 
+/** What openapi-core asks a `credential` for before each request. */
+export interface CredentialProvider {
+  getCredential(): Promise<{ accessKeyId: string; accessKeySecret: string; securityToken?: string; type: string }>;
+}
+
 export interface ApiOptions {
   endpointOverride?: string;
   /** Static or STS credentials (the function's role from the FC context); else the default Alibaba Cloud credential chain. */
   credentials?: Credentials;
+  /**
+   * Credentials that change during the invocation (a member account's assumed role, organisation mode): asked before
+   * every request, so a refreshed session is used at once. Takes precedence over the default chain, not over `credentials`.
+   */
+  credentialProvider?: CredentialProvider;
   /** Milliseconds left before the function times out; retries stop in time. */
   remainingMs?: () => number;
   maxAttempts?: number;
@@ -101,7 +111,7 @@ export class CloudApi {
     if (c) return c;
     const { host, protocol } = endpointFor(product, region, this.opts.endpointOverride);
     const creds = this.opts.credentials;
-    if (!creds) this.credential ??= new Credential();
+    if (!creds && !this.opts.credentialProvider) this.credential ??= new Credential();
     c = new OpenApi(
       new $OpenApiUtil.Config({
         ...(creds
@@ -110,7 +120,7 @@ export class CloudApi {
               accessKeySecret: creds.accessKeySecret,
               securityToken: creds.securityToken,
             }
-          : { credential: this.credential }),
+          : { credential: (this.opts.credentialProvider as unknown as Credential | undefined) ?? this.credential }),
         regionId: region,
         endpoint: host,
         protocol,

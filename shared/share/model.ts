@@ -122,6 +122,8 @@ export interface ResourceOutcome {
   status?: string;
   /** A service-key resource shared through its copy: the copy's id. */
   copy?: string;
+  /** Organisation mode: the account that owns the resource (and that ecs-share acted in). */
+  accountId?: string;
 }
 
 export type { ShareTarget };
