@@ -30,7 +30,11 @@ function calledActions(): Set<string> {
 }
 
 /** Opt-in features call actions the base policy does not grant: each ships its own policy file. */
-const ADD_ONS: Record<string, string> = { 'eventbridge:PutEvents': 'shared/policies/function-role-notify.json' };
+const ADD_ONS: Record<string, string> = {
+  'eventbridge:PutEvents': 'shared/policies/function-role-notify.json',
+  // Organisation mode: the central function role assumes the member role (docs/organisation.md).
+  'sts:AssumeRole': 'shared/policies/function-role-org.json',
+};
 const addOnPolicy = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 
 describe('the shipped function role policy', () => {
@@ -84,7 +88,7 @@ describe('the service-key copy add-on (shared/policies/function-role-service-key
   });
 });
 
-describe('the notify add-on policy', () => {
+describe('the opt-in add-on policies (notify, organisation mode)', () => {
   it('grants exactly the opt-in actions the code calls, and the base policy none of them', () => {
     const called = calledActions();
     const base = policyActions(JSON.parse(shippedPolicy()));
