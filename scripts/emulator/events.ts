@@ -35,11 +35,32 @@ export interface CloudEvent {
   time: string;
   datacontenttype: string;
   aliyunaccountid: string;
+  /** Set on an event a member's cross-account routing rule delivered: the account it happened in. */
+  aliyunoriginalaccountid?: string;
   aliyunpublishtime: string;
   aliyuneventbusname: string;
   aliyunregionid: string;
   aliyunpublishaddr: string;
   data: ActionTrailRecord;
+}
+
+/**
+ * A member account's cross-account routing rule (state.eventRoutes) delivers its event to the receiving account's
+ * bus: the event names the receiver as aliyunaccountid and keeps the sender as aliyunoriginalaccountid (the field
+ * Alibaba Cloud documents for routed events; which account aliyunaccountid then names is the emulator's reading).
+ */
+export function routeEvent(
+  routes: Array<{ fromAccountId: string; toAccountId: string; bus: string }> | undefined,
+  event: CloudEvent,
+): CloudEvent {
+  const route = routes?.find((r) => r.fromAccountId === event.aliyunaccountid);
+  if (!route) return event;
+  return {
+    ...event,
+    aliyunaccountid: route.toAccountId,
+    aliyunoriginalaccountid: event.aliyunaccountid,
+    aliyuneventbusname: route.bus,
+  };
 }
 
 /** What the server knows about a successful call. */

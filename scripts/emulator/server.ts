@@ -15,7 +15,7 @@ import type {
   WriteHook,
 } from './api';
 import { authorize, callerName } from './authorization';
-import { buildSnapshotCompletedEvent, buildTrailEvent, EventBus } from './events';
+import { buildSnapshotCompletedEvent, buildTrailEvent, EventBus, routeEvent } from './events';
 import { Faults, serviceUnavailable } from './faults';
 import {
   apiNotFound,
@@ -471,7 +471,7 @@ export class EmulatorCore {
       userAgent: headerValue(req, 'user-agent'),
       sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, ''),
     });
-    if (event) this.bus.publish(event);
+    if (event) this.bus.publish(routeEvent(this.state.eventRoutes, event));
     if ((ctx.action === 'CreateSnapshot' || ctx.action === 'CopySnapshot') && typeof result.SnapshotId === 'string')
       this.announceWhenReady(ctx, result.SnapshotId);
   }
@@ -484,16 +484,19 @@ export class EmulatorCore {
       this.announcements.delete(timer);
       if (this.closed) return;
       this.bus.publish(
-        buildSnapshotCompletedEvent({
-          accountId: snap.accountId,
-          region: snap.region,
-          snapshotId,
-          name: snap.name,
-          diskId: snap.sourceDiskId,
-          copied: ctx.action === 'CopySnapshot',
-          startTime: snap.creationTime ?? new Date().toISOString(),
-          endTime: new Date(),
-        }),
+        routeEvent(
+          this.state.eventRoutes,
+          buildSnapshotCompletedEvent({
+            accountId: snap.accountId,
+            region: snap.region,
+            snapshotId,
+            name: snap.name,
+            diskId: snap.sourceDiskId,
+            copied: ctx.action === 'CopySnapshot',
+            startTime: snap.creationTime ?? new Date().toISOString(),
+            endTime: new Date(),
+          }),
+        ),
       );
     };
     const wait = snap.readyAt === undefined ? 0 : Math.max(0, snap.readyAt - Date.now());

@@ -40,6 +40,7 @@ export function normaliseState(s: EmulatorState): FullState {
     invitations: c.invitations ?? [],
     stsSessions: c.stsSessions ?? [],
     eventBuses: c.eventBuses ?? [],
+    eventRoutes: c.eventRoutes ?? [],
     options: { ...DEFAULT_OPTIONS, ...(c.options ?? {}) },
   };
   validateAccounts(full);

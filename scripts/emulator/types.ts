@@ -252,13 +252,27 @@ export interface EmulatorState {
   stsSessions?: StsSession[];
   /** EventBridge custom buses. When the state declares none, PutEvents accepts any bus name (see docs/emulator.md). */
   eventBuses?: EventBusDecl[];
+  /**
+   * EventBridge cross-account routing rules of member accounts: every ECS event of `fromAccountId` is delivered as
+   * routed to `toAccountId`'s bus `bus` (aliyunaccountid the receiver, aliyunoriginalaccountid the sender).
+   */
+  eventRoutes?: EventRoute[];
   options?: Partial<EmulatorOptions>;
 }
 
+export interface EventRoute {
+  fromAccountId: string;
+  toAccountId: string;
+  bus: string;
+}
+
 /** State after normalisation: every list present. */
-export type FullState = Required<Omit<EmulatorState, 'resourceDirectory' | 'options' | 'eventBuses'>> & {
+export type FullState = Required<
+  Omit<EmulatorState, 'resourceDirectory' | 'options' | 'eventBuses' | 'eventRoutes'>
+> & {
   resourceDirectory: ResourceDirectory | null;
   eventBuses?: EventBusDecl[];
+  eventRoutes?: EventRoute[];
   options: EmulatorOptions;
 };
 

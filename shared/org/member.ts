@@ -31,9 +31,11 @@ export class MemberCredentials implements CredentialProvider {
   }
 
   async session(): Promise<RoleSession> {
-    let s = await (this.current ?? this.assume());
-    if (s.expiresAt - this.now() < REFRESH_BEFORE_MS) s = await this.assume();
-    return s;
+    const p = this.current ?? this.assume();
+    const s = await p;
+    if (s.expiresAt - this.now() >= REFRESH_BEFORE_MS) return s;
+    // Renew once however many requests noticed at the same time.
+    return this.current === p || !this.current ? this.assume() : this.current;
   }
 
   async getCredential() {

@@ -5,7 +5,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as $Ram from '@alicloud/ram20150501';
 import * as $Sts from '@alicloud/sts20150401';
-import { EXTERNAL, MEMBER, NESTED, OWNER, RD, SIBLING, baseState, errorOf, start, type Started } from './share-fixture';
+import {
+  EXTERNAL,
+  MEMBER,
+  NESTED,
+  OWNER,
+  RD,
+  SIBLING,
+  SNAP,
+  baseState,
+  errorOf,
+  start,
+  type Started,
+} from './share-fixture';
 import type { SdkClients } from '../helpers/sdk';
 
 const V = '2020-03-31';
@@ -149,5 +161,59 @@ describe('ResourceManager ListAccounts and ListAccountsForParent', () => {
   it('needs resourcemanager:ListAccounts for a role of the management account', async () => {
     const e = await errorOf(roleSession(OWNER.uid, CENTRAL_ROLE).call('ListAccounts', V, {}));
     expect([e.statusCode, e.code]).toEqual([403, 'NoPermission']);
+  });
+});
+
+describe("a member's cross-account event routing (state.eventRoutes)", () => {
+  let r: Started;
+  const MEMBER_SNAP = 's-member00000000001';
+  beforeAll(async () => {
+    const state = baseState();
+    state.snapshots!.push({
+      snapshotId: MEMBER_SNAP,
+      accountId: MEMBER.uid,
+      region: 'cn-hangzhou',
+      encrypted: false,
+      status: 'accomplished',
+      size: 40,
+      creationTime: '2026-11-01T00:00:00Z',
+      tags: {},
+    });
+    state.eventRoutes = [{ fromAccountId: MEMBER.uid, toAccountId: OWNER.uid, bus: 'ecs-share-members' }];
+    r = await start(state);
+  });
+  afterAll(() => r.emu.stop());
+
+  const tagAs = async (who: typeof OWNER, id: string) => {
+    await r
+      .as(who)
+      .call('TagResources', '2014-05-26', {
+        RegionId: 'cn-hangzhou',
+        ResourceType: 'snapshot',
+        'ResourceId.1': id,
+        'Tag.1.Key': 'share-with',
+        'Tag.1.Value': EXTERNAL.uid,
+      });
+    await r.emu.flushEvents();
+    return r.emu.events().at(-1)!;
+  };
+
+  it("delivers the member's event to the receiving account's bus, keeping the member as the original account", async () => {
+    const e = await tagAs(MEMBER, MEMBER_SNAP);
+    expect([e.aliyunaccountid, e.aliyunoriginalaccountid, e.aliyuneventbusname]).toEqual([
+      OWNER.uid,
+      MEMBER.uid,
+      'ecs-share-members',
+    ]);
+    expect(e.data.referencedResources).toEqual({ 'ACS::ECS::Snapshot': [MEMBER_SNAP] });
+  });
+
+  it("leaves an account's events without a route as they were", async () => {
+    const e = await tagAs(OWNER, SNAP.plain);
+    expect([e.aliyunaccountid, e.aliyunoriginalaccountid, e.aliyuneventbusname]).toEqual([
+      OWNER.uid,
+      undefined,
+      'default',
+    ]);
   });
 });
