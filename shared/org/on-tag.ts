@@ -6,7 +6,7 @@ import type { Skipped, TagEvent } from '../events';
 import { membershipCached, type EngineContext } from '../share/context';
 import type { ResourceOutcome } from '../share/model';
 import { summarise, type RunSummary } from '../share/summary';
-import { handleTagEvents } from '../usecases/on-tag';
+import { handleTagEvents, onlyOwnKeys } from '../usecases/on-tag';
 import { memberContext } from './member';
 import { decideScope, type OrgConfig } from './scope';
 
@@ -25,7 +25,13 @@ export async function handleOrgTagEvents(
   const started = Date.now();
   const byOwner = new Map<string, TagEvent[]>();
   const results: ResourceOutcome[] = [];
+  const skips = [...skipped];
   for (const e of events) {
+    // ecs-share's own tag writes echo back from every member: skipped before any role is assumed for them.
+    if (onlyOwnKeys(e, central.cfg.ledgerKey, central.cfg.statusKey)) {
+      skips.push({ eventId: e.eventId, reason: `${e.eventName} changed only ecs-share's own tags` });
+      continue;
+    }
     if (e.accountConflict) {
       results.push(...refusals([e], '', 'AccountConflict', `${e.accountConflict}: nothing was changed in either`));
       continue;
@@ -33,7 +39,6 @@ export async function handleOrgTagEvents(
     const owner = e.accountId ?? central.ownerUid;
     byOwner.set(owner, [...(byOwner.get(owner) ?? []), e]);
   }
-  const skips = [...skipped];
   for (const [owner, group] of byOwner) {
     const outcome = await actIn(central, org, owner, group, remainingMs);
     results.push(...outcome.results);
