@@ -11,7 +11,7 @@ import * as $Ram from '@alicloud/ram20150501';
 import { DEMO, type EmulatorState } from '../../scripts/emulator';
 import { FUNCTION_ROLE, shippedPolicy, startWorld, type World } from '../helpers/world';
 import { E2E, e2eState } from '../helpers/states';
-import { outcomeFor, outcomes, phase, use, type Outcome } from '../helpers/e2e';
+import { logLines, outcomeFor, outcomes, phase, use, type Outcome } from '../helpers/e2e';
 import type { SdkClients } from '../helpers/sdk';
 
 const root = path.resolve(__dirname, '../..');
@@ -172,15 +172,62 @@ describe('organisation mode: a member account tags, the central deployment share
     expect(await use(w, RECIPIENT, MEMBER_SNAP)).toMatchObject({ ok: false });
   });
 
+  it('applies the tag contract per owner account: a member naming itself is refused Self', async () => {
+    await tagAs(w, MEMBER, MEMBER_SNAP_2, `${MEMBER},${RECIPIENT}`);
+    phase(w);
+    const result = outcomeFor(outcomes(await w.deliverEvents()), MEMBER_SNAP_2);
+    expect([result.outcome, result.error?.code]).toEqual(['refused', 'Self']);
+    expect((writesIn(w)[MEMBER] ?? []).filter((a) => !isStatus(a))).toEqual([]);
+    await untagAs(w, MEMBER, MEMBER_SNAP_2);
+    await w.deliverEvents();
+  });
+
   it('refuses an event from an account outside SHARE_ACCOUNTS, with no call in that account and no write', async () => {
     await tagAs(w, OUTSIDER, OUTSIDER_SNAP, RECIPIENT);
     phase(w);
-    const result = outcomeFor(outcomes(await w.deliverEvents()), OUTSIDER_SNAP) as Outcome & { accountId?: string };
+    let delivered: any[] = [];
+    const lines = await logLines(async () => {
+      delivered = await w.deliverEvents();
+    });
+    const result = outcomeFor(outcomes(delivered), OUTSIDER_SNAP) as Outcome & { accountId?: string };
+    // The problem record names the account the resource is in, not the central one.
+    expect(lines.filter((l) => l.msg === 'share problem')).toEqual([
+      expect.objectContaining({ code: 'AccountNotInScope', ownerAccountId: OUTSIDER, resourceId: OUTSIDER_SNAP }),
+    ]);
     expect(result).toMatchObject({ outcome: 'refused', accountId: OUTSIDER, error: { code: 'AccountNotInScope' } });
     expect(result.reason).toContain(`account ${OUTSIDER} is not listed in SHARE_ACCOUNTS`);
     expect(w.emu.calls({ action: 'AssumeRole' }).filter((c) => c.params.RoleArn?.includes(OUTSIDER))).toEqual([]);
     expect(writesIn(w)).toEqual({});
     expect(await use(w, RECIPIENT, OUTSIDER_SNAP)).toMatchObject({ ok: false });
+  });
+});
+
+describe('organisation mode: a malformed SHARE_ACCOUNTS', () => {
+  it('is a ConfigError in the result and the log, with no call made', async () => {
+    const w = await startWorld({
+      state: orgState(),
+      env: { ...ORG_ENV, SHARE_ACCOUNTS: `${MEMBER},fd-short` },
+      extraPolicies: [ORG_ADD_ON],
+    });
+    try {
+      await createMemberRole(w.client(MEMBER).ram);
+      await tagAs(w, MEMBER, MEMBER_SNAP, RECIPIENT);
+      phase(w);
+      let delivered: any[] = [];
+      const lines = await logLines(async () => {
+        delivered = await w.deliverEvents();
+      });
+      expect(delivered).toEqual([
+        { ok: false, error: { code: 'ConfigError', message: expect.stringContaining('SHARE_ACCOUNTS: "fd-short"') } },
+      ]);
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 'error', error: expect.objectContaining({ code: 'ConfigError' }) }),
+      ]);
+      expect(w.emu.calls()).toEqual([]);
+    } finally {
+      process.env.SHARE_ACCOUNTS = '';
+      await w.stop();
+    }
   });
 });
 
