@@ -165,6 +165,19 @@ describe('organisation mode: a member account tags, the central deployment share
     expect(writesIn(w)).toEqual({});
   });
 
+  it('refuses an event whose account fields name two accounts, with no call made', async () => {
+    const event = w.emu.events().find((e) => JSON.stringify(e.data.referencedResources).includes(MEMBER_SNAP))!;
+    const forged = {
+      ...event,
+      id: 'forged-1',
+      data: { ...event.data, eventId: 'FORGED-1', recipientAccountId: OUTSIDER },
+    };
+    phase(w);
+    const result = outcomeFor(outcomes([await w.invoke('on-tag', forged)]), MEMBER_SNAP);
+    expect([result.outcome, result.error?.code]).toEqual(['refused', 'AccountConflict']);
+    expect(w.emu.calls().filter((c) => c.action !== 'GetCallerIdentity')).toEqual([]);
+  });
+
   it('takes the share back when the member removes the tag', async () => {
     await untagAs(w, MEMBER, MEMBER_SNAP);
     const result = outcomeFor(outcomes(await w.deliverEvents()), MEMBER_SNAP);
@@ -199,6 +212,93 @@ describe('organisation mode: a member account tags, the central deployment share
     expect(w.emu.calls({ action: 'AssumeRole' }).filter((c) => c.params.RoleArn?.includes(OUTSIDER))).toEqual([]);
     expect(writesIn(w)).toEqual({});
     expect(await use(w, RECIPIENT, OUTSIDER_SNAP)).toMatchObject({ ok: false });
+  });
+});
+
+describe("organisation mode: SHARE_ACCOUNTS=all and folders, asked of the central account's directory", () => {
+  /** Tag as the member and as the outsider, then hand both routed events to on-tag in one batch. */
+  async function batch(w: World): Promise<Array<Outcome & { accountId?: string }>> {
+    await tagAs(w, MEMBER, MEMBER_SNAP, RECIPIENT);
+    await tagAs(w, OUTSIDER, OUTSIDER_SNAP, RECIPIENT);
+    await w.emu.flushEvents();
+    const events = w.emu.events().filter((e) => e.data.eventName === 'TagResources');
+    phase(w);
+    return outcomes([await w.invoke('on-tag', events)]);
+  }
+
+  it('all: acts in a member of the directory and refuses an account outside it, in one batch', async () => {
+    const w = await startWorld({
+      state: orgState(),
+      env: { ...ORG_ENV, SHARE_ACCOUNTS: 'all' },
+      extraPolicies: [ORG_ADD_ON],
+    });
+    try {
+      await createMemberRole(w.client(MEMBER).ram);
+      const results = await batch(w);
+      expect(outcomeFor(results, MEMBER_SNAP)).toMatchObject({ outcome: 'shared', accountId: MEMBER });
+      expect(outcomeFor(results, OUTSIDER_SNAP)).toMatchObject({
+        outcome: 'refused',
+        accountId: OUTSIDER,
+        error: { code: 'AccountNotInScope' },
+      });
+      expect(outcomeFor(results, OUTSIDER_SNAP).reason).toContain('is not a member of the resource directory');
+      expect(Object.keys(writesIn(w))).toEqual([MEMBER]);
+      expect(await use(w, RECIPIENT, MEMBER_SNAP)).toMatchObject({ ok: true });
+    } finally {
+      process.env.SHARE_ACCOUNTS = '';
+      await w.stop();
+    }
+  });
+
+  it('a folder: refuses a directory member outside it, with no role assumed', async () => {
+    const w = await startWorld({
+      state: orgState(),
+      env: { ...ORG_ENV, SHARE_ACCOUNTS: DEMO.folderId },
+      extraPolicies: [ORG_ADD_ON],
+    });
+    try {
+      await createMemberRole(w.client(MEMBER).ram);
+      const results = await batch(w);
+      // The member sits in the root folder, beside fd-demofold01.
+      expect(outcomeFor(results, MEMBER_SNAP)).toMatchObject({
+        outcome: 'refused',
+        error: { code: 'AccountNotInScope' },
+      });
+      expect(outcomeFor(results, MEMBER_SNAP).reason).toContain(
+        `in none of the folders SHARE_ACCOUNTS lists (${DEMO.folderId})`,
+      );
+      expect(w.emu.calls({ action: 'AssumeRole' })).toEqual([]);
+      expect(writesIn(w)).toEqual({});
+    } finally {
+      process.env.SHARE_ACCOUNTS = '';
+      await w.stop();
+    }
+  });
+});
+
+describe('organisation mode: the directory or STS failing transiently', () => {
+  it('fails the invocation so EventBridge delivers the event again, with nothing written', async () => {
+    const w = await startWorld({
+      state: orgState(),
+      env: { ...ORG_ENV, SHARE_ACCOUNTS: 'all' },
+      extraPolicies: [ORG_ADD_ON],
+    });
+    try {
+      await createMemberRole(w.client(MEMBER).ram);
+      await tagAs(w, MEMBER, MEMBER_SNAP, RECIPIENT);
+      await w.emu.flushEvents();
+      const event = w.emu.events().at(-1)!;
+      w.emu.addFault({ action: 'GetAccount', kind: 'unavailable' });
+      phase(w);
+      await expect(w.invoke('on-tag', event)).rejects.toMatchObject({ code: 'TransientFailure' });
+      expect(writesIn(w)).toEqual({});
+      w.emu.clearFaults();
+      // The redelivery goes through.
+      expect(outcomeFor(outcomes([await w.invoke('on-tag', event)]), MEMBER_SNAP).outcome).toBe('shared');
+    } finally {
+      process.env.SHARE_ACCOUNTS = '';
+      await w.stop();
+    }
   });
 });
 
