@@ -302,6 +302,23 @@ describe('organisation mode: the directory or STS failing transiently', () => {
   });
 });
 
+describe('single-account mode, unchanged: an event from another account', () => {
+  it("is looked up in the function's own account only: no role assumed, nothing written anywhere", async () => {
+    const w = await startWorld({ state: orgState(), extraPolicies: [ORG_ADD_ON] });
+    try {
+      await createMemberRole(w.client(MEMBER).ram);
+      await tagAs(w, MEMBER, MEMBER_SNAP, RECIPIENT);
+      phase(w);
+      const result = outcomeFor(outcomes(await w.deliverEvents()), MEMBER_SNAP);
+      expect([result.outcome, result.error?.code]).toEqual(['refused', 'ResourceNotFound']);
+      expect(w.emu.calls({ action: 'AssumeRole' })).toEqual([]);
+      expect(writesIn(w)).toEqual({});
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
 describe('organisation mode: a malformed SHARE_ACCOUNTS', () => {
   it('is a ConfigError in the result and the log, with no call made', async () => {
     const w = await startWorld({
