@@ -23,6 +23,7 @@ const MEMBER = E2E.rootMember;
 const MEMBER_KEY = 'key-member0cmk000000001';
 const MEMBER_SNAP = 's-membercmk000000001';
 const MEMBER_SNAP_2 = 's-membercmk000000002';
+const MEMBER_DISK = 'd-membercmk000000001';
 /** An account SHARE_ACCOUNTS does not list (outside the directory), with a snapshot of its own. */
 const OUTSIDER: string = DEMO.externalRecipient.uid;
 const OUTSIDER_SNAP = 's-outsider0000000001';
@@ -59,6 +60,17 @@ function orgState(): EmulatorState {
     snap(MEMBER_SNAP_2, MEMBER, MEMBER_KEY),
     snap(OUTSIDER_SNAP, OUTSIDER),
   );
+  s.disks!.push({
+    diskId: MEMBER_DISK,
+    accountId: MEMBER,
+    region,
+    zoneId: 'cn-hangzhou-h',
+    size: 40,
+    category: 'cloud_essd',
+    encrypted: true,
+    kmsKeyId: MEMBER_KEY,
+    creationTime: created,
+  });
   // Both members route their ECS events to the central account's bus (shared/policies/member-account.ros.yaml).
   s.eventRoutes = [MEMBER, OUTSIDER].map((fromAccountId) => ({
     fromAccountId,
@@ -193,6 +205,30 @@ describe('organisation mode: a member account tags, the central deployment share
     expect((writesIn(w)[MEMBER] ?? []).filter((a) => !isStatus(a))).toEqual([]);
     await untagAs(w, MEMBER, MEMBER_SNAP_2);
     await w.deliverEvents();
+  });
+
+  it("shares a snapshot the member creates with the tag, from the member's routed snapshot-ready event", async () => {
+    const created = await w
+      .client(MEMBER)
+      .ecs.createSnapshot(
+        new $Ecs.CreateSnapshotRequest({
+          diskId: MEMBER_DISK,
+          snapshotName: 'nightly',
+          tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: RECIPIENT })],
+        }),
+      );
+    const id = created.body!.snapshotId!;
+    await w.deliverEvents().catch(() => undefined); // the create event: not ready yet, retried by EventBridge
+    await new Promise((r) => setTimeout(r, w.emu.state.options.readyDelayMs + 100));
+    await w.emu.flushEvents();
+    const ready = w.emu
+      .events()
+      .filter((e) => e.type === ('ecs:Snapshot:CreateSnapshotCompleted' as string) && e.subject.endsWith(id));
+    expect(ready.map((e) => [e.aliyunaccountid, e.aliyunoriginalaccountid])).toEqual([[CENTRAL, MEMBER]]);
+    const result = outcomeFor(outcomes([await w.invoke('on-tag', ready[0])]), id) as Outcome & { accountId?: string };
+    expect([result.outcome, result.accountId]).toEqual(['shared', MEMBER]);
+    await new Promise((r) => setTimeout(r, 150)); // the emulator's read lag
+    expect(await use(w, RECIPIENT, id)).toMatchObject({ ok: true });
   });
 
   it('refuses an event from an account outside SHARE_ACCOUNTS, with no call in that account and no write', async () => {
