@@ -59,8 +59,17 @@ async function actIn(
     if (decision.kind === 'ask-directory')
       decision = decideScope(org, owner, central.ownerUid, await membershipCached(central, owner));
   } catch (e) {
+    const advice =
+      'The resource directory did not answer; the event is delivered again, or run the share once it answers.';
     return {
-      results: failures(events, owner, e, 'the resource directory could not say whether the account is in scope'),
+      results: failures(
+        events,
+        owner,
+        e,
+        'the resource directory could not say whether the account is in scope',
+        'DirectoryUnavailable',
+        advice,
+      ),
       skipped: [],
     };
   }
@@ -77,8 +86,17 @@ async function actIn(
   try {
     ctx = owner === central.ownerUid ? central : await memberContext(central, org, owner, remainingMs);
   } catch (e) {
+    const advice =
+      'Deploy the member role in that account (docs/organisation.md): its trust must admit the central function role and the central role must be allowed sts:AssumeRole on it.';
     return {
-      results: failures(events, owner, e, `the member role ${org.memberRole} could not be assumed in ${owner}`),
+      results: failures(
+        events,
+        owner,
+        e,
+        `the member role ${org.memberRole} could not be assumed in ${owner}`,
+        MEMBER_ROLE_FAILED,
+        advice,
+      ),
       skipped: [],
     };
   }
@@ -110,10 +128,18 @@ function refusals(events: TagEvent[], owner: string, code: string, reason: strin
   }));
 }
 
-function failures(events: TagEvent[], owner: string, err: unknown, what: string): ResourceOutcome[] {
+/** A failure before anything was read in the account: a retryable one keeps its code (the event is delivered again). */
+function failures(
+  events: TagEvent[],
+  owner: string,
+  err: unknown,
+  what: string,
+  terminalCode: string,
+  terminalAdvice: string,
+): ResourceOutcome[] {
   const ce = err instanceof CloudError ? err : undefined;
   const retryable = ce ? classify(ce) === 'retryable' : false;
-  const code = ce ? (retryable ? ce.code : MEMBER_ROLE_FAILED) : MEMBER_ROLE_FAILED;
+  const code = retryable ? ce!.code : terminalCode;
   const message = `${what}: ${ce ? `${ce.code}: ${ce.message}` : String((err as Error)?.message ?? err)}`;
   return each(events, (e, id) => ({
     resourceId: id,
@@ -122,9 +148,7 @@ function failures(events: TagEvent[], owner: string, err: unknown, what: string)
     outcome: 'failed',
     targets: [],
     error: { code, message, ...(ce?.requestId ? { requestId: ce.requestId } : {}), retryable },
-    advice: retryable
-      ? adviceFor(code)
-      : 'Deploy the member role in that account (docs/organisation.md): its trust must admit the central function role and the central role must be allowed sts:AssumeRole on it.',
+    advice: retryable ? adviceFor(code) : terminalAdvice,
     actions: [],
     accountId: owner,
     ...(e.requestedBy ? { requestedBy: e.requestedBy } : {}),
