@@ -17,14 +17,17 @@ function policyActions(doc: { Statement: Array<{ Effect: string; Action: string 
   return new Set(doc.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat()));
 }
 
-/** `<product>:<Action>` for every `api.call('<product>', '<Action>'` in shared/cloud/*.ts. */
+/** `api.call('<product>', '<Action>'`, also with the body's type: `api.call<{ … }>('<product>', '<Action>'`. */
+const CALL = /api\.call(?:<[\s\S]*?>)?\(\s*'([a-z]+)',\s*'([A-Za-z]+)'/g;
+
+/** `<product>:<Action>` for every call in shared/cloud/*.ts. */
 function calledActions(): Set<string> {
   const dir = path.join(root, 'shared/cloud');
   const out = new Set<string>();
   // ecs-copy.ts is the service-key copy feature's, covered by its own add-on policy (below).
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'ecs-copy.ts')) {
     const text = fs.readFileSync(path.join(dir, file), 'utf8');
-    for (const m of text.matchAll(/api\.call\(\s*'([a-z]+)',\s*'([A-Za-z]+)'/g)) out.add(`${m[1]}:${m[2]}`);
+    for (const m of text.matchAll(CALL)) out.add(`${m[1]}:${m[2]}`);
   }
   return new Set([...out].filter((a) => !NO_PERMISSION_NEEDED.has(a)));
 }
@@ -58,7 +61,7 @@ describe('the service-key copy add-on (shared/policies/function-role-service-key
   /** The copy adapter's calls, plus the RAM calls that make AliyunECSDiskEncryptDefaultRole. */
   const copyCalls = () => {
     const text = fs.readFileSync(path.join(root, 'shared/cloud/ecs-copy.ts'), 'utf8');
-    const ecs = [...text.matchAll(/api\.call\(\s*'([a-z]+)',\s*'([A-Za-z]+)'/g)].map((m) => `${m[1]}:${m[2]}`);
+    const ecs = [...text.matchAll(CALL)].map((m) => `${m[1]}:${m[2]}`);
     return new Set([
       ...ecs.filter((a) => a !== 'ecs:ListTagResources'),
       'ram:GetRole',
