@@ -11,9 +11,9 @@ import { memberContext } from './member';
 import { decideScope, type OrgConfig } from './scope';
 
 /** The refusal code of an event whose owner account is not one SHARE_ACCOUNTS names. */
-export const NOT_IN_SCOPE = 'AccountNotInScope';
+const NOT_IN_SCOPE = 'AccountNotInScope';
 /** The member role could not be assumed (missing, or not trusting the central function role). */
-export const MEMBER_ROLE_FAILED = 'MemberRoleUnavailable';
+const MEMBER_ROLE_FAILED = 'MemberRoleUnavailable';
 
 export async function handleOrgTagEvents(
   central: EngineContext,

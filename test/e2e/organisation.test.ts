@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as $Ecs from '@alicloud/ecs20140526';
 import * as $Ram from '@alicloud/ram20150501';
 import { DEMO, type EmulatorState } from '../../scripts/emulator';
-import { FUNCTION_ROLE, shippedPolicy, startWorld, type World } from '../helpers/world';
+import { shippedPolicy, startWorld, type World } from '../helpers/world';
+import { FUNCTION_ROLE } from '../../scripts/function-role';
 import { E2E, e2eState } from '../helpers/states';
 import { logLines, outcomeFor, outcomes, phase, use, type Outcome } from '../helpers/e2e';
 import type { SdkClients } from '../helpers/sdk';
@@ -99,28 +100,24 @@ async function createMemberRole(
 }
 
 async function tagAs(w: World, uid: string, id: string, value: string): Promise<void> {
-  await w
-    .client(uid)
-    .ecs.tagResources(
-      new $Ecs.TagResourcesRequest({
-        regionId: region,
-        resourceType: 'snapshot',
-        resourceId: [id],
-        tag: [{ key: 'share-with', value }],
-      }),
-    );
+  await w.client(uid).ecs.tagResources(
+    new $Ecs.TagResourcesRequest({
+      regionId: region,
+      resourceType: 'snapshot',
+      resourceId: [id],
+      tag: [{ key: 'share-with', value }],
+    }),
+  );
 }
 async function untagAs(w: World, uid: string, id: string): Promise<void> {
-  await w
-    .client(uid)
-    .ecs.untagResources(
-      new $Ecs.UntagResourcesRequest({
-        regionId: region,
-        resourceType: 'snapshot',
-        resourceId: [id],
-        tagKey: ['share-with'],
-      }),
-    );
+  await w.client(uid).ecs.untagResources(
+    new $Ecs.UntagResourcesRequest({
+      regionId: region,
+      resourceType: 'snapshot',
+      resourceId: [id],
+      tagKey: ['share-with'],
+    }),
+  );
 }
 
 /** The product's successful writes (role sessions), by the account they were made in. */
@@ -208,15 +205,13 @@ describe('organisation mode: a member account tags, the central deployment share
   });
 
   it("shares a snapshot the member creates with the tag, from the member's routed snapshot-ready event", async () => {
-    const created = await w
-      .client(MEMBER)
-      .ecs.createSnapshot(
-        new $Ecs.CreateSnapshotRequest({
-          diskId: MEMBER_DISK,
-          snapshotName: 'nightly',
-          tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: RECIPIENT })],
-        }),
-      );
+    const created = await w.client(MEMBER).ecs.createSnapshot(
+      new $Ecs.CreateSnapshotRequest({
+        diskId: MEMBER_DISK,
+        snapshotName: 'nightly',
+        tag: [new $Ecs.CreateSnapshotRequestTag({ key: 'share-with', value: RECIPIENT })],
+      }),
+    );
     const id = created.body!.snapshotId!;
     await w.deliverEvents().catch(() => undefined); // the create event: not ready yet, retried by EventBridge
     await new Promise((r) => setTimeout(r, w.emu.state.options.readyDelayMs + 100));

@@ -185,15 +185,13 @@ describe("a member's cross-account event routing (state.eventRoutes)", () => {
   afterAll(() => r.emu.stop());
 
   const tagAs = async (who: typeof OWNER, id: string) => {
-    await r
-      .as(who)
-      .call('TagResources', '2014-05-26', {
-        RegionId: 'cn-hangzhou',
-        ResourceType: 'snapshot',
-        'ResourceId.1': id,
-        'Tag.1.Key': 'share-with',
-        'Tag.1.Value': EXTERNAL.uid,
-      });
+    await r.as(who).call('TagResources', '2014-05-26', {
+      RegionId: 'cn-hangzhou',
+      ResourceType: 'snapshot',
+      'ResourceId.1': id,
+      'Tag.1.Key': 'share-with',
+      'Tag.1.Value': EXTERNAL.uid,
+    });
     await r.emu.flushEvents();
     return r.emu.events().at(-1)!;
   };
