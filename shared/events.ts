@@ -27,7 +27,8 @@ export type TagEvent = {
 
 export type Skipped = { eventId?: string; reason: string };
 
-export type Invocation =
+/** What invoked a function: tag events, the timer, or a manual command (or input that is none of them). */
+export type Trigger =
   | { kind: 'events'; events: TagEvent[]; skipped: Skipped[] }
   | { kind: 'timer'; payload: unknown; triggerName: string }
   | { kind: 'manual'; command: Record<string, unknown> }
@@ -72,7 +73,7 @@ const REFERENCED_KEYS: Record<string, ResourceType> = {
 export const INPUT_LIMITS = { maxBytes: 6 * 1024 * 1024, maxDepth: 64, maxValues: 200_000 } as const;
 
 /** FC passes a Buffer; `s invoke` and tests may pass text or an object. */
-export function parseInvocation(raw: unknown): Invocation {
+export function parseTrigger(raw: unknown): Trigger {
   let value: unknown = raw;
   const tooLarge = (size: number) => ({
     kind: 'invalid' as const,
@@ -169,7 +170,7 @@ function isActionTrailRecord(x: Record<string, unknown>): boolean {
   return typeof x.eventName === 'string' && ('serviceName' in x || 'acsRegion' in x);
 }
 
-function normaliseEvents(items: unknown[]): Invocation {
+function normaliseEvents(items: unknown[]): Trigger {
   const events: TagEvent[] = [];
   const skipped: Skipped[] = [];
   const seen = new Set<string>();

@@ -1,6 +1,6 @@
 // The shape every function shares: read configuration once (a bad setting is a clear error result), normalise the
 // event, run one use case, and turn what escapes it into a result or a platform retry.
-import { clip, parseInvocation, type Invocation as ParsedInvocation } from './events';
+import { clip, parseTrigger, type Trigger } from './events';
 import { startInvocation, type FcContext, type Invocation } from './runtime';
 import { createLogger, type Logger } from './log';
 import { InvalidInputError } from './errors';
@@ -22,7 +22,7 @@ export function inputError(
 
 export function makeHandler<R>(
   fn: string,
-  body: (run: Invocation, invocation: ParsedInvocation) => Promise<R | InputErrorResult>,
+  body: (run: Invocation, invocation: Trigger) => Promise<R | InputErrorResult>,
 ) {
   return async (event: unknown, context: FcContext = {}): Promise<R | InputErrorResult> => {
     let run: Invocation;
@@ -33,9 +33,9 @@ export function makeHandler<R>(
     }
     // Reading the event is the one step that sees it raw: whatever goes wrong there is the event's fault, and the same
     // event redelivered would fail the same way, so it is answered, never rethrown into the platform's retry.
-    let parsed: ParsedInvocation;
+    let parsed: Trigger;
     try {
-      parsed = parseInvocation(event);
+      parsed = parseTrigger(event);
     } catch (e) {
       return inputError(run.log, `The invocation payload cannot be read: ${(e as Error)?.message ?? String(e)}`);
     }

@@ -2,7 +2,7 @@
 import { ledgerTagKeys } from '../domain/targets';
 import type { TagEvent, Skipped } from '../events';
 import type { EngineContext } from '../share/context';
-import { shareResource } from '../share/share-resource';
+import { shareResource } from './share-resource';
 import { mapLimit, summarise, type RunSummary } from '../share/summary';
 import type { RequestedBy, ResourceRef } from '../share/model';
 

@@ -8,7 +8,7 @@ import { REGION } from '../domain/ids';
 import { grantKey } from '../domain/trust-policy';
 import { keyArn } from '../domain/kms-policy';
 import type { EngineContext } from '../share/context';
-import { shareResource } from '../share/share-resource';
+import { shareResource } from './share-resource';
 import type { PlanAction, ResourceOutcome, RoleObservation } from '../share/model';
 import { emptyCounts, mapLimit, type Counts } from '../share/summary';
 import { reconcileRegion, type Work } from './reconcile-region';

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../errors';
 import { REGION, RESOURCE_ID, resourceTypeOf } from '../domain/ids';
 import { clip } from '../events';
 import type { EngineContext } from '../share/context';
-import { shareResource } from '../share/share-resource';
+import { shareResource } from './share-resource';
 import { summarise, type RunSummary } from '../share/summary';
 import type { ResourceRef } from '../share/model';
 

@@ -1,6 +1,6 @@
 // What every answer to fuzzed input must look like, shared by the parser and handler properties.
 import { expect } from 'vitest';
-import { HANDLED_EVENT_NAMES, type Invocation } from '../../shared/events';
+import { HANDLED_EVENT_NAMES, type Trigger } from '../../shared/events';
 
 // The id forms spelled out again on purpose (not imported from shared/domain/ids): the properties hold the parser to
 // the contract, not to itself.
@@ -16,7 +16,7 @@ export function expectReason(s: unknown, max = 1200): void {
 }
 
 /** The parser's output: a known kind, serialisable, and every event it extracted well-formed. */
-export function expectSaneInvocation(inv: Invocation, items: number): void {
+export function expectSaneTrigger(inv: Trigger, items: number): void {
   expect(['events', 'timer', 'manual', 'invalid']).toContain(inv.kind);
   expect(() => JSON.stringify(inv)).not.toThrow();
   if (inv.kind === 'invalid') expectReason(inv.error);

@@ -1,8 +1,8 @@
-// Property-based fuzzing of the event parser (issue 8 item 5, issue 7 item 7): whatever arrives, parseInvocation
+// Property-based fuzzing of the event parser (issue 8 item 5, issue 7 item 7): whatever arrives, parseTrigger
 // answers with a known kind and never throws; what it extracts is well-formed; deep or huge input is refused.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { INPUT_LIMITS, parseInvocation } from '../../shared/events';
+import { INPUT_LIMITS, parseTrigger } from '../../shared/events';
 import {
   cloudEvent,
   deepEvent,
@@ -17,7 +17,7 @@ import {
   imageId,
   timerEvent,
 } from './arbitraries';
-import { expectSaneInvocation } from './checks';
+import { expectSaneTrigger } from './checks';
 
 const KNOWN = ['s-demo0cmk0000000001', 'm-demo0cmk0000000001', 's-e2espare0000000001'];
 
@@ -30,15 +30,15 @@ const anyPayload = fc.oneof(
 
 const itemsOf = (p: unknown) => (Array.isArray(p) ? p.length : typeof p === 'string' ? 0 : 1); // a string is text: unknown
 
-describe('parseInvocation under fuzzing', () => {
+describe('parseTrigger under fuzzing', () => {
   it('never throws and extracts only well-formed events, from objects and from the bytes FC passes', () => {
     fc.assert(
       fc.property(anyPayload, (payload) => {
-        const fromObject = parseInvocation(payload);
-        expectSaneInvocation(fromObject, itemsOf(payload));
+        const fromObject = parseTrigger(payload);
+        expectSaneTrigger(fromObject, itemsOf(payload));
         if (typeof payload === 'string') return; // a string is the payload's text, not a value
         const text = JSON.stringify(payload);
-        expect(parseInvocation(Buffer.from(text))).toEqual(parseInvocation(JSON.parse(text))); // JSON has no -0 nor undefined
+        expect(parseTrigger(Buffer.from(text))).toEqual(parseTrigger(JSON.parse(text))); // JSON has no -0 nor undefined
       }),
       runs(3000),
     );
@@ -49,8 +49,8 @@ describe('parseInvocation under fuzzing', () => {
       fc.property(
         fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.json()),
         (raw) => {
-          const inv = parseInvocation(typeof raw === 'string' ? raw : Buffer.from(raw));
-          expectSaneInvocation(inv, 0);
+          const inv = parseTrigger(typeof raw === 'string' ? raw : Buffer.from(raw));
+          expectSaneTrigger(inv, 0);
         },
       ),
       runs(1500),
@@ -87,8 +87,8 @@ describe('parseInvocation under fuzzing', () => {
         const payload = rawData
           ? data
           : { specversion: '1.0', id: 'ce-1', type: 'ecs:ActionTrail:ApiCall', aliyunaccountid: OWNER, data };
-        const inv = parseInvocation(payload);
-        expectSaneInvocation(inv, 1);
+        const inv = parseTrigger(payload);
+        expectSaneTrigger(inv, 1);
         if (inv.kind !== 'events') throw new Error(`expected events, got ${inv.kind}`);
         const expected = shape === 'scalar' && where === 'ResourceId' ? mine.slice(0, 1) : mine;
         if (expected.length === 0) {
@@ -108,12 +108,12 @@ describe('parseInvocation under fuzzing', () => {
   it('refuses a field nested past the limit, wherever it is, naming where', () => {
     fc.assert(
       fc.property(deepEvent(KNOWN), (payload) => {
-        const inv = parseInvocation(payload);
+        const inv = parseTrigger(payload);
         expect(inv).toMatchObject({
           kind: 'invalid',
           error: expect.stringMatching(new RegExp(`nested more than ${INPUT_LIMITS.maxDepth} levels`)),
         });
-        expectSaneInvocation(inv, 1);
+        expectSaneTrigger(inv, 1);
       }),
       runs(300),
     );
@@ -133,9 +133,9 @@ describe('parseInvocation under fuzzing', () => {
           },
         };
         const raw = form === 'object' ? e : form === 'text' ? JSON.stringify(e) : Buffer.from(JSON.stringify(e));
-        const inv = parseInvocation(raw);
+        const inv = parseTrigger(raw);
         expect(inv.kind).toBe('invalid');
-        expectSaneInvocation(inv, 1);
+        expectSaneTrigger(inv, 1);
       }),
       runs(6),
     );

@@ -2,7 +2,7 @@
 // returns (reads that need only the resource id or type go at once; only what a read names waits for it), so a
 // regression to one read after another fails here, not only in the round-trip benchmark.
 import { describe, expect, it } from 'vitest';
-import { shareResource } from '../../shared/share/share-resource';
+import { shareResource } from '../../shared/usecases/share-resource';
 import { ROLE_NAMES, type ResourceRef } from '../../shared/share/model';
 import { trustWrite } from '../../shared/share/plan';
 import { buildKmsPolicies, policyNameFor } from '../../shared/domain/kms-policy';

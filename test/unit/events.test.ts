@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseInvocation, principalOf, type Invocation, type TagEvent } from '../../shared/events';
+import { parseTrigger, principalOf, type Trigger, type TagEvent } from '../../shared/events';
 
 const EVENTS_DIR = path.resolve(__dirname, '../../events');
 const fixture = (name: string) => readFileSync(path.join(EVENTS_DIR, name));
@@ -18,8 +18,8 @@ const tagEvent = (
   ...e,
 });
 
-/** Every file in events/ with what parseInvocation must make of it (as FC passes it: a Buffer). */
-const FIXTURES: Record<string, Invocation> = {
+/** Every file in events/ with what parseTrigger must make of it (as FC passes it: a Buffer). */
+const FIXTURES: Record<string, Trigger> = {
   'on-tag-tagresources-snapshot.json': {
     kind: 'events',
     events: [
@@ -129,7 +129,7 @@ const FIXTURES: Record<string, Invocation> = {
   },
 };
 
-describe('parseInvocation over the sample events', () => {
+describe('parseTrigger over the sample events', () => {
   it('has an expectation for every file in events/', () => {
     expect(
       readdirSync(EVENTS_DIR)
@@ -139,14 +139,14 @@ describe('parseInvocation over the sample events', () => {
   });
 
   it.each(Object.entries(FIXTURES))('normalises %s', (file, expected) => {
-    expect(parseInvocation(fixture(file))).toEqual(expected);
+    expect(parseTrigger(fixture(file))).toEqual(expected);
   });
 
   it.each(Object.keys(FIXTURES))('reads %s the same from a Buffer, a string and an object', (file) => {
     const text = fixture(file).toString('utf8');
-    const fromBuffer = parseInvocation(Buffer.from(text));
-    expect(parseInvocation(text)).toEqual(fromBuffer);
-    expect(parseInvocation(JSON.parse(text))).toEqual(fromBuffer);
+    const fromBuffer = parseTrigger(Buffer.from(text));
+    expect(parseTrigger(text)).toEqual(fromBuffer);
+    expect(parseTrigger(JSON.parse(text))).toEqual(fromBuffer);
   });
 });
 
@@ -165,12 +165,12 @@ function cloudEvent(data: Record<string, unknown>, envelope: Record<string, unkn
 }
 
 function eventsOf(raw: unknown) {
-  const inv = parseInvocation(raw);
+  const inv = parseTrigger(raw);
   if (inv.kind !== 'events') throw new Error(`expected events, got ${inv.kind}`);
   return inv;
 }
 
-describe('parseInvocation reads resource ids defensively', () => {
+describe('parseTrigger reads resource ids defensively', () => {
   it.each<[string, Record<string, unknown>, string[]]>([
     [
       'flat ResourceId.N in index order',
@@ -283,7 +283,7 @@ describe('parseInvocation reads resource ids defensively', () => {
   });
 });
 
-describe('parseInvocation for Create and Copy calls', () => {
+describe('parseTrigger for Create and Copy calls', () => {
   it('takes the new image, not the source snapshot it references', () => {
     const { events } = eventsOf(
       cloudEvent({
@@ -322,7 +322,7 @@ describe('parseInvocation for Create and Copy calls', () => {
   });
 });
 
-describe('parseInvocation skips with a reason', () => {
+describe('parseTrigger skips with a reason', () => {
   it.each<[string, unknown, RegExp]>([
     [
       'a failed call',
@@ -408,13 +408,13 @@ describe('parseInvocation skips with a reason', () => {
   });
 });
 
-describe('parseInvocation routes other invocations', () => {
+describe('parseTrigger routes other invocations', () => {
   it('accepts a bare ActionTrail record (EventBridge RawData schema)', () => {
     const { events } = eventsOf(cloudEvent({ requestParameters: { ResourceId: 's-aaaa1' } }).data);
     expect(events.map((e) => e.eventId)).toEqual(['E1']);
   });
 
-  it.each<[string, unknown, Invocation]>([
+  it.each<[string, unknown, Trigger]>([
     [
       'a timer with a plain payload',
       { triggerTime: 't', triggerName: 'tt', payload: 'awesome-fc' },
@@ -433,7 +433,7 @@ describe('parseInvocation routes other invocations', () => {
     ['an empty array', [], { kind: 'events', events: [], skipped: [] }],
     ['any other object', { action: 'share' }, { kind: 'manual', command: { action: 'share' } }],
   ])('%s', (_name, raw, expected) => {
-    expect(parseInvocation(raw)).toEqual(expected);
+    expect(parseTrigger(raw)).toEqual(expected);
   });
 
   it.each<[string, unknown, RegExp]>([
@@ -442,7 +442,7 @@ describe('parseInvocation routes other invocations', () => {
     ['a JSON number', '42', /JSON object/],
     ['null', null, /JSON object/],
   ])('reports %s as invalid', (_name, raw, error) => {
-    const inv = parseInvocation(raw);
+    const inv = parseTrigger(raw);
     expect(inv.kind).toBe('invalid');
     expect(inv.kind === 'invalid' && inv.error).toMatch(error);
   });
@@ -475,7 +475,7 @@ describe("ECS's snapshot-ready event", () => {
     ],
     ['the id only in the subject', ready({})],
   ])('names the snapshot to share from %s', (_name, event) => {
-    expect(parseInvocation(event)).toEqual({
+    expect(parseTrigger(event)).toEqual({
       kind: 'events',
       skipped: [],
       events: [
@@ -493,7 +493,7 @@ describe("ECS's snapshot-ready event", () => {
   });
 
   it('skips a failed creation with the reason', () => {
-    const out = parseInvocation(ready({ result: 'failed', snapshotId: 's-ready0001' }));
+    const out = parseTrigger(ready({ result: 'failed', snapshotId: 's-ready0001' }));
     expect(out).toMatchObject({
       kind: 'events',
       events: [],
@@ -502,7 +502,7 @@ describe("ECS's snapshot-ready event", () => {
   });
 
   it('skips an event naming no valid snapshot', () => {
-    const out = parseInvocation(ready({ snapshotId: 'm-notasnap' }, { subject: 'nothing' }));
+    const out = parseTrigger(ready({ snapshotId: 'm-notasnap' }, { subject: 'nothing' }));
     expect(out).toMatchObject({
       kind: 'events',
       events: [],

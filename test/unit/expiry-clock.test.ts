@@ -1,7 +1,7 @@
 // share-until on the in-memory fake with its clock injected: shared up to the end, taken back from it on, with the
 // boundary exact to the millisecond; the status tag follows.
 import { describe, expect, it } from 'vitest';
-import { shareResource } from '../../shared/share/share-resource';
+import { shareResource } from '../../shared/usecases/share-resource';
 import { FakeCloud, REGION, fakeContext } from '../helpers/fake-cloud';
 
 const A = '1000000000000002';

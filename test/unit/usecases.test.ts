@@ -2,7 +2,7 @@
 // shareResource under races, lost answers, lag and a crash, each interleaving made deterministic by a hook.
 import { describe, expect, it } from 'vitest';
 import { trimRoles, type TrimHold } from '../../shared/usecases/trim-roles';
-import { shareResource } from '../../shared/share/share-resource';
+import { shareResource } from '../../shared/usecases/share-resource';
 import { MAX_MERGE_ATTEMPTS } from '../../shared/share/apply';
 import { ROLE_DESCRIPTION, trustWrite } from '../../shared/share/plan';
 import { ROLE_NAMES, type ResourceRef } from '../../shared/share/model';

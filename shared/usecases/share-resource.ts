@@ -2,14 +2,14 @@
 import { formatTarget, isShareTagKey, parseShareTags, type ShareTarget } from '../domain/targets';
 import { parseExpiry } from '../domain/expiry';
 import { isAccountUid } from '../domain/ids';
-import { bodyOf, statusBody, statusValue } from './status';
+import { bodyOf, statusBody, statusValue } from '../share/status';
 import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
-import { describeKeyCached, membershipCached, type EngineContext } from './context';
-import { ConcurrentUpdateError, applyPlan, applySharePlan, readShare, type Applied } from './apply';
-import { observeResource, observeRole, observeToolShare } from './observe';
-import { decide, grantedKeys, grantsFor, heldTakeBacks, splitTargets } from './plan';
-import { EXTERNAL_NOT_ALLOWED, externalRefusal } from './external';
-import { serviceKeyCopy } from './service-key-copy';
+import { describeKeyCached, membershipCached, type EngineContext } from '../share/context';
+import { ConcurrentUpdateError, applyPlan, applySharePlan, readShare, type Applied } from '../share/apply';
+import { observeResource, observeRole, observeToolShare } from '../share/observe';
+import { decide, grantedKeys, grantsFor, heldTakeBacks, splitTargets } from '../share/plan';
+import { EXTERNAL_NOT_ALLOWED, externalRefusal } from '../share/external';
+import { serviceKeyCopy } from '../share/service-key-copy';
 import type {
   PlanAction,
   RequestedBy,
@@ -18,7 +18,7 @@ import type {
   ResourceRef,
   RoleObservation,
   ToolShareState,
-} from './model';
+} from '../share/model';
 
 export interface ShareOptions {
   dryRun?: boolean;
