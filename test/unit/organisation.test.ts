@@ -2,7 +2,7 @@
 // of an event (a member's event routed to the central bus), and the member session's renewal before expiry.
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../shared/config';
-import { parseInvocation } from '../../shared/events';
+import { parseTrigger } from '../../shared/events';
 import { decideScope, parseOrgConfig, type OrgConfig } from '../../shared/org/scope';
 import { MemberCredentials, REFRESH_BEFORE_MS } from '../../shared/org/member';
 import type { CloudApi } from '../../shared/cloud/api';
@@ -107,7 +107,7 @@ describe('decideScope', () => {
 
 describe('the owner account of an event', () => {
   const event = (envelope: Record<string, unknown>, data: Record<string, unknown> = {}) => {
-    const inv = parseInvocation({
+    const inv = parseTrigger({
       id: 'ce-1',
       source: 'acs.ecs',
       specversion: '1.0',
