@@ -1013,6 +1013,7 @@ export async function runHistory(seed: number, history: Step[], opts: RunOptions
     const every = Math.max(1, opts.sampleEvery ?? 1);
     for (const [i, step] of history.entries()) {
       opts.trace?.(`  ${String(i + 1).padStart(3)}. ${describeStep(step)}`);
+      const before = emu.calls().at(-1)?.seq ?? 0;
       if (step.t === 'deliver') await sim.deliver(step);
       else if (step.t === 'reconcile') await sim.reconcile(step);
       else {
@@ -1026,6 +1027,15 @@ export async function runHistory(seed: number, history: Step[], opts: RunOptions
       }
       sim.collectEvents();
       sim.stats.steps++;
+      if (opts.trace && process.env.ECS_SHARE_SIMULATE_TRACE_WRITES === '1') {
+        // What the product wrote in this step, in order: the trail a violation's cause is read from.
+        for (const c of emu.calls({ since: before }).filter((x) => x.write && x.caller?.type === 'role')) {
+          const p = c.params as Record<string, unknown>;
+          const what = ['RoleName', 'PolicyName', 'ResourceId.1', 'ImageId', 'ResourceShareId', 'ResourceShareName'].map((k) => (p[k] ? `${k}=${String(p[k])}` : '')).filter(Boolean);
+          const doc = typeof p.NewAssumeRolePolicyDocument === 'string' ? ` trust=${p.NewAssumeRolePolicyDocument}` : '';
+          opts.trace(`       ${c.time.slice(11, 23)} ${c.caller?.accessKeyId?.slice(-6) ?? ''} ${c.action} ${c.status}${c.applied ? ' (applied, answer lost)' : ''} ${what.join(' ')}${doc.slice(0, 400)}`);
+        }
+      }
       if ((i + 1) % every === 0 || i === history.length - 1) {
         sim.sampleNeverWider(i);
         sim.sampleNeverCutOff(i);

@@ -129,7 +129,19 @@ export function membershipCached(ctx: EngineContext, uid: string): Promise<Membe
  * instances' writes are what the read-back after each write is for.)
  */
 const writeLogs = new WeakMap<EngineContext, { seq: number; last: Map<string, number> }>();
-const observedAt = new WeakMap<object, number>();
+const observedAt = new WeakMap<object, ReadPoint>();
+
+/**
+ * How old an observation may be and still seed a write. Other instances write the same role documents and RAM has no
+ * conditional write: a document merged into an old read (a reconcile's role observation is shared by the resources of
+ * a pass) would put back what another writer changed since. Older than this, the write re-reads first.
+ */
+const OBSERVATION_FRESH_MS = 1000;
+
+export interface ReadPoint {
+  seq: number;
+  atMs: number;
+}
 
 function writeLog(ctx: EngineContext): { seq: number; last: Map<string, number> } {
   let log = writeLogs.get(ctx);
@@ -138,11 +150,11 @@ function writeLog(ctx: EngineContext): { seq: number; last: Map<string, number> 
 }
 
 /** The point in this invocation's writes a read starting now sees: pass it to markObserved with what the read returned. */
-export function readPoint(ctx: EngineContext): number {
-  return writeLog(ctx).seq;
+export function readPoint(ctx: EngineContext): ReadPoint {
+  return { seq: writeLog(ctx).seq, atMs: ctx.now() };
 }
 
-export function markObserved<T extends object>(observation: T, point: number): T {
+export function markObserved<T extends object>(observation: T, point: ReadPoint): T {
   observedAt.set(observation, point);
   return observation;
 }
@@ -152,8 +164,13 @@ export function markWritten(ctx: EngineContext, doc: string): void {
   log.last.set(doc, ++log.seq);
 }
 
-/** Whether an observation (marked when its read started) still shows `doc` as this invocation last left it. */
+/**
+ * Whether an observation (marked when its read started) may seed a write of `doc`: read at most OBSERVATION_FRESH_MS
+ * ago, and nothing of this invocation wrote `doc` since.
+ */
 export function observedSinceWrite(ctx: EngineContext, observation: object, doc: string): boolean {
   const at = observedAt.get(observation);
-  return at !== undefined && (writeLog(ctx).last.get(doc) ?? 0) <= at;
+  return (
+    at !== undefined && ctx.now() - at.atMs <= OBSERVATION_FRESH_MS && (writeLog(ctx).last.get(doc) ?? 0) <= at.seq
+  );
 }

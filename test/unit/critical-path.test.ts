@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { shareResource } from '../../shared/usecases/share-resource';
 import { ROLE_NAMES, type ResourceRef } from '../../shared/share/model';
 import { trustWrite } from '../../shared/share/plan';
+import { observeRole } from '../../shared/share/observe';
 import { buildKmsPolicies, policyNameFor } from '../../shared/domain/kms-policy';
 import { FakeCloud, OWNER_UID, REGION, fakeContext, type MethodName } from '../helpers/fake-cloud';
 
@@ -121,5 +122,41 @@ describe('the observe step of a share', () => {
     await shareResource(fakeContext(fake), { type: 'image', id: 'm-image00002', region: REGION });
 
     expect(held.methods().filter((m) => m === 'kms.describeKey')).toHaveLength(2);
+  });
+});
+
+describe('a write seeded by an observation', () => {
+  // A reconcile shares one role observation among the resources of a pass. A write merged into it seconds later would
+  // put back the document as it was then, dropping what another instance wrote meanwhile (found by the simulation,
+  // seed 119: a folder grant dropped this way cut its members off until the next pass).
+  it('re-reads the role first when the observation is older than a moment, so another writer’s grant stays', async () => {
+    const B = '1000000000000003';
+    const C = '1000000000000004';
+    const fake = new FakeCloud();
+    fake.addKey({ keyId: KEY.keyId });
+    fake.addSnapshot({ id: 's-second0001', kmsKeyId: KEY.keyId, tags: { 'share-with': C } });
+    withRole(fake, 'snapshot');
+    const ctx = fakeContext(fake);
+    const roleCache: NonNullable<Parameters<typeof shareResource>[2]>['roleCache'] = new Map();
+    const roleName = ROLE_NAMES.snapshot;
+
+    // The pass observed the role for an earlier resource (which had nothing to change).
+    roleCache.set('snapshot', observeRole(ctx, 'snapshot'));
+    await roleCache.get('snapshot');
+    // Another instance adds B to the trust policy after our pass observed it.
+    const now = fake.roles.get(roleName)!;
+    const theirs = trustWrite(
+      { roleName, exists: true, trustPolicy: now.trustPolicy, description: now.description },
+      { add: [{ kind: 'account', uid: B }], remove: [], regions: [REGION] },
+      { ownerUid: OWNER_UID, maxLength: 4096 },
+    )!;
+    fake.putRole(roleName, theirs.trustPolicy, theirs.description);
+    fake.nowMs += 2000;
+    const res = await shareResource(ctx, { type: 'snapshot', id: 's-second0001', region: REGION }, { roleCache });
+
+    expect(res.outcome).toBe('shared');
+    const trust = fake.roles.get(roleName)!.trustPolicy;
+    expect(trust).toContain(`${B}@ecs.aliyuncs.com`);
+    expect(trust).toContain(`${C}@ecs.aliyuncs.com`);
   });
 });
