@@ -95,7 +95,7 @@ function mergeLoop<S>(
   what: string,
   m: Merge<S>,
   observed?: { state: S; from: object },
-  opts: { settle?: boolean } = {},
+  opts: { settle?: boolean; pauseBeforeReadBack?: boolean } = {},
 ): Written<S> {
   let signal!: () => void;
   const firstWrite = new Promise<void>((r) => (signal = r));
@@ -123,7 +123,7 @@ function mergeLoop<S>(
       attempt++;
       markWritten(ctx, what);
       signal();
-      if (opts.settle) await settle(ctx, attempt - 1);
+      if (opts.settle || opts.pauseBeforeReadBack) await settle(ctx, attempt - 1);
       state = await readBack(ctx, { ...m, read }, state);
     }
     throw new ConcurrentUpdateError(what);
@@ -201,6 +201,9 @@ function startTrust(
       },
     },
     initial,
+    // Another instance may be between its read and its write of this document (RAM has no conditional write): the
+    // read-back waits that long, so it sees a write that would drop ours and merges again.
+    { pauseBeforeReadBack: true },
   );
 }
 
@@ -291,6 +294,9 @@ function startKmsPolicies(
       },
     },
     initial,
+    // Another instance may be between its read and its write of this document (RAM has no conditional write): the
+    // read-back waits that long, so it sees a write that would drop ours and merges again.
+    { pauseBeforeReadBack: true },
   );
   return { ...loop, parts: () => parts };
 }
