@@ -1031,9 +1031,14 @@ export async function runHistory(seed: number, history: Step[], opts: RunOptions
         // What the product wrote in this step, in order: the trail a violation's cause is read from.
         for (const c of emu.calls({ since: before }).filter((x) => x.write && x.caller?.type === 'role')) {
           const p = c.params as Record<string, unknown>;
-          const what = ['RoleName', 'PolicyName', 'ResourceId.1', 'ImageId', 'ResourceShareId', 'ResourceShareName'].map((k) => (p[k] ? `${k}=${String(p[k])}` : '')).filter(Boolean);
-          const doc = typeof p.NewAssumeRolePolicyDocument === 'string' ? ` trust=${p.NewAssumeRolePolicyDocument}` : '';
-          opts.trace(`       ${c.time.slice(11, 23)} ${c.caller?.accessKeyId?.slice(-6) ?? ''} ${c.action} ${c.status}${c.applied ? ' (applied, answer lost)' : ''} ${what.join(' ')}${doc.slice(0, 400)}`);
+          const what = ['RoleName', 'PolicyName', 'ResourceId.1', 'ImageId', 'ResourceShareId', 'ResourceShareName']
+            .map((k) => (p[k] ? `${k}=${String(p[k])}` : ''))
+            .filter(Boolean);
+          const doc =
+            typeof p.NewAssumeRolePolicyDocument === 'string' ? ` trust=${p.NewAssumeRolePolicyDocument}` : '';
+          opts.trace(
+            `       ${c.time.slice(11, 23)} ${c.caller?.accessKeyId?.slice(-6) ?? ''} ${c.action} ${c.status}${c.applied ? ' (applied, answer lost)' : ''} ${what.join(' ')}${doc.slice(0, 400)}`,
+          );
         }
       }
       if ((i + 1) % every === 0 || i === history.length - 1) {
