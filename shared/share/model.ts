@@ -127,3 +127,20 @@ export interface ResourceOutcome {
 }
 
 export type { ShareTarget };
+
+/** An outcome for a resource: nothing targeted and nothing done unless `fields` say so, and who asked for it. */
+export function outcomeOf(
+  ref: ResourceRef,
+  requestedBy: RequestedBy | undefined,
+  fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>,
+): ResourceOutcome {
+  return {
+    resourceId: ref.id,
+    resourceType: ref.type,
+    region: ref.region,
+    targets: [],
+    actions: [],
+    ...fields,
+    ...(requestedBy ? { requestedBy } : {}),
+  };
+}

@@ -21,7 +21,7 @@ import { isShareTagKey, formatTarget, type ShareTarget } from '../domain/targets
 import { PENDING_TTL_S } from '../domain/image-grants';
 import { CloudError, classify } from '../errors';
 import type { EngineContext } from './context';
-import type { ResourceObservation, ResourceOutcome, ResourceRef, RequestedBy } from './model';
+import { outcomeOf, type ResourceObservation, type ResourceOutcome, type ResourceRef, type RequestedBy } from './model';
 
 /** On a copy: the original it was made from (ecs-share's mark: only resources carrying it are ever deleted). */
 const COPY_OF_TAG = 'ecs-share:copy-of';
@@ -193,22 +193,11 @@ async function retire(
   return back ?? base(ref, opts, { outcome: 'revoked', reason: `would take back and delete ${ref.id}` });
 }
 
-function base(
+const base = (
   ref: ResourceRef,
   opts: CopyShareOptions,
   fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>,
-): ResourceOutcome {
-  return {
-    resourceId: ref.id,
-    resourceType: ref.type,
-    region: ref.region,
-    targets: [],
-    actions: [],
-    ...fields,
-    ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}),
-    ...(opts.dryRun ? { dryRun: true } : {}),
-  };
-}
+) => outcomeOf(ref, opts.requestedBy, fields);
 
 /**
  * The hook share-resource calls where a service-key resource would be refused: undefined when the normal path

@@ -10,14 +10,15 @@ import { observeResource, observeRole, observeToolShare } from '../share/observe
 import { decide, grantedKeys, grantsFor, heldTakeBacks, splitTargets } from '../share/plan';
 import { EXTERNAL_NOT_ALLOWED, externalRefusal } from '../share/external';
 import { serviceKeyCopy } from '../share/service-key-copy';
-import type {
-  PlanAction,
-  RequestedBy,
-  ResourceObservation,
-  ResourceOutcome,
-  ResourceRef,
-  RoleObservation,
-  ToolShareState,
+import {
+  outcomeOf,
+  type PlanAction,
+  type RequestedBy,
+  type ResourceObservation,
+  type ResourceOutcome,
+  type ResourceRef,
+  type RoleObservation,
+  type ToolShareState,
 } from '../share/model';
 
 export interface ShareOptions {
@@ -32,22 +33,6 @@ export interface ShareOptions {
   secondRound?: boolean;
   /** Internal: a run the service-key copy module makes over a copy (the normal path only). */
   copyInner?: boolean;
-}
-
-function outcomeOf(
-  ref: ResourceRef,
-  requestedBy: RequestedBy | undefined,
-  fields: Partial<ResourceOutcome> & Pick<ResourceOutcome, 'outcome'>,
-): ResourceOutcome {
-  return {
-    resourceId: ref.id,
-    resourceType: ref.type,
-    region: ref.region,
-    targets: [],
-    actions: [],
-    ...fields,
-    ...(requestedBy ? { requestedBy } : {}),
-  };
 }
 
 /**
