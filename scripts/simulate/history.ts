@@ -93,7 +93,8 @@ export type Step =
 
 const TAG_KEY = 'share-with';
 const SHARE_KEYS = [TAG_KEY, `${TAG_KEY}.2`, `${TAG_KEY}.3`];
-const WRITE_ACTIONS = [
+/** The product's writes a fault may target (a `*` fault is spread over all of them). */
+export const WRITE_ACTIONS = [
   'UpdateRole',
   'CreateRole',
   'CreatePolicyVersion',

@@ -14,7 +14,7 @@ import { sdkClients, type SdkClients } from '../sdk-clients';
 import type { FcContext } from '../../shared/runtime';
 import { handler as defaultOnTag } from '../../functions/on-tag/index';
 import { handler as defaultReconcile } from '../../functions/reconcile/index';
-import { describeStep, rng, type CrashSpec, type FaultSpec, type Step } from './history';
+import { WRITE_ACTIONS, describeStep, rng, type CrashSpec, type FaultSpec, type Step } from './history';
 import {
   ACCOUNTS,
   ALL_TARGETS,
@@ -120,22 +120,7 @@ function loadHandlers(dir?: string): { onTag: Handler; reconcile: Handler } {
 
 const TAG_KEY_RE = /^share-with(\.([2-9]|10))?$/;
 /** The product's writes a `*` commit-then-lose fault is spread over. */
-const AFTER_WRITE_ACTIONS = [
-  'UpdateRole',
-  'CreateRole',
-  'CreatePolicyVersion',
-  'CreatePolicy',
-  'AttachPolicyToRole',
-  'DeletePolicyVersion',
-  'ModifyImageSharePermission',
-  'TagResources',
-  'UntagResources',
-  'CreateResourceShare',
-  'AssociateResourceShare',
-  'DisassociateResourceShare',
-  'DeleteResourceShare',
-  'UpdateResourceShare',
-];
+const AFTER_WRITE_ACTIONS = WRITE_ACTIONS;
 const MAX_EVENT_ATTEMPTS = 4; // the first push and EventBridge's 3 BACKOFF_RETRY retries
 
 interface Pending {
