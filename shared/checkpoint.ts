@@ -21,6 +21,8 @@ export interface Checkpoint {
   /** Phase within the region and the listing position to resume from. */
   phase: 'snapshots' | 'images' | 'continued' | 'revoke' | 'trim';
   pageToken?: string;
+  /** Resources of that page already handled (a run that stopped mid-page): the next run skips them. */
+  pageDone?: string[];
   /** What the share roles must keep granting, accumulated over the pass. */
   needs: { snapshot: RoleNeeds; image: RoleNeeds };
   /** How many resources this pass has handled so far, over all its runs. */
@@ -58,3 +60,105 @@ export class FileCheckpointStore implements CheckpointStore {
 }
 
 export const emptyNeeds = (): RoleNeeds => ({ grants: [], keys: [] });
+
+/**
+ * A checkpoint carried in a payload (organisation mode: a worker continuing itself). `load` returns what it was
+ * given; `save` keeps the latest for the caller to pass on; `clear` marks the pass done.
+ */
+export class PayloadCheckpointStore implements CheckpointStore {
+  saved?: Checkpoint;
+  cleared = false;
+
+  constructor(private readonly initial?: Checkpoint) {}
+
+  async load(): Promise<Checkpoint | undefined> {
+    return this.initial;
+  }
+
+  async save(cp: Checkpoint): Promise<void> {
+    this.saved = structuredClone(cp);
+  }
+
+  async clear(): Promise<void> {
+    this.cleared = true;
+    this.saved = undefined;
+  }
+}
+
+const PHASES = new Set<Checkpoint['phase']>(['snapshots', 'images', 'continued', 'revoke', 'trim']);
+const UID = /^\d{16}$/;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function parseGrant(g: unknown): TrustGrant {
+  if (isObj(g)) {
+    if (g.kind === 'account' && typeof g.uid === 'string' && UID.test(g.uid)) return { kind: 'account', uid: g.uid };
+    if (g.kind === 'rd' && typeof g.rdId === 'string' && /^rd-[A-Za-z0-9]{1,64}$/.test(g.rdId))
+      return { kind: 'rd', rdId: g.rdId };
+    if (g.kind === 'folder' && typeof g.pattern === 'string' && /^[A-Za-z0-9/*-]{1,512}$/.test(g.pattern))
+      return { kind: 'folder', pattern: g.pattern };
+  }
+  throw new Error(`a grant is malformed: ${JSON.stringify(g)?.slice(0, 120)}`);
+}
+
+function parseKey(k: unknown): KeyRef {
+  if (
+    isObj(k) &&
+    typeof k.region === 'string' &&
+    /^[a-z]{2,}-[a-z0-9-]{1,40}$/.test(k.region) &&
+    typeof k.keyId === 'string' &&
+    /^[A-Za-z0-9-]{1,128}$/.test(k.keyId) &&
+    typeof k.accountId === 'string' &&
+    UID.test(k.accountId)
+  )
+    return { region: k.region, accountId: k.accountId, keyId: k.keyId };
+  throw new Error(`a key is malformed: ${JSON.stringify(k)?.slice(0, 120)}`);
+}
+
+function parseNeeds(v: unknown, what: string): RoleNeeds {
+  if (!isObj(v) || !Array.isArray(v.grants) || !Array.isArray(v.keys))
+    throw new Error(`${what} must hold grants and keys`);
+  return { grants: v.grants.map(parseGrant), keys: v.keys.map(parseKey) };
+}
+
+/** A checkpoint read from untrusted input, checked field by field; throws a readable reason. */
+export function parseCheckpoint(raw: unknown): Checkpoint {
+  if (!isObj(raw)) throw new Error('the checkpoint must be an object');
+  if (raw.version !== 2) throw new Error('the checkpoint version must be 2');
+  if (typeof raw.startedAt !== 'string' || !Number.isFinite(Date.parse(raw.startedAt)))
+    throw new Error('startedAt must be a date');
+  const regions = raw.regions;
+  if (!Array.isArray(regions) || regions.length === 0 || !regions.every((r) => typeof r === 'string'))
+    throw new Error('regions must be a list of region ids');
+  const index = raw.regionIndex;
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > regions.length)
+    throw new Error('regionIndex is out of range');
+  if (typeof raw.phase !== 'string' || !PHASES.has(raw.phase as Checkpoint['phase']))
+    throw new Error(`phase must be one of ${[...PHASES].join(', ')}`);
+  if (raw.pageToken !== undefined && (typeof raw.pageToken !== 'string' || raw.pageToken.length > 4096))
+    throw new Error('pageToken must be a string');
+  const done = raw.pageDone;
+  if (
+    done !== undefined &&
+    (!Array.isArray(done) ||
+      done.length > 10_000 ||
+      !done.every((id) => typeof id === 'string' && /^[a-z]{1,3}-[A-Za-z0-9]{1,64}$/.test(id)))
+  )
+    throw new Error('pageDone must be a list of resource ids');
+  if (typeof raw.processed !== 'number' || !Number.isInteger(raw.processed) || raw.processed < 0)
+    throw new Error('processed must be a count');
+  if (!isObj(raw.needs)) throw new Error('needs must be an object');
+  return {
+    version: 2,
+    startedAt: raw.startedAt,
+    regions: regions as string[],
+    regionIndex: index,
+    phase: raw.phase as Checkpoint['phase'],
+    ...(raw.pageToken !== undefined ? { pageToken: raw.pageToken as string } : {}),
+    ...(done !== undefined ? { pageDone: done as string[] } : {}),
+    needs: {
+      snapshot: parseNeeds(raw.needs.snapshot, 'needs.snapshot'),
+      image: parseNeeds(raw.needs.image, 'needs.image'),
+    },
+    processed: raw.processed,
+  };
+}

@@ -60,7 +60,8 @@ export async function reconcileRegion(
   run: RegionRun,
 ): Promise<boolean> {
   const shares = await loadShareIndex(ctx, region);
-  const tagged = new Set<string>();
+  // Resources of the page in progress that an earlier run of this pass already handled (it stopped mid-page).
+  const tagged = new Set<string>(cp.pageDone ?? []);
   const known = (id: string) => ({
     toolShare: shares.get(id)?.share,
     ...(shares.get(id)?.twins.length ? { twinShares: shares.get(id)!.twins } : {}),
@@ -80,14 +81,21 @@ export async function reconcileRegion(
       const work = await toWork(page.items.filter((i) => !tagged.has(i.id)));
       const handled = await run.handle(work);
       for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
-      if (handled < work.length) return false; // this page again next run
+      if (handled < work.length) {
+        // This page again next run, without what is done: a budget smaller than a page still makes progress.
+        cp.pageDone = [...(cp.pageDone ?? []), ...work.slice(0, handled).map((w) => w.ref.id)];
+        await run.checkpoint();
+        return false;
+      }
       cp.pageToken = token = page.next;
+      cp.pageDone = undefined;
       await run.checkpoint();
       if (!token) break;
       if (run.exhausted()) return false; // the next page is read by the next run, once
     }
     cp.phase = next;
     cp.pageToken = undefined;
+    cp.pageDone = undefined;
     await run.checkpoint();
     return true;
   };
