@@ -15,3 +15,6 @@ export { ListPoliciesForRoleResponseBody } from '@alicloud/ram20150501/dist/mode
 export { GetPolicyResponseBody } from '@alicloud/ram20150501/dist/models/GetPolicyResponseBody';
 export { ListPolicyVersionsResponseBody } from '@alicloud/ram20150501/dist/models/ListPolicyVersionsResponseBody';
 export { GetCallerIdentityResponseBody } from '@alicloud/sts20150401/dist/models/GetCallerIdentityResponseBody';
+export { InvokeFunctionRequest } from '@alicloud/fc20230330/dist/models/InvokeFunctionRequest';
+export { InvokeFunctionHeaders } from '@alicloud/fc20230330/dist/models/InvokeFunctionHeaders';
+export { ListAccountsResponseBody } from '@alicloud/resourcemanager20200331/dist/models/ListAccountsResponseBody';

@@ -9,6 +9,8 @@ export interface OrgConfig {
   accounts: 'all' | { uids: string[]; folders: string[] };
   /** The role ecs-share assumes in a member account: acs:ram::<uid>:role/<memberRole>. */
   memberRole: string;
+  /** The fan-out's worker function (SHARE_WORKER_FUNCTION), invoked asynchronously by the coordinator. */
+  worker: string;
 }
 
 const UID = /^\d{16}$/;
@@ -16,18 +18,30 @@ const UID = /^\d{16}$/;
 const FOLDER = /^fd-[A-Za-z0-9]{10}$/;
 /** RAM role names: 1–64 letters, digits, `.`, `-`, `_`. */
 const ROLE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/** FC 3.0 function names: a letter or `_` first, then letters, digits, `_`, `-`; at most 128. */
+const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
 
 /** Single account (undefined) unless SHARE_ACCOUNTS is set; SHARE_MEMBER_ROLE alone is a mistake worth saying. */
 export function parseOrgConfig(env: NodeJS.ProcessEnv): OrgConfig | undefined {
   const raw = env.SHARE_ACCOUNTS?.trim() ?? '';
   const role = env.SHARE_MEMBER_ROLE?.trim() ?? '';
+  const workerName = env.SHARE_WORKER_FUNCTION?.trim() ?? '';
   if (raw === '') {
-    if (role !== '')
-      throw new InvalidInputError(
-        'SHARE_MEMBER_ROLE is set but SHARE_ACCOUNTS is not: set SHARE_ACCOUNTS (all, or uids and fd- folder ids) for organisation mode',
-      );
+    for (const [name, value] of [
+      ['SHARE_MEMBER_ROLE', role],
+      ['SHARE_WORKER_FUNCTION', workerName],
+    ])
+      if (value !== '')
+        throw new InvalidInputError(
+          `${name} is set but SHARE_ACCOUNTS is not: set SHARE_ACCOUNTS (all, or uids and fd- folder ids) for organisation mode`,
+        );
     return undefined;
   }
+  const worker = workerName || 'ecs-share-reconcile-worker';
+  if (!FUNCTION_NAME.test(worker))
+    throw new InvalidInputError(
+      `SHARE_WORKER_FUNCTION "${worker.slice(0, 130)}" is not a Function Compute function name (a letter or "_" first, then letters, digits, "_", "-"; at most 128)`,
+    );
   const memberRole = role || 'ecs-share-member';
   if (!ROLE_NAME.test(memberRole))
     throw new InvalidInputError(
@@ -37,7 +51,7 @@ export function parseOrgConfig(env: NodeJS.ProcessEnv): OrgConfig | undefined {
   if (entries.some((e) => e.toLowerCase() === 'all')) {
     if (entries.length > 1)
       throw new InvalidInputError('SHARE_ACCOUNTS is "all" or a list of account uids and fd- folder ids, not both');
-    return { accounts: 'all', memberRole };
+    return { accounts: 'all', memberRole, worker };
   }
   const uids: string[] = [];
   const folders: string[] = [];
@@ -49,7 +63,7 @@ export function parseOrgConfig(env: NodeJS.ProcessEnv): OrgConfig | undefined {
         `SHARE_ACCOUNTS: "${e.slice(0, 80)}" is not a 16-digit account uid, an fd- folder id (fd- and 10 letters or digits) or "all"`,
       );
   }
-  return { accounts: { uids: [...new Set(uids)], folders: [...new Set(folders)] }, memberRole };
+  return { accounts: { uids: [...new Set(uids)], folders: [...new Set(folders)] }, memberRole, worker };
 }
 
 export type ScopeDecision = { kind: 'in' } | { kind: 'out'; reason: string } | { kind: 'ask-directory' };

@@ -46,6 +46,14 @@ describe('the member account ROS template', () => {
     const addOn = JSON.parse(read('shared/policies/function-role-org.json'));
     expect(addOn.Statement).toEqual([
       { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: 'acs:ram::*:role/ecs-share-member' },
+      { Effect: 'Allow', Action: 'resourcemanager:ListAccounts', Resource: '*' },
+      // The fan-out's worker only (the coordinator invokes it, it continues itself), and its failure queue.
+      { Effect: 'Allow', Action: 'fc:InvokeFunction', Resource: 'acs:fc:*:*:functions/ecs-share-reconcile-worker' },
+      {
+        Effect: 'Allow',
+        Action: 'mns:SendMessage',
+        Resource: 'acs:mns:*:*:/queues/ecs-share-worker-failures/messages',
+      },
     ]);
   });
 

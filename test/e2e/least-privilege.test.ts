@@ -28,6 +28,8 @@ function calledActions(): Set<string> {
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'ecs-copy.ts')) {
     const text = fs.readFileSync(path.join(dir, file), 'utf8');
     for (const m of text.matchAll(CALL)) out.add(`${m[1]}:${m[2]}`);
+    // FC 3.0's InvokeFunction is a ROA call of its own (api.invokeFunction).
+    if (/\bapi\.invokeFunction\(/.test(text)) out.add('fc:InvokeFunction');
   }
   return new Set([...out].filter((a) => !NO_PERMISSION_NEEDED.has(a)));
 }
@@ -35,8 +37,15 @@ function calledActions(): Set<string> {
 /** Opt-in features call actions the base policy does not grant: each ships its own policy file. */
 const ADD_ONS: Record<string, string> = {
   'eventbridge:PutEvents': 'shared/policies/function-role-notify.json',
-  // Organisation mode: the central function role assumes the member role (docs/organisation.md).
+  // Organisation mode (docs/organisation.md): the central function role assumes the member role, lists the
+  // directory's accounts and invokes the fan-out's worker.
   'sts:AssumeRole': 'shared/policies/function-role-org.json',
+  'resourcemanager:ListAccounts': 'shared/policies/function-role-org.json',
+  'fc:InvokeFunction': 'shared/policies/function-role-org.json',
+};
+/** Actions an add-on grants that Function Compute uses with the function role, not the code (async destinations). */
+const PLATFORM: Record<string, string[]> = {
+  'shared/policies/function-role-org.json': ['mns:SendMessage'],
 };
 const addOnPolicy = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 
@@ -95,10 +104,13 @@ describe('the opt-in add-on policies (notify, organisation mode)', () => {
   it('grants exactly the opt-in actions the code calls, and the base policy none of them', () => {
     const called = calledActions();
     const base = policyActions(JSON.parse(shippedPolicy()));
-    for (const [action, file] of Object.entries(ADD_ONS)) {
+    for (const [action] of Object.entries(ADD_ONS)) {
       expect(called.has(action), `${action} is called`).toBe(true);
       expect(base.has(action), `${action} is opt-in`).toBe(false);
-      expect([...policyActions(JSON.parse(addOnPolicy(file)))]).toEqual([action]);
+    }
+    for (const file of new Set(Object.values(ADD_ONS))) {
+      const expected = [...Object.keys(ADD_ONS).filter((a) => ADD_ONS[a] === file), ...(PLATFORM[file] ?? [])];
+      expect([...policyActions(JSON.parse(addOnPolicy(file)))].sort(), file).toEqual(expected.sort());
     }
   });
 });

@@ -10,6 +10,7 @@ import type { CloudApi } from '../../shared/cloud/api';
 const CENTRAL = '1000000000000001';
 const M1 = '1000000000000002';
 const M2 = '1000000000000004';
+const W = 'ecs-share-reconcile-worker';
 
 describe('SHARE_ACCOUNTS and SHARE_MEMBER_ROLE', () => {
   it('leave single-account mode the default', () => {
@@ -18,17 +19,22 @@ describe('SHARE_ACCOUNTS and SHARE_MEMBER_ROLE', () => {
   });
 
   it.each<[string, Record<string, string>, OrgConfig]>([
-    ['all', { SHARE_ACCOUNTS: 'all' }, { accounts: 'all', memberRole: 'ecs-share-member' }],
-    ['ALL, any case', { SHARE_ACCOUNTS: 'ALL' }, { accounts: 'all', memberRole: 'ecs-share-member' }],
+    ['all', { SHARE_ACCOUNTS: 'all' }, { accounts: 'all', memberRole: 'ecs-share-member', worker: W }],
+    ['ALL, any case', { SHARE_ACCOUNTS: 'ALL' }, { accounts: 'all', memberRole: 'ecs-share-member', worker: W }],
     [
       'uids and folders, commas and spaces, duplicates once',
       { SHARE_ACCOUNTS: `${M1}, fd-abcdefgh12 ${M1},${M2}` },
-      { accounts: { uids: [M1, M2], folders: ['fd-abcdefgh12'] }, memberRole: 'ecs-share-member' },
+      { accounts: { uids: [M1, M2], folders: ['fd-abcdefgh12'] }, memberRole: 'ecs-share-member', worker: W },
     ],
     [
       'a member role of ones own',
       { SHARE_ACCOUNTS: M1, SHARE_MEMBER_ROLE: 'org.share_role-1' },
-      { accounts: { uids: [M1], folders: [] }, memberRole: 'org.share_role-1' },
+      { accounts: { uids: [M1], folders: [] }, memberRole: 'org.share_role-1', worker: W },
+    ],
+    [
+      'a worker function of ones own',
+      { SHARE_ACCOUNTS: M1, SHARE_WORKER_FUNCTION: 'org_worker-2' },
+      { accounts: { uids: [M1], folders: [] }, memberRole: 'ecs-share-member', worker: 'org_worker-2' },
     ],
   ])('parse %s', (_, env, expected) => {
     expect(parseOrgConfig(env)).toEqual(expected);
@@ -46,6 +52,16 @@ describe('SHARE_ACCOUNTS and SHARE_MEMBER_ROLE', () => {
       /SHARE_MEMBER_ROLE "bad role!" is not a RAM role name/,
     ],
     [
+      'a worker that is no FC function name',
+      { SHARE_ACCOUNTS: 'all', SHARE_WORKER_FUNCTION: '1worker' },
+      /SHARE_WORKER_FUNCTION "1worker" is not a Function Compute function name/,
+    ],
+    [
+      'a worker without SHARE_ACCOUNTS',
+      { SHARE_WORKER_FUNCTION: 'ecs-share-reconcile-worker' },
+      /SHARE_WORKER_FUNCTION is set but SHARE_ACCOUNTS is not/,
+    ],
+    [
       'a member role without SHARE_ACCOUNTS',
       { SHARE_MEMBER_ROLE: 'ecs-share-member' },
       /SHARE_MEMBER_ROLE is set but SHARE_ACCOUNTS is not/,
@@ -59,8 +75,9 @@ describe('decideScope', () => {
   const list = (uids: string[], folders: string[] = []): OrgConfig => ({
     accounts: { uids, folders },
     memberRole: 'ecs-share-member',
+    worker: W,
   });
-  const all: OrgConfig = { accounts: 'all', memberRole: 'ecs-share-member' };
+  const all: OrgConfig = { accounts: 'all', memberRole: 'ecs-share-member', worker: W };
   const member = (path: string) => ({ kind: 'member' as const, rdId: 'rd-x', folderId: path.split('/').at(-2), path });
 
   it('keeps the central account in scope without asking', () => {
