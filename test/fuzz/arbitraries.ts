@@ -502,3 +502,59 @@ export const tagSet = fc.dictionary(
   fc.oneof({ weight: 4, arbitrary: tagValue() }, { weight: 1, arbitrary: anyString }),
   { maxKeys: 5 },
 );
+
+/** A worker's payload (organisation mode's fan-out): mostly well-formed for the owner account, with bad fields. */
+export const workerPayload = (ownerUid: string) =>
+  fc
+    .tuple(
+      fc.record(
+        {
+          action: fc.oneof(
+            { weight: 6, arbitrary: fc.constant('reconcile-worker') },
+            { weight: 1, arbitrary: fc.constantFrom('reconcile', 'Reconcile-Worker') },
+            { weight: 1, arbitrary: junk },
+          ),
+          accountId: fc.oneof(
+            { weight: 6, arbitrary: fc.constant(ownerUid) },
+            { weight: 1, arbitrary: fc.constantFrom('1000000000000002', '100000000000001', `${ownerUid} `) },
+            { weight: 1, arbitrary: junk },
+          ),
+          region: fc.oneof(
+            { weight: 4, arbitrary: fc.constant(REGION) },
+            { weight: 2, arbitrary: region },
+            { weight: 1, arbitrary: junk },
+          ),
+          passId: fc.oneof(
+            { weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/) },
+            { weight: 1, arbitrary: fc.oneof(anyString, trickyString, junk) },
+          ),
+          hop: fc.oneof(
+            { weight: 6, arbitrary: fc.integer({ min: -1, max: 60 }) },
+            { weight: 1, arbitrary: fc.oneof(fc.constantFrom(0.5, 1e300, -0), junk) },
+          ),
+          dryRun: fc.oneof({ weight: 4, arbitrary: fc.boolean() }, { weight: 1, arbitrary: junk }),
+          maxResources: fc.oneof(fc.integer({ min: -2, max: 1000 }), junk),
+          checkpoint: fc.oneof(
+            junk,
+            fc.constant({
+              version: 2,
+              startedAt: '2026-01-01T00:00:00Z',
+              regions: [REGION],
+              regionIndex: 0,
+              phase: 'snapshots',
+              needs: { snapshot: { grants: [], keys: [] }, image: { grants: [], keys: [] } },
+              processed: 0,
+            }),
+            fc.record({
+              version: fc.constantFrom(1, 2, '2'),
+              regions: junk,
+              needs: junk,
+              phase: fc.oneof(anyString, junk),
+            }),
+          ),
+        },
+        { requiredKeys: ['action', 'accountId', 'region', 'passId', 'hop'] },
+      ),
+      fc.oneof({ weight: 6, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: junkKeys }),
+    )
+    .map(([c, extra]) => ({ ...extra, ...c }));

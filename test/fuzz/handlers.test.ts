@@ -11,6 +11,7 @@ import { DEMO } from '../../scripts/emulator';
 import { handler as onTag } from '../../functions/on-tag/index';
 import { handler as share } from '../../functions/share/index';
 import { handler as reconcile } from '../../functions/reconcile/index';
+import { handler as reconcileWorker } from '../../functions/reconcile-worker/index';
 import { startWorld, type World } from '../helpers/world';
 import { e2eState, E2E } from '../helpers/states';
 import { tag, shareWrites } from '../helpers/e2e';
@@ -24,10 +25,11 @@ import {
   shareCommand,
   timerEvent,
   tagValue,
+  workerPayload,
 } from './arbitraries';
 import { expectSaneAnswer } from './checks';
 
-const HANDLERS = { 'on-tag': onTag, share, reconcile } as const;
+const HANDLERS = { 'on-tag': onTag, share, reconcile, 'reconcile-worker': reconcileWorker } as const;
 type Fn = keyof typeof HANDLERS;
 
 // The world: a snapshot shared with an RD member, an image shared with an external account, untagged resources.
@@ -45,7 +47,7 @@ function wire(payload: unknown): unknown {
   }
 }
 
-const tally: Record<Fn, Record<string, number>> = { 'on-tag': {}, share: {}, reconcile: {} };
+const tally: Record<Fn, Record<string, number>> = { 'on-tag': {}, share: {}, reconcile: {}, 'reconcile-worker': {} };
 
 describe('the functions under fuzzing, against the emulator with the real function role', () => {
   let w: World;
@@ -68,7 +70,9 @@ describe('the functions under fuzzing, against the emulator with the real functi
     tally[fn][answer] = (tally[fn][answer] ?? 0) + 1;
     // Refused before any API call; reconcile may first read the account's regions to refuse one it does not have.
     if (answer === 'invalid')
-      expect(w.emu.calls().filter((c) => fn !== 'reconcile' || c.action !== 'DescribeRegions')).toEqual([]);
+      expect(
+        w.emu.calls().filter((c) => !['reconcile', 'reconcile-worker'].includes(fn) || c.action !== 'DescribeRegions'),
+      ).toEqual([]);
     expect(w.emu.writes()).toEqual([]); // the world is in steady state: nothing any input asks may write
   }
 
@@ -150,6 +154,27 @@ describe('the functions under fuzzing, against the emulator with the real functi
     );
     await fc.assert(
       fc.asyncProperty(payload, (p) => invoke('reconcile', p)),
+      runs(1000),
+    );
+  }, 180_000);
+
+  it('reconcile-worker answers every payload, checkpoint and stray input, and writes nothing', async () => {
+    // A worker that would continue itself (a budget it cannot finish in) is drawn as a dry run: continuing is an FC
+    // invocation, which the e2e fan-out tests cover.
+    const payload = workerPayload(DEMO.owner.uid).map((p) => {
+      const max = (p as { maxResources?: unknown }).maxResources;
+      return typeof max === 'number' && Number.isInteger(max) && max > 0 ? { ...p, dryRun: true } : p;
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          { weight: 8, arbitrary: payload },
+          { weight: 1, arbitrary: eventPayload(KNOWN) },
+          { weight: 1, arbitrary: timerEvent },
+          { weight: 1, arbitrary: junk },
+        ),
+        (p) => invoke('reconcile-worker', p),
+      ),
       runs(1000),
     );
   }, 180_000);
