@@ -226,6 +226,30 @@ describe('organisation mode: a member account tags, the central deployment share
     expect(await use(w, RECIPIENT, id)).toMatchObject({ ok: true });
   });
 
+  it("shares a member's resource by hand (share with accountId) in the member, and refuses an account outside", async () => {
+    await tagAs(w, MEMBER, MEMBER_SNAP_2, RECIPIENT);
+    await w.emu.flushEvents();
+    phase(w);
+    const plan = await w.invoke('share', { resourceId: MEMBER_SNAP_2, region, accountId: MEMBER, dryRun: true });
+    expect(plan.results[0]).toMatchObject({ accountId: MEMBER, resourceId: MEMBER_SNAP_2 });
+    expect(writesIn(w)).toEqual({});
+    const done = await w.invoke('share', { resourceId: MEMBER_SNAP_2, region, accountId: MEMBER });
+    expect(done.results[0]).toMatchObject({ outcome: 'shared', accountId: MEMBER });
+    expect(Object.keys(writesIn(w))).toEqual([MEMBER]);
+    expect(await use(w, RECIPIENT, MEMBER_SNAP_2)).toMatchObject({ ok: true });
+    phase(w);
+    const out = await w.invoke('share', { resourceId: OUTSIDER_SNAP, region, accountId: OUTSIDER });
+    expect(out.results[0]).toMatchObject({
+      outcome: 'refused',
+      accountId: OUTSIDER,
+      error: { code: 'AccountNotInScope' },
+    });
+    expect(w.emu.calls({ action: 'AssumeRole' }).filter((c) => c.params.RoleArn?.includes(OUTSIDER))).toEqual([]);
+    expect(writesIn(w)).toEqual({});
+    await untagAs(w, MEMBER, MEMBER_SNAP_2);
+    await w.deliverEvents();
+  });
+
   it('refuses an event from an account outside SHARE_ACCOUNTS, with no call in that account and no write', async () => {
     await tagAs(w, OUTSIDER, OUTSIDER_SNAP, RECIPIENT);
     phase(w);
