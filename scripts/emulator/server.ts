@@ -490,7 +490,12 @@ export class EmulatorCore {
       if (!m || req.method !== 'POST') {
         throw new ApiError(400, 'PathNotSupported', `'${req.method}' against '${path}' is not supported`);
       }
-      const functionName = decodeURIComponent(m[1]);
+      let functionName: string;
+      try {
+        functionName = decodeURIComponent(m[1]);
+      } catch {
+        throw new ApiError(400, 'InvalidArgument', `the function name in '${path}' is not validly encoded`);
+      }
       const type = headerValue(req, 'x-fc-invocation-type') ?? 'Sync';
       params = {
         functionName,
@@ -539,7 +544,40 @@ export class EmulatorCore {
       if (host && host.accountId !== caller.accountId) {
         throw new ApiError(404, 'FunctionNotFound', `function '${functionName}' does not exist.`);
       }
-      const fn = this.fc.resolve(caller.accountId, functionName, host?.region);
+      const fnCtx = (region: string) => ({
+        action,
+        version: FC_VERSION,
+        product: 'fc' as const,
+        params,
+        caller: caller!,
+        requestId,
+        region,
+        state: this.state,
+        emu: this.services(),
+      });
+      const mayInvoke = (region: string) =>
+        authorize(fnCtx(region), {
+          handler: () => ({}),
+          ramAction: 'fc:InvokeFunction',
+          resources: () => [`acs:fc:${region}:${caller!.accountId}:functions/${functionName}`],
+        });
+      const found = this.fc.find(caller.accountId, functionName, host?.region);
+      if (!found) {
+        // RAM is asked first, as FC's gateway does from the path alone: a caller without fc:InvokeFunction on the name
+        // (in any region the host allows) learns nothing of whether it exists.
+        const regions = host ? [host.region] : this.state.regions;
+        const denials = regions.map((r) => {
+          try {
+            mayInvoke(r);
+            return undefined;
+          } catch (e) {
+            return e;
+          }
+        });
+        if (denials.every((d) => d !== undefined)) throw denials[0];
+        throw new ApiError(404, 'FunctionNotFound', `function '${functionName}' does not exist.`);
+      }
+      const fn = found;
       if (query.qualifier !== undefined && query.qualifier !== 'LATEST') {
         throw new ApiError(
           404,
@@ -547,21 +585,7 @@ export class EmulatorCore {
           `alias '${query.qualifier}' of function '${functionName}' does not exist (the emulator has LATEST only)`,
         );
       }
-      const arn = `acs:fc:${fn.region}:${fn.accountId}:functions/${fn.functionName}`;
-      authorize(
-        {
-          action,
-          version: FC_VERSION,
-          product: 'fc',
-          params,
-          caller,
-          requestId,
-          region: fn.region,
-          state: this.state,
-          emu: this.services(),
-        },
-        { handler: () => ({}), ramAction: 'fc:InvokeFunction', resources: () => [arn] },
-      );
+      mayInvoke(fn.region);
       if (this.severed.has(caller.accessKeyId)) {
         req.socket.destroy();
         log(0, 'ClientGone');

@@ -13,6 +13,10 @@ import * as $dara from '@darabonba/typescript';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../scripts/emulator/api';
 import { startEmulator } from '../../scripts/emulator/server';
+import { DEMO } from '../../scripts/emulator/demo-state';
+import { buildFunction } from '../../scripts/build';
+import { FUNCTION_ROLE } from '../../scripts/function-role';
+import { startWorld } from '../helpers/world';
 import type { EmulatorState, FcFunction } from '../../scripts/emulator/types';
 import { hostOf } from '../helpers/sdk';
 import { errorOf } from '../helpers/error-of';
@@ -315,6 +319,8 @@ describe('refusals', () => {
     expect(err.code).toBe('AccessDenied');
     expect(err.accessDeniedDetail?.AuthAction).toBe('fc:InvokeFunction');
     expect(emu.fcInvocations().length).toBe(before);
+    // RAM is asked before existence: a missing name tells the denied user nothing more.
+    expect((await errorOf(invoke('nope', {}, { creds: USER }))).code).toBe('AccessDenied');
   });
 
   it('checks the signature: a wrong secret is refused with SignatureNotMatch', async () => {
@@ -481,5 +487,57 @@ describe('admin API and registration', () => {
     const echoes = (emu.state.functions ?? []).filter((f) => f.functionName === 'echo');
     expect(echoes).toHaveLength(1);
     expect(echoes[0].timeoutSeconds).toBe(5);
+  });
+});
+
+describe('a built bundle of the product', () => {
+  it('runs dist/share as FC would: the share is made with the function role, and the writes are its', async () => {
+    const w = await startWorld();
+    try {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fc-dist-'));
+      const { file } = await buildFunction('share', out);
+      w.emu.setOptions({ fcAsyncDuplicateRate: 0 });
+      w.emu.registerFunction({
+        accountId: DEMO.owner.uid,
+        region: DEMO.region,
+        functionName: 'share',
+        codeDir: path.dirname(file),
+        role: FUNCTION_ROLE,
+        environment: { SHARE_ALLOW_EXTERNAL: 'true', SHARE_LOG_LEVEL: 'off' },
+      });
+      const fc = new Fc(
+        new $OpenApiUtil.Config({
+          accessKeyId: DEMO.owner.accessKeyId,
+          accessKeySecret: DEMO.owner.accessKeySecret,
+          endpoint: hostOf(w.emu.endpoint),
+          protocol: 'http',
+          regionId: DEMO.region,
+          readTimeout: 60_000,
+        }),
+      );
+      w.emu.state.snapshots.find((x) => x.snapshotId === DEMO.snapshots.plain)!.tags = {
+        'share-with': DEMO.rdRecipient.uid,
+      };
+      w.emu.clearCalls();
+      const res = await fc.invokeFunctionWithOptions(
+        'share',
+        new InvokeFunctionRequest({
+          body: Readable.from([Buffer.from(JSON.stringify({ resourceId: DEMO.snapshots.plain, region: DEMO.region }))]),
+        }),
+        new InvokeFunctionHeaders({}),
+        new $dara.RuntimeOptions({}),
+      );
+      const chunks: Buffer[] = [];
+      for await (const c of res.body as Readable) chunks.push(Buffer.from(c));
+      const summary = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      expect(res.headers?.['x-fc-error-type']).toBeUndefined();
+      expect(['shared', 'pending']).toContain(summary.results[0].outcome);
+      const writes = w.emu.writes();
+      expect(writes.length).toBeGreaterThan(0);
+      for (const c of writes) expect(c.caller).toMatchObject({ accountId: DEMO.owner.uid, type: 'role' });
+      fs.rmSync(out, { recursive: true, force: true });
+    } finally {
+      await w.stop();
+    }
   });
 });

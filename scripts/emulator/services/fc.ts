@@ -207,12 +207,6 @@ export class FcRuntime {
     return mine[0];
   }
 
-  resolve(accountId: string, functionName: string, region?: string): FcFunction {
-    const fn = this.find(accountId, functionName, region);
-    if (!fn) throw new ApiError(404, 'FunctionNotFound', `function '${functionName}' does not exist.`);
-    return fn;
-  }
-
   async invokeSync(fn: FcFunction, payload: Buffer, requestId: string): Promise<FcSyncAnswer> {
     const record = this.newRecord(fn, payload, requestId, 'Sync', 1, false);
     this.busy++;
