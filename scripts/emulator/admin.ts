@@ -1,13 +1,15 @@
 // The /_emulator/ admin API (no signature; no SDK action can reach it): state, options, call log, faults, rate
-// limits, throttling, latency, events, published events and service credentials, as methods of the Emulator (api.ts).
+// limits, throttling, latency, events, published events, service credentials and Function Compute invocations, as
+// methods of the Emulator (api.ts).
 import type http from 'node:http';
 import type { CallFilter, PublishedFilter } from './api';
 import type { EventDeliveryOptions } from './events';
 import type { FaultRule, RateLimit, ThrottlingOptions } from './faults';
+import type { FcInvocationFilter } from './services/fc';
 import { parseJson, send } from './http';
 import type { EmulatorCore } from './server';
 import { InvalidStateError, snapshotState } from './state';
-import { ApiError, type EmulatorOptions, type EmulatorState, type Product } from './types';
+import { ApiError, type EmulatorOptions, type EmulatorState, type FcFunction, type Product } from './types';
 
 export async function admin(
   core: EmulatorCore,
@@ -92,6 +94,23 @@ export async function admin(
         if (!b.accountId || !b.roleName) throw new Error('"accountId" and "roleName" are required');
         return send(res, 200, core.issueServiceCredentials(b.accountId, b.roleName, b.service));
       }
+      case 'GET /_emulator/fc/invocations': {
+        const f: FcInvocationFilter = {};
+        for (const k of ['requestId', 'functionName', 'accountId', 'region'] as const)
+          if (query.has(k)) f[k] = query.get(k)!;
+        if (query.has('type')) f.type = query.get('type') as FcInvocationFilter['type'];
+        if (query.has('status')) f.status = query.get('status') as FcInvocationFilter['status'];
+        return send(res, 200, { invocations: core.fc.invocations(f) });
+      }
+      case 'GET /_emulator/fc/failures':
+        return send(res, 200, { failures: core.fc.failures() });
+      case 'POST /_emulator/fc/idle': {
+        const b = (body.length > 0 ? json() : {}) as { timeoutMs?: number };
+        await core.fc.waitForIdle(b.timeoutMs);
+        return send(res, 200, { idle: true });
+      }
+      case 'POST /_emulator/fc/functions':
+        return send(res, 200, { function: core.registerFunction(json() as FcFunction) });
     }
     const faultId = /^DELETE \/_emulator\/faults\/(\d+)$/.exec(route);
     if (faultId) return send(res, core.faults.remove(Number(faultId[1])) ? 200 : 404, { faults: core.faults.list() });

@@ -9,11 +9,13 @@ import type {
   EventStats,
 } from './events';
 import type { FaultRule, FaultRuleState, RateLimit, ThrottlingOptions } from './faults';
+import type { FcFailure, FcInvocation, FcInvocationFilter } from './services/fc';
 import type {
   ActionTable,
   Caller,
   EmulatorOptions,
   EmulatorState,
+  FcFunction,
   FullState,
   Params,
   Product,
@@ -30,7 +32,10 @@ export interface CallRecord {
   params: Params;
   status: number; // 0 when the connection was dropped
   code?: string;
-  /** A write that changed the state although its answer was lost (dropAfter) or replaced (unavailableAfter). */
+  /**
+   * A write that changed the state although its answer was lost (dropAfter) or replaced (unavailableAfter); for FC
+   * InvokeFunction (never a write), an invocation that was run or queued all the same.
+   */
   applied?: true;
   /** Why a fault or rate limit changed the call. */
   cause?: string;
@@ -157,6 +162,15 @@ export interface Emulator {
   clearPublished(): void;
   /** What Function Compute does for a function's role: check the trust policy, then mint STS credentials. */
   issueServiceCredentials(accountId: string, roleName: string, service?: string): ServiceCredentials;
+  /** Every delivery FC InvokeFunction made (a sync call; each attempt and duplicate of an async event), in order. */
+  fcInvocations(filter?: FcInvocationFilter): FcInvocation[];
+  /** Async invocations FC gave up on: retries exhausted, or older than maxAsyncEventAgeInSeconds. */
+  fcFailures(): FcFailure[];
+  /** Resolves when no invocation is queued or running (async chains included); rejects after timeoutMs (60 s). */
+  waitForFcIdle(timeoutMs?: number): Promise<void>;
+  /** Adds an FC function to the live state, or replaces the one with the same account, region and name. */
+  registerFunction(fn: FcFunction): FcFunction;
+  /** Stops the server; running function children are killed and queued invocations dropped. */
   stop(): Promise<void>;
 }
 

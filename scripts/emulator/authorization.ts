@@ -14,6 +14,7 @@ const RAM_PREFIX: Record<Product, string> = {
   resourcesharing: 'resourcesharing',
   resourcemanager: 'resourcemanager',
   eventbridge: 'eventbridge',
+  fc: 'fc',
 };
 
 /** The 403 each product answers a RAM denial with. */
@@ -29,6 +30,8 @@ const DENIAL: Record<Product, { code: string; message: string }> = {
   resourcemanager: { code: 'NoPermission', message: 'You are not authorized to perform this operation.' },
   // Not documented for EventBridge: RAM's code.
   eventbridge: { code: 'NoPermission', message: 'You are not authorized to perform this operation.' },
+  // FC's documented 403 (error codes: AccessDenied, message "%s").
+  fc: { code: 'AccessDenied', message: 'You are not authorized to do this action. You should be authorized by RAM.' },
 };
 
 /** Throws the product's 403 unless RAM allows the caller the action on every resource it names (root: always). */

@@ -83,6 +83,7 @@ export const DEFAULT_THROTTLING: ThrottlingOptions = {
     resourcesharing: false,
     resourcemanager: false,
     eventbridge: false,
+    fc: false,
   },
 };
 

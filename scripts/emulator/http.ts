@@ -12,6 +12,7 @@ const PRODUCT_NAMES: Record<Product, string> = {
   resourcesharing: 'ResourceSharing',
   resourcemanager: 'ResourceManager',
   eventbridge: 'EventBridge',
+  fc: 'FC',
 };
 
 export function newRequestId(): string {
@@ -46,6 +47,11 @@ export function sendError(
   err: ApiError,
   host?: string,
 ): void {
+  if (product === 'fc') {
+    // FC 3.0's error body (API reference, data structure Error), and its request id header.
+    const body = { Code: err.code, Message: err.message, RequestId: requestId, ...err.extra };
+    return send(res, err.status, body, { 'x-fc-request-id': requestId, ...err.headers });
+  }
   const productName = product ? PRODUCT_NAMES[product] : '';
   const body = {
     RequestId: requestId,

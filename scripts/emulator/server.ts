@@ -1,6 +1,7 @@
-// The emulator's HTTP server: RPC dispatch for the seven products (signature -> faults -> required parameters ->
-// RAM authorization -> handler), the call log, write hooks, and events after ECS calls. The admin surface under
-// /_emulator/ is admin.ts, the authorization step authorization.ts, the public types api.ts.
+// The emulator's HTTP server: RPC dispatch for the seven RPC products (signature -> faults -> required parameters ->
+// RAM authorization -> handler), Function Compute 3.0's ROA InvokeFunction through the same steps (services/fc.ts
+// runs the function), the call log, write hooks, and events after ECS calls. The admin surface under /_emulator/ is
+// admin.ts, the authorization step authorization.ts, the public types api.ts.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { admin } from './admin';
@@ -36,8 +37,9 @@ import { actions as resourcesharingActions } from './services/resourcesharing';
 import { actions as resourcemanagerActions } from './services/resourcemanager';
 import { actions as eventbridgeActions } from './services/eventbridge';
 import { actions as stsActions } from './services/sts';
+import { FC_ASYNC_PAYLOAD_LIMIT, FC_SYNC_PAYLOAD_LIMIT, FC_VERSION, FcRuntime } from './services/fc';
 import { claimedAccessKeyId, parseUrlEncoded, PROTOCOL_PARAMS, verifyRequest } from './signature';
-import { newStsSession, normaliseState, randomText, snapshotState } from './state';
+import { addFunction, newStsSession, normaliseState, randomText, snapshotState } from './state';
 import {
   ApiError,
   isWriteAction,
@@ -49,6 +51,7 @@ import {
   type EmulatorOptions,
   type EmulatorServices,
   type EmulatorState,
+  type FcFunction,
   type FullState,
   type Params,
   type Product,
@@ -63,6 +66,7 @@ const TABLES: Record<Product, ActionTable> = {
   resourcesharing: resourcesharingActions,
   resourcemanager: resourcemanagerActions,
   eventbridge: eventbridgeActions,
+  fc: {}, // ROA, not RPC: CoreEmulator.fcInvoke
 };
 
 const CALL_LOG_LIMIT = 50_000;
@@ -84,6 +88,7 @@ export async function startEmulator(opts: StartOptions = {}): Promise<Emulator> 
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  core.endpoint = `http://127.0.0.1:${port}`;
   return core.facade(
     port,
     () =>
@@ -110,6 +115,13 @@ export class EmulatorCore {
   readonly severed = new Set<string>();
   private openSockets = new Map<string, Set<Socket>>(); // access key -> sockets of its calls
   private socketKeys = new WeakMap<Socket, Set<string>>();
+  /** The emulator's own endpoint, once it listens (what FC functions are pointed at). */
+  endpoint = '';
+  readonly fc = new FcRuntime({
+    state: () => this.state,
+    endpoint: () => this.endpoint,
+    credentials: (accountId, roleName) => this.issueServiceCredentials(accountId, roleName, 'fc.aliyuncs.com'),
+  });
 
   constructor(
     public state: FullState,
@@ -159,9 +171,14 @@ export class EmulatorCore {
       published: (f) => core.published(f),
       clearPublished: () => core.clearPublished(),
       issueServiceCredentials: (a, r, s) => core.issueServiceCredentials(a, r, s),
+      fcInvocations: (f) => core.fc.invocations(f),
+      fcFailures: () => core.fc.failures(),
+      waitForFcIdle: (t) => core.fc.waitForIdle(t),
+      registerFunction: (fn) => core.registerFunction(fn),
       stop: () => {
         core.closed = true;
         core.bus.close();
+        core.fc.close();
         return close();
       },
     };
@@ -169,6 +186,11 @@ export class EmulatorCore {
 
   clearCalls(): void {
     this.callLog = [];
+  }
+
+  /** Adds an FC function to the live state, or replaces the one with the same account, region and name. */
+  registerFunction(fn: FcFunction): FcFunction {
+    return structuredClone(addFunction(this.state, fn, true));
   }
 
   clearPublished(): void {
@@ -254,6 +276,7 @@ export class EmulatorCore {
     const path = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     if (path === '/_emulator' || path.startsWith('/_emulator/')) return admin(this, req, res, path, rawQuery, body);
+    if (path.startsWith(`/${FC_VERSION}/`)) return this.fcInvoke(req, res, path, rawQuery, body);
     return this.rpc(req, res, path, rawQuery, body);
   }
 
@@ -411,6 +434,206 @@ export class EmulatorCore {
     }
   }
 
+  // ---------- Function Compute 3.0 (ROA) ----------
+
+  /**
+   * POST /2023-03-30/functions/{name}/invocations, as @alicloud/fc20230330 sends it: ACS3-signed over the real path,
+   * the event as the raw body. Signature -> faults -> payload limit -> the caller's function -> RAM
+   * fc:InvokeFunction -> run (Sync) or accept (Async, 202). Errors in FC's shape {Code, Message, RequestId}.
+   */
+  private async fcInvoke(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: string,
+    rawQuery: string,
+    body: Buffer,
+  ): Promise<void> {
+    const started = Date.now();
+    const requestId = newRequestId();
+    const action = 'InvokeFunction';
+    let caller: Caller | undefined;
+    let claimedKey: string | undefined;
+    let cause: string | undefined;
+    let applied = false;
+    let params: Params = {};
+    let after: 'drop' | 'unavailable' | undefined;
+    const log = (status: number, code?: string) =>
+      this.record({
+        seq: ++this.seq,
+        time: new Date(started).toISOString(),
+        product: 'fc',
+        action,
+        version: FC_VERSION,
+        caller: caller
+          ? {
+              accountId: caller.accountId,
+              type: caller.type,
+              name: callerName(caller),
+              accessKeyId: caller.accessKeyId,
+            }
+          : claimedKey
+            ? { accessKeyId: claimedKey }
+            : null,
+        params,
+        status,
+        ...(code ? { code } : {}),
+        ...(cause ? { cause } : {}),
+        ...(applied && status !== 200 && status !== 202 ? { applied: true as const } : {}),
+        write: false,
+        durationMs: Date.now() - started,
+        requestId,
+      });
+    try {
+      const query = parseUrlEncoded(rawQuery);
+      claimedKey = claimedAccessKeyId({ headers: req.headers, query, form: {} });
+      const m = /^\/2023-03-30\/functions\/([^/]+)\/invocations$/.exec(path);
+      if (!m || req.method !== 'POST') {
+        throw new ApiError(400, 'PathNotSupported', `'${req.method}' against '${path}' is not supported`);
+      }
+      let functionName: string;
+      try {
+        functionName = decodeURIComponent(m[1]);
+      } catch {
+        throw new ApiError(400, 'InvalidArgument', `the function name in '${path}' is not validly encoded`);
+      }
+      const type = headerValue(req, 'x-fc-invocation-type') ?? 'Sync';
+      params = {
+        functionName,
+        invocationType: type,
+        ...(query.qualifier !== undefined ? { qualifier: query.qualifier } : {}),
+      };
+      try {
+        caller = verifyRequest(
+          this.state,
+          { method: req.method, path, query, form: {}, headers: req.headers, body },
+          Date.now(),
+        );
+      } catch (e) {
+        throw fcSignatureError(e, claimedKey);
+      }
+      const host = fcHost(headerValue(req, 'host'));
+      let guess: FcFunction | undefined;
+      try {
+        guess = this.fc.find(caller.accountId, functionName, host?.region);
+      } catch {
+        guess = undefined; // ambiguous: answered below, after the faults
+      }
+      const decision = this.faults.decide('fc', action, Date.now(), {
+        accountId: caller.accountId,
+        region: guess?.region ?? host?.region ?? '',
+      });
+      cause = decision.cause;
+      if (decision.latencyMs > 0) await sleep(decision.latencyMs);
+      if (decision.drop) {
+        req.socket.destroy();
+        log(0, 'ConnectionDropped');
+        return;
+      }
+      if (decision.error) throw decision.error;
+      after = decision.after;
+      this.track(caller.accessKeyId, req.socket);
+
+      if (type !== 'Sync' && type !== 'Async') {
+        throw new ApiError(400, 'InvalidArgument', `x-fc-invocation-type must be Sync or Async, got '${type}'`);
+      }
+      const limit = type === 'Async' ? FC_ASYNC_PAYLOAD_LIMIT : FC_SYNC_PAYLOAD_LIMIT;
+      if (body.length > limit) {
+        throw new ApiError(400, 'EntityTooLarge', `payload size exceeds maximum allowed size (${limit} bytes)`);
+      }
+      // The real host is <uid>.<region>.fc.aliyuncs.com: another account's function is not the caller's to see.
+      if (host && host.accountId !== caller.accountId) {
+        throw new ApiError(404, 'FunctionNotFound', `function '${functionName}' does not exist.`);
+      }
+      const fnCtx = (region: string) => ({
+        action,
+        version: FC_VERSION,
+        product: 'fc' as const,
+        params,
+        caller: caller!,
+        requestId,
+        region,
+        state: this.state,
+        emu: this.services(),
+      });
+      const mayInvoke = (region: string) =>
+        authorize(fnCtx(region), {
+          handler: () => ({}),
+          ramAction: 'fc:InvokeFunction',
+          resources: () => [`acs:fc:${region}:${caller!.accountId}:functions/${functionName}`],
+        });
+      const found = this.fc.find(caller.accountId, functionName, host?.region);
+      if (!found) {
+        // RAM is asked first, as FC's gateway does from the path alone: a caller without fc:InvokeFunction on the name
+        // (in any region the host allows) learns nothing of whether it exists.
+        const regions = host ? [host.region] : this.state.regions;
+        const denials = regions.map((r) => {
+          try {
+            mayInvoke(r);
+            return undefined;
+          } catch (e) {
+            return e;
+          }
+        });
+        if (denials.every((d) => d !== undefined)) throw denials[0];
+        throw new ApiError(404, 'FunctionNotFound', `function '${functionName}' does not exist.`);
+      }
+      const fn = found;
+      if (query.qualifier !== undefined && query.qualifier !== 'LATEST') {
+        throw new ApiError(
+          404,
+          'AliasNotFound',
+          `alias '${query.qualifier}' of function '${functionName}' does not exist (the emulator has LATEST only)`,
+        );
+      }
+      mayInvoke(fn.region);
+      if (this.severed.has(caller.accessKeyId)) {
+        req.socket.destroy();
+        log(0, 'ClientGone');
+        return;
+      }
+
+      const headers: Record<string, string> = { 'x-fc-request-id': requestId };
+      let status = 202;
+      let answer: Buffer = Buffer.alloc(0);
+      if (type === 'Async') {
+        this.fc.acceptAsync(fn, body, requestId);
+        applied = true;
+      } else {
+        const out = await this.fc.invokeSync(fn, body, requestId);
+        applied = true;
+        status = 200;
+        answer = out.body;
+        if (out.errorType) headers['x-fc-error-type'] = out.errorType;
+        if (headerValue(req, 'x-fc-log-type') === 'Tail') {
+          headers['x-fc-log-result'] = Buffer.from(out.logs).toString('base64');
+        }
+      }
+      if (after === 'drop' || req.socket.destroyed || this.severed.has(caller.accessKeyId)) {
+        req.socket.destroy();
+        log(0, after === 'drop' ? 'ConnectionDropped' : 'ClientGone');
+        return;
+      }
+      if (after === 'unavailable') throw serviceUnavailable();
+      res.writeHead(status, {
+        ...headers,
+        'content-type': status === 200 ? 'application/octet-stream' : 'text/plain',
+        'content-length': answer.length,
+      });
+      res.end(answer);
+      log(status);
+    } catch (e) {
+      // An apply-then-lose fault loses a call's own error answer the same way (faults.ts).
+      if (after === 'drop') {
+        req.socket.destroy();
+        log(0, 'ConnectionDropped');
+        return;
+      }
+      const err = after === 'unavailable' ? serviceUnavailable() : e instanceof ApiError ? e : internalError(e, action);
+      sendError(res, 'fc', requestId, err, req.headers.host);
+      log(err.status, err.code);
+    }
+  }
+
   private track(accessKeyId: string, socket: Socket): void {
     let set = this.openSockets.get(accessKeyId);
     if (!set) this.openSockets.set(accessKeyId, (set = new Set()));
@@ -504,4 +727,19 @@ export class EmulatorCore {
     timer.unref?.();
     this.announcements.add(timer);
   }
+}
+
+/** The gateway's codes in FC's words (Function Compute error codes: SignatureNotMatch, InvalidAccessKeyID, both 403). */
+function fcSignatureError(e: unknown, claimedKey: string | undefined): unknown {
+  if (!(e instanceof ApiError)) return e;
+  if (e.code === 'SignatureDoesNotMatch') return new ApiError(403, 'SignatureNotMatch', e.message);
+  if (e.code === 'InvalidAccessKeyId.NotFound')
+    return new ApiError(403, 'InvalidAccessKeyID', `invalid access key ID '${claimedKey ?? ''}'`);
+  return e;
+}
+
+/** <uid>.<region>[-internal].fc.aliyuncs.com, the data-plane host; an endpoint override says nothing. */
+function fcHost(host: string | undefined): { accountId: string; region: string } | undefined {
+  const m = /^(\d{16})\.([a-z0-9-]+?)(?:-internal)?\.fc\.aliyuncs\.com(?::\d+)?$/.exec(host ?? '');
+  return m ? { accountId: m[1], region: m[2] } : undefined;
 }

@@ -7,6 +7,8 @@ import { ApiError, type Caller, type FullState, type Params, type StsSession } f
 
 interface SignedRequest {
   method: string;
+  /** The request path as sent, still percent-encoded: `/` for RPC, the resource path for ROA (FC 3.0). Default `/`. */
+  path?: string;
   query: Params; // decoded
   form: Params; // decoded form body parameters
   headers: IncomingHttpHeaders;
@@ -202,7 +204,7 @@ function verifyAcs3(state: FullState, req: SignedRequest, auth: string): { acces
   const found = lookup(state, accessKeyId);
   const canonicalRequest = [
     req.method.toUpperCase(),
-    '/',
+    canonicalUri(req.path ?? '/'),
     canonicalQuery(req.query),
     signedHeaders.map((h) => `${h}:${(header(req.headers, h) ?? '').trim()}\n`).join(''),
     signedHeaderList,
@@ -213,6 +215,11 @@ function verifyAcs3(state: FullState, req: SignedRequest, auth: string): { acces
   if (!sameText(expected, signature.toLowerCase()))
     throw new ApiError(400, 'SignatureDoesNotMatch', SIGNATURE_MISMATCH);
   return { accessKeyId, found };
+}
+
+/** The path as openapi-core signs it: as sent, with + and * percent-encoded and %7E as ~. */
+function canonicalUri(path: string): string {
+  return path.replace(/\+/g, '%20').replace(/\*/g, '%2A').replace(/%7E/gi, '~');
 }
 
 function canonicalQuery(query: Params): string {

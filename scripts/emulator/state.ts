@@ -1,11 +1,13 @@
 // The emulator's state: normalising a (possibly sparse) state file into a FullState, copying it out, loading it from disk.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   ApiError,
   DEFAULT_OPTIONS,
   type CallContext,
   type EmulatorState,
+  type FcFunction,
   type FullState,
   type StsSession,
 } from './types';
@@ -41,11 +43,65 @@ export function normaliseState(s: EmulatorState): FullState {
     stsSessions: c.stsSessions ?? [],
     eventBuses: c.eventBuses ?? [],
     eventRoutes: c.eventRoutes ?? [],
+    functions: [],
     options: { ...DEFAULT_OPTIONS, ...(c.options ?? {}) },
   };
   validateAccounts(full);
   if (full.resourceDirectory) validateDirectory(full);
+  for (const fn of c.functions ?? []) addFunction(full, fn, false);
   return full;
+}
+
+const FUNCTION_NAME = /^[a-zA-Z_][a-zA-Z0-9_-]{0,127}$/; // FC 3.0 CreateFunction's functionName
+const FUNCTION_ARN = /^acs:fc:([a-z0-9-]+):(\d{16}):functions\/([a-zA-Z_][a-zA-Z0-9_-]{0,127})$/;
+
+/** acs:fc:<region>:<uid>:functions/<name> -> its parts, or undefined. */
+export function parseFunctionArn(arn: string): { region: string; accountId: string; functionName: string } | undefined {
+  const m = FUNCTION_ARN.exec(arn);
+  return m ? { region: m[1], accountId: m[2], functionName: m[3] } : undefined;
+}
+
+/**
+ * Validates an FC function and adds it to the state (`replace`: one with the same account, region and name goes;
+ * otherwise a second one is an error). Throws InvalidStateError.
+ */
+export function addFunction(full: FullState, input: FcFunction, replace: boolean): FcFunction {
+  const fn = structuredClone(input);
+  const who = `function ${JSON.stringify(fn?.functionName)}`;
+  if (!fn || typeof fn.functionName !== 'string' || !FUNCTION_NAME.test(fn.functionName))
+    throw new InvalidStateError(`${who}: "functionName" must match ${FUNCTION_NAME}`);
+  if (!full.accounts.some((a) => a.uid === fn.accountId))
+    throw new InvalidStateError(`${who}: "accountId" ${JSON.stringify(fn.accountId)} is not an account of the state`);
+  if (!full.regions.includes(fn.region))
+    throw new InvalidStateError(`${who}: "region" ${JSON.stringify(fn.region)} is not one of the state's regions`);
+  if (typeof fn.codeDir !== 'string' || !path.isAbsolute(fn.codeDir))
+    throw new InvalidStateError(`${who}: "codeDir" must be an absolute directory (the one holding index.js)`);
+  if (fn.handler !== undefined && !/^[\w./-]+\.[A-Za-z_$][\w$]*$/.test(fn.handler))
+    throw new InvalidStateError(`${who}: "handler" must be <file>.<export>, e.g. index.handler`);
+  if (fn.role !== undefined && (typeof fn.role !== 'string' || fn.role === '' || fn.role.includes(':')))
+    throw new InvalidStateError(`${who}: "role" is a role name in the function's account, not an ARN`);
+  const env = fn.environment ?? {};
+  if (typeof env !== 'object' || Object.values(env).some((v) => typeof v !== 'string'))
+    throw new InvalidStateError(`${who}: "environment" values must be strings`);
+  if (fn.timeoutSeconds !== undefined && !(fn.timeoutSeconds > 0 && fn.timeoutSeconds <= 86_400))
+    throw new InvalidStateError(`${who}: "timeoutSeconds" must be in (0, 86400]`);
+  const a = fn.asyncConfig ?? {};
+  const retries = a.maxAsyncRetryAttempts;
+  if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= 8))
+    throw new InvalidStateError(`${who}: "asyncConfig.maxAsyncRetryAttempts" must be an integer 0..8`);
+  const age = a.maxAsyncEventAgeInSeconds;
+  if (age !== undefined && !(age > 0 && age <= 604_800))
+    throw new InvalidStateError(`${who}: "asyncConfig.maxAsyncEventAgeInSeconds" must be in (0, 604800]`);
+  if (a.onFailure !== undefined && !parseFunctionArn(a.onFailure))
+    throw new InvalidStateError(`${who}: "asyncConfig.onFailure" must be acs:fc:<region>:<uid>:functions/<name>`);
+  const same = (f: FcFunction) =>
+    f.accountId === fn.accountId && f.region === fn.region && f.functionName === fn.functionName;
+  const functions = (full.functions ??= []);
+  const existing = functions.findIndex(same);
+  if (existing >= 0 && !replace) throw new InvalidStateError(`${who} appears twice in ${fn.accountId}/${fn.region}`);
+  if (existing >= 0) functions[existing] = fn;
+  else functions.push(fn);
+  return fn;
 }
 
 function validateAccounts(full: FullState): void {

@@ -220,6 +220,26 @@ export interface PublishedEvent {
   time: string;
 }
 
+/** What FC does with a function's failed asynchronous invocations (ALIYUN::FC3::AsyncInvokeConfig). */
+export interface FcAsyncConfig {
+  maxAsyncRetryAttempts?: number; // retries after the first attempt fails: default 3, 0..8
+  maxAsyncEventAgeInSeconds?: number; // an event not run by then is dropped (default 86,400; fractions allowed here)
+  onFailure?: string; // acs:fc:<region>:<uid>:functions/<name>: invoked asynchronously with the destination payload
+}
+
+/** A Function Compute 3.0 function the emulator runs (InvokeFunction) from a built bundle on disk. */
+export interface FcFunction {
+  accountId: string;
+  region: string;
+  functionName: string;
+  codeDir: string; // absolute directory holding index.js (dist/<fn>/ after `npm run build`)
+  handler?: string; // <file>.<export>, default 'index.handler'
+  role?: string; // role NAME in accountId; its trust must admit fc.aliyuncs.com
+  environment?: Record<string, string>;
+  timeoutSeconds?: number; // default 60 (fractions allowed here, for tests)
+  asyncConfig?: FcAsyncConfig;
+}
+
 export interface EmulatorOptions {
   trustPolicyMaxLength: number; // InvalidParameter.AssumeRolePolicyDocument.Length above this (default 4096, real value unconfirmed)
   policyDocumentMaxLength: number; // 6144
@@ -235,6 +255,10 @@ export interface EmulatorOptions {
   sharedResourceQuota: number; // resources shared through Resource Sharing per account (1,000)
   sharedSnapshotQuota: number; // snapshots shared per account (1,024, the ECS snapshot guide)
   customPoliciesPerRole: number; // custom policies attached to one RAM role (10)
+  fcAsyncDuplicateRate: number; // share of async invocations delivered twice (at-least-once; default 0.05)
+  fcAsyncDelayMs: number; // an async invocation starts this long after its 202 (default 300)
+  fcAsyncRetryDelayMs: number; // first retry delay, doubling per retry (compressed time: the real back-off is longer; 200)
+  fcConcurrency: number; // child processes running functions at once; the rest wait (default 4)
 }
 
 export interface EmulatorState {
@@ -257,6 +281,8 @@ export interface EmulatorState {
    * routed to `toAccountId`'s bus `bus` (aliyunaccountid the receiver, aliyunoriginalaccountid the sender).
    */
   eventRoutes?: EventRoute[];
+  /** Function Compute 3.0 functions InvokeFunction runs (see docs/emulator.md "Function Compute"). */
+  functions?: FcFunction[];
   options?: Partial<EmulatorOptions>;
 }
 
@@ -268,11 +294,13 @@ export interface EventRoute {
 
 /** State after normalisation: every list present. */
 export type FullState = Required<
-  Omit<EmulatorState, 'resourceDirectory' | 'options' | 'eventBuses' | 'eventRoutes'>
+  Omit<EmulatorState, 'resourceDirectory' | 'options' | 'eventBuses' | 'eventRoutes' | 'functions'>
 > & {
   resourceDirectory: ResourceDirectory | null;
   eventBuses?: EventBusDecl[];
   eventRoutes?: EventRoute[];
+  /** Always set by normaliseState (optional so hand-built states in older tests still type-check). */
+  functions?: FcFunction[];
   options: EmulatorOptions;
 };
 
@@ -288,7 +316,7 @@ export interface Caller {
   sessionPolicy?: string;
 }
 
-export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing' | 'resourcemanager' | 'eventbridge';
+export type Product = 'ecs' | 'ram' | 'kms' | 'sts' | 'resourcesharing' | 'resourcemanager' | 'eventbridge' | 'fc';
 
 export const VERSION_TO_PRODUCT: Record<string, Product> = {
   '2014-05-26': 'ecs',
@@ -383,6 +411,10 @@ export const DEFAULT_OPTIONS: EmulatorOptions = {
   sharedResourceQuota: 1000,
   sharedSnapshotQuota: 1024,
   customPoliciesPerRole: 10,
+  fcAsyncDuplicateRate: 0.05, // FC delivers asynchronous events at least once: a handler must bear a second run
+  fcAsyncDelayMs: 300,
+  fcAsyncRetryDelayMs: 200,
+  fcConcurrency: 4,
 };
 
 // ---- parameter helpers shared by the service modules ----
