@@ -247,22 +247,22 @@ async function attempt(fn: () => Promise<string>): Promise<Attempt> {
 }
 
 /** The recipient makes an ESSD disk from the shared snapshot (ESSD: required for shared encrypted snapshots). */
-function createDiskFrom(c: SdkClients, snapshotId: string): Promise<Attempt> {
+function createDiskFrom(c: SdkClients, snapshotId: string, regionId: string = region): Promise<Attempt> {
   return attempt(async () => {
     const res = await c.ecs.createDisk(
-      new $Ecs.CreateDiskRequest({ regionId: region, zoneId: 'cn-hangzhou-h', snapshotId, diskCategory: 'cloud_essd' }),
+      new $Ecs.CreateDiskRequest({ regionId, zoneId: `${regionId}-h`, snapshotId, diskCategory: 'cloud_essd' }),
     );
     return res.body!.diskId!;
   });
 }
 
-function copyImage(c: SdkClients, imageId: string): Promise<Attempt> {
+function copyImage(c: SdkClients, imageId: string, regionId: string = region): Promise<Attempt> {
   return attempt(async () => {
     const res = await c.ecs.copyImage(
       new $Ecs.CopyImageRequest({
-        regionId: region,
+        regionId,
         imageId,
-        destinationRegionId: region,
+        destinationRegionId: regionId,
         destinationImageName: 'copy-of-shared',
       }),
     );
@@ -271,9 +271,11 @@ function copyImage(c: SdkClients, imageId: string): Promise<Attempt> {
 }
 
 /** Use a shared resource the way its kind allows: CreateDisk from a snapshot, CopyImage of an image. */
-export function use(w: World, uid: string, resourceId: string): Promise<Attempt> {
+export function use(w: World, uid: string, resourceId: string, regionId: string = region): Promise<Attempt> {
   const c = w.client(uid);
-  return resourceTypeOf(resourceId) === 'image' ? copyImage(c, resourceId) : createDiskFrom(c, resourceId);
+  return resourceTypeOf(resourceId) === 'image'
+    ? copyImage(c, resourceId, regionId)
+    : createDiskFrom(c, resourceId, regionId);
 }
 
 /** The recipient accepts every pending Resource Sharing invitation with its own keys; returns how many. */
