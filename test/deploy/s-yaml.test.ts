@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { HANDLED_EVENT_NAMES, SNAPSHOT_READY_TYPE } from '../../shared/events';
 import { FUNCTION_ROLE } from '../../scripts/function-role';
+import { parseOrgConfig } from '../../shared/org/scope';
 
 const root = path.resolve(__dirname, '../..');
 const requireFromRoot = createRequire(path.join(root, 'package.json'));
@@ -101,6 +102,25 @@ describe('s.yaml', () => {
       source: ['acs.ecs'],
       type: [SNAPSHOT_READY_TYPE],
     });
+  });
+
+  it("deploys organisation mode's worker under the name the coordinator invokes, with an explicit async configuration", () => {
+    const worker = s.resources['reconcile-worker']?.props as FcProps & { asyncInvokeConfig?: Record<string, any> };
+    expect(worker.functionName).toBe(parseOrgConfig({ SHARE_ACCOUNTS: 'all' })!.worker);
+    expect(worker.triggers ?? []).toEqual([]); // invoked only by the coordinator and by itself
+    const cfg = worker.asyncInvokeConfig!;
+    expect(cfg.maxAsyncRetryAttempts).toBeGreaterThanOrEqual(1);
+    expect(cfg.maxAsyncEventAgeInSeconds).toBeGreaterThanOrEqual(60);
+    expect(cfg.maxAsyncEventAgeInSeconds).toBeLessThanOrEqual(604_800); // FC's documented range
+    const destination = String(cfg.destinationConfig?.onFailure?.destination);
+    // The failure queue is the one the organisation add-on lets the function role send to.
+    const addOn = JSON.parse(fs.readFileSync(path.join(root, 'shared/policies/function-role-org.json'), 'utf8'));
+    const mns = addOn.Statement.find((x: { Action: string }) => x.Action === 'mns:SendMessage');
+    const queue = String(mns.Resource).split(':').pop();
+    expect(destination).toMatch(/^acs:mns:\$\{vars\.region\}:\$\{config\('AccountID'\)\}:/);
+    expect(destination.endsWith(`:${queue}`)).toBe(true);
+    const invoke = addOn.Statement.find((x: { Action: string }) => x.Action === 'fc:InvokeFunction');
+    expect(invoke.Resource).toBe(`acs:fc:*:*:functions/${worker.functionName}`);
   });
 
   it('puts the EventBridge trigger on the on-tag function', () => {

@@ -298,6 +298,24 @@ describe('a worker cut short', () => {
     for (const n of [1, 2, 3]) expect(await use(w, RECIPIENT, snapOf(A, R, n), R)).toMatchObject({ ok: true });
   }, 120_000);
 
+  it('delivered twice, one after the other, the second delivery of a worker that shared writes nothing', async () => {
+    const [uid, region] = [MEMBERS[2], 'cn-hangzhou'];
+    w.emu.setOptions({ fcAsyncDuplicateRate: 1, fcConcurrency: 1 });
+    const before = w.emu.fcInvocations({ functionName: WORKER }).length;
+    await invokeWorkerAsync(w, { action: 'reconcile-worker', accountId: uid, region, passId: 'dup-1', hop: 0 });
+    await w.emu.waitForFcIdle(90_000);
+    w.emu.setOptions({ fcAsyncDuplicateRate: 0, fcConcurrency: 6 });
+    const [first, second] = w.emu.fcInvocations({ functionName: WORKER }).slice(before);
+    expect([first.duplicate, second.duplicate]).toEqual([false, true]);
+    expect([first.status, second.status]).toEqual(['succeeded', 'succeeded']);
+    const writesIn = (i: FcInvocation) =>
+      w.emu.writes().filter((c) => c.caller?.accountId === uid && c.time >= i.startedAt! && c.time <= i.endedAt!);
+    expect(writesIn(first).length).toBeGreaterThan(0); // it shared three snapshots
+    expect(writesIn(second)).toEqual([]);
+    for (const n of [1, 2, 3])
+      expect(await use(w, RECIPIENT, snapOf(uid, region, n), region)).toMatchObject({ ok: true });
+  }, 120_000);
+
   it('refuses, with no call in it, an account outside the directory named in a payload', async () => {
     const since = lastSeq(w);
     await invokeWorkerAsync(w, { action: 'reconcile-worker', accountId: OUTSIDER, region: R, passId: 'x', hop: 0 });
