@@ -42,6 +42,8 @@ const FIRST_EVENTS: Record<string, string> = {
   'on-tag': 'events/on-tag-tagresources-snapshot.json',
   share: 'events/manual-share-snapshot.json',
   reconcile: 'events/reconcile-dry-run.json',
+  // The demo owner's own account, as a hand invocation of the worker in single-account mode would name it.
+  'reconcile-worker': 'events/reconcile-worker-dry-run.json',
 };
 
 interface Subject {
