@@ -29,9 +29,10 @@ export interface Invocation {
   log: Logger;
   engine: () => Promise<EngineContext>;
   remainingMs: () => number;
-  /** The FC request id and the function's region, from the context (absent locally). */
+  /** The FC request id, the function's region and name, from the context (absent locally). */
   requestId?: string;
   region?: string;
+  functionName?: string;
 }
 
 /** Read configuration once, make the logger, and build the engine lazily (bad input fails before any call). */
@@ -48,6 +49,7 @@ export function startInvocation(fn: string, context: FcContext, env: NodeJS.Proc
     remainingMs,
     requestId: context.requestId,
     region: context.region || env.FC_REGION || undefined,
+    functionName: context.function?.name || env.FC_FUNCTION_NAME || undefined,
     engine: () =>
       (engine ??= createContext({
         cfg,

@@ -18,8 +18,8 @@ export const handler = makeHandler('reconcile-worker', async (run, invocation) =
   const region = functionRegion(run.region, ctx);
   const summary = await runWorker(ctx, run.cfg.org, payload, {
     invoker: fanOutPorts(ctx).invoker,
-    // Its own name: FC says it (FC_FUNCTION_NAME); else the configured worker.
-    self: process.env.FC_FUNCTION_NAME || run.cfg.org?.worker || 'ecs-share-reconcile-worker',
+    // Its own name, as FC's context says it; else the configured worker.
+    self: run.functionName || run.cfg.org?.worker || 'ecs-share-reconcile-worker',
     selfRegion: region,
     remainingMs: run.remainingMs,
   });
