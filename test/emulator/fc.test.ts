@@ -182,6 +182,8 @@ const client = (creds: Creds = A) =>
       protocol: 'http',
       regionId: REGION,
       readTimeout: 30_000,
+      // The emulator answers in this process, which forks the functions: on a loaded machine a connection may wait.
+      connectTimeout: 30_000,
     }),
   );
 

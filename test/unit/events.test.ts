@@ -127,6 +127,17 @@ const FIXTURES: Record<string, Trigger> = {
     kind: 'manual',
     command: { action: 'reconcile', regions: ['cn-hangzhou'], dryRun: true },
   },
+  'reconcile-worker-dry-run.json': {
+    kind: 'manual',
+    command: {
+      action: 'reconcile-worker',
+      accountId: '1000000000000001',
+      region: 'cn-hangzhou',
+      passId: 'manual-1',
+      hop: 0,
+      dryRun: true,
+    },
+  },
 };
 
 describe('parseTrigger over the sample events', () => {
