@@ -132,11 +132,14 @@ const writeLogs = new WeakMap<EngineContext, { seq: number; last: Map<string, nu
 const observedAt = new WeakMap<object, ReadPoint>();
 
 /**
- * How old an observation may be and still seed a write. Other instances write the same role documents and RAM has no
- * conditional write: a document merged into an old read (a reconcile's role observation is shared by the resources of
- * a pass) would put back what another writer changed since. Older than this, the write re-reads first.
+ * How old an observation may be and still seed a write: a third of the settle pause. Other instances write the same
+ * role documents and RAM has no conditional write: a document merged into an old read puts back what another writer
+ * changed since. That writer's read-back comes a settle pause after its write and may lag by up to the read lag, so
+ * it sees our overwrite only if our write follows our read by at most settle − 2 × lag; with the settle at three
+ * times the lag (300 ms over the emulator's 100 ms), a third of the settle. Older than this, the write re-reads first.
+ * (With 1 s, simulation seeds 288 and 535 had a take-back drop a folder grant written just before, unseen.)
  */
-const OBSERVATION_FRESH_MS = 1000;
+const observationFreshMs = (ctx: EngineContext) => Math.floor(ctx.cfg.settleMs / 3);
 
 export interface ReadPoint {
   seq: number;
@@ -165,12 +168,12 @@ export function markWritten(ctx: EngineContext, doc: string): void {
 }
 
 /**
- * Whether an observation (marked when its read started) may seed a write of `doc`: read at most OBSERVATION_FRESH_MS
- * ago, and nothing of this invocation wrote `doc` since.
+ * Whether an observation (marked when its read started) may seed a write of `doc`: read at most a third of the
+ * settle pause ago, and nothing of this invocation wrote `doc` since.
  */
 export function observedSinceWrite(ctx: EngineContext, observation: object, doc: string): boolean {
   const at = observedAt.get(observation);
   return (
-    at !== undefined && ctx.now() - at.atMs <= OBSERVATION_FRESH_MS && (writeLog(ctx).last.get(doc) ?? 0) <= at.seq
+    at !== undefined && ctx.now() - at.atMs <= observationFreshMs(ctx) && (writeLog(ctx).last.get(doc) ?? 0) <= at.seq
   );
 }
