@@ -320,7 +320,9 @@ async function startEmulatorProcess(stateFile: string): Promise<Emu> {
     child.once('exit', (code) => reject(new Error(`emulator exited ${code}: ${out}`)));
   });
   child.stdout!.resume();
-  return { endpoint, stop: () => child.kill('SIGTERM') };
+  const kill = () => child.kill('SIGTERM');
+  process.once('exit', kill); // the bench stopped early: its emulator (and the workers it runs) too
+  return { endpoint, stop: kill };
 }
 
 /** The emulator's admin API, one connection per request; rejects on a non-2xx answer. */
@@ -345,22 +347,16 @@ function admin(endpoint: string, method: string, route: string, body?: unknown):
   });
 }
 
-/** Windows per scaled second: a limit L/s is L / WINDOWS calls per (K / WINDOWS)-second window. */
-const WINDOWS = 10;
-
 /**
- * Limits L/s divided by K: L / 10 calls per clock-aligned window of K / 10 seconds (the emulator's `perMinute`
- * window, its length set). The emulator takes whole calls per second only, so L / K itself cannot be set; short
- * windows keep the burst a pass may fit into one window small (a window of K s would let a pass of n calls end
- * about two windows before n / L × K).
+ * Limits L/s divided by K: L calls per clock-aligned window of K seconds (the emulator's `perMinute` window, its
+ * length set to K s, as ECS documents its own windows: "throttled at minute T, callable again as of minute T+1").
+ * The emulator takes whole calls per second only, so L / K per rolling second cannot be set. (Shorter windows, L / 10
+ * per K / 10 s, were tried: the product's throttling back-off of 0.5–10 s, made for per-minute windows, then made a
+ * pair 12x its bound at K = 1.)
  */
 async function setScaledLimits(emu: Emu, k: number): Promise<void> {
-  await admin(emu.endpoint, 'PUT', 'throttling', { windowMs: (k * 1000) / WINDOWS });
-  const limits: Record<string, { perMinute: number }> = {};
-  for (const [a, n] of Object.entries(RATE_LIMITS)) {
-    if (n % WINDOWS !== 0) throw new Error(`${a}: ${n}/s is not a multiple of ${WINDOWS}`);
-    limits[a] = { perMinute: n / WINDOWS };
-  }
+  await admin(emu.endpoint, 'PUT', 'throttling', { windowMs: k * 1000 });
+  const limits = Object.fromEntries(Object.entries(RATE_LIMITS).map(([a, n]) => [a, { perMinute: n }]));
   await admin(emu.endpoint, 'PUT', 'rate-limits', limits);
 }
 
@@ -372,6 +368,7 @@ interface Call {
   status: number;
   code?: string;
   write: boolean;
+  durationMs?: number;
 }
 
 /**
@@ -393,6 +390,7 @@ function collectCalls(emu: Emu, since: number, everyMs = 3000): { stop: () => Pr
         status: c.status,
         code: c.code,
         write: c.write,
+        durationMs: c.durationMs,
       });
       last = Math.max(last, c.seq);
     }
@@ -425,34 +423,53 @@ interface Bound {
   what: string;
 }
 
+interface PairBound {
+  /** The task's bound: the slowest action's accepted calls / its limit (L / K per second). */
+  rate: Bound;
+  /**
+   * The floor the clock-aligned windows allow from `start`: the nth accepted call of an action with L calls per
+   * window lies in window floor(start / W) + ceil(n / L) - 1 at the earliest, so the pass cannot end before that
+   * window opens. Lower than `rate` by up to two windows: a pass may use the rest of its first window and the start
+   * of its last.
+   */
+  window: Bound;
+}
+
 const accepted = (c: Call) => c.status === 200;
 
 /**
- * Each (action, account, region) is limited on its own (RAM's, with no region, account-wide): the least time any
- * client needs for one account's calls in one region is its slowest action's accepted calls / that action's limit.
- * Returns the bound of every (account, region) pair and of every account's account-wide calls.
+ * Each (action, account, region) is limited on its own (RAM's, with no region, account-wide). From the accepted calls
+ * of each (account, region), the bound of that pair: see PairBound. `startOf` is when the pair could start at the
+ * earliest (ms); `k` the time scale (windows of K s, L calls each).
  */
-function pairBounds(calls: Call[], perSecond: (action: string) => number | undefined): Map<string, Bound> {
+function pairBounds(calls: Call[], k: number, startOf: (pair: string) => number): Map<string, PairBound> {
   const n = new Map<string, number>();
   for (const c of calls) {
-    if (!accepted(c) || !perSecond(c.action)) continue;
+    if (!accepted(c) || !RATE_LIMITS[c.action]) continue;
     const key = `${c.caller?.accountId ?? '?'}|${c.params?.RegionId ?? ''}|${c.action}`;
     n.set(key, (n.get(key) ?? 0) + 1);
   }
-  const out = new Map<string, Bound>();
+  const windowMs = k * 1000;
+  const out = new Map<string, PairBound>();
   for (const [key, count] of n) {
     const [account, region, action] = key.split('|');
-    const limit = perSecond(action)!;
-    const b = { seconds: count / limit, what: `${action} ${count} at ${+limit.toFixed(3)}/s` };
+    const limit = RATE_LIMITS[action];
     const pair = `${account}|${region}`;
-    if (b.seconds > (out.get(pair)?.seconds ?? -1)) out.set(pair, b);
+    const what = `${action} ${count} at ${limit} per ${k} s`;
+    const start = startOf(pair);
+    const opens = (Math.floor(start / windowMs) + Math.ceil(count / limit) - 1) * windowMs;
+    const b = out.get(pair) ?? { rate: { seconds: -1, what: '' }, window: { seconds: -1, what: '' } };
+    if ((count / limit) * k > b.rate.seconds) b.rate = { seconds: (count / limit) * k, what };
+    if (Math.max(0, opens - start) / 1000 > b.window.seconds)
+      b.window = { seconds: Math.max(0, opens - start) / 1000, what };
+    out.set(pair, b);
   }
   return out;
 }
 
-function slowest(bounds: Map<string, Bound>): Bound & { pair: string } {
+function slowest(bounds: Map<string, PairBound>, which: keyof PairBound): Bound & { pair: string } {
   let best = { seconds: 0, what: 'nothing limited', pair: '' };
-  for (const [pair, b] of bounds) if (b.seconds > best.seconds) best = { ...b, pair };
+  for (const [pair, b] of bounds) if (b[which].seconds > best.seconds) best = { ...b[which], pair };
   return best;
 }
 
@@ -513,6 +530,7 @@ interface FanOutFigures {
   throttled: number;
   wallS: number;
   bound: Bound & { pair: string };
+  windowFloor: Bound & { pair: string };
   rssMiB: number[];
   coordinatorMs: number;
 }
@@ -611,7 +629,8 @@ async function fanOutRun(
   const ended = Math.max(...(invocations as any[]).map((r) => Date.parse(r.endedAt ?? '') || 0));
   const bounds = pairBounds(
     calls.filter((c) => c.caller?.accountId),
-    (a) => (RATE_LIMITS[a] ? RATE_LIMITS[a] / o.k : undefined),
+    o.k,
+    () => coordinator.startedAt,
   );
   const sum = (f: (r: any) => number) => results.reduce((t, r) => t + f(r), 0);
   const figures: FanOutFigures = {
@@ -628,7 +647,8 @@ async function fanOutRun(
     calls: calls.length,
     throttled: calls.filter((c) => /Throttling/.test(c.code ?? '')).length,
     wallS: (ended - coordinator.startedAt) / 1000,
-    bound: slowest(bounds),
+    bound: slowest(bounds, 'rate'),
+    windowFloor: slowest(bounds, 'window'),
     rssMiB: (invocations as any[]).filter((r) => r.maxRssKiB).map((r) => r.maxRssKiB / 1024),
     coordinatorMs: coordinator.endedAt - coordinator.startedAt,
   };
@@ -640,7 +660,16 @@ async function sequentialRun(
   bundles: { worker: string },
   d: Directory,
   o: FanOutOptions,
-): Promise<{ pairs: number; wallS: number; bound: number; results: any[]; writes: number; maxRssMiB: number }> {
+): Promise<{
+  pairs: number;
+  wallS: number;
+  bound: number;
+  windowFloor: number;
+  results: any[];
+  writes: number;
+  maxRssMiB: number;
+  calls: string;
+}> {
   const { emu, creds } = d;
   const uids = Array.from({ length: d.members + 1 }, (_, i) => uidOf(i));
   const all = uids.flatMap((accountId) => REGIONS.map((region) => ({ accountId, region })));
@@ -660,7 +689,7 @@ async function sequentialRun(
         const ctx = { ...${JSON.stringify(contextFor(creds, WORKER, 'sequential'))}, requestId: 'sequential-' + i };
         const t0 = Date.now();
         const s = await handler(Buffer.from(JSON.stringify(payload)), ctx);
-        result.push({ accountId: s.accountId, region: s.region, complete: s.complete, counts: s.counts, ms: Date.now() - t0, error: s.error });
+        result.push({ accountId: s.accountId, region: s.region, complete: s.complete, counts: s.counts, startedAt: t0, ms: Date.now() - t0, error: s.error });
       }
       process.stderr.write(JSON.stringify({ startedAt, endedAt: Date.now(), result, maxRssKiB: process.resourceUsage().maxRSS }) + '\\n');
     })();`;
@@ -671,17 +700,39 @@ async function sequentialRun(
     FC_FUNCTION_NAME: WORKER,
   });
   const calls = await collector.stop();
-  // One pair after another: their bounds add up (account-wide RAM bounds included where they bind more).
-  const bounds = pairBounds(calls, (a) => RATE_LIMITS[a]);
-  const bound = [...bounds].filter(([p]) => !p.endsWith('|')).reduce((t, [, b]) => t + b.seconds, 0);
+  // One pair after another: the pairs' bounds add up (RAM's account-wide calls, spread over the pairs, never bind here).
+  const startOf = new Map<string, number>(run.result.map((r: any) => [`${r.accountId}|${r.region}`, r.startedAt]));
+  const bounds = [...pairBounds(calls, 1, (pair) => startOf.get(pair) ?? 0)].filter(([p]) => !p.endsWith('|'));
+  const bound = bounds.reduce((t, [, b]) => t + b.rate.seconds, 0);
+  const windowFloor = bounds.reduce((t, [, b]) => t + b.window.seconds, 0);
   return {
     pairs: n,
     wallS: (run.endedAt - run.startedAt) / 1000,
     bound,
+    windowFloor,
     results: run.result,
     writes: calls.filter((c) => c.write && accepted(c)).length,
     maxRssMiB: run.maxRssKiB / 1024,
+    calls: byAction(calls),
   };
+}
+
+/** "Action accepted+throttled", most called first. */
+function byAction(calls: Call[]): string {
+  const n = new Map<string, { ok: number; throttled: number; ms: number }>();
+  for (const c of calls) {
+    const e = n.get(c.action) ?? n.set(c.action, { ok: 0, throttled: 0, ms: 0 }).get(c.action)!;
+    e.ms += c.durationMs ?? 0;
+    if (/Throttling/.test(c.code ?? '')) e.throttled++;
+    else e.ok++;
+  }
+  return [...n]
+    .sort((a, b) => b[1].ok + b[1].throttled - a[1].ok - a[1].throttled)
+    .map(
+      ([a, e]) =>
+        `${a} ${e.ok}${e.throttled ? `+${e.throttled} throttled` : ''} (${(e.ms / (e.ok + e.throttled)).toFixed(1)} ms)`,
+    )
+    .join(', ');
 }
 
 const median = (xs: number[]) => {
@@ -703,13 +754,14 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
     lines.push(
       `Directory: N member accounts + the central (management) account, ${REGIONS.length} regions, each (account, region) with ` +
         `${o.snapshots} CMK snapshots and ${o.images} CMK images in steady state (shared as tagged, ${RECIPIENTS_PER_ACCOUNT} recipients per account). ` +
-        `Time scaled by K = ${o.k}: every documented limit L/s is L/${WINDOWS} per ${o.k / WINDOWS}-s window (L/K per second; counted per action, account and region; RAM account-wide); ` +
-        `bounds are in scaled seconds, the ratio is what compares. FC: every worker a child process, all at once; async duplicates ${o.duplicateRate}.`,
+        `Time scaled by K = ${o.k}: every documented limit L/s is L per clock-aligned ${o.k}-s window (counted per action, account and region; RAM account-wide); ` +
+        `bounds are in scaled seconds, the ratio is what compares. FC: one child process per worker, all at once; async duplicates ${o.duplicateRate}.`,
+      "Bound = the slowest (account, region) pair: its accepted calls of one action / that action's limit (x K); window floor = the earliest the " +
+        "clock-aligned windows let that pair end, from the coordinator's start (a pass may use the rest of its first window).",
+      '',
+      '| run | members | pairs | workers run | complete | resources unchanged | writes | API calls | throttled | wall (s) | bound (s) | wall / bound | goal ≤ 1.2 | window floor (s) | worker peak RSS median / max (MiB) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
-    lines.push(
-      '| run | members | (account, region) pairs | workers run | complete | resources unchanged | writes | API calls | throttled | wall (s) | bound: slowest pair (s) | wall / bound | goal ≤ 1.2 | worker peak RSS median / max (MiB) |',
-    );
-    lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     let main: Directory | undefined;
     const rows: FanOutFigures[] = [];
     for (const [i, members] of o.members.entries()) {
@@ -724,10 +776,11 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
       const ratio = f.wallS / f.bound.seconds;
       const steady = f.failed.length === 0 && f.writes === 0 && f.complete === f.pairs && f.unchanged === f.resources;
       lines.push(
-        `| fan-out | ${members} | ${f.pairs} | ${f.workers} | ${f.complete} | ${f.unchanged} of ${f.resources} | ${f.writes} | ${f.calls} | ${f.throttled} | ${f1(f.wallS)} | ${f1(f.bound.seconds)} | ${ratio.toFixed(2)} | ${steady ? (ratio <= 1.2 ? 'PASS' : 'FAIL') : 'FAIL (not steady)'} | ${f1(median(f.rssMiB))} / ${f1(Math.max(...f.rssMiB))} |`,
+        `| fan-out | ${members} | ${f.pairs} | ${f.workers} | ${f.complete} | ${f.unchanged} of ${f.resources} | ${f.writes} | ${f.calls} | ${f.throttled} | ${f1(f.wallS)} | ${f1(f.bound.seconds)} | ${ratio.toFixed(2)} | ${steady ? (ratio <= 1.2 ? 'PASS' : 'FAIL') : 'FAIL (not steady)'} | ${f1(f.windowFloor.seconds)} | ${f1(median(f.rssMiB))} / ${f1(Math.max(...f.rssMiB))} |`,
       );
       notes.push(
-        `fan-out, ${members} members: binds ${f.bound.what} (${describePair(f.bound.pair)}); coordinator ${f.coordinatorMs} ms (${f.dispatched} dispatched); ${f.continued} continuations`,
+        `fan-out, ${members} members: bound ${f.bound.what} (${describePair(f.bound.pair)}); window floor ${f.windowFloor.what} (${describePair(f.windowFloor.pair)}); ` +
+          `coordinator ${f.coordinatorMs} ms (${f.dispatched} dispatched); ${f.continued} continuations`,
       );
       if (!steady) {
         const msg = `NOT STEADY (${members} members): ${f.failed.length} workers failed or incomplete, ${f.writes} writes, ${f.complete}/${f.pairs} complete, ${f.unchanged}/${f.resources} unchanged; first: ${f.failed.slice(0, 5).join('; ')}`;
@@ -735,10 +788,7 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
         log(msg);
       }
       if (last) main = run;
-      else {
-        run.emu.stop();
-        fs.rmSync(run.dir, { recursive: true, force: true });
-      }
+      else stopDirectory(run);
     }
     if (main) {
       try {
@@ -747,28 +797,30 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
         const s = await sequentialRun(bundles, main, o);
         const ok = s.results.every((r) => r.complete && !r.error) && s.writes === 0;
         notes.push(
-          `sequential: ${s.pairs} pairs in ${f1(s.wallS)} s (${s.results.map((r) => `${r.ms} ms`).join(', ')}); writes ${s.writes}; bound ${f1(s.bound)} s` +
+          `sequential: ${s.pairs} pairs in ${f1(s.wallS)} s (${s.results.map((r) => `${r.ms} ms`).join(', ')}); writes ${s.writes}; bound ${f1(s.bound)} s, window floor ${f1(s.windowFloor)} s` +
             (ok ? '' : ` NOT STEADY: ${JSON.stringify(s.results.filter((r) => !r.complete || r.error).slice(0, 3))}`) +
             (s.pairs < main.pairs ? `; the whole (${main.pairs} pairs) is extrapolated linearly, not measured` : ''),
+          `  sequential calls by action: ${s.calls}`,
         );
-        if (!m) return [...lines, '', ...notes];
-        const scale = m.pairs / s.pairs;
-        const sampled = s.pairs < m.pairs ? `, extrapolated ×${scale.toFixed(1)} from ${s.pairs} pairs` : '';
-        lines.push('');
-        lines.push("Side by side, in documented-limit seconds (the fan-out's scaled figures / K):");
-        lines.push(
-          '| pass | pairs | wall (s) | rate-limit bound (s) | wall / bound | peak RSS (MiB) |',
-          '|---|---|---|---|---|---|',
-          `| fan-out (${m.members} members, measured at K = ${o.k}, / K) | ${m.pairs} | ${f1(m.wallS / o.k)} | ${f1(m.bound.seconds / o.k)} (slowest pair) | ${(m.wallS / m.bound.seconds).toFixed(2)} | ${f1(Math.max(...m.rssMiB))} per worker |`,
-          `| sequential, one process (K = 1${sampled}) | ${m.pairs} | ${f1(s.wallS * scale)} | ${f1(s.bound * scale)} (pairs in turn) | ${(s.wallS / s.bound).toFixed(2)} | ${f1(s.maxRssMiB)} |` +
-            (ok ? '' : ' NOT STEADY'),
-        );
-        notes.push(
-          `sequential / fan-out wall: ${((s.wallS * scale) / (m.wallS / o.k)).toFixed(1)}x (the fan-out's wall taken / K: what it would take at the documented limits if the machine kept up)`,
-        );
+        if (m) {
+          const scale = m.pairs / s.pairs;
+          const sampled = s.pairs < m.pairs ? `, extrapolated x${scale.toFixed(1)} from ${s.pairs} pairs` : '';
+          lines.push(
+            '',
+            "Side by side, in documented-limit seconds (the fan-out's scaled figures / K):",
+            '',
+            '| pass | pairs | wall (s) | bound (s) | wall / bound | peak RSS (MiB) |',
+            '|---|---|---|---|---|---|',
+            `| fan-out (${m.members} members; measured at K = ${o.k}, / K) | ${m.pairs} | ${f1(m.wallS / o.k)} | ${f1(m.bound.seconds / o.k)} (slowest pair) | ${(m.wallS / m.bound.seconds).toFixed(2)} | ${f1(Math.max(...m.rssMiB))} per worker |`,
+            `| sequential, one process (K = 1${sampled}) | ${m.pairs} | ${f1(s.wallS * scale)} | ${f1(s.bound * scale)} (pairs in turn) | ${(s.wallS / s.bound).toFixed(2)} | ${f1(s.maxRssMiB)} |` +
+              (ok ? '' : ' NOT STEADY'),
+          );
+          notes.push(
+            `sequential / fan-out wall: ${((s.wallS * scale) / (m.wallS / o.k)).toFixed(1)}x (the fan-out's wall / K: what it would take at the documented limits if the machine kept up)`,
+          );
+        }
       } finally {
-        main.emu.stop();
-        fs.rmSync(main.dir, { recursive: true, force: true });
+        stopDirectory(main);
       }
     }
     if (rows.length > 1) {
@@ -781,6 +833,11 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
     fs.rmSync(out, { recursive: true, force: true });
   }
   return [...lines, '', ...notes];
+}
+
+function stopDirectory(d: Directory): void {
+  d.emu.stop();
+  fs.rmSync(d.dir, { recursive: true, force: true });
 }
 
 function parseArgs(argv: string[]): FanOutOptions {
