@@ -82,7 +82,7 @@ const FULL: FanOutOptions = {
   members: [10, 50],
   snapshots: 1000,
   images: 200,
-  k: 40,
+  k: 50,
   sequentialPairs: 6,
   duplicateRate: 0,
 };
