@@ -468,7 +468,7 @@ function pairBounds(calls: Call[], k: number, startOf: (pair: string) => number)
 }
 
 function slowest(bounds: Map<string, PairBound>, which: keyof PairBound): Bound & { pair: string } {
-  let best = { seconds: 0, what: 'nothing limited', pair: '' };
+  let best = { seconds: -1, what: 'nothing limited', pair: '' };
   for (const [pair, b] of bounds) if (b[which].seconds > best.seconds) best = { ...b[which], pair };
   return best;
 }
@@ -525,6 +525,9 @@ interface FanOutFigures {
   resources: number;
   continued: number;
   failed: string[];
+  /** The workers' counts added up, and the accepted writes by action (both to say what was not steady). */
+  counts: Record<string, number>;
+  writesByAction: string;
   writes: number;
   calls: number;
   throttled: number;
@@ -644,6 +647,11 @@ async function fanOutRun(
     continued: results.filter((r) => r.result.continued).length,
     failed,
     writes: calls.filter((c) => c.write && accepted(c)).length,
+    counts: results.reduce((t, r) => {
+      for (const [k, v] of Object.entries(r.result.counts ?? {})) t[k] = (t[k] ?? 0) + (v as number);
+      return t;
+    }, {}),
+    writesByAction: byAction(calls.filter((c) => c.write && accepted(c))),
     calls: calls.length,
     throttled: calls.filter((c) => /Throttling/.test(c.code ?? '')).length,
     wallS: (ended - coordinator.startedAt) / 1000,
@@ -783,7 +791,7 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
           `coordinator ${f.coordinatorMs} ms (${f.dispatched} dispatched); ${f.continued} continuations`,
       );
       if (!steady) {
-        const msg = `NOT STEADY (${members} members): ${f.failed.length} workers failed or incomplete, ${f.writes} writes, ${f.complete}/${f.pairs} complete, ${f.unchanged}/${f.resources} unchanged; first: ${f.failed.slice(0, 5).join('; ')}`;
+        const msg = `NOT STEADY (${members} members): ${f.failed.length} workers failed or incomplete, ${f.writes} writes, ${f.complete}/${f.pairs} complete, ${f.unchanged}/${f.resources} unchanged; counts ${JSON.stringify(f.counts)}; writes: ${f.writesByAction || 'none'}; first failed: ${f.failed.slice(0, 5).join('; ') || 'none'}`;
         notes.push(`**${msg}**`);
         log(msg);
       }
