@@ -823,8 +823,10 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
             `| sequential, one process (K = 1${sampled}) | ${m.pairs} | ${f1(s.wallS * scale)} | ${f1(s.bound * scale)} (pairs in turn) | ${(s.wallS / s.bound).toFixed(2)} | ${f1(s.maxRssMiB)} |` +
               (ok ? '' : ' NOT STEADY'),
           );
+          const mSteady = m.failed.length === 0 && m.writes === 0 && m.complete === m.pairs;
           notes.push(
-            `sequential / fan-out wall: ${((s.wallS * scale) / (m.wallS / o.k)).toFixed(1)}x (the fan-out's wall / K: what it would take at the documented limits if the machine kept up)`,
+            (mSteady ? '' : '(the fan-out was NOT steady: not comparable) ') +
+              `sequential / fan-out wall: ${((s.wallS * scale) / (m.wallS / o.k)).toFixed(1)}x (the fan-out's wall / K: what it would take at the documented limits if the machine kept up)`,
           );
         }
       } finally {
