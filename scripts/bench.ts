@@ -1,6 +1,7 @@
 // npm run bench: prints figures, one section after another. It always exits 0: a timed run is a measurement, not a test.
-// `npm run bench -- --quick` (or BENCH_QUICK=1) runs the reconcile sections at smaller sizes.
+// `npm run bench -- --quick` (or BENCH_QUICK=1) runs the reconcile and fan-out sections at smaller sizes.
 import { coldStartBench } from './bench-coldstart';
+import { fanOutBench, fanOutOptions } from './bench-fanout';
 import { quotaBench, reconcileBench } from './bench-reconcile';
 import { roundTripsBench } from './bench-roundtrips';
 
@@ -33,6 +34,7 @@ const sections: Array<{ title: string; run: () => Promise<string[]> }> = [
           : undefined,
       ),
   },
+  { title: 'Fan-out', run: () => fanOutBench(fanOutOptions(quick)) },
 ];
 
 async function main(): Promise<void> {

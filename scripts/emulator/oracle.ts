@@ -109,6 +109,43 @@ function describeResource(resource: SharedResource): {
       };
 }
 
+/**
+ * isSharedWith for many resources of one region at once (a Describe listing another account's resources): the same
+ * answer per resource, from one pass over the resource shares made at the first question instead of one per
+ * resource. Only for the duration of one call: the index is not kept.
+ */
+export function sharedWithIndex(
+  state: FullState,
+  recipientUid: string,
+  region: string,
+  nowMs: number,
+): (resource: SharedResource) => boolean {
+  let reached: Set<string> | undefined;
+  const key = (type: string, ownerAccountId: string, id: string) => `${type}|${ownerAccountId}|${id}`;
+  const build = (): Set<string> => {
+    settleShares(state, nowMs);
+    const out = new Set<string>();
+    for (const share of state.resourceShares) {
+      if (share.region !== region) continue;
+      let reaches: boolean | undefined;
+      for (const r of share.resources) {
+        if (r.status !== 'Associated') continue;
+        reaches ??= targetsReaching(state, share, recipientUid).length > 0;
+        if (reaches) out.add(key(r.resourceType, share.ownerAccountId, r.resourceId));
+      }
+    }
+    return out;
+  };
+  return (resource) => {
+    if (resource.type === 'Image' && (resource.image.sharedWith ?? []).some((s) => s.accountId === recipientUid))
+      return true;
+    const d = describeResource(resource);
+    if (d.region !== region) return isSharedWith(state, recipientUid, resource, nowMs);
+    reached ??= build();
+    return reached.has(key(d.resourceType, d.ownerAccountId, d.resourceId));
+  };
+}
+
 /** Condition (a): images through ModifyImageSharePermission or Resource Sharing; snapshots through Resource Sharing only. */
 export function isSharedWith(
   state: FullState,

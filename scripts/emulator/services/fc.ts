@@ -44,6 +44,8 @@ export interface FcInvocation {
   endedAt?: string;
   /** The last 4 KB the run wrote to stdout and stderr. */
   logs?: string;
+  /** The child's peak resident set in KiB (process.resourceUsage().maxRSS), when it ran the handler to a reply. */
+  maxRssKiB?: number;
 }
 
 export interface FcInvocationFilter {
@@ -96,10 +98,12 @@ interface RunOutcome {
   body: Buffer;
   error?: { type: string; message: string };
   logs: string;
+  maxRssKiB?: number;
 }
 
 interface Reply {
   ok: boolean;
+  maxRssKiB?: number;
   result?: { kind: 'empty' | 'text' | 'bytes' | 'json'; data?: string };
   error?: { errorMessage: string; errorType: string; stackTrace: string[] };
 }
@@ -129,6 +133,7 @@ process.once('message', async ({ event, context }) => {
     const stack = String((e && e.stack) || '');
     reply = { ok: false, error: { errorMessage: (e && e.message) || String(e), errorType: (e && e.name) || 'Error', stackTrace: stack ? stack.split('\\n') : [] } };
   }
+  reply.maxRssKiB = process.resourceUsage().maxRSS;
   process.send(reply, () => process.exit(0));
 });
 process.send({ ready: true });
@@ -525,9 +530,10 @@ export class FcRuntime {
         clearTimeout(runTimer);
         this.children.delete(child);
         const durationMs = Date.now() - started;
-        if (reply?.ok) return resolve({ ok: true, body: resultBytes(reply), logs });
+        const maxRssKiB = reply?.maxRssKiB;
+        if (reply?.ok) return resolve({ ok: true, body: resultBytes(reply), logs, maxRssKiB });
         const failed = (type: string, body: object, message: string): void =>
-          resolve({ ok: false, body: Buffer.from(JSON.stringify(body)), error: { type, message }, logs });
+          resolve({ ok: false, body: Buffer.from(JSON.stringify(body)), error: { type, message }, logs, maxRssKiB });
         if (reply?.error) return failed(reply.error.errorType, reply.error, reply.error.errorMessage);
         if (timedOut) {
           const errorMessage = `Function time out after ${timeoutSeconds} seconds (maxMemoryUsage: 0MB)`;
@@ -569,6 +575,7 @@ export class FcRuntime {
     record.status = outcome.ok ? 'succeeded' : 'failed';
     record.endedAt = nowIso();
     record.logs = outcome.logs;
+    if (outcome.maxRssKiB !== undefined) record.maxRssKiB = outcome.maxRssKiB;
     if (outcome.ok) {
       if (outcome.body.length > 0) record.result = readable(outcome.body);
     } else if (outcome.error) {

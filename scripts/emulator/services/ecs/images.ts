@@ -1,6 +1,6 @@
 // ECS images: CreateImage from own snapshots, CopyImage (own, or shared with the caller), DeleteImage and
 // DescribeImages (own and shared: ImageOwnerAlias self/others).
-import { isSharedWith } from '../../oracle';
+import { isSharedWith, sharedWithIndex } from '../../oracle';
 import { pageByNumber } from '../../paging';
 import { isImageSelfShared } from '../../shares';
 import { ApiError, boolParam, structListParam, type CallContext, type Image, type ImageDiskMapping } from '../../types';
@@ -198,12 +198,10 @@ export function describeImages(ctx: CallContext): Record<string, unknown> {
   const filters = tagFilters(ctx);
   const inRegion = ctx.state.images.filter((i) => i.region === ctx.region);
   const own = alias === '' || alias === 'self' ? inRegion.filter((i) => i.accountId === owner(ctx)) : [];
+  const sharedWithCaller = sharedWithIndex(ctx.state, owner(ctx), ctx.region, nowMs(ctx));
   const others =
     alias === '' || alias === 'others'
-      ? inRegion.filter(
-          (i) =>
-            i.accountId !== owner(ctx) && isSharedWith(ctx.state, owner(ctx), { type: 'Image', image: i }, nowMs(ctx)),
-        )
+      ? inRegion.filter((i) => i.accountId !== owner(ctx) && sharedWithCaller({ type: 'Image', image: i }))
       : [];
   const matches = [...own.map((i) => ({ i, own: true })), ...others.map((i) => ({ i, own: false }))].filter(
     ({ i, own: isOwn }) =>

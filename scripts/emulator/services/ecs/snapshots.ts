@@ -1,6 +1,6 @@
 // ECS snapshots: CreateSnapshot, CopySnapshot (own, or shared with the caller), DeleteSnapshot, DescribeSnapshots
 // (own and shared, as the recipient sees them).
-import { isSharedWith } from '../../oracle';
+import { sharedWithIndex } from '../../oracle';
 import { isSnapshotShared } from '../../shares';
 import { ApiError, boolParam, type CallContext, type Snapshot, type Tags } from '../../types';
 import {
@@ -40,15 +40,14 @@ export function newSnapshot(
   return snapshot;
 }
 
-function snapshotUsage(ctx: CallContext, s: Snapshot): string {
-  return ctx.state.images.some(
-    (i) => i.accountId === s.accountId && i.diskMappings.some((m) => m.snapshotId === s.snapshotId),
-  )
-    ? 'image'
-    : 'none';
+/** The snapshots some image of their account maps (`account|snapshotId`), for one listing's Usage fields. */
+function snapshotsInImages(ctx: CallContext): Set<string> {
+  const out = new Set<string>();
+  for (const i of ctx.state.images) for (const m of i.diskMappings) out.add(`${i.accountId}|${m.snapshotId}`);
+  return out;
 }
 
-function snapshotView(ctx: CallContext, s: Snapshot, tags: Tags | undefined): Record<string, unknown> {
+function snapshotView(s: Snapshot, tags: Tags | undefined, inImages: Set<string>): Record<string, unknown> {
   return {
     SnapshotId: s.snapshotId,
     SnapshotName: s.name ?? '',
@@ -64,7 +63,7 @@ function snapshotView(ctx: CallContext, s: Snapshot, tags: Tags | undefined): Re
     SourceRegionId: s.sourceRegionId ?? '',
     SnapshotType: 'user',
     Category: 'standard',
-    Usage: snapshotUsage(ctx, s),
+    Usage: inImages.has(`${s.accountId}|${s.snapshotId}`) ? 'image' : 'none',
     CreationTime: s.creationTime ?? '',
     Tags: tagSet(tags),
   };
@@ -158,12 +157,9 @@ export function describeSnapshots(ctx: CallContext): Record<string, unknown> {
   const statuses = p.Status && p.Status !== 'all' ? [p.Status] : undefined;
   const inRegion = ctx.state.snapshots.filter((s) => s.region === ctx.region);
   const own = inRegion.filter((s) => s.accountId === owner(ctx)).map((s) => ({ s, tags: s.tags }));
+  const sharedWithCaller = sharedWithIndex(ctx.state, owner(ctx), ctx.region, nowMs(ctx));
   const shared = inRegion
-    .filter(
-      (s) =>
-        s.accountId !== owner(ctx) &&
-        isSharedWith(ctx.state, owner(ctx), { type: 'Snapshot', snapshot: s }, nowMs(ctx)),
-    )
+    .filter((s) => s.accountId !== owner(ctx) && sharedWithCaller({ type: 'Snapshot', snapshot: s }))
     .map((s) => ({ s, tags: sharedSnapshotTags(s) }));
   const matches = [...own, ...shared].filter(
     ({ s, tags }) =>
@@ -177,9 +173,10 @@ export function describeSnapshots(ctx: CallContext): Record<string, unknown> {
   );
   // Tag filters cover at most 1,000 tagged resources (documented); past that: the first 1,000, silently.
   const covered = filters.length > 0 ? matches.slice(0, TAG_FILTER_COVERAGE) : matches;
+  const inImages = snapshotsInImages(ctx);
   return listResponse(
     ctx,
-    covered.map(({ s, tags }) => snapshotView(ctx, s, tags)),
+    covered.map(({ s, tags }) => snapshotView(s, tags, inImages)),
     'Snapshots',
     'Snapshot',
   );
