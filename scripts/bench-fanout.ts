@@ -14,6 +14,7 @@ import type { CustomPolicy, EmulatorState, FcFunction, Image, ResourceShare, Rol
 import { buildKmsPolicies, policyNameFor, type KeyRef } from '../shared/domain/kms-policy';
 import { writeTrustLedger } from '../shared/domain/trust-policy';
 import { buildFunction } from './build';
+import { RATE_LIMITS } from './bench-reconcile';
 
 const root = path.resolve(__dirname, '..');
 const read = (f: string) => fs.readFileSync(path.join(root, f), 'utf8');
@@ -27,41 +28,8 @@ const WORKER = 'ecs-share-reconcile-worker';
 /** Recipients per owner account: the next accounts of the directory (an organisation shares among its accounts). */
 const RECIPIENTS_PER_ACCOUNT = 8;
 
-/**
- * Per-action rate limits in calls per second, per account and region, as documented: the same figures as
- * scripts/bench-reconcile.ts's RATE_LIMITS (its comment gives the sources; ECS's per-API limits are not documented,
- * 50/s is assumed). RAM's calls carry no region, so the emulator counts them account-wide.
- */
-const RATE_LIMITS: Record<string, number> = {
-  DescribeSnapshots: 50,
-  DescribeImages: 50,
-  DescribeImageSharePermission: 50,
-  ListTagResources: 50,
-  DescribeRegions: 50,
-  ModifyImageSharePermission: 50,
-  TagResources: 50,
-  UntagResources: 50,
-  DescribeKey: 50,
-  GetRole: 100,
-  GetPolicy: 100,
-  ListPoliciesForRole: 100,
-  ListPolicyVersions: 100,
-  CreateRole: 10,
-  UpdateRole: 10,
-  CreatePolicy: 10,
-  CreatePolicyVersion: 20,
-  DeletePolicyVersion: 10,
-  DeletePolicy: 10,
-  AttachPolicyToRole: 10,
-  DetachPolicyFromRole: 10,
-  ListResourceShares: 20,
-  ListResourceShareAssociations: 20,
-  CreateResourceShare: 10,
-  AssociateResourceShare: 10,
-  DisassociateResourceShare: 10,
-  UpdateResourceShare: 10,
-  DeleteResourceShare: 10,
-};
+// Per-action rate limits in calls per second, per account and region, as documented (sources: bench-reconcile.ts).
+// RAM's calls carry no region, so the emulator counts them account-wide.
 
 export interface FanOutOptions {
   /** Member accounts of the directory for the fan-out runs (each also reported for memory); the last is the main run. */

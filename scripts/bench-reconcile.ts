@@ -28,7 +28,7 @@ const RECIPIENTS = Array.from({ length: 8 }, (_, i) => `20000000000001${String(i
  *   ECS API allowed only 1,000/60 s (ECS_ALT_PER_SECOND).
  * GetAccount (Resource Manager) and STS have no documented figure here and are left unlimited.
  */
-const RATE_LIMITS: Record<string, number> = {
+export const RATE_LIMITS: Record<string, number> = {
   DescribeSnapshots: 50,
   DescribeImages: 50,
   DescribeImageSharePermission: 50,
