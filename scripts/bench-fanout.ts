@@ -496,6 +496,8 @@ interface FanOutFigures {
   /** The workers' counts added up, and the accepted writes by action (both to say what was not steady). */
   counts: Record<string, number>;
   writesByAction: string;
+  /** What the results that were not `unchanged` said: outcome, error code and planned actions, counted. */
+  outcomes: string;
   writes: number;
   calls: number;
   throttled: number;
@@ -620,6 +622,14 @@ async function fanOutRun(
       return t;
     }, {}),
     writesByAction: byAction(calls.filter((c) => c.write && accepted(c))),
+    outcomes: tally(
+      results.flatMap((r) =>
+        ((r.result.results ?? []) as any[]).map(
+          (x) =>
+            `${x.outcome}${x.error?.code ? ` ${x.error.code}` : ''}${x.actions?.length ? ` [${x.actions.map((a: any) => a.kind ?? a.type ?? a).join(',')}]` : ''}`,
+        ),
+      ),
+    ),
     calls: calls.length,
     throttled: calls.filter((c) => /Throttling/.test(c.code ?? '')).length,
     wallS: (ended - coordinator.startedAt) / 1000,
@@ -693,6 +703,16 @@ async function sequentialRun(
   };
 }
 
+/** `a x3, b x1`, most frequent first. */
+function tally(items: string[]): string {
+  const n = new Map<string, number>();
+  for (const i of items) n.set(i, (n.get(i) ?? 0) + 1);
+  return [...n]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} x${v}`)
+    .join(', ');
+}
+
 /** "Action accepted+throttled", most called first. */
 function byAction(calls: Call[]): string {
   const n = new Map<string, { ok: number; throttled: number; ms: number }>();
@@ -759,7 +779,7 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
           `coordinator ${f.coordinatorMs} ms (${f.dispatched} dispatched); ${f.continued} continuations`,
       );
       if (!steady) {
-        const msg = `NOT STEADY (${members} members): ${f.failed.length} workers failed or incomplete, ${f.writes} writes, ${f.complete}/${f.pairs} complete, ${f.unchanged}/${f.resources} unchanged; counts ${JSON.stringify(f.counts)}; writes: ${f.writesByAction || 'none'}; first failed: ${f.failed.slice(0, 5).join('; ') || 'none'}`;
+        const msg = `NOT STEADY (${members} members): ${f.failed.length} workers failed or incomplete, ${f.writes} writes, ${f.complete}/${f.pairs} complete, ${f.unchanged}/${f.resources} unchanged; counts ${JSON.stringify(f.counts)}; writes: ${f.writesByAction || 'none'}; outcomes: ${f.outcomes || 'none'}; first failed: ${f.failed.slice(0, 5).join('; ') || 'none'}`;
         notes.push(`**${msg}**`);
         log(msg);
       }

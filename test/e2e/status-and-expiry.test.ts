@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../scripts/emulator';
 import type { World } from '../helpers/world';
-import { e2eState, E2E } from '../helpers/states';
+import { e2eState, E2E, recipientUid } from '../helpers/states';
 import {
   acceptInvitations,
   afterReadLag,
@@ -95,6 +95,38 @@ describe('the status tag', () => {
     phase(w);
     await reconcile(w);
     expect(productWrites(w)).toEqual([]);
+  });
+
+  it('stays as it was when a timer pass fails transiently: a share that works is not reported failed', async () => {
+    // A read that keeps failing (5xx past every retry, or throttling past its window) leaves the resource unknown, not
+    // failed: no "failed ..., will retry" over a share that works, and no second write to put "shared" back.
+    const image = DEMO.images.cmk;
+    expect(outcomeFor(await tagAndDeliver(w, image, recipientUid(2)), image).outcome).toMatch(/^(shared|unchanged)$/);
+    await afterReadLag(w);
+    const before = (await resourceTags(w, image))['ecs-share:status'];
+    expect(before).toMatch(/^shared \d+ \| /);
+    phase(w);
+    w.emu.addFault({ action: 'DescribeImageSharePermission', kind: 'unavailable', nth: 1, times: 1_000 });
+    try {
+      const pass = await reconcile(w);
+      expect(resultFor(pass, image)).toMatchObject({ outcome: 'failed', error: { retryable: true } });
+    } finally {
+      w.emu.clearFaults();
+    }
+    expect(productWrites(w)).toEqual([]);
+    await afterReadLag(w);
+    expect((await resourceTags(w, image))['ecs-share:status']).toBe(before);
+  }, 60_000);
+
+  it('says a timer pass failed when it did not fail transiently', async () => {
+    // Beside the rule above: what the timer does know is written.
+    const snap = E2E.spareSnapshots[3];
+    expect(outcomeFor(await tagAndDeliver(w, snap, member), snap).outcome).toBe('shared');
+    await afterReadLag(w);
+    await tag(w, snap, 'not-an-account');
+    await reconcile(w);
+    await afterReadLag(w);
+    expect(await statusOf(w, snap)).toMatch(/^refused Malformed/);
   });
 
   it('is not written when switched off (SHARE_STATUS_KEY=off)', async () => {
