@@ -6,6 +6,7 @@ import type OpenApi from '@alicloud/openapi-core';
 import type Credential from '@alicloud/credentials';
 import { Readable } from 'node:stream';
 import { CloudError, classify, toCloudError } from '../errors';
+import { ThrottleGates } from './throttle-gate';
 
 type Sdk = typeof import('./sdk');
 let sdk: Promise<Sdk> | undefined;
@@ -62,6 +63,11 @@ export interface ApiOptions {
   /** Milliseconds left before the function times out; retries stop in time. */
   remainingMs?: () => number;
   maxAttempts?: number;
+  /**
+   * The throttling window assumed when a service throttles without x-acs-retry-after (ECS documents minute windows:
+   * 60,000). A call keeps trying for two windows and 10 s, within the function's time.
+   */
+  throttleWindowMs?: number;
   readTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -106,10 +112,40 @@ function endpointFor(
 
 export class CloudApi {
   private readonly clients = new Map<string, OpenApi>();
+  /** Calls throttled in windows wait in line per action and region, oldest first (throttle-gate.ts). */
+  private readonly gates: ThrottleGates;
   private credential?: Credential;
   readonly log: CallRecord[] = [];
 
-  constructor(private readonly opts: ApiOptions = {}) {}
+  constructor(private readonly opts: ApiOptions = {}) {
+    this.gates = new ThrottleGates(this.throttleWindowMs());
+  }
+
+  private throttleWindowMs(): number {
+    return this.opts.throttleWindowMs ?? THROTTLE_WINDOW_MS;
+  }
+
+  /**
+   * How long a call keeps trying through throttling without retry-after: two windows and a little (a call throttled
+   * early in a spent window is served in the next one, after the calls that waited longer), within the time left.
+   */
+  private throttleGiveUpMs(): number {
+    return 2 * this.throttleWindowMs() + 10_000;
+  }
+
+  /** Until when a call started at `since` may wait in a throttling line: its give-up, within the time left. */
+  private waitDeadline(since: number): number {
+    const left = this.opts.remainingMs?.();
+    const end = since + this.throttleGiveUpMs();
+    return left === undefined ? end : Math.min(end, Date.now() + left - RESERVE_MS - 1_000);
+  }
+
+  /** Whether a call started at `since` may still wait for a throttling window to open. */
+  private mayWaitThrottled(since: number): boolean {
+    if (Date.now() - since > this.throttleGiveUpMs()) return false;
+    const left = this.opts.remainingMs?.();
+    return left === undefined || left > RESERVE_MS + 1_000;
+  }
 
   private client(
     product: Product,
@@ -173,8 +209,12 @@ export class CloudApi {
     });
     const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
     const started = Date.now();
+    const gate = `${product}|${action}|${region}`;
+    let inLine = false; // let go by the line just now (as its probe, with it, or at the deadline): go
     for (let attempt = 1; ; attempt++) {
       try {
+        if (!inLine) await this.gates.turn(gate, started, this.waitDeadline(started));
+        inLine = false;
         const res = await this.client(product, region, m).callApi(
           apiParams,
           new m.$OpenApiUtil.OpenApiRequest(
@@ -183,10 +223,25 @@ export class CloudApi {
           new m.RuntimeOptions(this.timeouts()),
         );
         this.log.push({ product, action, attempt, ok: true });
+        this.gates.passed(gate);
         return (res.body ?? {}) as T;
       } catch (raw) {
         const err = toCloudError(raw, action);
         this.log.push({ product, action, attempt, ok: false, code: err.code });
+        // Throttled in a window (not told when to come back): wait in the action's line, unless the call may not
+        // be resent (its caller re-reads and comes back through the line) or its time is up.
+        const windowed = /Throttling/i.test(err.code) && err.retryAfterMs === undefined;
+        if (windowed && opts.resend !== false && this.mayWaitThrottled(started)) {
+          await this.gates.throttled(gate, started, this.waitDeadline(started));
+          inLine = true;
+          continue;
+        }
+        if (windowed) {
+          if (opts.resend === false) this.gates.close(gate);
+          else this.gates.left(gate);
+          throw err;
+        }
+        this.gates.left(gate);
         if (opts.resend === false || !(await this.waitBeforeRetry(err, attempt, started))) throw err;
       }
     }
@@ -271,7 +326,7 @@ export class CloudApi {
       if (attempt >= maxAttempts * 5) return false;
       wait = err.retryAfterMs! + Math.floor(random() * 50);
     } else if (throttled) {
-      if (Date.now() - since > THROTTLE_WINDOW_MS + 10_000) return false;
+      if (Date.now() - since > this.throttleGiveUpMs()) return false;
       wait = 500 + Math.floor(random() * Math.min(10_000, 500 * 2 ** (attempt - 1)));
     } else {
       if (attempt >= maxAttempts) return false;

@@ -68,6 +68,51 @@ describe('a per-minute limit (the window shortened to 1.5 s)', () => {
   }, 60_000);
 });
 
+describe('a per-minute window shared by more callers than it has room for (the window shortened to 2 s)', () => {
+  // Found by the fan-out benchmark: each throttled caller backing off on its own at random (0.5-10 s), the first to
+  // wake took a new window's slots and came straight back for more, and a caller that slept longest found the next
+  // window spent too: 43 of 39,600 resources gave up after 70 s in 50-s windows. Now throttled calls wait in line,
+  // oldest first, one probe asks whether the window opened, and the line goes at once.
+  it('serves every throttled call in the next window, oldest first, probing at a bounded rate', async () => {
+    const WINDOW_MS = 2_000;
+    emu.setThrottling({ windowMs: WINDOW_MS });
+    emu.setRateLimit('DescribeKey', { perMinute: 8 });
+    emu.clearCalls();
+    try {
+      const api = new CloudApi({
+        endpointOverride: emu.endpoint,
+        credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret },
+        throttleWindowMs: WINDOW_MS,
+      });
+      const kms = new KmsAdapter(api);
+      const waits: number[] = [];
+      // Eight lanes (reconcile's concurrency), six calls each: 48 calls, six windows' worth.
+      const started = Date.now();
+      const lane = async () => {
+        for (let i = 0; i < 6; i++) {
+          const t = Date.now();
+          const key = await kms.describeKey(DEMO.region, DEMO.cmkId);
+          expect(key?.keyId).toBe(DEMO.cmkId);
+          waits.push(Date.now() - t);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, lane));
+      const throttled = emu.calls({ action: 'DescribeKey' }).filter((c) => c.code === 'Throttling.User').length;
+      console.log(
+        `48 calls, 8 a ${WINDOW_MS} ms window: longest wait ${Math.max(...waits)} ms, ${throttled} throttled attempts`,
+      );
+      expect(waits).toHaveLength(48);
+      // No call waits more than the rest of its window and the next one (and a probe's pause).
+      expect(Math.max(...waits)).toBeLessThanOrEqual(2 * WINDOW_MS + 1_000);
+      // One probe at a time, at least 50 ms apart here (a twentieth of the window), beside each call's own attempt.
+      expect(throttled).toBeLessThanOrEqual((Date.now() - started) / 50 + 48);
+    } finally {
+      emu.setRateLimit('DescribeKey', null);
+      emu.setThrottling({ windowMs: 60_000 });
+    }
+  }, 60_000);
+});
+
 describe('a call that hangs near the end of the function time', () => {
   it('is cut at the time left (less a reserve to report), not at the 10 s read timeout, and not retried', async () => {
     const fault = emu.addFault({ action: 'DescribeKey', kind: 'latency', latencyMs: 8_000, every: 1 });

@@ -1,0 +1,88 @@
+// The throttling line (shared/cloud/throttle-gate.ts) on a fake clock: oldest first, one probe at a time, the whole
+// line let go when a call passes, a waiter let go at its deadline, and a probe that ends otherwise replaced.
+import { describe, expect, it } from 'vitest';
+import { ThrottleGates, type GateClock } from '../../shared/cloud/throttle-gate';
+
+function fakeClock(): GateClock & { advance(ms: number): Promise<void> } {
+  let now = 0;
+  let timers: Array<{ at: number; fn: () => void }> = [];
+  return {
+    now: () => now,
+    random: () => 0.5,
+    after(ms, fn) {
+      const t = { at: now + ms, fn };
+      timers.push(t);
+      return () => (timers = timers.filter((x) => x !== t));
+    },
+    async advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const next = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+        if (!next) break;
+        timers = timers.filter((t) => t !== next);
+        now = next.at;
+        next.fn();
+        await Promise.resolve();
+      }
+      now = end;
+      await Promise.resolve();
+    },
+  };
+}
+
+const K = 'ecs|DescribeSnapshots|cn-hangzhou';
+
+describe('the throttling line', () => {
+  it('lets the oldest waiter go first as the probe, then the rest when it passes', async () => {
+    const clock = fakeClock();
+    const gates = new ThrottleGates(60_000, clock);
+    const gone: string[] = [];
+    void gates.throttled(K, 300, 100_000).then(() => gone.push('c'));
+    void gates.throttled(K, 100, 100_000).then(() => gone.push('a'));
+    void gates.throttled(K, 200, 100_000).then(() => gone.push('b'));
+    expect(gates.waiting(K)).toBe(3);
+    await clock.advance(3_000);
+    expect(gone).toEqual(['a']); // the probe, alone
+    gates.passed(K);
+    await clock.advance(0);
+    expect(gone).toEqual(['a', 'b', 'c']);
+    expect(gates.waiting(K)).toBe(0);
+  });
+
+  it('keeps a call that came later behind the line while the gate is closed', async () => {
+    const clock = fakeClock();
+    const gates = new ThrottleGates(60_000, clock);
+    const gone: string[] = [];
+    void gates.throttled(K, 100, 100_000).then(() => gone.push('old'));
+    void gates.turn(K, 5_000, 100_000).then(() => gone.push('new'));
+    await clock.advance(3_000);
+    expect(gone).toEqual(['old']);
+    void gates.throttled(K, 100, 100_000).then(() => gone.push('old again')); // the probe was throttled again
+    await clock.advance(3_000);
+    expect(gone).toEqual(['old', 'old again']); // still oldest first
+    gates.passed(K);
+    await clock.advance(0);
+    expect(gone).toEqual(['old', 'old again', 'new']);
+    void gates.turn(K, 9_000, 100_000).then(() => gone.push('open'));
+    await clock.advance(0);
+    expect(gone.at(-1)).toBe('open'); // an open gate lets a call go at once
+  });
+
+  it('lets a waiter go at its deadline, and replaces a probe that ended otherwise', async () => {
+    const clock = fakeClock();
+    const gates = new ThrottleGates(60_000, clock);
+    const gone: string[] = [];
+    void gates.throttled(K, 100, 100_000).then(() => gone.push('probe'));
+    void gates.throttled(K, 200, 100).then(() => gone.push('short'));
+    void gates.throttled(K, 300, 100_000).then(() => gone.push('next'));
+    await clock.advance(100);
+    expect(gone).toEqual(['short']); // its deadline, before any probe
+    await clock.advance(2_000);
+    expect(gone).toEqual(['short', 'probe']);
+    await clock.advance(10_000);
+    expect(gone).toEqual(['short', 'probe']); // one probe out at a time
+    gates.left(K); // the probe failed otherwise
+    await clock.advance(3_000);
+    expect(gone).toEqual(['short', 'probe', 'next']);
+  });
+});
