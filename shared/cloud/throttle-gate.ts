@@ -15,9 +15,9 @@ export interface GateClock {
 
 const realClock: GateClock = {
   now: () => Date.now(),
+  // Referenced timers: a worker whose every call waits in line has nothing else keeping its process alive.
   after: (ms, fn) => {
     const t = setTimeout(fn, ms);
-    t.unref?.();
     return () => clearTimeout(t);
   },
   random: Math.random,

@@ -86,3 +86,21 @@ describe('the throttling line', () => {
     expect(gone).toEqual(['short', 'probe', 'next']);
   });
 });
+
+describe('the throttling line in a process with nothing else to do', () => {
+  it('keeps the process alive while calls wait in it (a worker waiting on a window must not exit)', async () => {
+    // Found by the fan-out benchmark: with the line's timers unref'd, a worker whose every call waited in line had no
+    // handle left, and node exited mid-invocation ("Process exited unexpectedly").
+    const { execFileSync } = await import('node:child_process');
+    const path = await import('node:path');
+    const gate = path.resolve(__dirname, '../../shared/cloud/throttle-gate.ts');
+    const script = `const { ThrottleGates } = require(${JSON.stringify(gate)});
+      const g = new ThrottleGates(2000);
+      g.throttled('k', 0, Date.now() + 5000).then(() => { console.log('let go'); });`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(out).toContain('let go');
+  }, 30_000);
+});
