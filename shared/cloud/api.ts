@@ -210,7 +210,10 @@ export class CloudApi {
     const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
     const started = Date.now();
     const gate = `${product}|${action}|${region}`;
-    let inLine = false; // let go by the line just now (as its probe, with it, or at the deadline): go
+    // Let go by the line just now (as its probe, with it, or at its deadline): go. A write that may not be resent
+    // never waits in line: it was merged into a read made just before, and the merge is safe only while that read
+    // is fresh (shared/share/context.ts); throttled, it goes back to its caller, which waits, re-reads and merges.
+    let inLine = opts.resend === false;
     for (let attempt = 1; ; attempt++) {
       try {
         if (!inLine) await this.gates.turn(gate, started, this.waitDeadline(started));

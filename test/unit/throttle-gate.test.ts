@@ -104,3 +104,26 @@ describe('the throttling line in a process with nothing else to do', () => {
     expect(out).toContain('let go');
   }, 30_000);
 });
+
+describe('CloudApi and the line', () => {
+  it('keeps a call that may be resent in line while the gate is closed, never a write merged into a fresh read', async () => {
+    const { CloudApi } = await import('../../shared/cloud/api');
+    const api = new CloudApi({
+      endpointOverride: 'http://127.0.0.1:9', // nothing answers: what matters happens before the request
+      credentials: { accessKeyId: 'ak', accessKeySecret: 'sk' },
+      maxAttempts: 1,
+    });
+    const gates = (api as unknown as { gates: ThrottleGates }).gates;
+    const key = 'ram|UpdateRole|cn-hangzhou';
+    await api.call('ram', 'GetRole', {}, 'cn-hangzhou', { resend: false }).catch(() => 0); // loads the SDK
+    gates.close(key);
+    const write = api.call('ram', 'UpdateRole', { RoleName: 'r' }, 'cn-hangzhou', { resend: false }).catch(() => 0);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(gates.waiting(key)).toBe(0); // sent at once: its read is only fresh now
+    const read = api.call('ram', 'UpdateRole', { RoleName: 'r' }, 'cn-hangzhou').catch(() => 0);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(gates.waiting(key)).toBe(1);
+    gates.passed(key);
+    await Promise.all([write, read]);
+  }, 30_000);
+});
