@@ -162,7 +162,13 @@ export async function reconcile(
     const results = await mapLimit(items, ctx.cfg.concurrency, async ({ ref, known }) => {
       if (outOfBudget()) return undefined;
       handled++;
-      return shareResource(ctx, ref, { dryRun: cmd.dryRun, known, roleCache, requestedBy: cmd.requestedBy ?? 'timer' });
+      return shareResource(ctx, ref, {
+        dryRun: cmd.dryRun,
+        known,
+        roleCache,
+        requestedBy: cmd.requestedBy ?? 'timer',
+        pass: true,
+      });
     });
     const done = results.findIndex((r) => r === undefined);
     const upTo = done < 0 ? results.length : done;

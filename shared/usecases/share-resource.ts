@@ -29,6 +29,8 @@ export interface ShareOptions {
   roleCache?: Map<string, Promise<RoleObservation>>;
   /** Carried on the outcome and on every log line of this resource. */
   requestedBy?: RequestedBy;
+  /** A reconcile pass (timer or by hand): a transient failure leaves the status tag as it was. */
+  pass?: boolean;
   /** Internal: this is the second round of a move whose held take-backs became possible within the wait. */
   secondRound?: boolean;
   /** Internal: a run the service-key copy module makes over a copy (the normal path only). */
@@ -236,6 +238,12 @@ async function writeStatus(
   const body = asks ? statusBody(res, seen.until) : undefined;
   const current = seen.tags[key];
   if (body === bodyOf(current)) return current !== undefined ? { ...res, status: current } : res;
+  // A reconcile pass that failed for a transient reason knows nothing new: the status it found stays (the summary
+  // and the log carry the failure, the next pass retries). Otherwise throttling or a 5xx would write "failed …, will
+  // retry" over a share that works, and the next pass would write it back: two writes per resource, under load.
+  if (opts.pass && res.outcome === 'failed' && res.error?.retryable && current !== undefined) {
+    return { ...res, status: current };
+  }
   const value = body === undefined ? undefined : statusValue(body, ctx.now());
   if (!opts.dryRun) {
     try {
