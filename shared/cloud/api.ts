@@ -6,7 +6,7 @@ import type OpenApi from '@alicloud/openapi-core';
 import type Credential from '@alicloud/credentials';
 import { Readable } from 'node:stream';
 import { CloudError, classify, toCloudError } from '../errors';
-import { ThrottleGates } from './throttle-gate';
+import { ThrottleGates, realClock } from './throttle-gate';
 
 type Sdk = typeof import('./sdk');
 let sdk: Promise<Sdk> | undefined;
@@ -118,7 +118,7 @@ export class CloudApi {
   readonly log: CallRecord[] = [];
 
   constructor(private readonly opts: ApiOptions = {}) {
-    this.gates = new ThrottleGates(this.throttleWindowMs());
+    this.gates = new ThrottleGates(this.throttleWindowMs(), { ...realClock, random: opts.random ?? Math.random });
   }
 
   private throttleWindowMs(): number {
@@ -138,13 +138,6 @@ export class CloudApi {
     const left = this.opts.remainingMs?.();
     const end = since + this.throttleGiveUpMs();
     return left === undefined ? end : Math.min(end, Date.now() + left - RESERVE_MS - 1_000);
-  }
-
-  /** Whether a call started at `since` may still wait for a throttling window to open. */
-  private mayWaitThrottled(since: number): boolean {
-    if (Date.now() - since > this.throttleGiveUpMs()) return false;
-    const left = this.opts.remainingMs?.();
-    return left === undefined || left > RESERVE_MS + 1_000;
   }
 
   private client(
@@ -233,13 +226,13 @@ export class CloudApi {
         this.log.push({ product, action, attempt, ok: false, code: err.code });
         // Throttled in a window (not told when to come back): wait in the action's line, unless the call may not
         // be resent (its caller re-reads and comes back through the line) or its time is up.
-        const windowed = /Throttling/i.test(err.code) && err.retryAfterMs === undefined;
-        if (windowed && opts.resend !== false && this.mayWaitThrottled(started)) {
-          await this.gates.throttled(gate, started, this.waitDeadline(started));
-          inLine = true;
-          continue;
-        }
-        if (windowed) {
+        if (/Throttling/i.test(err.code) && err.retryAfterMs === undefined) {
+          const deadline = this.waitDeadline(started);
+          if (opts.resend !== false && deadline > Date.now()) {
+            await this.gates.throttled(gate, started, deadline);
+            inLine = true;
+            continue;
+          }
           if (opts.resend === false) this.gates.close(gate);
           else this.gates.left(gate);
           throw err;

@@ -13,7 +13,7 @@ export interface GateClock {
   random(): number;
 }
 
-const realClock: GateClock = {
+export const realClock: GateClock = {
   now: () => Date.now(),
   // Referenced timers: a worker whose every call waits in line has nothing else keeping its process alive.
   after: (ms, fn) => {
