@@ -24,6 +24,8 @@ export async function castAs<K extends ResponseModel>(raw: unknown, model: K): P
 
 /** Time kept back from every wait and timeout so the function can still report. */
 const RESERVE_MS = 2_000;
+/** The actions that only read (they may wait in a throttling line: throttle-gate.ts). */
+const READ_ACTION = /^(Describe|List|Get|Query)/;
 /** ECS throttles per API per minute; a retry without retry-after must be able to outlast one window. */
 const THROTTLE_WINDOW_MS = 60_000;
 
@@ -203,10 +205,12 @@ export class CloudApi {
     const clean = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
     const started = Date.now();
     const gate = `${product}|${action}|${region}`;
-    // Let go by the line just now (as its probe, with it, or at its deadline): go. A write that may not be resent
-    // never waits in line: it was merged into a read made just before, and the merge is safe only while that read
-    // is fresh (shared/share/context.ts); throttled, it goes back to its caller, which waits, re-reads and merges.
-    let inLine = opts.resend === false;
+    // Let go by the line just now (as its probe, with it, or at its deadline): go. Only reads wait in line: a write
+    // may be merged into a read made just before (a role document, the image's share list, the grant record's tags),
+    // and the merge is safe only while that read is fresh (shared/share/context.ts); throttled, a write backs off
+    // on its own as before (waitBeforeRetry), and its caller re-reads when it may not be resent.
+    const read = READ_ACTION.test(action);
+    let inLine = !read;
     for (let attempt = 1; ; attempt++) {
       try {
         if (!inLine) await this.gates.turn(gate, started, this.waitDeadline(started));
@@ -224,17 +228,15 @@ export class CloudApi {
       } catch (raw) {
         const err = toCloudError(raw, action);
         this.log.push({ product, action, attempt, ok: false, code: err.code });
-        // Throttled in a window (not told when to come back): wait in the action's line, unless the call may not
-        // be resent (its caller re-reads and comes back through the line) or its time is up.
-        if (/Throttling/i.test(err.code) && err.retryAfterMs === undefined) {
+        // A read throttled in a window (not told when to come back) waits in its action's line, until its time is up.
+        if (read && /Throttling/i.test(err.code) && err.retryAfterMs === undefined) {
           const deadline = this.waitDeadline(started);
-          if (opts.resend !== false && deadline > Date.now()) {
+          if (deadline > Date.now()) {
             await this.gates.throttled(gate, started, deadline);
             inLine = true;
             continue;
           }
-          if (opts.resend === false) this.gates.close(gate);
-          else this.gates.left(gate);
+          this.gates.left(gate);
           throw err;
         }
         this.gates.left(gate);
