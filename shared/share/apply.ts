@@ -415,8 +415,9 @@ export async function readShare(ctx: EngineContext, region: string, shareId: str
 
 /**
  * Create the resource's share. A create whose answer was lost is re-observed, not resent (names are not unique, so a
- * resend could make a twin). When two instances made twins, both converge on the lowest id: the others are deleted
- * once their targets are on the kept one. The look for twins reads the new share's associations at the same time.
+ * resend could make a twin). When two instances made twins, each made its own from the tags it read, so neither knows
+ * which tags are current: the run observes again (Applied.reobserve) and plans over all of them, from fresh tags. The
+ * look for twins reads the new share's associations at the same time.
  */
 async function createResourceShare(
   ctx: EngineContext,
@@ -452,16 +453,8 @@ async function createResourceShare(
   const [kept, ...twins] = await sharesByName(ctx, a.ref.region, a.name);
   if (!kept) return writes;
   out.shareId = kept.id;
-  if (twins.length || writes === 0) {
-    // Make sure the kept share carries our targets, then drop the twins: never wider, never a second copy.
-    if (a.allowExternalTargets && !kept.allowExternalTargets) {
-      await sharing.updateAllowExternal(a.ref.region, kept.id, true, a.name);
-      writes++;
-    }
-    await sharing.associateTargets(a.ref.region, kept.id, a.targets);
-    writes++;
-    for (const t of twins) writes += await deleteResourceShare(ctx, a.ref, t.id);
-  } else if (readBack && kept.id === created) {
+  if (twins.length || writes === 0) out.reobserve = true;
+  else if (readBack && kept.id === created) {
     out.shareReadBack = await readBack.catch(() => undefined);
   }
   return writes;
@@ -494,6 +487,11 @@ export interface Applied {
   shareId?: string;
   /** The share's associations as read right after it was created (the first look for them, already taken). */
   shareReadBack?: ShareReadBack;
+  /**
+   * The create found a share of the same name it cannot vouch for (a twin made at once, or its own answer was lost):
+   * what the plan was made from is no longer the truth, so the run observes again and plans over what is there.
+   */
+  reobserve?: boolean;
 }
 
 /** What the plan was made from: each read-merge-write's first round merges into it rather than reading again. */

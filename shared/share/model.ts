@@ -45,8 +45,11 @@ export interface ResourceObservation {
   observedAtS?: number;
   /** The resource share ecs-share owns for this resource, if any. */
   toolShare?: ToolShareState;
-  /** More shares with ecs-share's name for this resource (names are not unique): an anomaly, deleted. */
-  twinShares?: string[];
+  /**
+   * More shares with ecs-share's name for this resource (names are not unique: two instances created at once), with
+   * their targets: an anomaly, deleted once what they carry that is asked is on the kept share.
+   */
+  twinShares?: ToolShareState[];
   /**
    * Accounts the resource is shared with now that the tags no longer name, but that a directory or folder the tags
    * do name holds: the ids of those targets, by account (from the directory). Their grants are kept until one of

@@ -72,16 +72,20 @@ export async function sharesByName(ctx: EngineContext, region: string, name: str
 async function observeToolShares(
   ctx: EngineContext,
   ref: ResourceRef,
-): Promise<{ toolShare?: ToolShareState; twinShares?: string[] }> {
+): Promise<{ toolShare?: ToolShareState; twinShares?: ToolShareState[] }> {
   const [first, ...twins] = await sharesByName(ctx, ref.region, shareNameFor(ref.id));
   if (!first) return {};
-  const targets: ToolShareState['targets'] = {};
-  for (const a of await ctx.ports.sharing.associations(ref.region, first.id, 'Target'))
-    targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
-  return {
-    toolShare: { id: first.id, allowExternalTargets: first.allowExternalTargets, targets },
-    ...(twins.length ? { twinShares: twins.map((s) => s.id) } : {}),
-  };
+  // A twin is rare (two creates at once); its targets are read with the kept share's, so a twin is never deleted
+  // with a target on it that the kept share does not carry yet.
+  const [kept, ...others] = await Promise.all(
+    [first, ...twins].map(async (s): Promise<ToolShareState> => {
+      const targets: ToolShareState['targets'] = {};
+      for (const a of await ctx.ports.sharing.associations(ref.region, s.id, 'Target'))
+        targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
+      return { id: s.id, allowExternalTargets: s.allowExternalTargets, targets };
+    }),
+  );
+  return { toolShare: kept, ...(others.length ? { twinShares: others } : {}) };
 }
 
 export async function observeToolShare(ctx: EngineContext, ref: ResourceRef): Promise<ToolShareState | undefined> {
@@ -97,7 +101,7 @@ export interface KnownResource {
   snapshotIds?: string[];
   status?: string;
   toolShare: ToolShareState | undefined;
-  twinShares?: string[];
+  twinShares?: ToolShareState[];
 }
 
 /** A snapshot `progressing`, an image `Creating` (or whose snapshots are not visible yet) cannot be shared yet. */
@@ -132,7 +136,7 @@ export async function observeResource(
   let snapshotIds: string[];
   let status: string | undefined;
   const point = readPoint(ctx);
-  const gone = (shares: { toolShare?: ToolShareState; twinShares?: string[] } = {}): ResourceObservation => ({
+  const gone = (shares: { toolShare?: ToolShareState; twinShares?: ToolShareState[] } = {}): ResourceObservation => ({
     ref,
     exists: false,
     tags: {},

@@ -17,7 +17,13 @@ import { buildKmsPolicies, keyArn, keysInPolicy, policyNameFor, type KeyRef } fr
 import { parsePolicy, samePolicy, type PolicyDocument } from '../domain/policy-json';
 import { PENDING_TTL_S } from '../domain/image-grants';
 import { LimitError } from '../errors';
-import { shareNameFor, type PlanAction, type ResourceObservation, type RoleObservation } from './model';
+import {
+  shareNameFor,
+  type PlanAction,
+  type ResourceObservation,
+  type RoleObservation,
+  type ToolShareState,
+} from './model';
 
 const KMS_FULL_ACCESS = 'AliyunKMSFullAccess';
 export const ROLE_DESCRIPTION =
@@ -213,6 +219,31 @@ export function heldTakeBacks(obs: ResourceObservation, targets: ShareTarget[]):
   return held.sort();
 }
 
+const LIVE = (status: string) => status !== 'Disassociating' && status !== 'Failed';
+const liveTargets = (share: ToolShareState) =>
+  Object.entries(share.targets)
+    .filter(([, a]) => LIVE(a.status))
+    .map(([id]) => id);
+
+/**
+ * Twin resource shares (names are not unique: two instances created at once, each from the tags it read) that must
+ * wait: a twin goes once every target asked for that is Associated on it is Associated on the kept share too (make
+ * before break: the twin may be the only one carrying a target that newer tags asked for). Their ids.
+ */
+export function heldTwins(obs: ResourceObservation, targets: ShareTarget[]): string[] {
+  const kept = obs.toolShare;
+  const { sharingTargets } = splitTargets(obs.ref.type, targets);
+  if (!kept || sharingTargets.length === 0) return [];
+  const wanted = new Set(sharingTargets);
+  return (obs.twinShares ?? [])
+    .filter((twin) =>
+      Object.entries(twin.targets).some(
+        ([id, a]) => wanted.has(id) && a.status === 'Associated' && kept.targets[id]?.status !== 'Associated',
+      ),
+    )
+    .map((twin) => twin.id);
+}
+
 /** Changes to the resource's own shares: add what the tags ask, take back what ecs-share granted and no longer asked. */
 export function planShares(
   obs: ResourceObservation,
@@ -225,8 +256,6 @@ export function planShares(
   const held = new Set(opts.hold === false ? [] : heldTakeBacks(obs, targets));
   const actions: PlanAction[] = ref.type === 'image' ? planImageAccounts(obs, imageAccounts, held) : [];
 
-  // Resource share names are not unique: a twin (two instances creating at once) shares too; keep one, delete the rest.
-  for (const shareId of obs.twinShares ?? []) actions.push({ kind: 'deleteResourceShare', ref, shareId });
   const share = obs.toolShare;
   const needsExternal = targets.some((t) => t.kind === 'account') && ref.type === 'snapshot';
   if (!share) {
@@ -241,12 +270,11 @@ export function planShares(
     return actions;
   }
   if (sharingTargets.length === 0) {
-    actions.push({ kind: 'deleteResourceShare', ref, shareId: share.id });
+    for (const s of [share, ...(obs.twinShares ?? [])])
+      actions.push({ kind: 'deleteResourceShare', ref, shareId: s.id });
     return actions;
   }
-  const live = Object.entries(share.targets)
-    .filter(([, a]) => a.status !== 'Disassociating' && a.status !== 'Failed')
-    .map(([id]) => id);
+  const live = liveTargets(share);
   const liveSet = new Set(live);
   const wanted = new Set(sharingTargets);
   if (needsExternal && !share.allowExternalTargets)
@@ -255,6 +283,17 @@ export function planShares(
   const remove = live.filter((t) => !wanted.has(t) && !held.has(t));
   if (add.length) actions.push({ kind: 'associateTargets', ref, shareId: share.id, targets: add });
   if (remove.length) actions.push({ kind: 'disassociateTargets', ref, shareId: share.id, targets: remove });
+  // Resource share names are not unique: a twin shares too. Keep the lowest id; a twin goes once the kept share
+  // carries what it carries that is asked (added above); until then it only stops sharing what is not asked.
+  const waiting = new Set(heldTwins(obs, targets));
+  for (const twin of obs.twinShares ?? []) {
+    if (!waiting.has(twin.id)) {
+      actions.push({ kind: 'deleteResourceShare', ref, shareId: twin.id });
+      continue;
+    }
+    const unasked = liveTargets(twin).filter((t) => !wanted.has(t) && !held.has(t));
+    if (unasked.length) actions.push({ kind: 'disassociateTargets', ref, shareId: twin.id, targets: unasked });
+  }
   return actions;
 }
 

@@ -27,7 +27,7 @@ const REVOKE_BATCH = 100;
 export async function loadShareIndex(
   ctx: EngineContext,
   region: string,
-): Promise<Map<string, { share: ToolShareState; twins: string[] }>> {
+): Promise<Map<string, { share: ToolShareState; twins: ToolShareState[] }>> {
   const byShareId = new Map<string, { resourceId: string; state: ToolShareState }>();
   for await (const page of ctx.ports.sharing.sharesNamed(region, SHARE_NAME_PREFIX)) {
     for (const s of page) {
@@ -43,10 +43,10 @@ export async function loadShareIndex(
       if (entry) entry.state.targets[a.entityId] = { status: a.status, message: a.message, external: a.external };
     }
   }
-  const out = new Map<string, { share: ToolShareState; twins: string[] }>();
+  const out = new Map<string, { share: ToolShareState; twins: ToolShareState[] }>();
   for (const e of [...byShareId.values()].sort((a, b) => a.state.id.localeCompare(b.state.id))) {
     const hit = out.get(e.resourceId);
-    if (hit) hit.twins.push(e.state.id);
+    if (hit) hit.twins.push(e.state);
     else out.set(e.resourceId, { share: e.state, twins: [] });
   }
   return out;

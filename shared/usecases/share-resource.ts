@@ -7,7 +7,7 @@ import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
 import { describeKeyCached, membershipCached, type EngineContext } from '../share/context';
 import { ConcurrentUpdateError, applyPlan, applySharePlan, readShare, type Applied } from '../share/apply';
 import { observeResource, observeRole, observeToolShare } from '../share/observe';
-import { decide, grantedKeys, grantsFor, heldTakeBacks, splitTargets } from '../share/plan';
+import { decide, grantedKeys, grantsFor, heldTakeBacks, heldTwins, splitTargets } from '../share/plan';
 import { EXTERNAL_NOT_ALLOWED, externalRefusal } from '../share/external';
 import { serviceKeyCopy } from '../share/service-key-copy';
 import {
@@ -31,8 +31,11 @@ export interface ShareOptions {
   requestedBy?: RequestedBy;
   /** A reconcile pass (timer or by hand): a transient failure leaves the status tag as it was. */
   pass?: boolean;
-  /** Internal: this is the second round of a move whose held take-backs became possible within the wait. */
-  secondRound?: boolean;
+  /**
+   * Internal: the round of this run (1 first). A later round observes afresh: after a move whose held take-backs
+   * became possible within the wait, after a create that found a twin, or when the tags changed under a take-back.
+   */
+  round?: number;
   /** Internal: a run the service-key copy module makes over a copy (the normal path only). */
   copyInner?: boolean;
 }
@@ -183,6 +186,31 @@ async function coverageOf(
   return out;
 }
 
+/** Rounds of one run at most: each observes afresh (see ShareOptions.round). */
+const MAX_ROUNDS = 3;
+
+const TAKE_BACKS = new Set<PlanAction['kind']>(['unshareImageAccounts', 'disassociateTargets', 'deleteResourceShare']);
+
+/**
+ * Whether the tags that ask (share keys, `share-until`) still read as the plan saw them. A take-back planned from
+ * tags read before the share it changes (a reconcile page listed earlier, or a read that beat the share's read) could
+ * take away what newer tags ask for and another instance already shared: it is checked against a fresh read first.
+ */
+async function tagsStillAsSeen(ctx: EngineContext, ref: ResourceRef, seen: Record<string, string>): Promise<boolean> {
+  const fresh =
+    ref.type === 'snapshot'
+      ? (await ctx.ports.ecs.getSnapshots(ref.region, [ref.id]))[0]
+      : await ctx.ports.ecs.getImage(ref.region, ref.id);
+  if (!fresh) return false;
+  const asks = (tags: Record<string, string>) =>
+    JSON.stringify(
+      Object.entries(tags)
+        .filter(([k]) => isShareTagKey(k, ctx.cfg.tagKey) || k === ctx.cfg.untilKey)
+        .sort(([a], [b]) => a.localeCompare(b)),
+    );
+  return asks(fresh.tags) === asks(seen);
+}
+
 /** What the core saw of the resource, for the status tag: its tags as read, and its `share-until`. */
 interface Seen {
   tags?: Record<string, string>;
@@ -317,7 +345,7 @@ async function shareResourceCore(
     const obs = await observeResource(ctx, ref, opts.known);
     if (!obs.exists) {
       // A deleted resource takes its image share permissions with it; only ecs-share's resource share is left behind.
-      const shareIds = [...(obs.toolShare ? [obs.toolShare.id] : []), ...(obs.twinShares ?? [])];
+      const shareIds = [...(obs.toolShare ? [obs.toolShare.id] : []), ...(obs.twinShares ?? []).map((s) => s.id)];
       if (shareIds.length === 0) {
         const reason = `${ref.type} ${ref.id} does not exist in ${ref.region} (or is not owned by account ${ctx.ownerUid}).`;
         log.warn('resource not found', { outcome: 'refused', reason });
@@ -379,12 +407,21 @@ async function shareResourceCore(
     const coveredBy = await coverageOf(ctx, obs, targets);
     if (coveredBy) obs.coveredBy = coveredBy;
     const held = heldTakeBacks(obs, targets);
+    const twinsHeld = heldTwins(obs, targets);
     const role = await roleFor(obs, targets, rolePromise);
     const decision = decide(obs, role, targets, {
       legacyServiceKey: ctx.cfg.legacyServiceKey,
       ownerUid: ctx.ownerUid,
       trustPolicyMaxLength: ctx.cfg.trustPolicyMaxLength,
     });
+    const round = opts.round ?? 1;
+    const again = () => {
+      if (round >= MAX_ROUNDS) throw new ConcurrentUpdateError(`The tags or the resource shares of ${ref.id}`);
+      return shareResourceCore(ctx, ref, { ...opts, known: undefined, round: round + 1 }, seen);
+    };
+    const planned = decision.kind === 'notReady' ? [] : decision.actions;
+    if (!opts.dryRun && planned.some((a) => TAKE_BACKS.has(a.kind)) && !(await tagsStillAsSeen(ctx, ref, obs.tags)))
+      return again();
     if (decision.kind === 'refused') {
       actions = decision.actions;
       if (!opts.dryRun && actions.length) await applyPlan(ctx, actions);
@@ -435,6 +472,17 @@ async function shareResourceCore(
     const writes = applied.writes;
     if (!applied.shareId && obs.toolShare) applied.shareId = obs.toolShare.id;
     if (writes > 0 && role && opts.roleCache) opts.roleCache.delete(ref.type);
+    if (applied.reobserve) {
+      // A twin share (or a create whose answer was lost): plan again over every share there is, from fresh tags.
+      if (seen.tail) await seen.tail;
+      seen.tail = undefined;
+      const next = await again();
+      return {
+        ...next,
+        actions: [...actions, ...next.actions],
+        outcome: next.outcome === 'unchanged' ? changedKind : next.outcome,
+      };
+    }
     const { sharingTargets } = splitTargets(ref.type, targets);
     // Nothing written: what was observed is still the truth, no need to read it again.
     const { pending, failed } =
@@ -452,19 +500,19 @@ async function shareResourceCore(
       log.error('share failed', { outcome: res.outcome, error: res.error });
       return res;
     }
-    if (held.length && writes > 0 && !opts.secondRound && pending.length === 0) {
+    if ((held.length || twinsHeld.length) && writes > 0 && round < MAX_ROUNDS && pending.length === 0) {
       // The new associations settled within the wait: take back what was held, now that it cuts nobody off.
       if (seen.tail) await seen.tail;
       seen.tail = undefined;
       await ctx.sleep(ctx.cfg.settleMs);
-      const again = await shareResourceCore(ctx, ref, { ...opts, known: undefined, secondRound: true }, seen);
+      const next = await again();
       return {
-        ...again,
-        actions: [...actions, ...again.actions],
-        outcome: again.outcome === 'unchanged' ? changedKind : again.outcome,
+        ...next,
+        actions: [...actions, ...next.actions],
+        outcome: next.outcome === 'unchanged' ? changedKind : next.outcome,
       };
     }
-    const kind = pending.length || held.length ? 'pending' : writes > 0 ? changedKind : 'unchanged';
+    const kind = pending.length || held.length || twinsHeld.length ? 'pending' : writes > 0 ? changedKind : 'unchanged';
     const waits = [
       ...(pending.length
         ? [`${pending.join(', ')} not Associated yet (an account outside the directory first accepts the invitation)`]
@@ -472,6 +520,11 @@ async function shareResourceCore(
       ...(held.length
         ? [
             `${held.join(', ')} keep${held.length === 1 ? 's' : ''} ${held.length === 1 ? 'its' : 'their'} grant until the directory or folder that holds ${held.length === 1 ? 'it' : 'them'} is Associated`,
+          ]
+        : []),
+      ...(twinsHeld.length
+        ? [
+            `the twin resource share(s) ${twinsHeld.join(', ')} stay until their targets are Associated on ${obs.toolShare?.id}`,
           ]
         : []),
     ];

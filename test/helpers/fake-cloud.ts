@@ -221,6 +221,8 @@ export class FakeCloud {
   targetStatus: (target: string, share: FakeShare) => string = () => 'Associated';
   /** Page size of the paged listings (snapshotPage, imagePage, sharesNamed). */
   pageSize = 100;
+  /** The id of the next resource share; ids are not ordered by creation in the real cloud, so a test may pick one. */
+  nextShareId?: string;
   nowMs = FAKE_NOW_MS;
 
   /** The product's calls, in order (tracked ports only). */
@@ -273,6 +275,13 @@ export class FakeCloud {
 
   revive(): void {
     this.killedAt = undefined;
+  }
+
+  /** The id a test picked for the next resource share, once. */
+  takeShareId(): string | undefined {
+    const id = this.nextShareId;
+    this.nextShareId = undefined;
+    return id;
   }
 
   /** Tracked calls of a method so far. */
@@ -801,7 +810,7 @@ export class FakeCloud {
       createShare: (region, name, resource, targets, allowExternalTargets) =>
         c('sharing.createShare', [region, name, resource, targets, allowExternalTargets], () => {
           const s: FakeShare = {
-            id: `rs-fake${String(++fake.seq).padStart(6, '0')}`,
+            id: fake.takeShareId() ?? `rs-fake${String(++fake.seq).padStart(6, '0')}`,
             region,
             name,
             allowExternalTargets,
