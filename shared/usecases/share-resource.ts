@@ -419,12 +419,19 @@ async function shareResourceCore(
       if (round >= MAX_ROUNDS) throw new ConcurrentUpdateError(`The tags or the resource shares of ${ref.id}`);
       return shareResourceCore(ctx, ref, { ...opts, known: undefined, round: round + 1 }, seen);
     };
-    const planned = decision.kind === 'notReady' ? [] : decision.actions;
-    if (!opts.dryRun && planned.some((a) => TAKE_BACKS.has(a.kind)) && !(await tagsStillAsSeen(ctx, ref, obs.tags)))
-      return again();
+    // Take-backs are checked against the tags before (a plan from older tags) and after (the owner asked again while
+    // it wrote, and an instance that saw the target still there did nothing): either way, plan again from fresh reads.
+    const takesBack =
+      !opts.dryRun && (decision.kind === 'notReady' ? [] : decision.actions).some((a) => TAKE_BACKS.has(a.kind));
+    if (takesBack && !(await tagsStillAsSeen(ctx, ref, obs.tags))) return again();
+    const askedAgain = async () => takesBack && !(await tagsStillAsSeen(ctx, ref, obs.tags));
     if (decision.kind === 'refused') {
       actions = decision.actions;
       if (!opts.dryRun && actions.length) await applyPlan(ctx, actions);
+      if (await askedAgain()) {
+        const next = await again();
+        return { ...next, actions: [...actions, ...next.actions] };
+      }
       log.warn('share refused', { code: decision.code, reason: decision.reason, actions: actions.map((x) => x.kind) });
       return outcome(ref, {
         outcome: 'refused',
@@ -472,8 +479,9 @@ async function shareResourceCore(
     const writes = applied.writes;
     if (!applied.shareId && obs.toolShare) applied.shareId = obs.toolShare.id;
     if (writes > 0 && role && opts.roleCache) opts.roleCache.delete(ref.type);
-    if (applied.reobserve) {
-      // A twin share (or a create whose answer was lost): plan again over every share there is, from fresh tags.
+    if (applied.reobserve || (await askedAgain())) {
+      // A twin share (or a create whose answer was lost), or tags that changed while a take-back was written: plan
+      // again over every share there is, from fresh tags.
       if (seen.tail) await seen.tail;
       seen.tail = undefined;
       const next = await again();

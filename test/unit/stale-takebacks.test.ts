@@ -131,4 +131,31 @@ describe('take-backs never act on tags older than the share they change', () => 
     expect(second.outcome).toBe('shared');
     expect(liveShares(fake)).toEqual([{ id: 'rs-aaaaaaaa', targets: [C] }]);
   });
+
+  it('puts back a target the owner asked for again while the take-back was written', async () => {
+    const fake = new FakeCloud();
+    fake.addSnapshot({ id: snapshot.id, tags: { 'share-with': A } });
+    await fake.other.sharing.createShare(
+      REGION,
+      shareNameFor(snapshot.id),
+      { id: snapshot.id, type: 'Snapshot' },
+      [A, C],
+      true,
+    );
+    // After our fresh look at the tags (A), the owner asks for C again; an instance that sees C still there does nothing.
+    let theirs: Awaited<ReturnType<typeof shareResource>> | undefined;
+    fake.on(
+      'sharing.disassociateTargets',
+      async (f) => {
+        f.setTags('snapshot', snapshot.id, { 'share-with': `${A},${C}` });
+        theirs = await shareResource(fakeContext(f, {}, { ports: f.other }), snapshot);
+      },
+      { when: 'before' },
+    );
+
+    await shareResource(fakeContext(fake), snapshot);
+
+    expect(theirs?.outcome).toBe('unchanged');
+    expect(liveShares(fake)).toEqual([{ id: 'rs-fake000001', targets: [A, C] }]);
+  });
 });
