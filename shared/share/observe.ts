@@ -104,6 +104,15 @@ export interface KnownResource {
   twinShares?: ToolShareState[];
 }
 
+/** The resource's tags as they are now (one read); undefined when it no longer exists. */
+export async function readTags(ctx: EngineContext, ref: ResourceRef): Promise<Record<string, string> | undefined> {
+  const fresh =
+    ref.type === 'snapshot'
+      ? (await ctx.ports.ecs.getSnapshots(ref.region, [ref.id]))[0]
+      : await ctx.ports.ecs.getImage(ref.region, ref.id);
+  return fresh?.tags;
+}
+
 /** A snapshot `progressing`, an image `Creating` (or whose snapshots are not visible yet) cannot be shared yet. */
 function readiness(
   ref: ResourceRef,

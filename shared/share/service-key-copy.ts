@@ -21,6 +21,7 @@ import { isShareTagKey, formatTarget, type ShareTarget } from '../domain/targets
 import { PENDING_TTL_S } from '../domain/image-grants';
 import { CloudError, classify } from '../errors';
 import type { EngineContext } from './context';
+import { readTags } from './observe';
 import { outcomeOf, type ResourceObservation, type ResourceOutcome, type ResourceRef, type RequestedBy } from './model';
 
 /** On a copy: the original it was made from (ecs-share's mark: only resources carrying it are ever deleted). */
@@ -424,7 +425,13 @@ async function syncCopy(
   opts: CopyShareOptions,
 ): Promise<ResourceOutcome> {
   const copyRef = { ...ref, id: copy.id };
-  const { set, remove } = tagSync(originalTags, copy.tags, ctx.cfg.tagKey, ctx.cfg.untilKey);
+  let { set, remove } = tagSync(originalTags, copy.tags, ctx.cfg.tagKey, ctx.cfg.untilKey);
+  if (!opts.dryRun && (Object.keys(set).length || remove.length)) {
+    // The original's tags may come from a reconcile page listed before the copy's tags were last synced: sync from a
+    // fresh read, so older tags never take back from the copy what the original asks for now.
+    const fresh = await readTags(ctx, ref);
+    if (fresh) ({ set, remove } = tagSync(fresh, copy.tags, ctx.cfg.tagKey, ctx.cfg.untilKey));
+  }
   if (!opts.dryRun) {
     if (Object.keys(set).length) await ctx.ports.ecs.tagResource(ref.region, ref.type, copy.id, set);
     if (remove.length) await ctx.ports.ecs.untagResource(ref.region, ref.type, copy.id, remove);

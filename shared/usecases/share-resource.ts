@@ -6,7 +6,7 @@ import { bodyOf, statusBody, statusValue } from '../share/status';
 import { CloudError, ShareRefusedError, adviceFor, classify } from '../errors';
 import { describeKeyCached, membershipCached, type EngineContext } from '../share/context';
 import { ConcurrentUpdateError, applyPlan, applySharePlan, readShare, type Applied } from '../share/apply';
-import { observeResource, observeRole, observeToolShare } from '../share/observe';
+import { observeResource, observeRole, observeToolShare, readTags } from '../share/observe';
 import { decide, grantedKeys, grantsFor, heldTakeBacks, heldTwins, splitTargets } from '../share/plan';
 import { EXTERNAL_NOT_ALLOWED, externalRefusal } from '../share/external';
 import { serviceKeyCopy } from '../share/service-key-copy';
@@ -197,10 +197,7 @@ const TAKE_BACKS = new Set<PlanAction['kind']>(['unshareImageAccounts', 'disasso
  * take away what newer tags ask for and another instance already shared: it is checked against a fresh read first.
  */
 async function tagsStillAsSeen(ctx: EngineContext, ref: ResourceRef, seen: Record<string, string>): Promise<boolean> {
-  const fresh =
-    ref.type === 'snapshot'
-      ? (await ctx.ports.ecs.getSnapshots(ref.region, [ref.id]))[0]
-      : await ctx.ports.ecs.getImage(ref.region, ref.id);
+  const fresh = await readTags(ctx, ref);
   if (!fresh) return false;
   const asks = (tags: Record<string, string>) =>
     JSON.stringify(
@@ -208,7 +205,7 @@ async function tagsStillAsSeen(ctx: EngineContext, ref: ResourceRef, seen: Recor
         .filter(([k]) => isShareTagKey(k, ctx.cfg.tagKey) || k === ctx.cfg.untilKey)
         .sort(([a], [b]) => a.localeCompare(b)),
     );
-  return asks(fresh.tags) === asks(seen);
+  return asks(fresh) === asks(seen);
 }
 
 /** What the core saw of the resource, for the status tag: its tags as read, and its `share-until`. */

@@ -14,6 +14,8 @@ import { e2eState, E2E } from '../helpers/states';
 import { resourceTypeOf } from '../../shared/domain/ids';
 import { phase, productWrites, resourceTags, tag, untag, use } from '../helpers/e2e';
 import { runUntilCrash } from '../helpers/crash';
+import { startInvocation } from '../../shared/runtime';
+import { shareResource } from '../../shared/usecases/share-resource';
 
 const copyPolicy = fs.readFileSync(
   path.resolve(__dirname, '../../shared/policies/function-role-service-key-copy.json'),
@@ -216,5 +218,42 @@ describe('AliyunECSDiskEncryptDefaultRole missing and the function may not creat
     await new Promise((res) => setTimeout(res, 200)); // RAM's read lag
     expect(await shareCmd(w, original)).toMatchObject({ outcome: 'pending', error: { code: 'CopyInProgress' } });
     expect(await copiesOf(w, original)).toHaveLength(1);
+  });
+});
+
+describe('a reconcile page listed before the original was retagged', () => {
+  let w: World;
+  const seen = new Set<string>();
+  const original = DEMO.snapshots.serviceKey;
+  const outsider = DEMO.externalRecipient.uid;
+
+  beforeAll(async () => {
+    w = await startWorld({ state: e2eState(), env, extraPolicies: [copyPolicy] });
+  });
+  afterAll(() => w.stop());
+
+  it('never syncs the older tags onto the copy: the copy keeps the target its original asks for now', async () => {
+    await tagEvent(w, original, member);
+    await until(w, seen, async () => (await use(w, member, (await copiesOf(w, original))[0] ?? original)).ok);
+    const [copy] = await copiesOf(w, original);
+    // The engine as a reconcile runs it, with the original as its page listed it before the owner's retag.
+    const ctx = await startInvocation('reconcile', w.context('reconcile')).engine();
+    const [listed] = await ctx.ports.ecs.getSnapshots('cn-hangzhou', [original]);
+    await tag(w, original, `${member},${outsider}`);
+    await deliverAll(w, seen);
+    expect((await resourceTags(w, copy))['share-with']).toBe(`${member},${outsider}`);
+    phase(w);
+
+    await shareResource(
+      ctx,
+      { type: 'snapshot', id: original, region: 'cn-hangzhou' },
+      {
+        known: { exists: true, tags: listed.tags, snapshots: [listed], status: listed.status, toolShare: undefined },
+        pass: true,
+      },
+    );
+
+    expect((await resourceTags(w, copy))['share-with']).toBe(`${member},${outsider}`);
+    expect(productWrites(w).filter((c) => /Untag|Disassociate|DeleteResourceShare/.test(c.action))).toEqual([]);
   });
 });
