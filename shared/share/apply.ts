@@ -107,24 +107,34 @@ function mergeLoop<S>(
     const read = async () => (last = await m.read());
     let state =
       observed && !opts.settle && observedSinceWrite(ctx, observed.from, what) ? (last = observed.state) : await read();
+    // The document a failed write was merged into, while no read-back has verified that write: it may have been
+    // applied with its answer lost, and then it needs the same settled read-back as any write.
+    let unverified: { from: S } | undefined;
     for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS;) {
       let wrote: number;
       try {
         wrote = await m.write(state);
       } catch (e) {
         if (e instanceof CloudError && (await ctx.api.waitBeforeRetry(e, ++failures, since))) {
+          unverified ??= { from: state };
           state = await read(); // re-read, re-merge
           continue;
         }
         throw e;
       }
-      if (wrote === 0) return writes;
-      writes += wrote;
+      if (wrote === 0 && !unverified) return writes;
+      let from = state;
+      if (wrote === 0) {
+        // The re-read shows the change: our lost write, perhaps seen before a concurrent writer's that drops it lands
+        // (simulation seed 549). Verify it after the settle, as if just written.
+        from = unverified!.from;
+      } else writes += wrote;
+      unverified = undefined;
       attempt++;
       markWritten(ctx, what);
       signal();
       if (opts.settle || opts.pauseBeforeReadBack) await settle(ctx, attempt - 1);
-      state = await readBack(ctx, { ...m, read }, state);
+      state = await readBack(ctx, { ...m, read }, from);
     }
     throw new ConcurrentUpdateError(what);
   });

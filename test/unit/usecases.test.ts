@@ -474,6 +474,33 @@ describe('shareResource: races, lost answers, lag and crashes', () => {
     expect(fake.callsOf('sharing.createShare')).toHaveLength(1);
   });
 
+  it('verifies a write whose answer was lost like any write: a concurrent writer that read before it and wrote after the re-read is caught', async () => {
+    // Simulation seed 549: the re-read after the lost answer showed our grant (read lag hid the writes after it), so
+    // the loop ended without the settled read-back, and two writers that had read before our write dropped it.
+    const fake = snapshotWorld();
+    let theirRead: Awaited<ReturnType<FakeCloud['other']['ram']['getRole']>>;
+    fake.on('ram.updateRole', async (f) => void (theirRead = await f.other.ram.getRole(SNAP_ROLE)), { when: 'before' });
+    fake.fail('ram.updateRole', FAULTS.lostAnswer());
+    const reads = fake.count('ram.getRole');
+    let dropped: string[] = [];
+    // The first read after the lost answer shows our grant; the other instance's write lands right after it.
+    fake.on(
+      'ram.getRole',
+      async (f) => {
+        await otherInstanceGrants(f, C, theirRead);
+        dropped = trusted(f, SNAP_ROLE);
+      },
+      { nth: fake.count('ram.getRole') - reads + 2 },
+    );
+
+    const res = await shareResource(fakeContext(fake), snapshot);
+
+    expect(dropped).toEqual([B, C]); // the race happened: their write dropped ours after our re-read
+    expect(res.outcome).toBe('shared');
+    expect(trusted(fake, SNAP_ROLE)).toEqual([A, B, C]);
+    expect(ledgerOf(fake, SNAP_ROLE)).toEqual([A, B, C]);
+  });
+
   it('does not report ShareNotApplied when the image share list lags behind the share', async () => {
     const fake = imageWorld();
     fake.lag('imageShares', 2);
