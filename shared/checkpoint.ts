@@ -36,6 +36,9 @@ export interface CheckpointStore {
 }
 
 export class FileCheckpointStore implements CheckpointStore {
+  /** The save under way: two writes of one tmp file at once would mix, and the second rename would find no file. */
+  private writing: Promise<void> = Promise.resolve();
+
   constructor(private readonly file: string) {}
 
   async load(): Promise<Checkpoint | undefined> {
@@ -47,14 +50,21 @@ export class FileCheckpointStore implements CheckpointStore {
     }
   }
 
-  async save(cp: Checkpoint): Promise<void> {
-    await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await fs.promises.writeFile(tmp, JSON.stringify(cp));
-    await fs.promises.rename(tmp, this.file); // atomic: a crash never leaves half a checkpoint
+  /** One write at a time, each of the checkpoint as it is when its turn comes: the last save wins. */
+  save(cp: Checkpoint): Promise<void> {
+    const write = async () => {
+      await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await fs.promises.writeFile(tmp, JSON.stringify(cp));
+      await fs.promises.rename(tmp, this.file); // atomic: a crash never leaves half a checkpoint
+    };
+    // A failed save fails its caller only; the next one tries afresh.
+    this.writing = this.writing.then(write, write);
+    return this.writing;
   }
 
   async clear(): Promise<void> {
+    await this.writing.catch(() => undefined); // a save still under way would bring the file back
     await fs.promises.rm(this.file, { force: true });
   }
 }
