@@ -1,8 +1,8 @@
-// One region of a reconcile pass from the checkpoint's cursors: the tagged snapshots, the tagged images (each listing
-// from its own cursor), resources tagged only with continuation keys, then everything ecs-share shared earlier that no
-// longer asks for it (tag removed, resource deleted). Each listing reads page by page and the time budget is checked
-// before every resource; a page cut short is listed again next run (what was done is not redone: replays write
-// nothing).
+// One region of a reconcile pass from the checkpoint's cursors: the tagged snapshots and the tagged images, listed
+// side by side (each from its own cursor), then resources tagged only with continuation keys, then everything
+// ecs-share shared earlier that no longer asks for it (tag removed, resource deleted). Each listing reads page by page
+// and the time budget is checked before every resource; a page cut short is listed again next run (what was done is
+// not redone: replays write nothing).
 import { shareTagKeys } from '../domain/targets';
 import type { Checkpoint, Listing } from '../checkpoint';
 import type { SnapshotInfo } from '../cloud/ecs';
@@ -67,8 +67,10 @@ export async function reconcileRegion(
     toolShare: shares.get(id)?.share,
     ...(shares.get(id)?.twins.length ? { twinShares: shares.get(id)!.twins } : {}),
   });
+  // Set when one listing fails: the other stops at its next page instead of running on after the pass has failed.
+  let failed = false;
 
-  /** One listing, page by page from its cursor; false when the budget ran out before its end. */
+  /** One listing, page by page from its cursor; false when it stopped before its end (budget, or the other failed). */
   const list = async <T extends { id: string }>(
     listing: Listing,
     fetch: (token?: string) => Promise<{ items: T[]; next?: string }>,
@@ -94,7 +96,7 @@ export async function reconcileRegion(
       }
       cp.listings[listing] = page.next ? { pageToken: page.next } : { done: true };
       await run.checkpoint();
-      if (page.next && run.exhausted()) return false; // the next page is read by the next run, once
+      if (page.next && (run.exhausted() || failed)) return false; // the next page is read by the next run, once
     }
     return true;
   };
@@ -137,7 +139,18 @@ export async function reconcileRegion(
     );
 
   if (cp.phase === 'listings') {
-    if (!(await listSnapshots()) || !(await listImages())) return false;
+    // Side by side, so that one listing's rate-limit windows (the image checks, one DescribeImageSharePermission per
+    // image, bind a steady pass) are not spent waiting for the other's (docs/benchmarks.md, "Fan-out"). Each listing
+    // hands its pages to run.handle, which takes the run's concurrency per call: the two types write different
+    // roles, KMS policies and shares, and one limit for both would let images waiting out a throttling window hold
+    // every slot the snapshots need. Both end before the pass moves on, so a run cut short records each cursor.
+    const stopTheOther = (e: unknown): never => {
+      failed = true;
+      throw e;
+    };
+    const ends = await Promise.allSettled([listSnapshots(), listImages()].map((l) => l.catch(stopTheOther)));
+    for (const end of ends) if (end.status === 'rejected') throw end.reason;
+    if (!ends.every((end) => end.status === 'fulfilled' && end.value)) return false;
     cp.phase = 'continued';
     await run.checkpoint();
   }

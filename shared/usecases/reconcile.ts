@@ -158,7 +158,11 @@ export async function reconcile(
       if (!isError) changedKept++;
     } else resultsOmitted++;
   };
-  /** The budget is checked before every resource; what is left over is handled by the next run. */
+  /**
+   * The budget is checked before every resource; what is left over is handled by the next run. At most
+   * `concurrency` items of one call at once: a region's two listings call it side by side, each with its own page
+   * (reconcile-region.ts says why they do not share one limit), so up to twice that while both run.
+   */
   const handle = async (items: Work[]): Promise<number> => {
     const results = await mapLimit(items, ctx.cfg.concurrency, async ({ ref, known }) => {
       if (outOfBudget()) return undefined;
