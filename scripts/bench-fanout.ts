@@ -337,6 +337,8 @@ interface Call {
   code?: string;
   write: boolean;
   durationMs?: number;
+  /** When the emulator logged it (ms since the epoch). */
+  atMs?: number;
 }
 
 /**
@@ -359,6 +361,7 @@ function collectCalls(emu: Emu, since: number, everyMs = 3000): { stop: () => Pr
         code: c.code,
         write: c.write,
         durationMs: c.durationMs,
+        atMs: Date.parse((c as { time?: string }).time ?? ''),
       });
       last = Math.max(last, c.seq);
     }
@@ -435,6 +438,35 @@ function pairBounds(calls: Call[], k: number, startOf: (pair: string) => number)
   return out;
 }
 
+/**
+ * What the wall is made of: the last worker to end, and its accepted calls of each limited action per clock-aligned
+ * K-s window, window 0 being the one the coordinator started in (how far in it started, too).
+ */
+function lastPairTimeline(calls: Call[], invocations: any[], k: number, startedAt: number): string {
+  const last = invocations.reduce((a, b) => ((Date.parse(b.endedAt) || 0) > (Date.parse(a.endedAt) || 0) ? b : a));
+  const windowMs = k * 1000;
+  const first = Math.floor(startedAt / windowMs);
+  const byAction = new Map<string, { at: number; perWindow: Map<number, number> }>();
+  for (const c of calls) {
+    if (!accepted(c) || !RATE_LIMITS[c.action] || c.atMs === undefined) continue;
+    if (c.caller?.accountId !== last.payload?.accountId || c.params?.RegionId !== last.payload?.region) continue;
+    const a = byAction.get(c.action) ?? byAction.set(c.action, { at: c.atMs, perWindow: new Map() }).get(c.action)!;
+    const w = Math.floor(c.atMs / windowMs) - first;
+    a.perWindow.set(w, (a.perWindow.get(w) ?? 0) + 1);
+  }
+  const actions = [...byAction]
+    .sort((x, y) => x[1].at - y[1].at)
+    .map(
+      ([action, a]) =>
+        `${action} from ${f1((a.at - startedAt) / 1000)} s: ${[...a.perWindow].map(([w, n]) => `${w}:${n}`).join(' ')}`,
+    );
+  return (
+    `last to end ${describePair(`${last.payload?.accountId}|${last.payload?.region}`)} at ` +
+    `${f1((Date.parse(last.endedAt) - startedAt) / 1000)} s; its accepted calls per ${k}-s window (window 0 began ` +
+    `${f1((startedAt - first * windowMs) / 1000)} s before the coordinator): ${actions.join('; ')}`
+  );
+}
+
 function slowest(bounds: Map<string, PairBound>, which: keyof PairBound): Bound & { pair: string } {
   let best = { seconds: -1, what: 'nothing limited', pair: '' };
   for (const [pair, b] of bounds) if (b[which].seconds > best.seconds) best = { ...b[which], pair };
@@ -506,6 +538,8 @@ interface FanOutFigures {
   windowFloor: Bound & { pair: string };
   rssMiB: number[];
   coordinatorMs: number;
+  /** The last worker to end and its calls by window (lastPairTimeline). */
+  lastPair: string;
 }
 
 interface Directory {
@@ -637,6 +671,7 @@ async function fanOutRun(
     windowFloor: slowest(bounds, 'window'),
     rssMiB: (invocations as any[]).filter((r) => r.maxRssKiB).map((r) => r.maxRssKiB / 1024),
     coordinatorMs: coordinator.endedAt - coordinator.startedAt,
+    lastPair: lastPairTimeline(calls, invocations as any[], o.k, coordinator.startedAt),
   };
   return { figures, ...d };
 }
@@ -777,6 +812,7 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
       notes.push(
         `fan-out, ${members} members: bound ${f.bound.what} (${describePair(f.bound.pair)}); window floor ${f.windowFloor.what} (${describePair(f.windowFloor.pair)}); ` +
           `coordinator ${f.coordinatorMs} ms (${f.dispatched} dispatched); ${f.continued} continuations`,
+        `fan-out, ${members} members, ${f.lastPair}`,
       );
       if (!steady) {
         const msg = `NOT STEADY (${members} members): ${f.failed.length} workers failed or incomplete, ${f.writes} writes, ${f.complete}/${f.pairs} complete, ${f.unchanged}/${f.resources} unchanged; counts ${JSON.stringify(f.counts)}; writes: ${f.writesByAction || 'none'}; outcomes: ${f.outcomes || 'none'}; first failed: ${f.failed.slice(0, 5).join('; ') || 'none'}`;

@@ -1,9 +1,10 @@
-// One region of a reconcile pass, phase by phase from the checkpoint's cursor: the tagged snapshots, the tagged
-// images, resources tagged only with continuation keys, then everything ecs-share shared earlier that no longer
-// asks for it (tag removed, resource deleted). Each phase reads page by page and checks the time budget before every
-// resource; a page cut short is listed again next run (what was done is not redone: replays write nothing).
+// One region of a reconcile pass from the checkpoint's cursors: the tagged snapshots and the tagged images, listed
+// side by side (each from its own cursor), then resources tagged only with continuation keys, then everything
+// ecs-share shared earlier that no longer asks for it (tag removed, resource deleted). Each listing reads page by page
+// and the time budget is checked before every resource; a page cut short is listed again next run (what was done is
+// not redone: replays write nothing).
 import { shareTagKeys } from '../domain/targets';
-import type { Checkpoint } from '../checkpoint';
+import type { Checkpoint, Listing } from '../checkpoint';
 import type { SnapshotInfo } from '../cloud/ecs';
 import { resourceTypeOf, type ResourceType } from '../domain/ids';
 import type { EngineContext } from '../share/context';
@@ -52,7 +53,7 @@ export async function loadShareIndex(
   return out;
 }
 
-/** Runs one region's phases from the cursor; false when the budget ran out first. */
+/** Runs one region's phases from the cursors; false when the budget ran out first. */
 export async function reconcileRegion(
   ctx: EngineContext,
   region: string,
@@ -60,21 +61,24 @@ export async function reconcileRegion(
   run: RegionRun,
 ): Promise<boolean> {
   const shares = await loadShareIndex(ctx, region);
-  // Resources of the page in progress that an earlier run of this pass already handled (it stopped mid-page).
-  const tagged = new Set<string>(cp.pageDone ?? []);
+  // Resources of the pages in progress that an earlier run of this pass already handled (it stopped mid-page).
+  const tagged = new Set<string>([...(cp.listings.snapshots.pageDone ?? []), ...(cp.listings.images.pageDone ?? [])]);
   const known = (id: string) => ({
     toolShare: shares.get(id)?.share,
     ...(shares.get(id)?.twins.length ? { twinShares: shares.get(id)!.twins } : {}),
   });
+  // Set when one listing fails: the other stops at its next page instead of running on after the pass has failed.
+  let failed = false;
 
-  /** One listing phase, page by page from the cursor; false when the budget ran out before its end. */
-  const listPhase = async <T extends { id: string }>(
+  /** One listing, page by page from its cursor; false when it stopped before its end (budget, or the other failed). */
+  const list = async <T extends { id: string }>(
+    listing: Listing,
     fetch: (token?: string) => Promise<{ items: T[]; next?: string }>,
     toWork: (items: T[]) => Promise<Work[]>,
-    next: Checkpoint['phase'],
   ) => {
-    for (let token = cp.pageToken; ;) {
-      const page = await fetch(token);
+    while (!cp.listings[listing].done) {
+      const at = cp.listings[listing];
+      const page = await fetch(at.pageToken);
       // The pass's own tag writes (status tag, grant record) shift ListTagResources' offsets, so rows of resources
       // handled on an earlier page come round again: handle each once (a second handling would plan from the share
       // index read before its share was made, and create a twin).
@@ -83,37 +87,32 @@ export async function reconcileRegion(
       for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
       if (handled < work.length) {
         // This page again next run, without what is done: a budget smaller than a page still makes progress.
-        cp.pageDone = [...(cp.pageDone ?? []), ...work.slice(0, handled).map((w) => w.ref.id)];
+        cp.listings[listing] = {
+          ...at,
+          pageDone: [...(at.pageDone ?? []), ...work.slice(0, handled).map((w) => w.ref.id)],
+        };
         await run.checkpoint();
         return false;
       }
-      cp.pageToken = token = page.next;
-      cp.pageDone = undefined;
+      cp.listings[listing] = page.next ? { pageToken: page.next } : { done: true };
       await run.checkpoint();
-      if (!token) break;
-      if (run.exhausted()) return false; // the next page is read by the next run, once
+      if (page.next && (run.exhausted() || failed)) return false; // the next page is read by the next run, once
     }
-    cp.phase = next;
-    cp.pageToken = undefined;
-    cp.pageDone = undefined;
-    await run.checkpoint();
     return true;
   };
-
-  if (cp.phase === 'snapshots') {
-    const done = await listPhase(
+  const listSnapshots = () =>
+    list(
+      'snapshots',
       (t) => ctx.ports.ecs.snapshotPage(region, ctx.cfg.tagKey, t),
       async (items) =>
         items.map((s) => ({
           ref: { type: 'snapshot' as const, id: s.id, region },
           known: { exists: true, tags: s.tags, snapshots: [s], status: s.status, ...known(s.id) },
         })),
-      'images',
     );
-    if (!done) return false;
-  }
-  if (cp.phase === 'images') {
-    const done = await listPhase(
+  const listImages = () =>
+    list(
+      'images',
       (t) => ctx.ports.ecs.imagePage(region, ctx.cfg.tagKey, t),
       async (items) => {
         // The snapshots behind a whole page of images in one read: their keys decide the images' encryption.
@@ -137,9 +136,23 @@ export async function reconcileRegion(
           },
         }));
       },
-      'continued',
     );
-    if (!done) return false;
+
+  if (cp.phase === 'listings') {
+    // Side by side, so that one listing's rate-limit windows (the image checks, one DescribeImageSharePermission per
+    // image, bind a steady pass) are not spent waiting for the other's (docs/benchmarks.md, "Fan-out"). Each listing
+    // hands its pages to run.handle, which takes the run's concurrency per call: the two types write different
+    // roles, KMS policies and shares, and one limit for both would let images waiting out a throttling window hold
+    // every slot the snapshots need. Both end before the pass moves on, so a run cut short records each cursor.
+    const stopTheOther = (e: unknown): never => {
+      failed = true;
+      throw e;
+    };
+    const ends = await Promise.allSettled([listSnapshots(), listImages()].map((l) => l.catch(stopTheOther)));
+    for (const end of ends) if (end.status === 'rejected') throw end.reason;
+    if (!ends.every((end) => end.status === 'fulfilled' && end.value)) return false;
+    cp.phase = 'continued';
+    await run.checkpoint();
   }
   if (cp.phase === 'continued') {
     // Tagged only with continuation keys (share-with.2 … without share-with), or left with ecs-share's status tag

@@ -2,7 +2,7 @@
 // ecs-share shared earlier and is no longer asked for is taken back, and the share roles are trimmed to what the
 // resources still ask for. The pass is a cursor over regions and phases (shared/checkpoint.ts) so a run cut short
 // by the function timeout resumes where it stopped; each region is reconcile-region.ts, the trim trim-roles.ts.
-import { emptyNeeds, type Checkpoint, type CheckpointStore, type RoleNeeds } from '../checkpoint';
+import { emptyNeeds, firstPages, type Checkpoint, type CheckpointStore, type RoleNeeds } from '../checkpoint';
 import { InvalidInputError } from '../errors';
 import { REGION } from '../domain/ids';
 import { grantKey } from '../domain/trust-policy';
@@ -85,11 +85,12 @@ export function parseReconcileCommand(command: Record<string, unknown>, defaultR
 
 function freshCheckpoint(regions: string[]): Checkpoint {
   return {
-    version: 2,
+    version: 3,
     startedAt: new Date().toISOString(),
     regions,
     regionIndex: 0,
-    phase: 'snapshots',
+    phase: 'listings',
+    listings: firstPages(),
     needs: { snapshot: emptyNeeds(), image: emptyNeeds() },
     processed: 0,
   };
@@ -157,7 +158,11 @@ export async function reconcile(
       if (!isError) changedKept++;
     } else resultsOmitted++;
   };
-  /** The budget is checked before every resource; what is left over is handled by the next run. */
+  /**
+   * The budget is checked before every resource; what is left over is handled by the next run. At most
+   * `concurrency` items of one call at once: a region's two listings call it side by side, each with its own page
+   * (reconcile-region.ts says why they do not share one limit), so up to twice that while both run.
+   */
   const handle = async (items: Work[]): Promise<number> => {
     const results = await mapLimit(items, ctx.cfg.concurrency, async ({ ref, known }) => {
       if (outOfBudget()) return undefined;
@@ -181,7 +186,7 @@ export async function reconcile(
     if (!cmd.dryRun) await store.save(cp);
   };
 
-  for (; cp.regionIndex < cp.regions.length; cp.regionIndex++, cp.phase = 'snapshots', cp.pageToken = undefined) {
+  for (; cp.regionIndex < cp.regions.length; cp.regionIndex++, cp.phase = 'listings', cp.listings = firstPages()) {
     if (cp.phase === 'trim') break;
     const done = await reconcileRegion(ctx, cp.regions[cp.regionIndex], cp, {
       handle,

@@ -196,6 +196,18 @@ describe('a worker', () => {
     expect(fake.writes().length).toBe(writes);
   });
 
+  it('resumes a continuation queued with a version-2 checkpoint where it says, and finishes the pass', async () => {
+    const fake = world();
+    const deps = { invoker: new RecordingInvoker(), self: W, selfRegion: REGION, remainingMs: () => 600_000 };
+    // Queued by the previous version mid-way through the snapshot listing's first page: the first snapshot is done.
+    const p = parseWorkerPayload({ ...payload(), checkpoint: cpV2({ pageDone: ['s-snap00000001'], processed: 1 }) });
+
+    const s = await runWorker(fakeContext(fake), undefined, p, deps);
+
+    expect(s).toMatchObject({ complete: true, resumed: true });
+    expect(s.results.map((r) => r.resourceId).sort()).toEqual(['s-snap00000002', 's-snap00000003']);
+  });
+
   it('refuses another account in single-account mode and an account outside SHARE_ACCOUNTS, with no call', async () => {
     const fake = world();
     const deps = { invoker: new RecordingInvoker(), self: W, selfRegion: REGION, remainingMs: () => 600_000 };
@@ -248,30 +260,45 @@ describe('a worker', () => {
       },
       /a grant is malformed/,
     ],
-    ['a checkpoint of another version', { ...payload(), checkpoint: cp({ version: 1 }) }, /version must be 2/],
+    ['a checkpoint of another version', { ...payload(), checkpoint: cp({ version: 1 }) }, /version must be 2 or 3/],
+    [
+      'a checkpoint whose image listing has a forged id done',
+      { ...payload(), checkpoint: cp({ listings: { snapshots: {}, images: { pageDone: ['m-1', '../x'] } } }) },
+      /listings\.images\.pageDone must be a list of resource ids/,
+    ],
   ])('refuses a payload with %s', (_, raw, message) => {
     expect(() => parseWorkerPayload(raw)).toThrow(InvalidInputError);
     expect(() => parseWorkerPayload(raw)).toThrow(message);
   });
 });
 
+/** One start for every checkpoint of the file: two built a millisecond apart still compare equal. */
+const STARTED_AT = new Date().toISOString();
+
 function cp(over: Record<string, unknown> = {}) {
   return {
-    version: 2,
-    startedAt: new Date().toISOString(),
+    version: 3,
+    startedAt: STARTED_AT,
     regions: [REGION],
     regionIndex: 0,
-    phase: 'snapshots',
+    phase: 'listings',
+    listings: { snapshots: {}, images: {} },
     needs: { snapshot: { grants: [], keys: [] }, image: { grants: [], keys: [] } },
     processed: 0,
     ...over,
   };
 }
 
+/** A version-2 checkpoint (one cursor, the listings in turn), as a deployed timer or a continuation in flight has it. */
+function cpV2(over: Record<string, unknown> = {}) {
+  const { listings: _, ...rest } = cp({ version: 2, phase: 'snapshots' });
+  return { ...rest, ...over };
+}
+
 describe('parseCheckpoint', () => {
   it('keeps a well-formed checkpoint as it is', () => {
     const c = cp({
-      pageToken: 'tok',
+      listings: { snapshots: { pageToken: 'tok', pageDone: ['s-1'] }, images: { done: true } },
       needs: {
         snapshot: {
           grants: [{ kind: 'account', uid: RECIPIENT }],
@@ -281,5 +308,49 @@ describe('parseCheckpoint', () => {
       },
     });
     expect(parseCheckpoint(structuredClone(c))).toEqual(c);
+  });
+
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    [
+      'in the snapshot listing: its cursor, the images from their first page',
+      { phase: 'snapshots', pageToken: 'tok', pageDone: ['s-1'] },
+      { phase: 'listings', listings: { snapshots: { pageToken: 'tok', pageDone: ['s-1'] }, images: {} } },
+    ],
+    [
+      'in the image listing: the snapshots done, its cursor',
+      { phase: 'images', pageToken: 'tok' },
+      { phase: 'listings', listings: { snapshots: { done: true }, images: { pageToken: 'tok' } } },
+    ],
+    [
+      'past the listings: both done',
+      { phase: 'revoke' },
+      { phase: 'revoke', listings: { snapshots: { done: true }, images: { done: true } } },
+    ],
+  ])('reads a version-2 checkpoint %s', (_, v2, v3) => {
+    expect(parseCheckpoint(cpV2(v2))).toEqual(cp(v3));
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['a version-3 phase in version 2', cpV2({ phase: 'listings' }), /phase must be one of snapshots, images/],
+    ['a version-2 cursor past the listings', cpV2({ phase: 'continued', pageToken: 'tok' }), /belong to a listing/],
+    ['a version-2 phase in version 3', cp({ phase: 'images' }), /phase must be one of listings, continued/],
+    ['a version-2 cursor in version 3', cp({ pageToken: 'tok' }), /belong to a listing \(version 2\)/],
+    ['no listings', cp({ listings: undefined }), /listings must be an object/],
+    ['a third listing', cp({ listings: { snapshots: {}, images: {}, disks: {} } }), /unknown field\(s\) disks/],
+    ['a cursor that is not an object', cp({ listings: { snapshots: 'tok', images: {} } }), /snapshots must be an/],
+    ['an unknown cursor field', cp({ listings: { snapshots: { at: 1 }, images: {} } }), /unknown field\(s\) at/],
+    ['done that is not true', cp({ listings: { snapshots: { done: 'yes' }, images: {} } }), /done must be true/],
+    [
+      'a done listing with a page',
+      cp({ listings: { snapshots: { done: true, pageToken: 'tok' }, images: {} } }),
+      /snapshots is done: it has no page/,
+    ],
+    [
+      'a page token that is not a string',
+      cp({ listings: { snapshots: {}, images: { pageToken: 7 } } }),
+      /listings\.images\.pageToken must be a string/,
+    ],
+  ])('refuses %s', (_, raw, message) => {
+    expect(() => parseCheckpoint(raw)).toThrow(message);
   });
 });
