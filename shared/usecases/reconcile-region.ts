@@ -16,7 +16,7 @@ export type Work = { ref: ResourceRef; known?: KnownResource };
 export interface RegionRun {
   /** Handle resources; returns how many were handled before the budget ran out (the rest are left for next run). */
   handle(items: Work[]): Promise<number>;
-  /** Save the cursor. */
+  /** Save the checkpoint as it is (both listings' cursors): called by each listing after each page. */
   checkpoint(): Promise<void>;
   /** True once the time budget or maxResources is used up (no point reading another page). */
   exhausted(): boolean;
