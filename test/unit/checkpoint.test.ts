@@ -4,10 +4,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FileCheckpointStore, emptyNeeds, firstPages, type Checkpoint } from '../../shared/checkpoint';
 
-const tmpFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-share-checkpoint-')), 'checkpoint.json');
+const dirs: string[] = [];
+const tmpFile = () => {
+  dirs.push(fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-share-checkpoint-')));
+  return path.join(dirs[dirs.length - 1], 'checkpoint.json');
+};
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 const base = {
   startedAt: new Date().toISOString(),
   regions: ['cn-hangzhou'],
