@@ -123,12 +123,10 @@ function mergeLoop<S>(
         throw e;
       }
       if (wrote === 0 && !unverified) return writes;
-      let from = state;
-      if (wrote === 0) {
-        // The re-read shows the change: our lost write, perhaps seen before a concurrent writer's that drops it lands
-        // (simulation seed 549). Verify it after the settle, as if just written.
-        from = unverified!.from;
-      } else writes += wrote;
+      // Nothing written but unverified: the re-read shows the change, our lost write perhaps seen before a concurrent
+      // writer's that drops it lands (simulation seed 549). Verify it after the settle, as if just written.
+      const from = wrote === 0 ? unverified!.from : state;
+      writes += wrote;
       unverified = undefined;
       attempt++;
       markWritten(ctx, what);

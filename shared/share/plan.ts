@@ -219,10 +219,9 @@ export function heldTakeBacks(obs: ResourceObservation, targets: ShareTarget[]):
   return held.sort();
 }
 
-const LIVE = (status: string) => status !== 'Disassociating' && status !== 'Failed';
 const liveTargets = (share: ToolShareState) =>
   Object.entries(share.targets)
-    .filter(([, a]) => LIVE(a.status))
+    .filter(([, a]) => a.status !== 'Disassociating' && a.status !== 'Failed')
     .map(([id]) => id);
 
 /**
