@@ -138,61 +138,110 @@ export async function reconcileRegion(
       },
     );
 
-  if (cp.phase === 'listings') {
-    // Side by side, so that one listing's rate-limit windows (the image checks, one DescribeImageSharePermission per
-    // image, bind a steady pass) are not spent waiting for the other's (docs/benchmarks.md, "Fan-out"). Each listing
-    // hands its pages to run.handle, which takes the run's concurrency per call: the two types write different
-    // roles, KMS policies and shares, and one limit for both would let images waiting out a throttling window hold
-    // every slot the snapshots need. Both end before the pass moves on, so a run cut short records each cursor.
-    const stopTheOther = (e: unknown): never => {
-      failed = true;
-      throw e;
-    };
-    const ends = await Promise.allSettled([listSnapshots(), listImages()].map((l) => l.catch(stopTheOther)));
-    for (const end of ends) if (end.status === 'rejected') throw end.reason;
-    if (!ends.every((end) => end.status === 'fulfilled' && end.value)) return false;
-    cp.phase = 'continued';
-    await run.checkpoint();
-  }
-  if (cp.phase === 'continued') {
-    // Tagged only with continuation keys (share-with.2 … without share-with), or left with ecs-share's status tag
-    // after a take-back whose run died before removing it (found by the simulation, seed 188): the listings above
-    // cannot see them.
-    const work: Work[] = [];
-    const keys = [...shareTagKeys(ctx.cfg.tagKey).slice(1), ...(ctx.cfg.statusKey ? [ctx.cfg.statusKey] : [])];
-    for (const type of ['snapshot', 'image'] as const) {
-      for (const r of await ctx.ports.ecs.taggedResources(region, type, keys)) {
-        // Only the listed keys are in r.tags: a resource handled above (it carries the base key) is skipped by id.
-        if (!(ctx.cfg.tagKey in r.tags) && !tagged.has(r.id)) work.push({ ref: { type, id: r.id, region } });
-      }
-    }
-    const handled = await run.handle(work);
-    for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
-    if (handled < work.length) return false;
-    cp.phase = 'revoke';
-    await run.checkpoint();
+  // What the phases after the listings list (continuation keys, the status key, the grant records: most of a steady
+  // pass's ListTagResources) is read while the other listing still runs, not after it: the image checks bind a steady
+  // pass, and these pages would otherwise take one more rate-limit window after them (docs/benchmarks.md, "Fan-out").
+  // Begun once one listing has read its last page; what to do with them is decided from `tagged` after both end.
+  let early: Promise<Trailing | undefined> | undefined;
+  const readEarly = () => {
+    if (!early && !run.exhausted() && !failed) early = readTrailing(ctx, region).catch(() => undefined);
+  };
+  try {
+    return await phases();
+  } finally {
+    await early; // nothing of this run goes on after it returns (Function Compute freezes the instance)
   }
 
-  // What ecs-share shared earlier and no longer carries a share tag (tag removed, resource deleted): take it back.
-  const candidates = new Map<string, ResourceRef>();
-  for (const id of shares.keys()) if (!tagged.has(id)) candidates.set(id, { type: resourceTypeOf(id), id, region });
+  async function phases(): Promise<boolean> {
+    if (cp.phase === 'listings') {
+      // Side by side, so that one listing's rate-limit windows (the image checks, one DescribeImageSharePermission per
+      // image, bind a steady pass) are not spent waiting for the other's (docs/benchmarks.md, "Fan-out"). Each listing
+      // hands its pages to run.handle, which takes the run's concurrency per call: the two types write different
+      // roles, KMS policies and shares, and one limit for both would let images waiting out a throttling window hold
+      // every slot the snapshots need. Both end before the pass moves on, so a run cut short records each cursor.
+      const stopTheOther = (e: unknown): never => {
+        failed = true;
+        throw e;
+      };
+      const whenDone = (done: boolean) => {
+        if (done) readEarly();
+        return done;
+      };
+      const ends = await Promise.allSettled(
+        [listSnapshots(), listImages()].map((l) => l.then(whenDone).catch(stopTheOther)),
+      );
+      for (const end of ends) if (end.status === 'rejected') throw end.reason;
+      if (!ends.every((end) => end.status === 'fulfilled' && end.value)) return false;
+      cp.phase = 'continued';
+      await run.checkpoint();
+    }
+    if (cp.phase === 'continued') {
+      // Tagged only with continuation keys (share-with.2 … without share-with), or left with ecs-share's status tag
+      // after a take-back whose run died before removing it (found by the simulation, seed 188): the listings above
+      // cannot see them.
+      const work: Work[] = [];
+      const { continued } = (await early) ?? { continued: await continuedOnly(ctx, region) };
+      for (const r of continued) {
+        // Only the listed keys are in r.tags: a resource handled above (it carries the base key) is skipped by id.
+        if (!(ctx.cfg.tagKey in r.tags) && !tagged.has(r.id)) work.push({ ref: { type: r.type, id: r.id, region } });
+      }
+      const handled = await run.handle(work);
+      for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
+      if (handled < work.length) return false;
+      cp.phase = 'revoke';
+      await run.checkpoint();
+    }
+
+    // What ecs-share shared earlier and no longer carries a share tag (tag removed, resource deleted): take it back.
+    const candidates = new Map<string, ResourceRef>();
+    for (const id of shares.keys()) if (!tagged.has(id)) candidates.set(id, { type: resourceTypeOf(id), id, region });
+    for (const id of (await early)?.granted ?? (await grantRecorded(ctx, region))) {
+      if (!tagged.has(id)) candidates.set(id, { type: 'image', id, region });
+    }
+    // After a resume, resources an earlier run of this pass handled are not in `tagged`: one batched read tells which
+    // candidates still carry a share tag (already handled) from those to take back.
+    const stillTagged = await taggedAmong(ctx, region, [...candidates.values()]);
+    const toRevoke = [...candidates.values()].filter((ref) => !stillTagged.has(ref.id));
+    // In batches, within the budget: what is revoked stops being a candidate, so a resumed run simply recomputes.
+    for (let i = 0; i < toRevoke.length; i += REVOKE_BATCH) {
+      const batch = toRevoke.slice(i, i + REVOKE_BATCH);
+      const handled = await run.handle(batch.map((ref) => ({ ref, known: undefined })));
+      await run.checkpoint();
+      if (handled < batch.length) return false;
+    }
+    return true;
+  }
+}
+
+/** The listings of the phases after the two main ones, read before they are needed (see reconcileRegion). */
+interface Trailing {
+  continued: Array<{ type: ResourceType; id: string; tags: Record<string, string> }>;
+  granted: string[];
+}
+
+async function readTrailing(ctx: EngineContext, region: string): Promise<Trailing> {
+  const [continued, granted] = await Promise.all([continuedOnly(ctx, region), grantRecorded(ctx, region)]);
+  return { continued, granted };
+}
+
+/** Resources carrying a continuation key or ecs-share's status tag (r.tags holds only those keys). */
+async function continuedOnly(ctx: EngineContext, region: string): Promise<Trailing['continued']> {
+  const keys = [...shareTagKeys(ctx.cfg.tagKey).slice(1), ...(ctx.cfg.statusKey ? [ctx.cfg.statusKey] : [])];
+  const out: Trailing['continued'] = [];
+  for (const type of ['snapshot', 'image'] as const) {
+    for (const r of await ctx.ports.ecs.taggedResources(region, type, keys)) out.push({ type, ...r });
+  }
+  return out;
+}
+
+/** Images carrying ecs-share's grant record (accounts it shared them with). */
+async function grantRecorded(ctx: EngineContext, region: string): Promise<string[]> {
+  const ids: string[] = [];
   for (let t: string | undefined; ;) {
     const page = await ctx.ports.ecs.imagePage(region, ctx.cfg.ledgerKey, t);
-    for (const i of page.items) if (!tagged.has(i.id)) candidates.set(i.id, { type: 'image', id: i.id, region });
-    if (!(t = page.next)) break;
+    ids.push(...page.items.map((i) => i.id));
+    if (!(t = page.next)) return ids;
   }
-  // After a resume, resources an earlier run of this pass handled are not in `tagged`: one batched read tells which
-  // candidates still carry a share tag (already handled) from those to take back.
-  const stillTagged = await taggedAmong(ctx, region, [...candidates.values()]);
-  const toRevoke = [...candidates.values()].filter((ref) => !stillTagged.has(ref.id));
-  // In batches, within the budget: what is revoked stops being a candidate, so a resumed run simply recomputes.
-  for (let i = 0; i < toRevoke.length; i += REVOKE_BATCH) {
-    const batch = toRevoke.slice(i, i + REVOKE_BATCH);
-    const handled = await run.handle(batch.map((ref) => ({ ref, known: undefined })));
-    await run.checkpoint();
-    if (handled < batch.length) return false;
-  }
-  return true;
 }
 
 /** Which of these resources still carry any share tag key, read in batches of 100 ids. */

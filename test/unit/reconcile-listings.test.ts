@@ -51,6 +51,24 @@ describe("a region's listings", () => {
     expect(imagesAskedBeforeLastSnapshotPage).toBe(true);
   });
 
+  it("reads the later phases' listings while the image checks still run, and ends with the same outcome", async () => {
+    // One snapshot page, three image pages: the continuation-key, status-key and grant-record listings (the phases
+    // after the listings) are asked for before the last image is checked, not after it.
+    const fake = world(2, 6, 2);
+    fake.addSnapshot({ id: 's-continued', kmsKeyId: KEY, tags: { 'share-with.2': A } });
+    let laterListingsBeforeLastCheck: boolean | undefined;
+    fake.on('ecs.imageShareAccounts', (f) => void (laterListingsBeforeLastCheck = f.count('ecs.taggedResources') > 0), {
+      nth: 6,
+    });
+
+    const s = await run(fake, new PayloadCheckpointStore());
+
+    expect(s).toMatchObject({ ok: true, complete: true });
+    expect(laterListingsBeforeLastCheck).toBe(true);
+    // The resource only the continuation-key listing finds is still handled, once.
+    expect(s.results.filter((r) => r.resourceId === 's-continued')).toHaveLength(1);
+  });
+
   it('fails when one listing fails, once the other has stopped at its next page with its cursor saved', async () => {
     const fake = world(20, 4, 2);
     fake.fail('ecs.imagePage', { code: 'InvalidParameter', status: 400, message: 'bad token' }, { nth: 2 });
