@@ -822,7 +822,8 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
       if (last) main = run;
       else stopDirectory(run);
     }
-    if (main) {
+    if (main && o.sequentialPairs === 0) stopDirectory(main); // --sequential-pairs 0: the fan-out alone
+    else if (main) {
       try {
         const m = rows[rows.length - 1];
         log(`  sequential pass over ${Math.min(o.sequentialPairs, main.pairs)} of ${main.pairs} pairs, K = 1`);
