@@ -96,30 +96,30 @@ export class EcsAdapter implements EcsPort {
   }
 
   /**
-   * One page of own snapshots carrying a tag key, resumable from `token`: ids from ListTagResources (never the
-   * DescribeSnapshots tag filter, see TAG_FILTER_LIMIT), then their details by id. Tokens are "l:<NextToken>"
-   * (a token of an older version restarts the listing).
+   * One page of the ids of own resources carrying a tag key, resumable from `token`: from ListTagResources (never the
+   * DescribeSnapshots tag filter, see TAG_FILTER_LIMIT), as many as one describe call by id covers. Tokens are
+   * "l:<last id>:<NextToken>" (a token of an older version restarts the listing).
    */
-  async snapshotPage(
+  async taggedIdPage(
     region: string,
+    type: ResourceType,
     tagKey: string,
     token?: string,
-  ): Promise<{ items: SnapshotInfo[]; next?: string }> {
-    return this.viaTagIndex(region, 'snapshot', tagKey, listToken(token), (ids) => this.getSnapshots(region, ids));
+  ): Promise<{ ids: string[]; next?: string }> {
+    return this.viaTagIndex(region, type, tagKey, listToken(token));
   }
 
   /**
    * Up to TAG_INDEX_BATCH resource ids carrying the tag key (a few ListTagResources pages, so that one describe call
-   * covers them), then `read` of those ids. A resource whose tag rows straddle two pages is not repeated: the token
-   * carries the last id handed out. Ids whose resource vanished in between are simply missing from `read`.
+   * covers them). A resource whose tag rows straddle two pages is not repeated: the token carries the last id handed
+   * out.
    */
-  private async viaTagIndex<T>(
+  private async viaTagIndex(
     region: string,
     type: ResourceType,
     tagKey: string,
     start: { nextToken?: string; lastId?: string },
-    read: (ids: string[]) => Promise<T[]>,
-  ): Promise<{ items: T[]; next?: string }> {
+  ): Promise<{ ids: string[]; next?: string }> {
     const ids: string[] = [];
     const seen = new Set<string>(start.lastId ? [start.lastId] : []);
     let nextToken = start.nextToken;
@@ -140,14 +140,13 @@ export class EcsAdapter implements EcsPort {
       nextToken = body.nextToken || undefined;
       // A ListTagResources page holds at most 50 rows: read another only while one describe call would cover the ids.
     } while (nextToken && ids.length <= TAG_INDEX_BATCH / 2);
-    const items = ids.length ? await read(ids) : [];
     return {
-      items,
+      ids,
       next: nextToken ? `l:${encodeURIComponent(ids[ids.length - 1] ?? start.lastId ?? '')}:${nextToken}` : undefined,
     };
   }
 
-  /** All pages from a start token (see snapshotPage / imagePage). */
+  /** All pages from a start token (see taggedIdPage). */
   async *pages<T>(
     fetch: (token?: string) => Promise<{ items: T[]; next?: string }>,
     token?: string,
@@ -191,12 +190,7 @@ export class EcsAdapter implements EcsPort {
     };
   }
 
-  /** One page of own Available images carrying a tag key: as snapshotPage, through ListTagResources. */
-  async imagePage(region: string, tagKey: string, token?: string): Promise<{ items: ImageInfo[]; next?: string }> {
-    return this.viaTagIndex(region, 'image', tagKey, listToken(token), (ids) => this.getImages(region, ids));
-  }
-
-  /** Own images by id (comma-separated, at most 100 a call). */
+  /** Own Available images by id (comma-separated, at most 100 a call). */
   async getImages(region: string, ids: string[]): Promise<ImageInfo[]> {
     const out: ImageInfo[] = [];
     for (const part of chunk(ids, 100)) {

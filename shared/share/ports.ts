@@ -12,13 +12,19 @@ import type { AssociationInfo, ResourceShareInfo } from '../cloud/sharing';
 export interface EcsPort {
   /** Snapshots by id; absent ids are simply missing from the result. */
   getSnapshots(region: string, ids: string[]): Promise<SnapshotInfo[]>;
-  /** One page of own snapshots carrying a tag key, resumable from an opaque `token`. */
-  snapshotPage(region: string, tagKey: string, token?: string): Promise<{ items: SnapshotInfo[]; next?: string }>;
+  /**
+   * One page of the ids of own resources of the type carrying a tag key, resumable from an opaque `token` (read the
+   * resources themselves by id: getSnapshots, getImages).
+   */
+  taggedIdPage(
+    region: string,
+    type: ResourceType,
+    tagKey: string,
+    token?: string,
+  ): Promise<{ ids: string[]; next?: string }>;
   /** An own image, or undefined when it does not exist. */
   getImage(region: string, imageId: string): Promise<ImageInfo | undefined>;
-  /** One page of own images carrying a tag key, resumable from an opaque `token`. */
-  imagePage(region: string, tagKey: string, token?: string): Promise<{ items: ImageInfo[]; next?: string }>;
-  /** Own images by id; absent ids are missing from the result. */
+  /** Own Available images by id; absent ids are missing from the result. */
   getImages(region: string, ids: string[]): Promise<ImageInfo[]>;
   /** Every account the image is shared with through ModifyImageSharePermission. */
   imageShareAccounts(region: string, imageId: string): Promise<string[]>;

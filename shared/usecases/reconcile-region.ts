@@ -70,73 +70,82 @@ export async function reconcileRegion(
   // Set when one listing fails: the other stops at its next page instead of running on after the pass has failed.
   let failed = false;
 
-  /** One listing, page by page from its cursor; false when it stopped before its end (budget, or the other failed). */
-  const list = async <T extends { id: string }>(
-    listing: Listing,
-    fetch: (token?: string) => Promise<{ items: T[]; next?: string }>,
-    toWork: (items: T[]) => Promise<Work[]>,
-  ) => {
-    while (!cp.listings[listing].done) {
-      const at = cp.listings[listing];
-      const page = await fetch(at.pageToken);
-      // The pass's own tag writes (status tag, grant record) shift ListTagResources' offsets, so rows of resources
-      // handled on an earlier page come round again: handle each once (a second handling would plan from the share
-      // index read before its share was made, and create a twin).
-      const work = await toWork(page.items.filter((i) => !tagged.has(i.id)));
-      const handled = await run.handle(work);
-      for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
-      if (handled < work.length) {
-        // This page again next run, without what is done: a budget smaller than a page still makes progress.
-        cp.listings[listing] = {
-          ...at,
-          pageDone: [...(at.pageDone ?? []), ...work.slice(0, handled).map((w) => w.ref.id)],
-        };
-        await run.checkpoint();
-        return false;
-      }
-      cp.listings[listing] = page.next ? { pageToken: page.next } : { done: true };
-      await run.checkpoint();
-      if (page.next && (run.exhausted() || failed)) return false; // the next page is read by the next run, once
+  /**
+   * One listing, page by page from its cursor; false when it stopped before its end (budget, or the other failed).
+   * The ids of the next page are read while this one is handled: when the other listing (or the later phases' early
+   * listings) has used up a rate-limit window of ListTagResources, this listing's checks do not wait out the window
+   * for their next page. The resources themselves are read by id when their page's turn comes, as fresh as before;
+   * the cursor moves once the page is handled.
+   */
+  const list = async (listing: Listing, type: ResourceType, toWork: (ids: string[]) => Promise<Work[]>) => {
+    const fetch = (token?: string) => ctx.ports.ecs.taggedIdPage(region, type, ctx.cfg.tagKey, token);
+    let ahead: ReturnType<typeof fetch> | undefined;
+    try {
+      return await pages();
+    } finally {
+      await ahead?.catch(() => undefined); // a read ahead that is not used does not outlive the run
     }
-    return true;
+
+    async function pages(): Promise<boolean> {
+      while (!cp.listings[listing].done) {
+        const at = cp.listings[listing];
+        const page = await (ahead ?? fetch(at.pageToken));
+        ahead = undefined;
+        if (page.next && !run.exhausted() && !failed) {
+          ahead = fetch(page.next);
+          ahead.catch(() => undefined); // awaited at the next page, or in finally
+        }
+        // The pass's own tag writes (status tag, grant record) shift ListTagResources' offsets, so rows of resources
+        // handled on an earlier page come round again: handle each once (a second handling would plan from the share
+        // index read before its share was made, and create a twin).
+        const ids = page.ids.filter((id) => !tagged.has(id));
+        const work = ids.length ? await toWork(ids) : [];
+        const handled = await run.handle(work);
+        for (const w of work.slice(0, handled)) tagged.add(w.ref.id);
+        if (handled < work.length) {
+          // This page again next run, without what is done: a budget smaller than a page still makes progress.
+          cp.listings[listing] = {
+            ...at,
+            pageDone: [...(at.pageDone ?? []), ...work.slice(0, handled).map((w) => w.ref.id)],
+          };
+          await run.checkpoint();
+          return false;
+        }
+        cp.listings[listing] = page.next ? { pageToken: page.next } : { done: true };
+        await run.checkpoint();
+        if (page.next && (run.exhausted() || failed)) return false; // the next page is read by the next run, once
+      }
+      return true;
+    }
   };
   const listSnapshots = () =>
-    list(
-      'snapshots',
-      (t) => ctx.ports.ecs.snapshotPage(region, ctx.cfg.tagKey, t),
-      async (items) =>
-        items.map((s) => ({
-          ref: { type: 'snapshot' as const, id: s.id, region },
-          known: { exists: true, tags: s.tags, snapshots: [s], status: s.status, ...known(s.id) },
-        })),
+    list('snapshots', 'snapshot', async (ids) =>
+      // Ids whose snapshot vanished since the listing are simply missing.
+      (await ctx.ports.ecs.getSnapshots(region, ids)).map((s) => ({
+        ref: { type: 'snapshot' as const, id: s.id, region },
+        known: { exists: true, tags: s.tags, snapshots: [s], status: s.status, ...known(s.id) },
+      })),
     );
   const listImages = () =>
-    list(
-      'images',
-      (t) => ctx.ports.ecs.imagePage(region, ctx.cfg.tagKey, t),
-      async (items) => {
-        // The snapshots behind a whole page of images in one read: their keys decide the images' encryption.
-        const snapshots = new Map(
-          (
-            await ctx.ports.ecs.getSnapshots(
-              region,
-              items.flatMap((i) => i.snapshotIds),
-            )
-          ).map((s) => [s.id, s]),
-        );
-        return items.map((i) => ({
-          ref: { type: 'image' as const, id: i.id, region },
-          known: {
-            exists: true,
-            tags: i.tags,
-            status: i.status,
-            snapshotIds: i.snapshotIds,
-            snapshots: i.snapshotIds.map((id) => snapshots.get(id)).filter((s): s is SnapshotInfo => Boolean(s)),
-            ...known(i.id),
-          },
-        }));
-      },
-    );
+    list('images', 'image', async (ids) => {
+      const items = await ctx.ports.ecs.getImages(region, ids);
+      // The snapshots behind a whole page of images in one read: their keys decide the images' encryption.
+      const disks = items.flatMap((i) => i.snapshotIds);
+      const snapshots = new Map(
+        (disks.length ? await ctx.ports.ecs.getSnapshots(region, disks) : []).map((s) => [s.id, s]),
+      );
+      return items.map((i) => ({
+        ref: { type: 'image' as const, id: i.id, region },
+        known: {
+          exists: true,
+          tags: i.tags,
+          status: i.status,
+          snapshotIds: i.snapshotIds,
+          snapshots: i.snapshotIds.map((id) => snapshots.get(id)).filter((s): s is SnapshotInfo => Boolean(s)),
+          ...known(i.id),
+        },
+      }));
+    });
 
   // What the phases after the listings list (continuation keys, the status key, the grant records: most of a steady
   // pass's ListTagResources) is read while the other listing still runs, not after it: the image checks bind a steady
@@ -144,7 +153,13 @@ export async function reconcileRegion(
   // Begun once one listing has read its last page; what to do with them is decided from `tagged` after both end.
   let early: Promise<Trailing | undefined> | undefined;
   const readEarly = () => {
-    if (!early && !run.exhausted() && !failed) early = readTrailing(ctx, region).catch(() => undefined);
+    if (early || run.exhausted() || failed) return;
+    // Read once more at once when the first try fails (a timeout, say): the phases' own reads would come only after
+    // the image checks. Should that fail too, the phases read for themselves.
+    const again = () => (run.exhausted() || failed ? undefined : readTrailing(ctx, region));
+    early = readTrailing(ctx, region)
+      .catch(again)
+      .catch(() => undefined);
   };
   try {
     return await phases();
@@ -238,8 +253,9 @@ async function continuedOnly(ctx: EngineContext, region: string): Promise<Traili
 async function grantRecorded(ctx: EngineContext, region: string): Promise<string[]> {
   const ids: string[] = [];
   for (let t: string | undefined; ;) {
-    const page = await ctx.ports.ecs.imagePage(region, ctx.cfg.ledgerKey, t);
-    ids.push(...page.items.map((i) => i.id));
+    const page = await ctx.ports.ecs.taggedIdPage(region, 'image', ctx.cfg.ledgerKey, t);
+    // Available images only, as the image listing reads them.
+    if (page.ids.length) ids.push(...(await ctx.ports.ecs.getImages(region, page.ids)).map((i) => i.id));
     if (!(t = page.next)) return ids;
   }
 }

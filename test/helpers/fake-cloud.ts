@@ -39,9 +39,8 @@ export type MethodName = { [P in keyof Ports]: `${P & string}.${keyof Ports[P] &
 /** The API action a port method stands for (the `action` of the CloudErrors it throws). */
 const ACTIONS: Partial<Record<MethodName, string>> = {
   'ecs.getSnapshots': 'DescribeSnapshots',
-  'ecs.snapshotPage': 'ListTagResources',
+  'ecs.taggedIdPage': 'ListTagResources',
   'ecs.getImage': 'DescribeImages',
-  'ecs.imagePage': 'ListTagResources',
   'ecs.getImages': 'DescribeImages',
   'ecs.imageShareAccounts': 'DescribeImageSharePermission',
   'ecs.regions': 'DescribeRegions',
@@ -174,9 +173,8 @@ export interface FakeShare {
 /** The port methods that only read. */
 const READS = new Set<MethodName>([
   'ecs.getSnapshots',
-  'ecs.snapshotPage',
+  'ecs.taggedIdPage',
   'ecs.getImage',
-  'ecs.imagePage',
   'ecs.getImages',
   'ecs.imageShareAccounts',
   'ecs.regions',
@@ -477,13 +475,11 @@ export class FakeCloud {
     });
     const inRegion = <R extends { region: string }>(m: Map<string, R>, region: string, id: string) =>
       m.get(id)?.region === region ? m.get(id) : undefined;
-    const tagPage = <R extends { id: string; region: string; tags: Record<string, string> }, O>(
+    const tagPage = <R extends { id: string; region: string; tags: Record<string, string> }>(
       m: Map<string, R>,
       region: string,
       tagKey: string,
       token: string | undefined,
-      info: (r: R) => O,
-      keep: (r: R) => boolean,
     ) => {
       // Token: "f:<last id handed out>"; ids are listed in order, so a page that shifts never repeats or skips one.
       const after = token?.startsWith('f:') ? token.slice(2) : '';
@@ -492,11 +488,7 @@ export class FakeCloud {
         .map((r) => r.id)
         .sort();
       const page = ids.slice(0, fake.pageSize);
-      const items = page
-        .map((id) => m.get(id)!)
-        .filter(keep)
-        .map(info);
-      return { items, next: ids.length > page.length ? `f:${page[page.length - 1]}` : undefined };
+      return { ids: page, next: ids.length > page.length ? `f:${page[page.length - 1]}` : undefined };
     };
     const image = (method: MethodName, region: string, id: string) => {
       const i = inRegion(fake.images, region, id);
@@ -512,9 +504,11 @@ export class FakeCloud {
             .filter((s): s is FakeSnapshot => Boolean(s))
             .map(snapshotInfo),
         ),
-      snapshotPage: (region, tagKey, token) =>
-        c('ecs.snapshotPage', [region, tagKey, token], () =>
-          tagPage(fake.snapshots, region, tagKey, token, snapshotInfo, () => true),
+      taggedIdPage: (region, type, tagKey, token) =>
+        c('ecs.taggedIdPage', [region, type, tagKey, token], () =>
+          type === 'snapshot'
+            ? tagPage(fake.snapshots, region, tagKey, token)
+            : tagPage(fake.images, region, tagKey, token),
         ),
       getImage: (region, imageId) =>
         c('ecs.getImage', [region, imageId], () => {
@@ -522,10 +516,6 @@ export class FakeCloud {
           return i ? imageInfo(i) : undefined;
         }),
       // DescribeImages without Status lists Available images only.
-      imagePage: (region, tagKey, token) =>
-        c('ecs.imagePage', [region, tagKey, token], () =>
-          tagPage(fake.images, region, tagKey, token, imageInfo, (i) => i.status === 'Available'),
-        ),
       getImages: (region, ids) =>
         c('ecs.getImages', [region, ids], () =>
           ids

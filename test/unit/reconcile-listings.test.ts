@@ -25,6 +25,13 @@ function world(snapshots: number, images: number, pageSize: number): FakeCloud {
   return fake;
 }
 
+/** The types of the share-tag listing pages asked for, in order. */
+const pagesAsked = (fake: FakeCloud) =>
+  fake
+    .callsOf('ecs.taggedIdPage')
+    .filter((c) => c.args[2] === 'share-with')
+    .map((c) => c.args[1]);
+
 const run = (fake: FakeCloud, store: PayloadCheckpointStore, maxResources?: number) =>
   // No status tag: its rows would bring resources of earlier runs back in the continuation-key listing (replays),
   // and this is about what the two listings hand over.
@@ -39,16 +46,34 @@ describe("a region's listings", () => {
   it("asks for the image listing before the snapshot listing's last page is handled", async () => {
     // Three snapshot pages; when the last is listed, none of its snapshots is handled yet.
     const fake = world(5, 2, 2);
-    let imagesAskedBeforeLastSnapshotPage: boolean | undefined;
-    fake.on('ecs.snapshotPage', (f) => void (imagesAskedBeforeLastSnapshotPage = f.count('ecs.imagePage') > 0), {
-      nth: 3,
-    });
 
     const s = await run(fake, new PayloadCheckpointStore());
 
     expect(s).toMatchObject({ ok: true, complete: true });
-    expect(fake.count('ecs.snapshotPage')).toBe(3);
-    expect(imagesAskedBeforeLastSnapshotPage).toBe(true);
+    const listed = pagesAsked(fake);
+    expect(listed.filter((t) => t === 'snapshot')).toHaveLength(3);
+    expect(listed.indexOf('image')).toBeLessThan(listed.lastIndexOf('snapshot'));
+  });
+
+  it("reads a page's ids while the page before is handled, and its resources only when its turn comes", async () => {
+    // Three image pages of two: while the first image is checked, the second page's ids are read, its images not.
+    const fake = world(0, 6, 2);
+    let atFirstCheck: { imagePages: number; imageReads: number } | undefined;
+    fake.on(
+      'ecs.imageShareAccounts',
+      (f) =>
+        void (atFirstCheck = {
+          imagePages: pagesAsked(f).filter((t) => t === 'image').length,
+          imageReads: f.count('ecs.getImages'),
+        }),
+      { nth: 1, when: 'before' },
+    );
+
+    const s = await run(fake, new PayloadCheckpointStore());
+
+    expect(s).toMatchObject({ ok: true, complete: true });
+    expect(atFirstCheck).toEqual({ imagePages: 2, imageReads: 1 });
+    expect(s.results.filter((r) => r.outcome === 'shared' || r.outcome === 'unchanged')).toHaveLength(6);
   });
 
   it("reads the later phases' listings while the image checks still run, and ends with the same outcome", async () => {
@@ -71,13 +96,13 @@ describe("a region's listings", () => {
 
   it('fails when one listing fails, once the other has stopped at its next page with its cursor saved', async () => {
     const fake = world(20, 4, 2);
-    fake.fail('ecs.imagePage', { code: 'InvalidParameter', status: 400, message: 'bad token' }, { nth: 2 });
+    fake.fail('ecs.getImages', { code: 'InvalidParameter', status: 400, message: 'bad request' }, { nth: 2 });
     const store = new PayloadCheckpointStore();
 
     await expect(run(fake, store)).rejects.toMatchObject({ code: 'InvalidParameter' });
 
     // The snapshot listing did not run on to its tenth page after the pass had failed, and says where it is.
-    expect(fake.count('ecs.snapshotPage')).toBeLessThan(10);
+    expect(pagesAsked(fake).filter((t) => t === 'snapshot').length).toBeLessThan(10);
     expect(store.saved!.listings.snapshots).toEqual({ pageToken: expect.any(String) });
     const callsAfter = fake.calls.length;
     await new Promise((r) => setTimeout(r, 20));
