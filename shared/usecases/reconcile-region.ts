@@ -20,6 +20,8 @@ export interface RegionRun {
   checkpoint(): Promise<void>;
   /** True once the time budget or maxResources is used up (no point reading another page). */
   exhausted(): boolean;
+  /** How many more resources maxResources lets the run handle (Infinity without it): no page is read ahead for none. */
+  room(): number;
 }
 
 const REVOKE_BATCH = 100;
@@ -75,7 +77,8 @@ export async function reconcileRegion(
    * The ids of the next page are read while this one is handled: when the other listing (or the later phases' early
    * listings) has used up a rate-limit window of ListTagResources, this listing's checks do not wait out the window
    * for their next page. The resources themselves are read by id when their page's turn comes, as fresh as before;
-   * the cursor moves once the page is handled.
+   * the cursor moves once the page is handled. A run that maxResources will stop within this page reads none ahead;
+   * one the time budget stops has read one page of ids for nothing (the next run reads it again).
    */
   const list = async (listing: Listing, type: ResourceType, toWork: (ids: string[]) => Promise<Work[]>) => {
     const fetch = (token?: string) => ctx.ports.ecs.taggedIdPage(region, type, ctx.cfg.tagKey, token);
@@ -91,7 +94,7 @@ export async function reconcileRegion(
         const at = cp.listings[listing];
         const page = await (ahead ?? fetch(at.pageToken));
         ahead = undefined;
-        if (page.next && !run.exhausted() && !failed) {
+        if (page.next && run.room() > page.ids.length && !run.exhausted() && !failed) {
           ahead = fetch(page.next);
           ahead.catch(() => undefined); // awaited at the next page, or in finally
         }

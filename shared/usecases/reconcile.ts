@@ -192,6 +192,7 @@ export async function reconcile(
       handle,
       checkpoint,
       exhausted: outOfBudget,
+      room: () => (cmd.maxResources === undefined ? Infinity : cmd.maxResources - handled),
     });
     if (!done) return finish(false);
   }
