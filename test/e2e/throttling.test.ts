@@ -132,3 +132,24 @@ describe('a call that hangs near the end of the function time', () => {
     emu.removeFault(fault.id);
   }, 20_000);
 });
+
+describe('a read throttled several times, then a dropped connection', () => {
+  it('still gets its own retries for the network error (throttled attempts do not use them up)', async () => {
+    // Throttled six times (told to come back in 20 ms), then the connection dropped twice: found by the fan-out
+    // bench, where image checks that had waited out several rate-limit windows failed on one ConnectTimeout.
+    emu.clearCalls();
+    emu.addFault({ action: 'DescribeKey', kind: 'throttle', retryAfterMs: 20, nth: 1, times: 6 });
+    emu.addFault({ action: 'DescribeKey', kind: 'drop', nth: 7, times: 2 });
+    const api = new CloudApi({
+      endpointOverride: emu.endpoint,
+      credentials: { accessKeyId: DEMO.owner.accessKeyId, accessKeySecret: DEMO.owner.accessKeySecret },
+    });
+    try {
+      const key = await new KmsAdapter(api).describeKey(DEMO.region, DEMO.cmkId);
+      expect(key?.keyId).toBe(DEMO.cmkId);
+      expect(emu.calls({ action: 'DescribeKey' })).toHaveLength(9);
+    } finally {
+      emu.clearFaults();
+    }
+  });
+});
