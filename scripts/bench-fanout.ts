@@ -822,7 +822,8 @@ export async function fanOutBench(o: FanOutOptions = FULL): Promise<string[]> {
       if (last) main = run;
       else stopDirectory(run);
     }
-    if (main && o.sequentialPairs === 0) stopDirectory(main); // --sequential-pairs 0: the fan-out alone
+    if (main && o.sequentialPairs === 0)
+      stopDirectory(main); // --sequential-pairs 0: the fan-out alone
     else if (main) {
       try {
         const m = rows[rows.length - 1];
