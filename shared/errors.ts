@@ -104,6 +104,21 @@ export function toCloudError(err: unknown, action: string): CloudError {
   });
 }
 
+/**
+ * One call's failed attempts, counted per kind for waitBeforeRetry: throttling and other failures each have their own
+ * allowance, so a call that waited out several throttling windows still has its retries for a dropped connection or
+ * a timeout (the fan-out bench's image checks failed on one ConnectTimeout after five throttled attempts).
+ */
+export class RetryCount {
+  private throttled = 0;
+  private other = 0;
+
+  /** The attempt number of this failure among the failures of its kind. */
+  of(err: CloudError): number {
+    return /Throttling/i.test(err.code) ? ++this.throttled : ++this.other;
+  }
+}
+
 export type ErrorClass = 'retryable' | 'already-done' | 'not-found' | 'terminal';
 
 /**

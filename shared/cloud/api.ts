@@ -5,7 +5,7 @@
 import type OpenApi from '@alicloud/openapi-core';
 import type Credential from '@alicloud/credentials';
 import { Readable } from 'node:stream';
-import { CloudError, classify, toCloudError } from '../errors';
+import { CloudError, RetryCount, classify, toCloudError } from '../errors';
 import { ThrottleGates, realClock } from './throttle-gate';
 
 type Sdk = typeof import('./sdk');
@@ -211,7 +211,7 @@ export class CloudApi {
     // on its own as before (waitBeforeRetry), and its caller re-reads when it may not be resent.
     const read = READ_ACTION.test(action);
     let inLine = !read;
-    const tries = new Tries();
+    const tries = new RetryCount();
     for (let attempt = 1; ; attempt++) {
       try {
         if (!inLine) await this.gates.turn(gate, started, this.waitDeadline(started));
@@ -275,7 +275,7 @@ export class CloudApi {
       bodyType: 'binary',
     });
     const started = Date.now();
-    const tries = new Tries();
+    const tries = new RetryCount();
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.client('fc', region, m, accountId).callApi(
@@ -341,21 +341,6 @@ export class CloudApi {
   /** HTTP attempts made so far, retries included. */
   countCalls(): number {
     return this.log.length;
-  }
-}
-
-/**
- * One call's failed attempts, counted per kind for waitBeforeRetry: throttling and other failures each have their own
- * allowance, so a call that waited out several throttling windows still has its retries for a dropped connection or
- * a timeout (the fan-out bench's image checks failed on one ConnectTimeout after five throttled attempts).
- */
-class Tries {
-  private throttled = 0;
-  private other = 0;
-
-  /** The attempt number of this failure among the failures of its kind. */
-  of(err: CloudError): number {
-    return /Throttling/i.test(err.code) ? ++this.throttled : ++this.other;
   }
 }
 

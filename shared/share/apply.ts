@@ -22,7 +22,7 @@ import {
   type ImageGrantChange,
 } from '../domain/image-grants';
 import { ledgerTagKeys } from '../domain/targets';
-import { CloudError, classify } from '../errors';
+import { CloudError, RetryCount, classify } from '../errors';
 import { markWritten, observedSinceWrite, withLock, type EngineContext } from './context';
 import { readKmsPolicies, sharesByName } from './observe';
 import { keySet, keysOfPolicies, trustWrite } from './plan';
@@ -102,7 +102,7 @@ function mergeLoop<S>(
   let last: S | undefined;
   const done = withLock(ctx, what, async () => {
     let writes = 0;
-    let failures = 0;
+    const tries = new RetryCount();
     const since = Date.now();
     const read = async () => (last = await m.read());
     let state =
@@ -115,7 +115,7 @@ function mergeLoop<S>(
       try {
         wrote = await m.write(state);
       } catch (e) {
-        if (e instanceof CloudError && (await ctx.api.waitBeforeRetry(e, ++failures, since))) {
+        if (e instanceof CloudError && (await ctx.api.waitBeforeRetry(e, tries.of(e), since))) {
           unverified ??= { from: state };
           state = await read(); // re-read, re-merge
           continue;
@@ -434,7 +434,7 @@ async function createResourceShare(
 ): Promise<number> {
   const { sharing } = ctx.ports;
   let writes = 0;
-  let failures = 0;
+  const tries = new RetryCount();
   let created: string | undefined;
   const since = Date.now();
   for (;;) {
@@ -453,7 +453,7 @@ async function createResourceShare(
       const retry = classify(e) === 'retryable';
       if (!retry && classify(e) !== 'already-done') throw e;
       if ((await sharesByName(ctx, a.ref.region, a.name)).length) break; // it was created (by us or a twin delivery)
-      if (!retry || !(await ctx.api.waitBeforeRetry(e, ++failures, since))) throw e;
+      if (!retry || !(await ctx.api.waitBeforeRetry(e, tries.of(e), since))) throw e;
     }
   }
   const readBack = created ? readShare(ctx, a.ref.region, created) : undefined;
